@@ -1,0 +1,33 @@
+# Quinto: `make demo` runs the demo end to end; `make test` runs every test.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+
+.PHONY: install demo test lint bench clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+# Builds a DuckDB warehouse with known defects, audits every partition into SQLite, serves the UI.
+demo: install
+	$(BIN)/quinto demo
+
+# Starts a throw-away PostgreSQL on 127.0.0.1 (installing it from apt if needed) and runs pytest.
+test: install
+	@url=$$(scripts/pg.sh start) || { echo "PostgreSQL could not be started; its tests will skip" >&2; url=""; }; \
+	QUINTO_TEST_PG_URL="$$url" $(BIN)/pytest $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check quinto web tests bench
+	$(BIN)/mypy quinto web
+
+bench: install
+	$(BIN)/python bench/core_scan.py
+
+clean:
+	rm -rf $(VENV) .quinto-demo .pytest_cache

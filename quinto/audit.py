@@ -1,0 +1,495 @@
+"""Plan → compile → run → evaluate → store: the audit of one table's partitions.
+
+All scan metrics of a table are computed by ONE statement per chunk of partitions (grouped by the
+partition column when there are several). Only `sql:` checks, reference checks, schema checks and
+failing-row samples add statements.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from quinto.checks import CHECK_TYPES, Aggregate
+from quinto.compile import (PARTITION_ALIAS, Compiled, compile_custom_sql, compile_reference,
+                            compile_reference_samples, compile_samples, compile_scan)
+from quinto.engines import Connector, connector_for, type_family
+from quinto.errors import (EXIT_BAD_SPEC, EXIT_FAILED, EXIT_INFRA, EXIT_OK, Problem, QuintoError, SpecError,
+                           StoreError, UsageError, WarehouseError, did_you_mean)
+from quinto.evaluate import Status, Verdict, judge_anomaly, judge_change, judge_levels, threshold_text
+from quinto.results import MetricValue, Outcome, Run, jsonable
+from quinto.spec import Check, Project, Suite, TableSpec, interpolate, load_project, load_suite
+from quinto.store import Store
+
+PARTITION_VALUE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-:.+/ ]{0,127}$")
+WHOLE_TABLE = "*"
+
+
+@dataclass
+class AuditResult:
+    run: Run
+    store_error: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def outcomes(self) -> list[Outcome]:
+        return self.run.outcomes
+
+    @property
+    def status(self) -> Status:
+        return self.run.status
+
+    @property
+    def exit_code(self) -> int:
+        statuses = {o.status for o in self.outcomes}
+        if Status.FAIL in statuses:
+            return EXIT_FAILED
+        if Status.ERROR in statuses or self.run.error or self.store_error:
+            return EXIT_INFRA
+        return EXIT_OK
+
+    @property
+    def verdict(self) -> str:
+        return "publish" if self.exit_code == EXIT_OK else "do not publish"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run.id, "table": self.run.table, "partitions": self.run.partitions,
+            "status": str(self.status), "verdict": self.verdict, "exit_code": self.exit_code,
+            "store_error": self.store_error, "error": self.run.error,
+            "outcomes": [{k: jsonable(v) for k, v in o.as_dict().items()} for o in self.outcomes],
+            "statements": self.run.statements, "statement_count": len(self.run.statements),
+        }
+
+
+def parse_partition_arg(arg: str, spec: TableSpec) -> str:
+    """`ds=2026-11-27` (or just `2026-11-27`) → the validated value."""
+    column, sep, value = arg.partition("=")
+    if not sep:
+        column, value = spec.partition or "", arg
+    if spec.partition is None:
+        raise UsageError(f"table {spec.table} declares no `partition:` column; audit it without --partition")
+    if column != spec.partition:
+        raise UsageError(f"table {spec.table} is partitioned by '{spec.partition}', not '{column}'")
+    return validate_partition(value, spec)
+
+
+def validate_partition(value: str, spec: TableSpec) -> str:
+    if not PARTITION_VALUE.match(value):
+        raise UsageError(f"refusing partition value {value!r}: only letters, digits and _ - : . + / and "
+                         "spaces are allowed")
+    if spec.partition_format and not re.fullmatch(spec.partition_format, value):
+        raise UsageError(f"partition value {value!r} does not match partition_format {spec.partition_format!r}")
+    return value
+
+
+def fingerprint(check: Check) -> str:
+    """Identity of the metric's definition: a changed definition starts a new history."""
+    ctype = CHECK_TYPES[check.type]
+    parts = [check.type, check.metric_key, *sorted(a.key for a in ctype.aggregates(check)),
+             check.sql or "", check.metric_sql or "", repr(sorted(check.options.items()))]
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:16]
+
+
+def _number(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, bool):
+        return int(value)
+    return value
+
+
+def _to_datetime(value: Any) -> dt.datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime):
+        return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+    if isinstance(value, dt.date):
+        return dt.datetime(value.year, value.month, value.day, tzinfo=dt.UTC)
+    if isinstance(value, str):
+        try:
+            return _to_datetime(dt.datetime.fromisoformat(value))
+        except ValueError:
+            return None
+    if isinstance(value, (int, float)):
+        return dt.datetime.fromtimestamp(value, dt.UTC)
+    return None
+
+
+def partition_end(partition: str) -> dt.datetime | None:
+    """The end of a date (YYYY-MM-DD, YYYYMMDD) or hour (YYYY-MM-DD HH / YYYY-MM-DDTHH) partition."""
+    for fmt, step in (("%Y-%m-%d", dt.timedelta(days=1)), ("%Y%m%d", dt.timedelta(days=1)),
+                      ("%Y-%m-%d %H", dt.timedelta(hours=1)), ("%Y-%m-%dT%H", dt.timedelta(hours=1)),
+                      ("%Y-%m-%d-%H", dt.timedelta(hours=1))):
+        try:
+            return dt.datetime.strptime(partition, fmt).replace(tzinfo=dt.UTC) + step
+        except ValueError:
+            continue
+    return None
+
+
+class Auditor:
+    """Audits one table's partitions against one connector; see `audit()`."""
+
+    def __init__(self, project: Project, spec: TableSpec, connector: Connector, store: Store | None,
+                 now: dt.datetime | None = None) -> None:
+        self.project, self.spec, self.connector, self.store = project, spec, connector, store
+        self.now = now or dt.datetime.now(dt.UTC)
+        self.sample_rows = int(project.settings.get("sample_rows", 20))
+        self.chunk = max(1, int(project.settings.get("partitions_per_scan", 31)))
+        self.fps = {c.key: fingerprint(c) for c in spec.checks}
+
+    # -- running the statements -------------------------------------------------------------------
+    def _run(self, compiled: Compiled, purpose: str) -> list[tuple[Any, ...]]:
+        return self.connector.execute(compiled.sql, compiled.params, purpose=purpose)
+
+    def scan(self, partitions: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """Aggregate values per partition, from one statement per chunk of partitions."""
+        aggs: dict[str, Aggregate] = {}
+        for check in self.spec.checks:
+            for a in CHECK_TYPES[check.type].aggregates(check):
+                aggs.setdefault(a.key, a)
+        if not aggs:
+            return {p: {} for p in partitions}
+        out: dict[str, dict[str, Any]] = {}
+        column = self.spec.partition
+        for i in range(0, len(partitions), self.chunk):
+            chunk = list(partitions[i:i + self.chunk])
+            compiled = compile_scan(self.connector, self.spec.table, column, chunk, list(aggs.values()))
+            rows = self._run(compiled, "scan")
+            if compiled.grouped:
+                for row in rows:
+                    part = row[0].isoformat() if hasattr(row[0], "isoformat") else str(row[0])
+                    out[part] = {compiled.aliases[f"m{j}"]: _number(v) for j, v in enumerate(row[1:])}
+                missing = [p for p in chunk if p not in out]
+                if missing and any(a.kind == "expression" for a in aggs.values()):
+                    for p in missing:  # an empty partition: let the engine evaluate custom metrics on no rows
+                        single = compile_scan(self.connector, self.spec.table, column, [p], list(aggs.values()))
+                        row = self._run(single, "scan")[0]
+                        out[p] = {single.aliases[f"m{j}"]: _number(v) for j, v in enumerate(row)}
+                for p in chunk:
+                    if p not in out:
+                        zero = ("row_count", "null_count", "nonnull_rows", "distinct_rows", "invalid_count")
+                        out[p] = {k: (0 if a.kind in zero else None) for k, a in aggs.items()}
+            else:
+                row = rows[0]
+                out[chunk[0]] = {compiled.aliases[f"m{j}"]: _number(v) for j, v in enumerate(row)}
+        return out
+
+    def diagnose(self, error: WarehouseError) -> None:
+        """After a failed scan, turn a missing table or column into a located SpecError."""
+        try:
+            columns = self.connector.columns(self.spec.table)
+        except WarehouseError:
+            return
+        self.check_columns(columns)
+
+    def check_columns(self, columns: Mapping[str, str]) -> None:
+        if not columns:
+            raise SpecError([Problem(self.spec.location, f"table '{self.spec.table}' does not exist in "
+                                                         f"connection '{self.spec.connection}'")])
+        problems = []
+        lower = {c.lower(): c for c in columns}
+        if self.spec.partition and self.spec.partition.lower() not in lower:
+            problems.append(Problem(self.spec.location, f"partition column '{self.spec.partition}' is not in "
+                                    f"{self.spec.table}{did_you_mean(self.spec.partition, columns)}"))
+        for check in self.spec.checks:
+            for column in check.columns:
+                if column.name not in columns and column.name.lower() not in lower:
+                    problems.append(Problem(column.location, f"column '{column.name}' is not in {self.spec.table}"
+                                            f"{did_you_mean(column.name, columns)}"))
+        if problems:
+            raise SpecError(problems)
+
+    def query_checks(self, partitions: Sequence[str]) -> tuple[dict[tuple[str, str], Any], dict[str, str]]:
+        """Values of sql/reference/schema checks: {(check, partition): value}, and errors by check."""
+        values: dict[tuple[str, str], Any] = {}
+        errors: dict[str, str] = {}
+        column = self.spec.partition
+        schema: dict[str, str] | None = None
+        for check in self.spec.checks:
+            kind = CHECK_TYPES[check.type].kind
+            try:
+                if check.type == "reference":
+                    assert check.reference is not None
+                    compiled = compile_reference(self.connector, self.spec.table, column, partitions,
+                                                 [c.name for c in check.columns], check.reference.table,
+                                                 [c.name for c in check.reference.columns])
+                    rows = self._run(compiled, "reference")
+                    if compiled.grouped:
+                        found = {str(r[0].isoformat() if hasattr(r[0], "isoformat") else r[0]): r[1] for r in rows}
+                        for p in partitions:
+                            values[(check.key, p)] = _number(found.get(p, 0))
+                    else:
+                        values[(check.key, partitions[0])] = _number(rows[0][0])
+                elif check.type == "sql":
+                    assert check.sql is not None
+                    compiled = compile_custom_sql(check.sql)
+                    for p in partitions:
+                        params = {"partition": p} if ":partition" in check.sql else {}
+                        rows = self.connector.execute(compiled.sql, params, purpose="sql")
+                        if len(rows) != 1 or len(rows[0]) != 1:
+                            raise WarehouseError(f"`sql:` of '{check.key}' returned {len(rows)} row(s); "
+                                                 "it must return exactly one number")
+                        values[(check.key, p)] = _number(rows[0][0])
+                elif kind == "metadata":
+                    if schema is None:
+                        schema = self.connector.columns(self.spec.table)
+                    violations = schema_violations(check, schema)
+                    for p in partitions:
+                        values[(check.key, p)] = violations
+            except WarehouseError as exc:
+                errors[check.key] = exc.message
+        return values, errors
+
+    def samples(self, check: Check, partition: str) -> list[dict[str, Any]] | None:
+        limit = min(check.samples, self.sample_rows) if check.samples else 0
+        if limit <= 0:
+            return None
+        if check.type == "reference":
+            assert check.reference is not None
+            compiled = compile_reference_samples(self.connector, self.spec.table, self.spec.partition, partition,
+                                                 [c.name for c in check.columns], check.reference.table,
+                                                 [c.name for c in check.reference.columns], limit)
+        else:
+            agg = CHECK_TYPES[check.type].bad_rows(check)
+            if agg is None:
+                return None
+            compiled = compile_samples(self.connector, self.spec.table, self.spec.partition, partition, agg, limit)
+        try:
+            cols, rows = self.connector.execute_with_columns(compiled.sql, compiled.params, purpose="samples")
+        except WarehouseError:
+            return None
+        return [{c: jsonable(v) for c, v in zip(cols, r, strict=False)} for r in rows]
+
+    # -- judging ----------------------------------------------------------------------------------------
+    def value_of(self, check: Check, partition: str, aggs: Mapping[str, Any],
+                 query_values: Mapping[tuple[str, str], Any]) -> Any:
+        ctype = CHECK_TYPES[check.type]
+        if ctype.kind != "scan":
+            return query_values.get((check.key, partition))
+        value = ctype.value(check, aggs)
+        if check.type == "freshness":
+            newest = _to_datetime(value)
+            if newest is None:
+                return None
+            rel = check.options.get("relative_to", "partition_end")
+            ref = partition_end(partition) if rel == "partition_end" else self.now
+            return ((ref or self.now) - newest).total_seconds()
+        return value
+
+    def judge(self, check: Check, partition: str, value: Any,
+              history: Mapping[str, list[tuple[str, float]]]) -> Verdict:
+        unit = "s" if check.type == "freshness" else ("%" if check.type.endswith("_percent") else "")
+        if value is None:
+            return Verdict(Status.FAIL, "no value: the metric is NULL (no non-NULL rows in the partition)")
+        if not isinstance(value, (int, float)):
+            return Verdict(Status.ERROR, f"the metric is not a number: {str(value)[:80]!r}")
+        hist = history.get(self.fps[check.key], [])
+        if check.change:
+            earlier = sorted((p, v) for p, v in hist if p < partition)
+            prev = earlier[-1] if earlier else (None, None)
+            return judge_change(check, float(value), prev[1], prev[0])
+        verdicts = []
+        if check.anomaly is not None:
+            verdicts.append(judge_anomaly(check, float(value), hist, partition))
+        if check.condition is not None or check.warn is not None or check.fail is not None:
+            verdicts.append(judge_levels(check, float(value), unit))
+        worst = max(verdicts, key=lambda v: v.status.rank)
+        if len(verdicts) > 1:
+            return Verdict(worst.status, "; ".join(v.message for v in verdicts), float(value),
+                           verdicts[0].low, verdicts[0].high)
+        return worst
+
+    # -- the whole audit -------------------------------------------------------------------------------
+    def run(self, partitions: Sequence[str], trigger: str = "cli") -> Run:
+        spec = self.spec
+        parts = sorted(set(partitions)) if spec.partition else [WHOLE_TABLE]
+        run = Run(table=spec.table, connection=spec.connection, partition_column=spec.partition,
+                  partitions=list(parts), started_at=self.now, trigger=trigger)
+        self.connector.statements.clear()
+        scan_error = None
+        values: dict[str, dict[str, Any]] = {}
+        try:
+            values = self.scan(parts) if spec.partition else self.scan_whole()
+        except WarehouseError as exc:
+            self.diagnose(exc)
+            scan_error = exc.message
+            run.error = exc.message
+        query_values, query_errors = self.query_checks(parts if spec.partition else [WHOLE_TABLE]) \
+            if any(CHECK_TYPES[c.type].kind != "scan" for c in spec.checks) and not (
+                scan_error and "cannot connect" in scan_error) else ({}, {})
+        history: dict[str, list[tuple[str, float]]] = {}
+        needs_history = [c for c in spec.checks if c.change or c.anomaly is not None]
+        if needs_history and self.store is not None:
+            try:
+                history = self.store.history(spec.table, {self.fps[c.key] for c in needs_history}, parts[0])
+            except (StoreError, Exception) as exc:  # noqa: BLE001 - history is best effort; say so
+                history = {}
+                run.error = (run.error + "; " if run.error else "") + f"history unavailable: {str(exc).splitlines()[0]}"
+        for part in parts:
+            part_outcomes: list[Outcome] = []
+            metric_seen: set[str] = set()
+            for check in spec.checks:
+                fp = self.fps[check.key]
+                kind = CHECK_TYPES[check.type].kind
+                error = scan_error if kind == "scan" else query_errors.get(check.key)
+                value = None if error else self.value_of(check, part, values.get(part, {}), query_values)
+                verdict = (Verdict(Status.ERROR, error) if error
+                           else self.judge(check, part, value, history))
+                samples = None
+                if verdict.status == Status.FAIL and (
+                        CHECK_TYPES[check.type].bad_rows(check) is not None or check.type == "reference"):
+                    samples = self.samples(check, part)
+                num = float(value) if isinstance(value, (int, float)) and value is not None else None
+                part_outcomes.append(Outcome(
+                    table=spec.table, partition=part, check=check.key, check_type=check.type,
+                    metric=check.metric_key, fingerprint=fp, status=verdict.status, value=num,
+                    message=verdict.message, threshold=threshold_text(check), source=str(check.location),
+                    judged=verdict.judged, band_low=verdict.low, band_high=verdict.high, samples=samples))
+                if not error and fp not in metric_seen:
+                    metric_seen.add(fp)
+                    run.metric_values.append(MetricValue(spec.table, part, check.metric_key, fp, num))
+            run.outcomes.extend(part_outcomes)
+            if all(o.status != Status.FAIL for o in part_outcomes):  # later partitions learn from good ones
+                for mv in run.metric_values:
+                    if mv.partition == part and mv.value is not None:
+                        history.setdefault(mv.fingerprint, []).append((part, mv.value))
+        run.statements = [s.as_dict() for s in self.connector.statements]
+        run.finished_at = dt.datetime.now(dt.UTC)
+        return run
+
+    def scan_whole(self) -> dict[str, dict[str, Any]]:
+        aggs: dict[str, Aggregate] = {}
+        for check in self.spec.checks:
+            for a in CHECK_TYPES[check.type].aggregates(check):
+                aggs.setdefault(a.key, a)
+        if not aggs:
+            return {WHOLE_TABLE: {}}
+        compiled = compile_scan(self.connector, self.spec.table, None, [], list(aggs.values()))
+        row = self._run(compiled, "scan")[0]
+        return {WHOLE_TABLE: {compiled.aliases[f"m{j}"]: _number(v) for j, v in enumerate(row)}}
+
+
+def schema_violations(check: Check, columns: Mapping[str, str]) -> int:
+    return len(schema_problems(check, columns))
+
+
+def schema_problems(check: Check, columns: Mapping[str, str]) -> list[str]:
+    required = check.options.get("required") or []
+    lower = {c.lower(): t for c, t in columns.items()}
+    problems = []
+    wanted: dict[str, str | None] = (dict(required) if isinstance(required, Mapping)
+                                     else {c: None for c in required})
+    for name, family in wanted.items():
+        actual = lower.get(name.lower())
+        if actual is None:
+            problems.append(f"missing column {name}")
+        elif family is not None and type_family(actual) != family:
+            problems.append(f"{name} is {actual} ({type_family(actual)}), expected {family}")
+    if check.options.get("forbid_unexpected"):
+        known = {n.lower() for n in wanted}
+        problems.extend(f"unexpected column {c}" for c in columns if c.lower() not in known)
+    return problems
+
+
+def open_store(project: Project) -> Store:
+    return Store(interpolate(project.store, "the store URL"))
+
+
+def make_connector(project: Project, name: str) -> Connector:
+    if name not in project.connections:
+        raise SpecError([Problem(None, f"unknown connection '{name}'{did_you_mean(name, project.connections)}")])
+    return connector_for(interpolate(project.connections[name], f"connection '{name}'"), name)
+
+
+def audit(table: str, partitions: Sequence[str] | str | None = None, *, config: str | Path | None = None,
+          project: Project | None = None, suite: Suite | None = None, store: Store | None = None,
+          connector: Connector | None = None, trigger: str = "cli", save: bool = True,
+          now: dt.datetime | None = None) -> AuditResult:
+    """Audit partitions of one table, store the run, and return its outcomes.
+
+    `partitions` are values (`2026-11-27`) or `column=value` strings. Raises SpecError / UsageError
+    for bad input (exit 2) and WarehouseError / StoreError when nothing could be computed (exit 3);
+    a warehouse failure after the plan is stored as ERROR outcomes instead.
+    """
+    project = project or load_project(config)
+    suite = suite or load_suite(project)
+    spec = suite.table(table)
+    raw = [partitions] if isinstance(partitions, str) else list(partitions or [])
+    if spec.partition and not raw:
+        raise UsageError(f"say which partition of {table} to audit, e.g. --partition {spec.partition}=2026-11-27")
+    parts = [parse_partition_arg(p, spec) for p in raw] if spec.partition else []
+    if raw and not spec.partition:
+        raise UsageError(f"table {table} declares no `partition:` column; audit it without --partition")
+    own_connector = connector is None
+    connector = connector or make_connector(project, spec.connection)
+    own_store = store is None and save
+    if save and store is None:
+        store = open_store(project)
+    spool_dir = Path(project.root) / str(project.settings.get("spool_dir", ".quinto/spool"))
+    result_notes: list[str] = []
+    if save and store is not None:
+        try:
+            replayed = store.replay_spool(spool_dir)
+            if replayed:
+                result_notes.append(f"replayed {len(replayed)} spooled run(s) into the store")
+        except Exception as exc:  # noqa: BLE001 - the store may be down; this run will spool too
+            result_notes.append(f"spooled runs not replayed: {str(exc).splitlines()[0]}")
+    try:
+        run = Auditor(project, spec, connector, store, now).run(parts, trigger)
+    finally:
+        if own_connector:
+            connector.close()
+    result = AuditResult(run, notes=result_notes)
+    if save and store is not None:
+        try:
+            store.save_or_spool(run, spool_dir)
+        except StoreError as exc:
+            result.store_error = exc.message
+        finally:
+            if own_store:
+                store.close()
+    return result
+
+
+def validate(paths: Sequence[str] | None = None, *, config: str | Path | None = None,
+             connect: bool = False) -> Suite:
+    """Parse every check file (raising SpecError with all problems); with `connect`, also check that
+    every table and column exists in its warehouse."""
+    project = load_project(config)
+    suite = load_suite(project, paths or None)
+    if connect:
+        problems: list[Problem] = []
+        for spec in suite.tables.values():
+            connector = make_connector(project, spec.connection)
+            try:
+                columns = connector.columns(spec.table)
+                auditor = Auditor(project, spec, connector, None)
+                auditor.check_columns(columns)
+                for check in spec.checks:
+                    if check.reference is not None:
+                        ref_cols = connector.columns(check.reference.table)
+                        if not ref_cols:
+                            problems.append(Problem(check.location, f"referenced table '{check.reference.table}' "
+                                                                    "does not exist"))
+                        for c in check.reference.columns:
+                            if ref_cols and c.name not in ref_cols:
+                                problems.append(Problem(c.location, f"column '{c.name}' is not in "
+                                                        f"{check.reference.table}{did_you_mean(c.name, ref_cols)}"))
+            except SpecError as exc:
+                problems.extend(exc.problems)
+            finally:
+                connector.close()
+        if problems:
+            raise SpecError(problems)
+    return suite
+
+
+__all__ = ["AuditResult", "Auditor", "EXIT_BAD_SPEC", "QuintoError", "audit", "validate"]

@@ -1,0 +1,187 @@
+"""The command line: parse, call one library function, map the result to an exit code.
+
+Exit codes: 0 all passed (publish), 1 a check failed (do not publish), 2 bad check file or usage,
+3 warehouse, store or other infrastructure error.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from quinto import __version__
+from quinto.audit import AuditResult, audit, open_store, validate
+from quinto.errors import EXIT_BAD_SPEC, EXIT_INFRA, QuintoError, SpecError
+from quinto.evaluate import Status, fmt
+
+COLORS = {Status.PASS: "green", Status.WARN: "yellow", Status.FAIL: "red", Status.ERROR: "magenta"}
+
+
+def fail(exc: QuintoError) -> None:
+    if isinstance(exc, SpecError):
+        for problem in exc.problems:
+            click.echo(f"Error: {problem}", err=True)
+    else:
+        click.echo(f"Error: {exc.message}", err=True)
+    sys.exit(exc.exit_code)
+
+
+class Group(click.Group):
+    """Turns every QuintoError into `Error: ...` and its exit code; never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except QuintoError as exc:
+            fail(exc)
+        except click.exceptions.UsageError as exc:
+            exc.exit_code = EXIT_BAD_SPEC
+            raise
+
+
+@click.group(cls=Group)
+@click.version_option(__version__, prog_name="quinto")
+def main() -> None:
+    """Quinto audits partitions of warehouse tables against checks declared in YAML."""
+
+
+config_option = click.option("--config", "-c", type=click.Path(dir_okay=False), default=None,
+                             help="Project file (default: ./quinto.yaml).")
+
+
+@main.command("validate")
+@click.argument("paths", nargs=-1)
+@config_option
+@click.option("--connect/--no-connect", default=False,
+              help="Also check that every table and column exists in its warehouse.")
+def validate_cmd(paths: tuple[str, ...], config: str | None, connect: bool) -> None:
+    """Check that every check file parses (exit 0) or list every problem (exit 2)."""
+    suite = validate(list(paths) or None, config=config, connect=connect)
+    n = sum(len(t.checks) for t in suite.tables.values())
+    click.echo(f"ok: {len(suite.tables)} table(s), {n} check(s)" + (", columns verified" if connect else ""))
+
+
+@main.command("audit")
+@click.argument("table")
+@click.option("--partition", "-p", "partitions", multiple=True,
+              help="Partition to audit, as column=value (repeat for several; they share one scan).")
+@config_option
+@click.option("--json", "as_json", is_flag=True, help="Print outcomes, values, thresholds and the SQL run.")
+def audit_cmd(table: str, partitions: tuple[str, ...], config: str | None, as_json: bool) -> None:
+    """Audit partitions of TABLE and store the run. Exit 0 publish, 1 do not publish."""
+    result = audit(table, list(partitions), config=config)
+    if as_json:
+        click.echo(json.dumps(result.as_dict(), indent=2, default=str))
+    else:
+        print_result(result)
+    sys.exit(result.exit_code)
+
+
+def print_result(result: AuditResult) -> None:
+    run = result.run
+    for note in result.notes:
+        click.echo(f"note: {note}", err=True)
+    for o in result.outcomes:
+        unit = "s" if o.check_type == "freshness" else ("%" if o.check_type.endswith("_percent") else "")
+        status = click.style(f"{o.status:<5}", fg=COLORS[o.status], bold=o.status != Status.PASS)
+        part = f"{o.partition}  " if len(run.partitions) > 1 else ""
+        click.echo(f"{status} {part}{o.check}  value={fmt(o.value, unit)}  {o.message}")
+    counts = {s: sum(1 for o in result.outcomes if o.status == s) for s in Status}
+    summary = ", ".join(f"{n} {s.lower()}" for s, n in counts.items() if n)
+    where = f"run {run.id}" if run.id is not None else "not stored"
+    click.echo(f"{run.table} {', '.join(run.partitions)}: {summary or 'no checks'}; "
+               f"{len(run.statements)} statement(s); {where}; verdict: {result.verdict}")
+    if run.error:
+        click.echo(f"Error: {run.error}", err=True)
+    if result.store_error:
+        click.echo(f"Error: {result.store_error}", err=True)
+
+
+@main.command("runs")
+@config_option
+@click.option("--limit", default=20, show_default=True)
+def runs_cmd(config: str | None, limit: int) -> None:
+    """Recent runs from the store."""
+    from quinto.spec import load_project
+
+    store = open_store(load_project(config))
+    for r in store.recent_runs(limit):
+        parts = json.loads(r["partitions"])
+        shown = parts[0] if len(parts) == 1 else f"{parts[0]}..{parts[-1]} ({len(parts)})"
+        click.echo(f"{r['id']:>6}  {r['started_at']:%Y-%m-%d %H:%M:%S}  {r['status']:<5}  {r['table_name']}  "
+                   f"{shown}  {r['statement_count']} statement(s)")
+
+
+@main.command("demo")
+@click.option("--dir", "directory", default=".quinto-demo", show_default=True, type=click.Path(file_okay=False),
+              help="Where the demo warehouse, store and project file are written.")
+@click.option("--checks", "checks_dir", default=None, type=click.Path(exists=True),
+              help="Check files to use (default: the repository's checks/).")
+@click.option("--end", default=None, help="Last demo partition (default: yesterday).")
+@click.option("--serve/--no-serve", default=True, help="Start the web UI on the demo store afterwards.")
+@click.option("--port", default=5000, show_default=True)
+def demo_cmd(directory: str, checks_dir: str | None, end: str | None, serve: bool, port: int) -> None:
+    """Build a demo DuckDB warehouse with known defects, audit every partition, show the UI."""
+    from quinto import demo
+    from quinto.spec import load_project, load_suite
+
+    out = Path(directory)
+    checks = Path(checks_dir) if checks_dir else Path(__file__).resolve().parent.parent / "checks"
+    if not checks.exists():
+        raise SpecError([])  # pragma: no cover - an installed wheel without the repository
+    end_day = dt.date.fromisoformat(end) if end else demo.default_end()
+    click.echo(f"building the demo warehouse in {out / 'demo.duckdb'} ...")
+    days = demo.build_warehouse(out / "demo.duckdb", end_day)
+    store_file = out / "quinto.db"
+    if store_file.exists():
+        store_file.unlink()
+    project = load_project(demo.write_project(out, checks))
+    suite = load_suite(project)
+    worst = 0
+    for table, spec in sorted(suite.tables.items()):
+        parts = [f"{spec.partition}={d}" for d in days] if spec.partition else []
+        result = audit(table, parts, project=project, suite=suite, trigger="demo")
+        failing: dict[str, list[str]] = {}
+        for o in result.outcomes:
+            if o.status in (Status.FAIL, Status.ERROR):
+                failing.setdefault(o.partition, []).append(o.check)
+        scans = sum(1 for s in result.run.statements if s["purpose"] == "scan")
+        click.echo(f"\n{table}: {len(result.run.partitions)} partition(s) audited with {scans} scan statement(s), "
+                   f"{len(result.run.statements)} statement(s) in all; run {result.run.id}")
+        for part, names in sorted(failing.items()):
+            click.echo(click.style(f"  FAIL {part}: ", fg="red") + ", ".join(names))
+        if not failing:
+            click.echo(click.style("  all partitions pass", fg="green"))
+        worst = max(worst, result.exit_code if result.exit_code != 1 else 0)
+    click.echo("\nknown defects injected: " + "; ".join(f"day {d + 1} ({days[d]}): {what}"
+                                                        for d, what in demo.DEFECTS.items()))
+    click.echo(f"store: {store_file}; try: quinto --help, or `quinto runs -c {out / 'quinto.yaml'}`")
+    if worst:
+        sys.exit(EXIT_INFRA)
+    if serve:
+        from quinto.web import create_app
+
+        app = create_app({"QUINTO_CONFIG": str(out / "quinto.yaml")})
+        click.echo(f"serving the UI on http://127.0.0.1:{port}/ (Ctrl-C to stop)")
+        app.run(host="127.0.0.1", port=port)
+
+
+@main.command("serve")
+@config_option
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True)
+def serve_cmd(config: str | None, host: str, port: int) -> None:
+    """Serve the web UI on the results store (development server; see README for production)."""
+    from quinto.web import create_app
+
+    app = create_app({"QUINTO_CONFIG": config or "quinto.yaml"})
+    app.run(host=host, port=port)
+
+
+if __name__ == "__main__":
+    main()

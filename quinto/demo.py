@@ -1,0 +1,103 @@
+"""`quinto demo`: a realistic DuckDB warehouse with known defects, audited into a SQLite store.
+
+Tables (30 daily partitions ending at `end`):
+  dw.dim_title      500 titles
+  dw.fact_playback  ~12k plays a day with weekly seasonality
+  dw.fact_signup    ~1.5k sign-ups a day
+Defects, by day index (0 = first day): see DEFECTS.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import duckdb
+
+DAYS = 30
+DEFECTS = {
+    6: "fact_playback: 7 plays with negative duration_s",
+    10: "fact_playback: 60 plays with NULL account_id (null keys)",
+    12: "fact_playback: 40 plays of titles missing from dim_title (orphans)",
+    15: "fact_playback: 250 duplicated play_id (duplicates)",
+    18: "fact_signup: 3% of emails malformed",
+    20: "fact_playback: volume drop to 40% of a normal day",
+    24: "fact_playback: late data, the newest event is 30 hours before the partition's end",
+    27: "fact_playback: bad enum value 'XX' in country for 2% of plays",
+}
+
+
+def default_end() -> dt.date:
+    return dt.date.today() - dt.timedelta(days=1)
+
+
+def build_warehouse(path: Path, end: dt.date, rows_per_day: int = 12000) -> list[str]:
+    """(Re)build the demo warehouse; returns the partition values, oldest first."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.exists():
+        path.unlink()
+    days = [end - dt.timedelta(days=DAYS - 1 - i) for i in range(DAYS)]
+    con = duckdb.connect(str(path))
+    try:
+        con.execute("CREATE SCHEMA dw")
+        con.execute("CREATE MACRO r(i, salt, d, n) AS (hash(i, salt, d) % n)::BIGINT")
+        con.execute("""
+            CREATE TABLE dw.dim_title AS
+            SELECT i AS title_id, 'Title ' || i AS title_name,
+                   ['drama', 'comedy', 'kids', 'documentary', 'action'][1 + i % 5] AS genre
+            FROM range(1, 501) t(i)""")
+        con.execute("""
+            CREATE TABLE dw.fact_playback (play_id VARCHAR, account_id BIGINT, title_id BIGINT,
+                country VARCHAR, device VARCHAR, duration_s INTEGER, event_ts TIMESTAMP, ds VARCHAR)""")
+        con.execute("""
+            CREATE TABLE dw.fact_signup (signup_id BIGINT, account_id BIGINT, email VARCHAR, plan VARCHAR,
+                amount DECIMAL(10, 2), signup_ts TIMESTAMP, ds VARCHAR)""")
+        for idx, day in enumerate(days):
+            weekend = day.weekday() >= 5
+            jitter = 0.95 + 0.1 * ((idx * 4793) % 97) / 96  # day-to-day variation of about ±5%
+            n = int(rows_per_day * jitter * (1.25 if weekend else 1.0) * (0.4 if idx == 20 else 1.0))
+            ds = day.isoformat()
+            span = 24 * 3600 - (30 * 3600 if idx == 24 else 0)  # late data: nothing in the last 30h
+            start = dt.datetime.combine(day, dt.time()) - (dt.timedelta(hours=30) if idx == 24 else dt.timedelta())
+            con.execute(f"""
+                INSERT INTO dw.fact_playback
+                SELECT 'p-' || $ds || '-' || i,
+                       CASE WHEN {idx} = 10 AND i % 200 = 0 AND i < 12000 THEN NULL ELSE 1 + r(i, 'a', $ds, 50000) END,
+                       CASE WHEN {idx} = 12 AND i < 40 THEN 9000 + i ELSE 1 + r(i, 't', $ds, 500) END,
+                       CASE WHEN {idx} = 27 AND r(i, 'x', $ds, 100) < 2 THEN 'XX'
+                            ELSE ['US', 'US', 'US', 'CA', 'BR', 'MX', 'GB'][1 + r(i, 'c', $ds, 7)] END,
+                       ['tv', 'mobile', 'web', 'console'][1 + r(i, 'd', $ds, 4)],
+                       CASE WHEN {idx} = 6 AND i < 7 THEN -30 ELSE 60 + r(i, 'u', $ds, 3000)::INTEGER END,
+                       $start::TIMESTAMP + to_seconds(r(i, 's', $ds, {span})),
+                       $ds
+                FROM range({n}) t(i)""", {"ds": ds, "start": start})
+            if idx == 15:
+                con.execute("INSERT INTO dw.fact_playback SELECT * FROM dw.fact_playback WHERE ds = $ds "
+                            "ORDER BY play_id LIMIT 250", {"ds": ds})
+            signups = int(1500 * (1.2 if weekend else 1.0) * (0.92 + 0.16 * ((idx * 7919) % 101) / 100))
+            con.execute(f"""
+                INSERT INTO dw.fact_signup
+                SELECT r(i, 'id', $ds, 1000000000), 100000 + r(i, 'a', $ds, 900000),
+                       CASE WHEN {idx} = 18 AND i % 33 = 0 THEN 'user' || i || '@@example'
+                            ELSE 'user' || i || '@example.com' END,
+                       ['basic', 'standard', 'premium'][1 + r(i, 'p', $ds, 3)],
+                       [7.99, 12.99, 17.99][1 + r(i, 'p', $ds, 3)],
+                       $day::TIMESTAMP + to_seconds(r(i, 's', $ds, 86400)),
+                       $ds
+                FROM range({signups}) t(i)""", {"ds": ds, "day": dt.datetime.combine(day, dt.time())})
+    finally:
+        con.close()
+    return [d.isoformat() for d in days]
+
+
+def write_project(directory: Path, checks: Path) -> Path:
+    """A quinto.yaml for the demo: the DuckDB warehouse and a SQLite store in `directory`."""
+    project = directory / "quinto.yaml"
+    project.write_text(
+        "# written by `quinto demo`\n"
+        "connections:\n"
+        f"  warehouse: duckdb:///{(directory / 'demo.duckdb').resolve()}\n"
+        f"store: sqlite:///{(directory / 'quinto.db').resolve()}\n"
+        f"checks: [{checks.resolve()}]\n",
+        encoding="utf-8")
+    return project

@@ -1,0 +1,33 @@
+"""One connector per engine, chosen by the SQLAlchemy URL's scheme."""
+
+from __future__ import annotations
+
+from sqlalchemy.engine import make_url
+
+from quinto.engines.base import Connector, Statement, type_family
+from quinto.engines.duckdb import DuckDBConnector
+from quinto.engines.postgres import PostgresConnector
+from quinto.engines.sqlite import SQLiteConnector
+from quinto.errors import WarehouseError
+
+CONNECTORS: dict[str, type[Connector]] = {
+    "duckdb": DuckDBConnector,
+    "postgresql": PostgresConnector,
+    "postgres": PostgresConnector,
+    "sqlite": SQLiteConnector,
+}
+
+
+def connector_for(url: str, name: str = "warehouse") -> Connector:
+    try:
+        scheme = make_url(url).get_backend_name()
+    except Exception:
+        raise WarehouseError(f"connection '{name}': not a database URL: {url.split('@')[-1]!r}") from None
+    cls = CONNECTORS.get(scheme)
+    if cls is None:
+        raise WarehouseError(f"connection '{name}': no connector for '{scheme}'; "
+                             f"supported: {', '.join(sorted(set(CONNECTORS)))}")
+    return cls(url=url, name=name)
+
+
+__all__ = ["CONNECTORS", "Connector", "Statement", "connector_for", "type_family"]

@@ -1,0 +1,172 @@
+"""The base connector. Engine quirks are documented class attributes; each engine overrides only
+what differs. A connector connects through SQLAlchemy, runs statements with bound parameters, lists
+partitions and reports schemas. It records every statement it sends (`statements`)."""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+
+from quinto.errors import WarehouseError
+
+_FAMILIES = (
+    ("boolean", r"^bool"),
+    ("integer", r"int|^long$|^short$|^byte$|^serial"),
+    ("decimal", r"^decimal|^numeric|^number"),
+    ("float", r"double|float|^real"),
+    ("timestamp", r"timestamp|datetime"),
+    ("date", r"^date$"),
+    ("string", r"char|text|string|^uuid|^enum|^json"),
+)
+
+
+def type_family(type_name: str) -> str:
+    t = type_name.strip().lower()
+    for family, pattern in _FAMILIES:
+        if re.search(pattern, t):
+            return family
+    return t
+
+
+@dataclass
+class Statement:
+    sql: str
+    params: dict[str, Any]
+    purpose: str
+    duration_ms: float = 0.0
+    rows: int = 0
+    error: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"purpose": self.purpose, "sql": self.sql, "params": self.params,
+                "duration_ms": round(self.duration_ms, 2), "rows": self.rows, "error": self.error}
+
+
+@dataclass
+class Connector:
+    """Base connector; subclasses set the quirks below."""
+
+    url: str
+    name: str = "warehouse"
+    statements: list[Statement] = field(default_factory=list)
+
+    ENGINE: ClassVar[str] = "generic"
+    #: sqlglot dialect the SQL is generated in (and custom `metric:` expressions are read in).
+    DIALECT: ClassVar[str] = "postgres"
+    #: template of a percentile aggregate; `:col` and `:p` are substituted as SQL nodes.
+    PERCENTILE: ClassVar[str | None] = "percentile_cont(:p) within group (order by :col)"
+    #: how COUNT(DISTINCT ...) over several columns is written: "tuple" `(a, b)`, "args" `a, b`,
+    #: or "concat" (text concatenation with a separator).
+    DISTINCT_TUPLES: ClassVar[str] = "tuple"
+    #: whether the engine has a regex predicate at all.
+    HAS_REGEX: ClassVar[bool] = True
+    #: how the partitions of a table are listed: "distinct" (bounded SELECT DISTINCT), "show", "$partitions".
+    PARTITION_LISTING: ClassVar[str] = "distinct"
+    #: connect_args passed to SQLAlchemy's create_engine.
+    CONNECT_ARGS: ClassVar[dict[str, Any]] = {}
+
+    def __post_init__(self) -> None:
+        self._engine: sa.Engine | None = None
+
+    # -- connection ---------------------------------------------------------------------------
+    @property
+    def host(self) -> str:
+        u = make_url(self.url)
+        if u.host:
+            return f"{u.host}:{u.port}" if u.port else u.host
+        return u.database or "memory"
+
+    def engine(self) -> sa.Engine:
+        if self._engine is None:
+            try:
+                self._engine = sa.create_engine(self.url, connect_args=self.connect_args(), poolclass=sa.NullPool)
+            except Exception as exc:  # bad URL, missing driver
+                raise WarehouseError(f"{self.ENGINE} connection '{self.name}': {_first_line(exc)}",
+                                     engine=self.ENGINE, host=self.host) from None
+        return self._engine
+
+    def connect_args(self) -> dict[str, Any]:
+        return dict(self.CONNECT_ARGS)
+
+    def on_connect(self, dbapi_connection: Any) -> None:
+        """Per-connection setup (e.g. registering functions)."""
+
+    def close(self) -> None:
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
+
+    # -- running ------------------------------------------------------------------------------
+    def execute(self, sql: str, params: dict[str, Any] | None = None, purpose: str = "scan") -> list[tuple[Any, ...]]:
+        return self.execute_with_columns(sql, params, purpose)[1]
+
+    def execute_with_columns(self, sql: str, params: dict[str, Any] | None = None,
+                             purpose: str = "scan") -> tuple[list[str], list[tuple[Any, ...]]]:
+        """Run one statement with bound parameters; returns (column names, rows)."""
+        params = dict(params or {})
+        stmt = Statement(sql, params, purpose)
+        self.statements.append(stmt)
+        started = time.perf_counter()
+        try:
+            with self.engine().connect() as conn:
+                self.on_connect(conn.connection.dbapi_connection)
+                result = conn.execute(sa.text(sql), params)
+                columns = list(result.keys())
+                rows = [tuple(r) for r in result.fetchall()]
+        except WarehouseError:
+            raise
+        except sa.exc.DBAPIError as exc:
+            stmt.error = _first_line(exc.orig if exc.orig is not None else exc)
+            what = "cannot connect" if exc.connection_invalidated or _looks_like_connect(exc) else "statement failed"
+            raise WarehouseError(f"{self.ENGINE} at {self.host} ({self.name}): {what}: {stmt.error}",
+                                 engine=self.ENGINE, host=self.host) from None
+        except Exception as exc:
+            stmt.error = _first_line(exc)
+            raise WarehouseError(f"{self.ENGINE} at {self.host} ({self.name}): {stmt.error}",
+                                 engine=self.ENGINE, host=self.host) from None
+        finally:
+            stmt.duration_ms = (time.perf_counter() - started) * 1000
+        stmt.rows = len(rows)
+        return columns, rows
+
+    # -- metadata -------------------------------------------------------------------------------
+    def split_table(self, table: str) -> tuple[str | None, str | None, str]:
+        parts = table.split(".")
+        parts = [None] * (3 - len(parts)) + parts  # type: ignore[list-item]
+        return parts[0], parts[1], parts[2]  # type: ignore[return-value]
+
+    def columns(self, table: str) -> dict[str, str]:
+        """Column name → declared type, in table order; {} when the table does not exist."""
+        catalog, schema, name = self.split_table(table)
+        sql = ("SELECT column_name, data_type FROM information_schema.columns WHERE table_name = :t"
+               + (" AND table_schema = :s" if schema else "")
+               + (" AND table_catalog = :c" if catalog else "")
+               + " ORDER BY ordinal_position")
+        params = {"t": name, **({"s": schema} if schema else {}), **({"c": catalog} if catalog else {})}
+        return {str(r[0]): str(r[1]) for r in self.execute(sql, params, purpose="schema")}
+
+    def partitions(self, table: str, column: str, limit: int = 400) -> list[str]:
+        """The newest partition values (newest first), by a bounded SELECT DISTINCT."""
+        from quinto.compile import list_partitions_sql
+
+        sql = list_partitions_sql(self, table, column, limit)
+        return [str(_partition_text(r[0])) for r in self.execute(sql, {}, purpose="partitions")]
+
+
+def _partition_text(value: Any) -> str:
+    return value.isoformat() if hasattr(value, "isoformat") else str(value)
+
+
+def _looks_like_connect(exc: Exception) -> bool:
+    text = str(exc).lower()
+    return any(w in text for w in ("could not connect", "connection refused", "unable to open", "could not translate"))
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip() or exc.__class__.__name__
+    return text.splitlines()[0][:500]

@@ -1,0 +1,19 @@
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from sqlalchemy.engine import make_url
+
+from quinto.engines.base import Connector
+
+
+class DuckDBConnector(Connector):
+    ENGINE: ClassVar[str] = "duckdb"
+    DIALECT: ClassVar[str] = "duckdb"
+    PERCENTILE: ClassVar[str | None] = "quantile_cont(:col, :p)"
+    DISTINCT_TUPLES: ClassVar[str] = "tuple"
+
+    def connect_args(self) -> dict[str, Any]:
+        # A file is opened read-only so that audits never lock out the ETL writer or each other.
+        db = make_url(self.url).database or ":memory:"
+        return {"read_only": True} if db not in ("", ":memory:") and "read_only" not in self.url else {}

@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+import math
+import re
+from typing import Any, ClassVar
+
+from quinto.engines.base import Connector
+
+
+class _StddevSamp:
+    def __init__(self) -> None:
+        self.n, self.mean, self.m2 = 0, 0.0, 0.0
+
+    def step(self, value: Any) -> None:
+        if value is None:
+            return
+        self.n += 1
+        delta = float(value) - self.mean
+        self.mean += delta / self.n
+        self.m2 += delta * (float(value) - self.mean)
+
+    def finalize(self) -> float | None:
+        return math.sqrt(self.m2 / (self.n - 1)) if self.n > 1 else None
+
+
+def _regexp(pattern: str | None, value: Any) -> bool | None:
+    if pattern is None or value is None:
+        return None
+    return re.search(pattern, str(value)) is not None
+
+
+class SQLiteConnector(Connector):
+    """SQLite has neither REGEXP nor STDDEV_SAMP built in; the connector registers both on every
+    connection (Python's `re` search semantics). It has no percentile aggregate."""
+
+    ENGINE: ClassVar[str] = "sqlite"
+    DIALECT: ClassVar[str] = "sqlite"
+    PERCENTILE: ClassVar[str | None] = None
+    DISTINCT_TUPLES: ClassVar[str] = "concat"
+
+    def on_connect(self, dbapi_connection: Any) -> None:
+        dbapi_connection.create_function("regexp", 2, _regexp, deterministic=True)
+        dbapi_connection.create_aggregate("stddev_samp", 1, _StddevSamp)
+
+    def columns(self, table: str) -> dict[str, str]:
+        _, schema, name = self.split_table(table)
+        sql = "SELECT name, type FROM pragma_table_info(:t" + (", :s)" if schema else ")") + " ORDER BY cid"
+        params = {"t": name, **({"s": schema} if schema else {})}
+        return {str(r[0]): str(r[1]) for r in self.execute(sql, params, purpose="schema")}

@@ -1,0 +1,76 @@
+"""One error root, a few subclasses with structured fields, each mapped to a CLI exit code."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_BAD_SPEC = 2
+EXIT_INFRA = 3
+
+
+@dataclass(frozen=True)
+class Location:
+    file: str
+    line: int  # 1-based
+    col: int  # 1-based
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.col}"
+
+
+@dataclass(frozen=True)
+class Problem:
+    location: Location | None
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.location}: {self.message}" if self.location else self.message
+
+
+class QuintoError(Exception):
+    """Root of every error Quinto raises on purpose. `exit_code` is what the CLI returns."""
+
+    exit_code = EXIT_INFRA
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class SpecError(QuintoError):
+    """Check files, project file or command-line input are wrong. Carries every problem found."""
+
+    exit_code = EXIT_BAD_SPEC
+
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        self.problems = tuple(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+class UsageError(QuintoError):
+    exit_code = EXIT_BAD_SPEC
+
+
+class WarehouseError(QuintoError):
+    """The warehouse could not be reached or refused a statement."""
+
+    exit_code = EXIT_INFRA
+
+    def __init__(self, message: str, *, engine: str = "", host: str = "") -> None:
+        super().__init__(message)
+        self.engine = engine
+        self.host = host
+
+
+class StoreError(QuintoError):
+    exit_code = EXIT_INFRA
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """' (did you mean 'x'?)' for the closest choice, or ''."""
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""

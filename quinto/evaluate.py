@@ -1,0 +1,165 @@
+"""Judging values: thresholds, change vs the previous good partition, anomaly vs history.
+Pure functions: values in, verdicts out; no I/O."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+from quinto.spec.grammar import Condition
+from quinto.spec.model import Anomaly, Check
+
+
+class Status(StrEnum):
+    PASS = "PASS"
+    WARN = "WARN"
+    FAIL = "FAIL"
+    ERROR = "ERROR"
+
+    @property
+    def rank(self) -> int:
+        return {"PASS": 0, "WARN": 1, "FAIL": 2, "ERROR": 3}[self.value]
+
+
+@dataclass(frozen=True)
+class Verdict:
+    status: Status
+    message: str
+    judged: float | None = None  # the number compared (the value, or its change)
+    low: float | None = None  # the band of passing values, when one exists
+    high: float | None = None
+
+
+def worst(statuses: Sequence[Status]) -> Status:
+    return max(statuses, key=lambda s: s.rank, default=Status.PASS)
+
+
+def fmt(x: float | None, unit: str = "") -> str:
+    if x is None:
+        return "NULL"
+    if unit == "s":
+        return format_duration(x)
+    text = f"{x:.6g}" if isinstance(x, float) and not float(x).is_integer() else f"{int(x)}" if math.isfinite(x) else str(x)
+    return text + ("%" if unit == "%" else "")
+
+
+def format_duration(seconds: float) -> str:
+    sign = "-" if seconds < 0 else ""
+    s = abs(seconds)
+    if s >= 86400 and s % 86400 == 0:
+        return f"{sign}{s / 86400:g}d"
+    if s >= 3600:
+        return f"{sign}{s / 3600:.3g}h"
+    if s >= 60:
+        return f"{sign}{s / 60:.3g}m"
+    return f"{sign}{s:.3g}s"
+
+
+def threshold_text(check: Check) -> str:
+    parts = []
+    if check.condition is not None:
+        parts.append(("change " if check.change else "") + check.condition.text)
+    if check.warn is not None:
+        parts.append(f"warn when {check.warn.text}")
+    if check.fail is not None:
+        parts.append(f"fail when {check.fail.text}")
+    if check.anomaly is not None:
+        a = check.anomaly
+        center = "median ± {s}·MAD" if a.method == "robust" else "mean ± {s}σ"
+        parts.append(f"{center.format(s=f'{a.sigma:g}')} of last {a.window}"
+                     + (" same-weekday" if a.same_weekday else "") + " good partitions")
+    return "; ".join(parts)
+
+
+def judge_levels(check: Check, x: float, unit: str = "") -> Verdict:
+    """Threshold judgement of an already-computed number."""
+    status, reasons = Status.PASS, []
+    low = high = None
+    if check.condition is not None:
+        low, high = check.condition.bounds()
+        if not check.condition.holds(x):
+            status = Status.WARN if check.severity == "warn" else Status.FAIL
+            reasons.append(f"{fmt(x, unit)} is not {check.condition.text}")
+    if check.warn is not None and check.warn.holds(x) and status.rank < Status.WARN.rank:
+        status = Status.WARN
+        reasons.append(f"{fmt(x, unit)} is {check.warn.text} (warn)")
+    if check.fail is not None and check.fail.holds(x):
+        status = Status.FAIL
+        reasons.append(f"{fmt(x, unit)} is {check.fail.text} (fail)")
+    if check.condition is None and check.fail is not None and check.fail.op not in ("between", "not between"):
+        # a `fail: > 10` alone means values up to 10 pass
+        low, high = _complement(check.fail)
+    return Verdict(status, "; ".join(reasons) or f"{fmt(x, unit)} ok", x, low, high)
+
+
+def _complement(cond: Condition) -> tuple[float | None, float | None]:
+    v = cond.values[0].number
+    if cond.op in (">", ">="):
+        return None, v
+    if cond.op in ("<", "<="):
+        return v, None
+    return None, None
+
+
+def judge_change(check: Check, value: float, previous: float | None, previous_partition: str | None) -> Verdict:
+    if previous is None:
+        return Verdict(Status.WARN, "needs history: no earlier good partition to compare with")
+    assert check.condition is not None
+    relative = "%" in check.condition.units
+    if relative:
+        if previous == 0:
+            return Verdict(Status.WARN, f"previous partition {previous_partition} has 0; a relative change is undefined")
+        change = 100.0 * (value - previous) / abs(previous)
+    else:
+        change = value - previous
+    v = judge_levels(check, change, "%" if relative else "")
+    msg = f"{fmt(value)} vs {fmt(previous)} on {previous_partition}: change {fmt(change, '%' if relative else '')}"
+    if v.status != Status.PASS:
+        msg += f", not {check.condition.text}"
+    return Verdict(v.status, msg, change, v.low, v.high)
+
+
+def baseline(history: Sequence[tuple[str, float]], partition: str, spec: Anomaly) -> list[float]:
+    """The values the anomaly rule learns from: the last `window` entries of `history`
+    (partition, value) strictly before `partition`, same weekday only when asked."""
+    earlier = sorted((p, v) for p, v in history if p < partition and v is not None)
+    if spec.same_weekday:
+        day = _weekday(partition)
+        earlier = [(p, v) for p, v in earlier if day is not None and _weekday(p) == day]
+    return [v for _, v in earlier[-spec.window:]]
+
+
+def _weekday(partition: str) -> int | None:
+    try:
+        return dt.date.fromisoformat(partition[:10]).weekday()
+    except ValueError:
+        return None
+
+
+def anomaly_band(values: Sequence[float], spec: Anomaly) -> tuple[float, float]:
+    if spec.method == "robust":
+        center = statistics.median(values)
+        spread = 1.4826 * statistics.median(abs(v - center) for v in values)
+    else:
+        center = statistics.fmean(values)
+        spread = statistics.stdev(values)
+    return center - spec.sigma * spread, center + spec.sigma * spread
+
+
+def judge_anomaly(check: Check, value: float, history: Sequence[tuple[str, float]], partition: str) -> Verdict:
+    spec = check.anomaly
+    assert spec is not None
+    values = baseline(history, partition, spec)
+    if len(values) < spec.min_history:
+        return Verdict(Status.WARN, f"insufficient history: {len(values)} good partition(s), "
+                                    f"{spec.min_history} needed", value)
+    low, high = anomaly_band(values, spec)
+    if low <= value <= high:
+        return Verdict(Status.PASS, f"{fmt(value)} within [{fmt(low)}, {fmt(high)}] learnt from {len(values)} "
+                                    "partitions", value, low, high)
+    return Verdict(Status.FAIL, f"{fmt(value)} outside [{fmt(low)}, {fmt(high)}] learnt from {len(values)} "
+                                "partitions", value, low, high)

@@ -1,0 +1,97 @@
+"""What an audit produces: outcomes, metric values and the run that holds them."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import asdict, dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from quinto.evaluate import Status
+
+
+@dataclass
+class Outcome:
+    table: str
+    partition: str
+    check: str  # the check's key
+    check_type: str
+    metric: str
+    fingerprint: str
+    status: Status
+    value: float | None
+    message: str
+    threshold: str
+    source: str  # file:line:col
+    judged: float | None = None
+    band_low: float | None = None
+    band_high: float | None = None
+    samples: list[dict[str, Any]] | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["status"] = str(self.status)
+        return d
+
+
+@dataclass
+class MetricValue:
+    table: str
+    partition: str
+    metric: str
+    fingerprint: str
+    value: float | None
+
+
+@dataclass
+class Run:
+    table: str
+    connection: str
+    partition_column: str | None
+    partitions: list[str]
+    started_at: dt.datetime
+    trigger: str = "cli"
+    finished_at: dt.datetime | None = None
+    outcomes: list[Outcome] = field(default_factory=list)
+    metric_values: list[MetricValue] = field(default_factory=list)
+    statements: list[dict[str, Any]] = field(default_factory=list)
+    error: str | None = None
+    id: int | None = None
+
+    @property
+    def status(self) -> Status:
+        ranks = [o.status for o in self.outcomes]
+        if self.error:
+            ranks.append(Status.ERROR)
+        return max(ranks, key=lambda s: s.rank, default=Status.PASS)
+
+    def to_json(self) -> str:
+        d = asdict(self)
+        d["started_at"] = self.started_at.isoformat()
+        d["finished_at"] = self.finished_at.isoformat() if self.finished_at else None
+        return json.dumps(d, default=jsonable)
+
+    @classmethod
+    def from_json(cls, text: str) -> Run:
+        d = json.loads(text)
+        d["started_at"] = dt.datetime.fromisoformat(d["started_at"])
+        d["finished_at"] = dt.datetime.fromisoformat(d["finished_at"]) if d["finished_at"] else None
+        d["outcomes"] = [Outcome(**{**o, "status": Status(o["status"])}) for o in d["outcomes"]]
+        d["metric_values"] = [MetricValue(**m) for m in d["metric_values"]]
+        return cls(**d)
+
+
+def jsonable(value: Any) -> Any:
+    """A warehouse value as JSON: numbers stay numbers, times become ISO text."""
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, (dt.datetime, dt.date, dt.time)):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        return value.hex()
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    if isinstance(value, Status):
+        return str(value)
+    return str(value)

@@ -1,0 +1,416 @@
+"""Check files → TableSpec. Every problem of a file is collected and reported at once."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import sqlglot
+from sqlglot import exp
+
+from quinto.checks import CHECK_TYPES, COMMON_OPTIONS, COUNT, PERCENT, SECONDS, VALIDITY_OPTIONS
+from quinto.errors import Location, Problem, SpecError, did_you_mean
+from quinto.spec.grammar import CheckLine, Condition, GrammarError, parse_check_line, parse_condition
+from quinto.spec.model import Anomaly, Check, Column, Reference, TableSpec
+from quinto.spec.yamlfile import Map, Seq, load_file
+
+TOP_KEYS = ("table", "connection", "partition", "partition_format", "owners", "notify", "checks")
+NAMED_TYPES = {n for n in CHECK_TYPES if n not in ("metric", "sql")}
+TYPE_FAMILIES = ("integer", "float", "decimal", "string", "date", "timestamp", "boolean")
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*){0,2}$")
+
+
+def _shift(loc: Location, offset: int) -> Location:
+    return Location(loc.file, loc.line, loc.col + offset)
+
+
+class _FileParser:
+    def __init__(self, file: str) -> None:
+        self.file = file
+        self.problems: list[Problem] = []
+
+    def err(self, loc: Location | None, msg: str) -> None:
+        self.problems.append(Problem(loc, msg))
+
+    # -- top level -------------------------------------------------------------------------
+    def parse(self, doc: Any) -> TableSpec | None:
+        top = Location(self.file, 1, 1)
+        if not isinstance(doc, Map):
+            self.err(getattr(doc, "loc", top), "a check file is a mapping with `table:` and `checks:`")
+            return None
+        for key in doc:
+            if key not in TOP_KEYS:
+                self.err(doc.key_loc(key), f"unknown key '{key}'{did_you_mean(key, TOP_KEYS)}")
+        table = doc.get("table")
+        if not isinstance(table, str) or not _IDENT.match(table.strip()):
+            if "table" not in doc:
+                self.err(doc.loc, "missing `table:` (the table these checks audit, e.g. dw.fact_playback)")
+            else:
+                self.err(doc.value_loc("table"), "`table:` must be a table name like schema.table")
+            table = "?"
+        partition = doc.get("partition")
+        if partition is not None and not isinstance(partition, str):
+            self.err(doc.value_loc("partition"), "`partition:` is the name of the partition column")
+            partition = None
+        pformat = doc.get("partition_format")
+        if pformat is not None:
+            try:
+                re.compile(str(pformat))
+            except re.error as exc:
+                self.err(doc.value_loc("partition_format"), f"`partition_format:` is not a valid regex: {exc}")
+        owners = self.str_list(doc, "owners")
+        notify = self.str_list(doc, "notify")
+        connection = doc.get("connection", "")
+        if not isinstance(connection, str):
+            self.err(doc.value_loc("connection"), "`connection:` is the name of a connection in quinto.yaml")
+            connection = ""
+        checks: list[Check] = []
+        raw = doc.get("checks")
+        if raw is None:
+            self.err(doc.loc, "missing `checks:` (a list of checks)")
+        elif not isinstance(raw, Seq):
+            self.err(doc.value_loc("checks"), "`checks:` must be a list of checks")
+        else:
+            if not raw:
+                self.err(raw.loc, "`checks:` is empty")
+            seen: dict[str, Location] = {}
+            for item, loc in zip(raw, raw.item_locs, strict=True):
+                check = self.check(item, loc, partition)
+                if check is None:
+                    continue
+                if check.key in seen:
+                    self.err(loc, f"duplicate check '{check.key}' (first at line {seen[check.key].line}); "
+                                  "give one a `name:`")
+                    continue
+                seen[check.key] = loc
+                checks.append(check)
+        return TableSpec(table=table.strip(), connection=connection, partition=partition,
+                         checks=tuple(checks), location=doc.loc, owners=owners, notify=notify,
+                         partition_format=str(pformat) if pformat is not None else None)
+
+    def str_list(self, doc: Map, key: str) -> tuple[str, ...]:
+        value = doc.get(key)
+        if value is None:
+            return ()
+        if isinstance(value, str):
+            return (value,)
+        if isinstance(value, Seq) and all(isinstance(v, str) for v in value):
+            return tuple(value)
+        self.err(doc.value_loc(key), f"`{key}:` must be a list of text")
+        return ()
+
+    # -- one check ---------------------------------------------------------------------------
+    def check(self, item: Any, loc: Location, partition: str | None) -> Check | None:
+        options: Map | None = None
+        if isinstance(item, str):
+            text = item
+        elif isinstance(item, Map) and len(item) == 1:
+            text = next(iter(item))
+            value = item[text]
+            if value is None:
+                options = None
+            elif isinstance(value, Map):
+                options = value
+            else:
+                self.err(item.value_loc(text), "the options of a check are a mapping, e.g. {warn: '> 10'}")
+                return None
+        elif isinstance(item, Map):
+            self.err(loc, "a check is one line of text, optionally followed by ':' and its options; "
+                          f"this item has {len(item)} keys")
+            return None
+        else:
+            self.err(loc, "a check is a line of text like `row_count > 0`")
+            return None
+        before = len(self.problems)
+        try:
+            line = parse_check_line(text)
+        except GrammarError as exc:
+            self.err(_shift(loc, exc.offset), f"cannot read check '{text}': {exc}")
+            return None
+        opts: dict[str, Any] = dict(options) if options else {}
+        oloc = (lambda k: options.value_loc(k)) if options else (lambda k: loc)
+        kloc = (lambda k: options.key_loc(k)) if options else (lambda k: loc)
+        mloc = _shift(loc, line.metric_offset)
+
+        # which type?
+        if "metric" in opts and "sql" in opts:
+            self.err(kloc("sql"), "give either `metric:` or `sql:`, not both")
+            return None
+        if "metric" in opts:
+            ctype = "metric"
+        elif "sql" in opts:
+            ctype = "sql"
+        elif line.metric in NAMED_TYPES:
+            ctype = line.metric
+        else:
+            hint = did_you_mean(line.metric, NAMED_TYPES)
+            self.err(mloc, f"unknown check type '{line.metric}'{hint}; a custom metric needs "
+                           "`metric:` (an SQL aggregate) or `sql:` (a query)")
+            return None
+        ctype_obj = CHECK_TYPES[ctype]
+        allowed = COMMON_OPTIONS | ctype_obj.options
+        for key in opts:
+            if key not in allowed:
+                self.err(kloc(key), f"unknown option '{key}' for {ctype}{did_you_mean(key, allowed)}")
+
+        columns, percentile = self.columns(line, ctype, loc)
+        reference = None
+        if ctype == "reference":
+            if line.reference is None:
+                self.err(mloc, "reference needs the table it refers to: `reference(col) in schema.table(col)`")
+            else:
+                ref_table, ref_args = line.reference
+                reference = Reference(ref_table, tuple(Column(a.text, _shift(loc, a.offset)) for a in ref_args))
+                if len(ref_args) != len(columns):
+                    self.err(loc, f"reference compares {len(columns)} column(s) with {len(ref_args)}")
+        elif line.reference is not None:
+            self.err(loc, "`in table(col)` belongs to reference checks only")
+
+        condition = line.condition
+        if condition is None and ctype_obj.default_condition and not line.change:
+            condition = parse_condition(ctype_obj.default_condition)
+        warn = self.level(opts, "warn", oloc)
+        fail = self.level(opts, "fail", oloc)
+        anomaly = self.anomaly(opts, oloc, kloc) if "anomaly" in opts else None
+        if line.change and condition is None:
+            self.err(loc, "`change vs previous partition` needs a condition, e.g. `between -30% and +50%`")
+        if line.change and anomaly is not None:
+            self.err(kloc("anomaly"), "a check is either a change check or an anomaly check, not both")
+        if condition is None and warn is None and fail is None and anomaly is None:
+            self.err(loc, f"check '{text}' judges nothing: add a condition (e.g. `{ctype_obj.example}`), "
+                          "`warn:`/`fail:` levels, or `anomaly:`")
+        for cond, where in ((condition, loc), (warn, oloc("warn")), (fail, oloc("fail"))):
+            if cond is not None:
+                self.units(cond, ctype_obj.unit, line.change, where)
+
+        severity = opts.get("severity", "fail")
+        if severity not in ("fail", "warn"):
+            self.err(oloc("severity"), f"`severity:` is 'fail' or 'warn', not '{severity}'")
+        samples = opts.get("samples", 20)
+        if not isinstance(samples, int) or isinstance(samples, bool) or samples < 0:
+            self.err(oloc("samples"), "`samples:` is a number of rows (0 for none)")
+            samples = 0
+        notify = opts.get("notify", True)
+        if not isinstance(notify, bool):
+            self.err(oloc("notify"), "`notify:` is true or false")
+            notify = True
+        name = opts.get("name")
+        if name is not None and (not isinstance(name, str) or not name.strip()):
+            self.err(oloc("name"), "`name:` is a non-empty text")
+            name = None
+
+        metric_sql = self.metric_sql(opts, oloc) if ctype == "metric" else None
+        sql = self.custom_sql(opts, oloc, partition) if ctype == "sql" else None
+        if ctype in ("metric", "sql") and line.args is not None:
+            self.err(mloc, f"a custom metric name takes no arguments: write `{line.metric} ...` "
+                           f"with `{ctype}:`")
+        self.type_options(ctype, opts, oloc, kloc, loc)
+        if len(self.problems) > before:
+            return None
+        key = name.strip() if isinstance(name, str) else " ".join(text.split())
+        if anomaly is not None and name is None:
+            key = f"{key} anomaly"
+        frozen = MappingProxyType({k: v for k, v in opts.items() if k not in COMMON_OPTIONS})
+        return Check(key=key, type=ctype, columns=columns, location=loc, condition=condition, warn=warn,
+                     fail=fail, severity=severity, change=line.change, anomaly=anomaly,
+                     percentile=percentile, reference=reference, metric_sql=metric_sql, sql=sql,
+                     samples=samples, notify=notify, options=frozen)
+
+    def columns(self, line: CheckLine, ctype: str, loc: Location) -> tuple[tuple[Column, ...], float | None]:
+        args = list(line.args or ())
+        percentile = None
+        if ctype == "percentile":
+            if len(args) != 2 or not args[1].is_number:
+                self.err(loc, "percentile takes a column and a fraction: `percentile(col, 0.95)`")
+                return (), None
+            percentile = float(args[1].text.rstrip("%"))
+            if not 0 < percentile < 1:
+                self.err(_shift(loc, args[1].offset), "the percentile is a fraction between 0 and 1, e.g. 0.95")
+            args = args[:1]
+        lo, hi = CHECK_TYPES[ctype].columns
+        if ctype in ("metric", "sql"):
+            return (), None
+        for a in args:
+            if a.is_number:
+                self.err(_shift(loc, a.offset), f"'{a.text}' is not a column name")
+        if len(args) < lo or (hi is not None and len(args) > hi):
+            want = "no column" if hi == 0 else ("one column" if (lo, hi) == (1, 1) else "one or more columns")
+            self.err(_shift(loc, line.metric_offset), f"{ctype} takes {want}, got {len(args)}")
+        return tuple(Column(a.text, _shift(loc, a.offset)) for a in args if not a.is_number), percentile
+
+    def level(self, opts: dict[str, Any], key: str, oloc: Any) -> Condition | None:
+        if key not in opts:
+            return None
+        raw = opts[key]
+        if isinstance(raw, (int, float)) and not isinstance(raw, bool):
+            self.err(oloc(key), f"`{key}:` is a condition like \"> 10\" or \"between 1 and 5\", not a bare number")
+            return None
+        if not isinstance(raw, str):
+            self.err(oloc(key), f"`{key}:` is a condition like \"> 10\"")
+            return None
+        try:
+            return parse_condition(raw)
+        except GrammarError as exc:
+            self.err(oloc(key), f"cannot read `{key}: {raw}`: {exc}")
+            return None
+
+    def units(self, cond: Condition, unit: str, change: bool, loc: Location) -> None:
+        units = cond.units
+        if change:
+            if len(units - {"", "%"}) or len(units) > 1:
+                self.err(loc, f"'{cond.text}': a change is either absolute (numbers) or relative (percentages)")
+            return
+        if unit == SECONDS and units != {"s"}:
+            self.err(loc, f"'{cond.text}': freshness is compared with a duration such as 26h, 90m or 2d")
+        elif unit != SECONDS and "s" in units:
+            self.err(loc, f"'{cond.text}': a duration only applies to freshness")
+        elif unit == COUNT and "%" in units:
+            self.err(loc, f"'{cond.text}': this check counts rows; use its _percent form for a percentage")
+        elif unit not in (PERCENT, COUNT) and "%" in units:
+            self.err(loc, f"'{cond.text}': a percentage only applies to _percent checks and changes")
+
+    def anomaly(self, opts: dict[str, Any], oloc: Any, kloc: Any) -> Anomaly | None:
+        raw = opts["anomaly"]
+        if raw is True or raw is None:
+            return Anomaly()
+        if not isinstance(raw, Map):
+            self.err(oloc("anomaly"), "`anomaly:` is a mapping like {window: 28, sigma: 3}")
+            return None
+        keys = ("window", "sigma", "same_weekday", "min_history", "method")
+        for k in raw:
+            if k not in keys:
+                self.err(raw.key_loc(k), f"unknown anomaly option '{k}'{did_you_mean(k, keys)}")
+        window, sigma = raw.get("window", 28), raw.get("sigma", 3)
+        same_weekday = raw.get("same_weekday", False)
+        min_history = raw.get("min_history", 4 if same_weekday else 7)
+        method = raw.get("method", "mean")
+        ok = True
+        if not isinstance(window, int) or isinstance(window, bool) or window < 2:
+            self.err(raw.value_loc("window"), "`window:` is a whole number of partitions, at least 2")
+            ok = False
+        if not isinstance(sigma, (int, float)) or isinstance(sigma, bool) or sigma <= 0:
+            self.err(raw.value_loc("sigma"), "`sigma:` is a positive number")
+            ok = False
+        if not isinstance(same_weekday, bool):
+            self.err(raw.value_loc("same_weekday"), "`same_weekday:` is true or false")
+            ok = False
+        if not isinstance(min_history, int) or isinstance(min_history, bool) or min_history < 2:
+            self.err(raw.value_loc("min_history"), "`min_history:` is a whole number, at least 2")
+            ok = False
+        if method not in ("mean", "robust"):
+            self.err(raw.value_loc("method"), f"`method:` is 'mean' or 'robust'{did_you_mean(str(method), ['mean', 'robust'])}")
+            ok = False
+        if not ok:
+            return None
+        return Anomaly(window=window, sigma=float(sigma), same_weekday=same_weekday,
+                       min_history=min_history, method=method)
+
+    def metric_sql(self, opts: dict[str, Any], oloc: Any) -> str | None:
+        raw = opts.get("metric")
+        if not isinstance(raw, str) or not raw.strip():
+            self.err(oloc("metric"), "`metric:` is an SQL aggregate expression, e.g. \"count_if(x < 0)\"")
+            return None
+        try:
+            tree = sqlglot.parse_one(raw)
+        except sqlglot.errors.ParseError as exc:
+            first = str(exc).splitlines()[0]
+            self.err(oloc("metric"), f"`metric:` is not a valid SQL expression: {first}")
+            return None
+        if isinstance(tree, exp.Query) or tree.find(exp.Query) is not None:
+            self.err(oloc("metric"), "`metric:` is one aggregate expression, not a query; use `sql:` for a query")
+            return None
+        if tree.find(exp.AggFunc) is None and not any(
+                isinstance(f, exp.Anonymous) and f.name.lower() in ("count_if", "countif") for f in tree.walk()):
+            self.err(oloc("metric"), "`metric:` must aggregate over the partition (sum, count, avg, ...)")
+            return None
+        return raw.strip()
+
+    def custom_sql(self, opts: dict[str, Any], oloc: Any, partition: str | None) -> str | None:
+        raw = opts.get("sql")
+        if not isinstance(raw, str) or not raw.strip():
+            self.err(oloc("sql"), "`sql:` is a query returning one number")
+            return None
+        text = raw.strip().rstrip(";")
+        try:
+            statements = [s for s in sqlglot.parse(text.replace(":partition", "'__partition__'")) if s]
+        except sqlglot.errors.ParseError as exc:
+            first = str(exc).splitlines()[0]
+            self.err(oloc("sql"), f"`sql:` is not a valid query: {first}")
+            return None
+        if len(statements) != 1 or not isinstance(statements[0], exp.Query):
+            self.err(oloc("sql"), "`sql:` must be exactly one SELECT statement")
+            return None
+        if partition and ":partition" not in text:
+            self.err(oloc("sql"), "`sql:` must filter on the partition under audit with `:partition`")
+            return None
+        return text
+
+    def type_options(self, ctype: str, opts: dict[str, Any], oloc: Any, kloc: Any, loc: Location) -> None:
+        if ctype in ("invalid_count", "invalid_percent"):
+            if not VALIDITY_OPTIONS & set(opts):
+                self.err(loc, f"{ctype} needs a validity rule: one of {', '.join(sorted(VALIDITY_OPTIONS))}")
+            vv = opts.get("valid_values")
+            if vv is not None and (not isinstance(vv, Seq) or not vv
+                                   or not all(isinstance(v, (str, int, float)) and not isinstance(v, bool)
+                                              for v in vv)):
+                self.err(oloc("valid_values"), "`valid_values:` is a non-empty list of text or numbers")
+            rx = opts.get("valid_regex")
+            if rx is not None:
+                if not isinstance(rx, str):
+                    self.err(oloc("valid_regex"), "`valid_regex:` is a regular expression as text")
+                else:
+                    try:
+                        re.compile(rx)
+                    except re.error as exc:
+                        self.err(oloc("valid_regex"), f"`valid_regex:` does not compile: {exc}")
+            for k in ("valid_min", "valid_max"):
+                v = opts.get(k)
+                if v is not None and (not isinstance(v, (int, float)) or isinstance(v, bool)):
+                    self.err(oloc(k), f"`{k}:` is a number")
+            for k in ("valid_length", "valid_min_length", "valid_max_length"):
+                v = opts.get(k)
+                if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 0):
+                    self.err(oloc(k), f"`{k}:` is a whole number of characters")
+        if ctype == "missing_count" or ctype == "missing_percent":
+            mv = opts.get("missing_values")
+            if mv is not None and (not isinstance(mv, Seq) or not all(isinstance(v, (str, int, float)) for v in mv)):
+                self.err(oloc("missing_values"), "`missing_values:` is a list of text or numbers")
+        if ctype == "freshness":
+            rel = opts.get("relative_to", "partition_end")
+            if rel not in ("partition_end", "now"):
+                self.err(oloc("relative_to"), "`relative_to:` is 'partition_end' or 'now'"
+                         + did_you_mean(str(rel), ["partition_end", "now"]))
+        if ctype == "schema":
+            req = opts.get("required")
+            if req is None:
+                self.err(loc, "schema needs `required:` (a list of columns, or a map of column to type)")
+            elif isinstance(req, Seq):
+                if not all(isinstance(c, str) for c in req):
+                    self.err(oloc("required"), "`required:` lists column names")
+            elif isinstance(req, Map):
+                for col, typ in req.items():
+                    if typ not in TYPE_FAMILIES:
+                        self.err(req.value_loc(col), f"unknown type '{typ}' for column '{col}'"
+                                 f"{did_you_mean(str(typ), TYPE_FAMILIES)}; use one of {', '.join(TYPE_FAMILIES)}")
+            else:
+                self.err(oloc("required"), "`required:` is a list of columns or a map of column to type")
+            fu = opts.get("forbid_unexpected", False)
+            if not isinstance(fu, bool):
+                self.err(oloc("forbid_unexpected"), "`forbid_unexpected:` is true or false")
+
+
+def parse_check_file(path: Path, display: str | None = None) -> TableSpec:
+    name = display or str(path)
+    doc = load_file(path, name)
+    parser = _FileParser(name)
+    spec = parser.parse(doc)
+    if parser.problems or spec is None:
+        raise SpecError(parser.problems)
+    return spec
+
+
+def with_connection(spec: TableSpec, connection: str) -> TableSpec:
+    return replace(spec, connection=connection)

@@ -1,0 +1,88 @@
+"""Frozen dataclasses describing what the user declared. Built only by `quinto.spec`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+from quinto.errors import Location
+from quinto.spec.grammar import Condition
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    location: Location
+
+
+@dataclass(frozen=True)
+class Anomaly:
+    window: int = 28
+    sigma: float = 3.0
+    same_weekday: bool = False
+    min_history: int = 7
+    method: str = "mean"  # "mean" (mean ± sigma·stddev) or "robust" (median ± sigma·1.4826·MAD)
+
+
+@dataclass(frozen=True)
+class Reference:
+    table: str
+    columns: tuple[Column, ...]
+
+
+@dataclass(frozen=True)
+class Check:
+    key: str  # identity of the check within its table; results are keyed by it
+    type: str  # a name in quinto.checks.CHECK_TYPES
+    columns: tuple[Column, ...]
+    location: Location
+    condition: Condition | None = None  # must hold to pass
+    warn: Condition | None = None  # WARN when it holds
+    fail: Condition | None = None  # FAIL when it holds
+    severity: str = "fail"  # what a broken `condition` means: "fail" or "warn"
+    change: bool = False  # the condition applies to the change vs the previous good partition
+    anomaly: Anomaly | None = None
+    percentile: float | None = None
+    reference: Reference | None = None
+    metric_sql: str | None = None  # a named custom metric: any SQL aggregate expression
+    sql: str | None = None  # a custom query returning one number, `:partition` bound
+    samples: int = 20  # failing rows fetched after a row-level check fails (0: none)
+    notify: bool = True
+    options: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+
+    @property
+    def metric_key(self) -> str:
+        """The metric this check judges, e.g. `missing_count(account_id)`; shared by checks."""
+        if self.metric_sql is not None or self.sql is not None:
+            return self.key.split()[0]
+        args = [c.name for c in self.columns]
+        if self.percentile is not None:
+            args.append(repr(self.percentile))
+        if self.reference is not None:
+            ref = ", ".join(c.name for c in self.reference.columns)
+            return f"reference({', '.join(args)}) in {self.reference.table}({ref})"
+        return f"{self.type}({', '.join(args)})" if args else self.type
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    table: str
+    connection: str
+    partition: str | None
+    checks: tuple[Check, ...]
+    location: Location
+    owners: tuple[str, ...] = ()
+    notify: tuple[str, ...] = ()
+    partition_format: str | None = None  # a regex every partition value must match
+
+
+@dataclass(frozen=True)
+class Project:
+    root: str
+    connections: Mapping[str, str]  # name → SQLAlchemy URL (after ${VAR} interpolation)
+    store: str
+    check_paths: tuple[str, ...]
+    settings: Mapping[str, Any]
+    location: Location | None = None

@@ -1,0 +1,168 @@
+"""quinto.yaml → Project; check paths → Suite (every check file of the project, validated together)."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from quinto.errors import Location, Problem, SpecError, did_you_mean
+from quinto.settings import BY_NAME, SETTINGS
+from quinto.spec.checkfile import parse_check_file, with_connection
+from quinto.spec.model import Project, TableSpec
+from quinto.spec.yamlfile import Map, Seq, load_file
+
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_LITERAL_PASSWORD = re.compile(r"^[a-z0-9+]+://[^/:@]*:([^@]+)@", re.I)
+PROJECT_FILE = "quinto.yaml"
+
+
+def interpolate(template: str, where: str | Location | None = None) -> str:
+    """Replace ${VAR} with the environment's value; a variable that is not set is an error."""
+
+    def sub(m: re.Match[str]) -> str:
+        value = os.environ.get(m.group(1))
+        if value is None:
+            raise SpecError([Problem(where if isinstance(where, Location) else None,
+                                     f"environment variable {m.group(1)} is not set"
+                                     + (f" (needed by {where})" if isinstance(where, str) else ""))])
+        return value
+
+    return _VAR.sub(sub, template)
+
+
+def load_project(config: str | Path | None = None) -> Project:
+    """Read quinto.yaml (the given path, or ./quinto.yaml if present, or defaults)."""
+    path = Path(config) if config else Path(PROJECT_FILE)
+    if not path.exists():
+        if config:
+            raise SpecError([Problem(None, f"{config}: no such project file")])
+        return Project(root=str(Path.cwd()), connections=MappingProxyType({}),
+                       store=BY_NAME["store"].default, check_paths=tuple(BY_NAME["checks"].default),
+                       settings=MappingProxyType({s.name: s.default for s in SETTINGS}))
+    doc = load_file(path)
+    problems: list[Problem] = []
+    if doc is None:
+        doc = Map()
+        doc.loc, doc.key_locs, doc.value_locs = Location(str(path), 1, 1), {}, {}
+    if not isinstance(doc, Map):
+        raise SpecError([Problem(Location(str(path), 1, 1), "quinto.yaml is a mapping of settings")])
+    settings: dict[str, Any] = {s.name: s.default for s in SETTINGS}
+    for key, value in doc.items():
+        setting = BY_NAME.get(key)
+        if setting is None:
+            problems.append(Problem(doc.key_loc(key), f"unknown setting '{key}'{did_you_mean(key, BY_NAME)}"))
+            continue
+        if setting.type is str and setting.default is None and value is None:
+            continue
+        ok = isinstance(value, setting.type) and not isinstance(value, bool)
+        if setting.type is list and isinstance(value, str):
+            value, ok = [value], True
+        if not ok:
+            problems.append(Problem(doc.value_loc(key), f"`{key}:` must be {setting.type.__name__}: {setting.help}"))
+            continue
+        settings[key] = value
+    connections: dict[str, str] = {}
+    raw_conns = doc.get("connections")
+    if isinstance(raw_conns, Map):
+        for name, url in raw_conns.items():
+            if not isinstance(url, str) or not url.strip():
+                problems.append(Problem(raw_conns.value_loc(name), f"connection '{name}' needs a URL"))
+                continue
+            m = _LITERAL_PASSWORD.match(url)
+            if m and not _VAR.search(m.group(1)):
+                problems.append(Problem(raw_conns.value_loc(name),
+                                        f"connection '{name}' has a password written in the file; "
+                                        "read it from the environment, e.g. postgresql://user:${PGPASSWORD}@host/db"))
+                continue
+            connections[name] = url.strip()
+    store = settings["store"]
+    if isinstance(store, str) and _LITERAL_PASSWORD.match(store) and not _VAR.search(store):
+        problems.append(Problem(doc.value_loc("store"), "the store URL has a password written in the file; "
+                                                         "use ${VAR}"))
+    default = settings.get("default_connection")
+    if default is not None and default not in connections:
+        problems.append(Problem(doc.value_loc("default_connection"),
+                                f"unknown connection '{default}'{did_you_mean(default, connections)}"))
+    checks = settings["checks"]
+    if not all(isinstance(c, str) for c in checks):
+        problems.append(Problem(doc.value_loc("checks"), "`checks:` lists files or folders"))
+    if problems:
+        raise SpecError(problems)
+    return Project(root=str(path.resolve().parent), connections=MappingProxyType(connections),
+                   store=store, check_paths=tuple(checks), settings=MappingProxyType(settings),
+                   location=Location(str(path), 1, 1))
+
+
+@dataclass(frozen=True)
+class Suite:
+    tables: dict[str, TableSpec]  # by table name
+
+    def table(self, name: str) -> TableSpec:
+        try:
+            return self.tables[name]
+        except KeyError:
+            known = sorted(self.tables)
+            hint = did_you_mean(name, known) or (f"; known tables: {', '.join(known[:10])}" if known else
+                                                 "; no check file was found")
+            raise SpecError([Problem(None, f"no checks declared for table '{name}'{hint}")]) from None
+
+
+def check_files(paths: list[str] | tuple[str, ...], root: str | None = None) -> list[Path]:
+    files: list[Path] = []
+    for p in paths:
+        path = Path(p)
+        if root and not path.is_absolute() and not path.exists():
+            path = Path(root) / p
+        if path.is_dir():
+            files.extend(sorted(f for f in path.rglob("*") if f.suffix in (".yaml", ".yml") and f.is_file()))
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise SpecError([Problem(None, f"{p}: no such file or folder of checks")])
+    return files
+
+
+def load_suite(project: Project, paths: list[str] | tuple[str, ...] | None = None) -> Suite:
+    """Parse every check file; all problems of all files are reported at once."""
+    problems: list[Problem] = []
+    tables: dict[str, TableSpec] = {}
+    for f in check_files(list(paths or project.check_paths), project.root):
+        if f.name == PROJECT_FILE:
+            continue
+        try:
+            spec = parse_check_file(f, _display(f))
+        except SpecError as exc:
+            problems.extend(exc.problems)
+            continue
+        conn = spec.connection or project.settings.get("default_connection") or (
+            next(iter(project.connections)) if len(project.connections) == 1 else "")
+        if not conn:
+            problems.append(Problem(spec.location, "no `connection:` given and quinto.yaml names "
+                                    f"{len(project.connections)} connections; say which one"))
+        elif project.location is not None and conn not in project.connections:
+            problems.append(Problem(spec.location, f"unknown connection '{conn}'"
+                                    f"{did_you_mean(conn, project.connections)}"))
+        spec = with_connection(spec, conn)
+        if spec.table in tables:
+            first = tables[spec.table].location
+            problems.append(Problem(spec.location, f"table '{spec.table}' is already declared at {first}"))
+            continue
+        tables[spec.table] = spec
+    if problems:
+        raise SpecError(problems)
+    return Suite(tables)
+
+
+def _display(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def as_seq(value: Any) -> list[Any]:
+    return list(value) if isinstance(value, Seq) else [value]

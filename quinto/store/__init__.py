@@ -1,0 +1,251 @@
+"""The results store: the only code that writes results. SQLite by default, PostgreSQL in production.
+
+Results are keyed by (table, partition, check); a newer run supersedes older outcomes of the same
+partitions (`current` flag) while older runs stay in history. When the store cannot be written the
+run is spooled to a JSON file that the next run replays, so computed results are never lost.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+import uuid
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from sqlalchemy.engine import make_url
+
+from quinto.errors import StoreError
+from quinto.evaluate import Status
+from quinto.results import Run, jsonable
+from quinto.store.schema import metadata, metric_values, outcomes, runs, statements
+
+MIGRATIONS = str(Path(__file__).parent / "migrations")
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class Store:
+    def __init__(self, url: str) -> None:
+        self.url = url
+        try:
+            u = make_url(url)
+        except Exception:
+            raise StoreError(f"store: not a database URL: {url!r}") from None
+        self.where = f"{u.get_backend_name()} at {u.host or u.database or 'memory'}"
+        args: dict[str, Any] = {}
+        if u.get_backend_name() == "sqlite":
+            args = {"connect_args": {"timeout": 30}}
+            if u.database and u.database != ":memory:":
+                Path(u.database).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.engine = sa.create_engine(url, **args)
+        except Exception as exc:
+            raise StoreError(f"store ({self.where}): {str(exc).splitlines()[0]}") from None
+        if u.get_backend_name() == "sqlite":
+            sa.event.listen(self.engine, "connect", _sqlite_pragmas)
+        self._migrated = False
+
+    def migrate(self) -> None:
+        """Bring the schema to the newest migration (idempotent)."""
+        if self._migrated:
+            return
+        cfg = Config()
+        cfg.set_main_option("script_location", MIGRATIONS)
+        try:
+            with self.engine.begin() as conn:
+                cfg.attributes["connection"] = conn
+                command.upgrade(cfg, "head")
+        except sa.exc.DBAPIError as exc:
+            raise StoreError(f"cannot open the store ({self.where}): {str(exc.orig).splitlines()[0]}") from None
+        self._migrated = True
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- writing ---------------------------------------------------------------------------------
+    def save_run(self, run: Run) -> int:
+        """Write a run with its outcomes, values and statements in one transaction."""
+        self.migrate()
+        now = run.finished_at or _now()
+        with self.engine.begin() as conn:
+            run_id = conn.execute(runs.insert().values(
+                table_name=run.table, connection=run.connection, partition_column=run.partition_column,
+                partitions=json.dumps(run.partitions), status=str(run.status), started_at=run.started_at,
+                finished_at=run.finished_at, statement_count=len(run.statements), trigger=run.trigger,
+                error=run.error)).inserted_primary_key[0]
+            judged = sorted({o.partition for o in run.outcomes})
+            newer = self._partitions_with_newer_runs(conn, run, judged)
+            fresh = [p for p in judged if p not in newer]
+            for chunk in _chunks(fresh, 500):
+                for tbl in (outcomes, metric_values):
+                    conn.execute(tbl.update().where(tbl.c.table_name == run.table,
+                                                    tbl.c.partition_value.in_(chunk),
+                                                    tbl.c.current.is_(True)).values(current=False))
+            if run.outcomes:
+                conn.execute(outcomes.insert(), [{
+                    "run_id": run_id, "table_name": o.table, "partition_value": o.partition, "check_key": o.check,
+                    "check_type": o.check_type, "metric_key": o.metric, "fingerprint": o.fingerprint,
+                    "status": str(o.status), "value": o.value, "judged": o.judged, "threshold": o.threshold,
+                    "band_low": o.band_low, "band_high": o.band_high, "message": o.message, "source": o.source,
+                    "samples": json.dumps(o.samples, default=jsonable) if o.samples is not None else None,
+                    "current": o.partition not in newer, "created_at": now} for o in run.outcomes])
+            if run.metric_values:
+                conn.execute(metric_values.insert(), [{
+                    "run_id": run_id, "table_name": m.table, "partition_value": m.partition,
+                    "metric_key": m.metric, "fingerprint": m.fingerprint, "value": m.value,
+                    "current": m.partition not in newer, "created_at": now} for m in run.metric_values])
+            if run.statements:
+                conn.execute(statements.insert(), [{
+                    "run_id": run_id, "seq": i, "purpose": s["purpose"], "sql": s["sql"],
+                    "params": json.dumps(s["params"], default=jsonable), "duration_ms": s["duration_ms"],
+                    "rows": s["rows"], "error": s.get("error")} for i, s in enumerate(run.statements)])
+        run.id = int(run_id)
+        return run.id
+
+    def _partitions_with_newer_runs(self, conn: sa.Connection, run: Run, partitions: list[str]) -> set[str]:
+        """Partitions already judged by a run that started after this one (a replayed spool file)."""
+        found: set[str] = set()
+        for chunk in _chunks(partitions, 500):
+            q = (sa.select(outcomes.c.partition_value).distinct()
+                 .join(runs, runs.c.id == outcomes.c.run_id)
+                 .where(outcomes.c.table_name == run.table, outcomes.c.partition_value.in_(chunk),
+                        outcomes.c.current.is_(True), runs.c.started_at > run.started_at))
+            found.update(r[0] for r in conn.execute(q))
+        return found
+
+    def save_or_spool(self, run: Run, spool_dir: str | Path, attempts: int = 3) -> int:
+        """save_run with retries; if the store stays down, write the run to the spool and raise."""
+        delay = 0.2
+        for attempt in range(attempts):
+            try:
+                return self.save_run(run)
+            except (sa.exc.SQLAlchemyError, StoreError) as exc:
+                last = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+                if attempt + 1 < attempts:
+                    time.sleep(delay)
+                    delay *= 2
+        path = spool(run, spool_dir)
+        raise StoreError(f"cannot write to the store ({self.where}): {last}; "
+                         f"results kept in {path} and written by the next run")
+
+    def replay_spool(self, spool_dir: str | Path) -> list[int]:
+        """Write spooled runs (oldest first) and delete their files; returns the new run ids."""
+        ids = []
+        for f in sorted(Path(spool_dir).glob("run-*.json")):
+            ids.append(self.save_run(Run.from_json(f.read_text(encoding="utf-8"))))
+            f.unlink()
+        return ids
+
+    # -- reading ---------------------------------------------------------------------------------
+    def history(self, table: str, fingerprints: Iterable[str], before: str,
+                limit: int = 400) -> dict[str, list[tuple[str, float]]]:
+        """Current metric values of good partitions before `before`, by fingerprint; ONE query.
+        A partition is good when none of its current outcomes is FAIL."""
+        self.migrate()
+        fps = sorted(set(fingerprints))
+        if not fps:
+            return {}
+        bad = (sa.select(outcomes.c.partition_value)
+               .where(outcomes.c.table_name == table, outcomes.c.current.is_(True),
+                      outcomes.c.status == str(Status.FAIL)))
+        q = (sa.select(metric_values.c.fingerprint, metric_values.c.partition_value, metric_values.c.value)
+             .where(metric_values.c.table_name == table, metric_values.c.current.is_(True),
+                    metric_values.c.fingerprint.in_(fps), metric_values.c.partition_value < before,
+                    metric_values.c.partition_value.not_in(bad))
+             .order_by(metric_values.c.partition_value.desc()).limit(limit * len(fps)))
+        out: dict[str, list[tuple[str, float]]] = {fp: [] for fp in fps}
+        with self.engine.connect() as conn:
+            for fp, part, value in conn.execute(q):
+                if value is not None:
+                    out[fp].append((part, value))
+        return out
+
+    def current_outcomes(self, table: str | None = None, partition: str | None = None) -> list[dict[str, Any]]:
+        self.migrate()
+        q = sa.select(outcomes).where(outcomes.c.current.is_(True))
+        if table is not None:
+            q = q.where(outcomes.c.table_name == table)
+        if partition is not None:
+            q = q.where(outcomes.c.partition_value == partition)
+        q = q.order_by(outcomes.c.table_name, outcomes.c.partition_value, outcomes.c.id)
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(q)]
+
+    def outcomes_of_run(self, run_id: int) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            q = sa.select(outcomes).where(outcomes.c.run_id == run_id).order_by(outcomes.c.id)
+            return [dict(r._mapping) for r in conn.execute(q)]
+
+    def statements_of_run(self, run_id: int) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            q = sa.select(statements).where(statements.c.run_id == run_id).order_by(statements.c.seq)
+            return [dict(r._mapping) for r in conn.execute(q)]
+
+    def recent_runs(self, limit: int = 50, table: str | None = None) -> list[dict[str, Any]]:
+        self.migrate()
+        q = sa.select(runs).order_by(runs.c.id.desc()).limit(limit)
+        if table is not None:
+            q = q.where(runs.c.table_name == table)
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(q)]
+
+    def run(self, run_id: int) -> dict[str, Any] | None:
+        self.migrate()
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(runs).where(runs.c.id == run_id)).first()
+        return dict(row._mapping) if row else None
+
+    def table_summaries(self) -> list[dict[str, Any]]:
+        """Per table: latest audited partition, its status, and failing partitions among the last 30."""
+        self.migrate()
+        cur = outcomes.c
+        latest = (sa.select(cur.table_name, sa.func.max(cur.partition_value).label("latest"))
+                  .where(cur.current.is_(True)).group_by(cur.table_name).subquery())
+        per_part = (sa.select(cur.table_name, cur.partition_value,
+                              sa.func.max(sa.case((cur.status == "FAIL", 2), (cur.status == "ERROR", 3),
+                                                  (cur.status == "WARN", 1), else_=0)).label("rank"))
+                    .where(cur.current.is_(True)).group_by(cur.table_name, cur.partition_value))
+        names = {0: "PASS", 1: "WARN", 2: "FAIL", 3: "ERROR"}
+        out: dict[str, dict[str, Any]] = {}
+        with self.engine.connect() as conn:
+            latest_rows = {r.table_name: r.latest for r in conn.execute(sa.select(latest))}
+            parts: dict[str, list[tuple[str, int]]] = {}
+            for r in conn.execute(per_part):
+                parts.setdefault(r.table_name, []).append((r.partition_value, r.rank))
+        for table, latest_p in sorted(latest_rows.items()):
+            ps = sorted(parts.get(table, []))[-30:]
+            status = names[dict(ps).get(latest_p, 0)]
+            out[table] = {"table": table, "latest_partition": latest_p, "status": status,
+                          "failing_partitions": sum(1 for _, rank in ps if rank >= 2),
+                          "partitions": [(p, names[rank]) for p, rank in ps]}
+        return list(out.values())
+
+
+def _chunks(items: Sequence[str], n: int) -> Iterable[list[str]]:
+    for i in range(0, len(items), n):
+        yield list(items[i:i + n])
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cur = dbapi_connection.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.close()
+
+
+def spool(run: Run, spool_dir: str | Path) -> Path:
+    d = Path(spool_dir)
+    d.mkdir(parents=True, exist_ok=True)
+    path = d / f"run-{run.started_at.strftime('%Y%m%dT%H%M%S%f')}-{uuid.uuid4().hex[:8]}.json"
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(run.to_json(), encoding="utf-8")
+    tmp.replace(path)
+    return path

@@ -1,0 +1,78 @@
+"""The results store's tables. Alembic migrations (quinto/store/migrations) create and evolve them."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+runs = sa.Table(
+    "runs", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("table_name", sa.String(512), nullable=False),
+    sa.Column("connection", sa.String(128), nullable=False),
+    sa.Column("partition_column", sa.String(256)),
+    sa.Column("partitions", sa.Text, nullable=False),  # JSON list
+    sa.Column("status", sa.String(16), nullable=False),  # PASS / WARN / FAIL / ERROR
+    sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("finished_at", sa.DateTime(timezone=True)),
+    sa.Column("statement_count", sa.Integer, nullable=False, default=0),
+    sa.Column("trigger", sa.String(32), nullable=False, default="cli"),
+    sa.Column("error", sa.Text),
+    sa.Index("ix_runs_table_started", "table_name", "started_at"),
+)
+
+outcomes = sa.Table(
+    "outcomes", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("run_id", sa.Integer, sa.ForeignKey("runs.id"), nullable=False),
+    sa.Column("table_name", sa.String(512), nullable=False),
+    sa.Column("partition_value", sa.String(256), nullable=False),
+    sa.Column("check_key", sa.String(1024), nullable=False),
+    sa.Column("check_type", sa.String(64), nullable=False),
+    sa.Column("metric_key", sa.String(1024), nullable=False),
+    sa.Column("fingerprint", sa.String(64), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("value", sa.Float),
+    sa.Column("judged", sa.Float),  # the number compared: the value, or its change
+    sa.Column("threshold", sa.Text, nullable=False),
+    sa.Column("band_low", sa.Float),
+    sa.Column("band_high", sa.Float),
+    sa.Column("message", sa.Text, nullable=False),
+    sa.Column("source", sa.String(1024), nullable=False),  # file:line:col of the check
+    sa.Column("samples", sa.Text),  # JSON list of failing rows
+    sa.Column("current", sa.Boolean, nullable=False),  # False once a later run superseded it
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_outcomes_key", "table_name", "partition_value", "check_key", "current"),
+    sa.Index("ix_outcomes_run", "run_id"),
+    sa.Index("ix_outcomes_status", "table_name", "current", "status"),
+)
+
+metric_values = sa.Table(
+    "metric_values", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("run_id", sa.Integer, sa.ForeignKey("runs.id"), nullable=False),
+    sa.Column("table_name", sa.String(512), nullable=False),
+    sa.Column("partition_value", sa.String(256), nullable=False),
+    sa.Column("metric_key", sa.String(1024), nullable=False),
+    sa.Column("fingerprint", sa.String(64), nullable=False),
+    sa.Column("value", sa.Float),
+    sa.Column("current", sa.Boolean, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_metric_values_history", "table_name", "current", "fingerprint", "partition_value"),
+    sa.Index("ix_metric_values_run", "run_id"),
+)
+
+statements = sa.Table(
+    "statements", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("run_id", sa.Integer, sa.ForeignKey("runs.id"), nullable=False),
+    sa.Column("seq", sa.Integer, nullable=False),
+    sa.Column("purpose", sa.String(32), nullable=False),
+    sa.Column("sql", sa.Text, nullable=False),
+    sa.Column("params", sa.Text, nullable=False),  # JSON
+    sa.Column("duration_ms", sa.Float, nullable=False),
+    sa.Column("rows", sa.Integer, nullable=False),
+    sa.Column("error", sa.Text),
+    sa.Index("ix_statements_run", "run_id"),
+)

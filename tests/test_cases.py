@@ -1,0 +1,95 @@
+"""Data-driven cases: each file in tests/cases/ is a check file + small data + expected outcomes.
+Every case runs on every warehouse engine available (DuckDB always, PostgreSQL with `make test`)
+and must give the same outcomes and values everywhere."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from quinto.audit import audit
+from quinto.spec import load_project, load_suite
+from tests.warehouse import load_tables, reset_postgres
+
+CASES = sorted((Path(__file__).parent / "cases").glob("*.yaml"))
+ENGINES = ["duckdb", "postgres"]
+
+
+def load_case(path: Path) -> dict[str, Any]:
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+def run_case(case: dict[str, Any], url: str, tmp_path: Path,
+             monkeypatch: pytest.MonkeyPatch) -> tuple[Any, list[dict[str, Any]]]:
+    monkeypatch.setenv("QUINTO_CASE_URL", url)
+    load_tables(url, case.get("tables") or {})
+    (tmp_path / "checks").mkdir(exist_ok=True)
+    (tmp_path / "checks" / "case.yaml").write_text(case["check_file"], encoding="utf-8")
+    (tmp_path / "quinto.yaml").write_text(
+        "connections:\n  warehouse: ${QUINTO_CASE_URL}\n"
+        f"store: sqlite:///{tmp_path / 'store.db'}\n"
+        f"checks: [{tmp_path / 'checks'}]\n", encoding="utf-8")
+    project = load_project(tmp_path / "quinto.yaml")
+    suite = load_suite(project)
+    table = next(iter(suite.tables))
+    now = case.get("now")
+    now_dt = dt.datetime.fromisoformat(str(now).replace("Z", "+00:00")) if now else None
+    parts = [str(p) for p in case.get("partitions") or []]
+    spec = suite.tables[table]
+    args = [f"{spec.partition}={p}" for p in parts]
+    result = audit(table, args, project=project, suite=suite, now=now_dt)
+    return result, case["expect"]
+
+
+def check_expectations(result: Any, expect: list[dict[str, Any]], engine: str) -> None:
+    by_key = {(o.partition, o.check): o for o in result.outcomes}
+    for e in expect:
+        part = str(e.get("partition", "*"))
+        key = (part, e["check"])
+        assert key in by_key, f"no outcome for {key}; have {sorted(by_key)}"
+        o = by_key[key]
+        assert str(o.status) == e["status"], f"[{engine}] {key}: {o.status} ({o.message}), expected {e['status']}"
+        if "value" in e:
+            want = e["value"]
+            if want is None:
+                assert o.value is None, f"[{engine}] {key}: value {o.value}, expected NULL"
+            else:
+                assert o.value is not None and math.isclose(o.value, float(want), rel_tol=1e-6, abs_tol=1e-9), \
+                    f"[{engine}] {key}: value {o.value}, expected {want}"
+        if "message" in e:
+            assert e["message"] in o.message, f"[{engine}] {key}: message {o.message!r}"
+        if "samples" in e:
+            assert len(o.samples or []) == e["samples"], f"[{engine}] {key}: {len(o.samples or [])} samples"
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("path", CASES, ids=[p.stem for p in CASES])
+def test_case(path: Path, engine: str, tmp_path: Path, request: pytest.FixtureRequest,
+              monkeypatch: pytest.MonkeyPatch) -> None:
+    case = load_case(path)
+    if engine not in case.get("engines", ENGINES):
+        pytest.skip(f"{path.stem} does not run on {engine}: {case.get('engines_why', 'engine lacks a feature')}")
+    if engine == "duckdb":
+        url = f"duckdb:///{tmp_path / 'wh.duckdb'}"
+    else:
+        url = request.getfixturevalue("pg_server_url")
+        reset_postgres(url)
+    result, expect = run_case(case, url, tmp_path, monkeypatch)
+    check_expectations(result, expect, engine)
+    if "scan_statements" in case:
+        scans = [s for s in result.run.statements if s["purpose"] == "scan"]
+        assert len(scans) == case["scan_statements"], [s["sql"] for s in scans]
+    if "exit_code" in case:
+        assert result.exit_code == case["exit_code"], [(o.check, o.status, o.message) for o in result.outcomes]
+
+
+def test_case_files_are_well_formed() -> None:
+    assert len(CASES) >= 40, f"only {len(CASES)} cases"
+    for path in CASES:
+        case = load_case(path)
+        assert {"about", "check_file", "expect"} <= set(case), path.name
