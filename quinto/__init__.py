@@ -1,8 +1,8 @@
 """Quinto: data-quality audits for partitioned warehouse tables.
 
-    import quinto
-    result = quinto.audit("dw.fact_playback", "ds=2026-11-27")
-    result.exit_code, [o.status for o in result.outcomes]
+import quinto
+result = quinto.audit("dw.fact_playback", "ds=2026-11-27")
+result.exit_code, [o.status for o in result.outcomes]
 """
 
 from quinto.audit import AuditResult, audit, validate
@@ -13,5 +13,18 @@ from quinto.spec import load_project, load_suite
 
 __version__ = "0.1.0"
 
-__all__ = ["AuditResult", "Outcome", "QuintoError", "Run", "SpecError", "Status", "StoreError", "UsageError",
-           "WarehouseError", "audit", "load_project", "load_suite", "validate"]
+__all__ = [
+    "AuditResult",
+    "Outcome",
+    "QuintoError",
+    "Run",
+    "SpecError",
+    "Status",
+    "StoreError",
+    "UsageError",
+    "WarehouseError",
+    "audit",
+    "load_project",
+    "load_suite",
+    "validate",
+]

@@ -17,11 +17,28 @@ from pathlib import Path
 from typing import Any
 
 from quinto.checks import CHECK_TYPES, Aggregate
-from quinto.compile import (PARTITION_ALIAS, Compiled, compile_custom_sql, compile_reference,
-                            compile_reference_samples, compile_samples, compile_scan)
+from quinto.compile import (
+    Compiled,
+    compile_custom_sql,
+    compile_reference,
+    compile_reference_samples,
+    compile_samples,
+    compile_scan,
+)
 from quinto.engines import Connector, connector_for, type_family
-from quinto.errors import (EXIT_BAD_SPEC, EXIT_FAILED, EXIT_INFRA, EXIT_OK, Problem, QuintoError, SpecError,
-                           StoreError, UsageError, WarehouseError, did_you_mean)
+from quinto.errors import (
+    EXIT_BAD_SPEC,
+    EXIT_FAILED,
+    EXIT_INFRA,
+    EXIT_OK,
+    Problem,
+    QuintoError,
+    SpecError,
+    StoreError,
+    UsageError,
+    WarehouseError,
+    did_you_mean,
+)
 from quinto.evaluate import Status, Verdict, judge_anomaly, judge_change, judge_levels, threshold_text
 from quinto.results import MetricValue, Outcome, Run, jsonable
 from quinto.spec import Check, Project, Suite, TableSpec, interpolate, load_project, load_suite
@@ -60,11 +77,17 @@ class AuditResult:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "run_id": self.run.id, "table": self.run.table, "partitions": self.run.partitions,
-            "status": str(self.status), "verdict": self.verdict, "exit_code": self.exit_code,
-            "store_error": self.store_error, "error": self.run.error,
+            "run_id": self.run.id,
+            "table": self.run.table,
+            "partitions": self.run.partitions,
+            "status": str(self.status),
+            "verdict": self.verdict,
+            "exit_code": self.exit_code,
+            "store_error": self.store_error,
+            "error": self.run.error,
             "outcomes": [{k: jsonable(v) for k, v in o.as_dict().items()} for o in self.outcomes],
-            "statements": self.run.statements, "statement_count": len(self.run.statements),
+            "statements": self.run.statements,
+            "statement_count": len(self.run.statements),
         }
 
 
@@ -82,8 +105,9 @@ def parse_partition_arg(arg: str, spec: TableSpec) -> str:
 
 def validate_partition(value: str, spec: TableSpec) -> str:
     if not PARTITION_VALUE.match(value):
-        raise UsageError(f"refusing partition value {value!r}: only letters, digits and _ - : . + / and "
-                         "spaces are allowed")
+        raise UsageError(
+            f"refusing partition value {value!r}: only letters, digits and _ - : . + / and spaces are allowed"
+        )
     if spec.partition_format and not re.fullmatch(spec.partition_format, value):
         raise UsageError(f"partition value {value!r} does not match partition_format {spec.partition_format!r}")
     return value
@@ -92,8 +116,14 @@ def validate_partition(value: str, spec: TableSpec) -> str:
 def fingerprint(check: Check) -> str:
     """Identity of the metric's definition: a changed definition starts a new history."""
     ctype = CHECK_TYPES[check.type]
-    parts = [check.type, check.metric_key, *sorted(a.key for a in ctype.aggregates(check)),
-             check.sql or "", check.metric_sql or "", repr(sorted(check.options.items()))]
+    parts = [
+        check.type,
+        check.metric_key,
+        *sorted(a.key for a in ctype.aggregates(check)),
+        check.sql or "",
+        check.metric_sql or "",
+        repr(sorted(check.options.items())),
+    ]
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:16]
 
 
@@ -124,9 +154,13 @@ def _to_datetime(value: Any) -> dt.datetime | None:
 
 def partition_end(partition: str) -> dt.datetime | None:
     """The end of a date (YYYY-MM-DD, YYYYMMDD) or hour (YYYY-MM-DD HH / YYYY-MM-DDTHH) partition."""
-    for fmt, step in (("%Y-%m-%d", dt.timedelta(days=1)), ("%Y%m%d", dt.timedelta(days=1)),
-                      ("%Y-%m-%d %H", dt.timedelta(hours=1)), ("%Y-%m-%dT%H", dt.timedelta(hours=1)),
-                      ("%Y-%m-%d-%H", dt.timedelta(hours=1))):
+    for fmt, step in (
+        ("%Y-%m-%d", dt.timedelta(days=1)),
+        ("%Y%m%d", dt.timedelta(days=1)),
+        ("%Y-%m-%d %H", dt.timedelta(hours=1)),
+        ("%Y-%m-%dT%H", dt.timedelta(hours=1)),
+        ("%Y-%m-%d-%H", dt.timedelta(hours=1)),
+    ):
         try:
             return dt.datetime.strptime(partition, fmt).replace(tzinfo=dt.UTC) + step
         except ValueError:
@@ -137,8 +171,14 @@ def partition_end(partition: str) -> dt.datetime | None:
 class Auditor:
     """Audits one table's partitions against one connector; see `audit()`."""
 
-    def __init__(self, project: Project, spec: TableSpec, connector: Connector, store: Store | None,
-                 now: dt.datetime | None = None) -> None:
+    def __init__(
+        self,
+        project: Project,
+        spec: TableSpec,
+        connector: Connector,
+        store: Store | None,
+        now: dt.datetime | None = None,
+    ) -> None:
         self.project, self.spec, self.connector, self.store = project, spec, connector, store
         self.now = now or dt.datetime.now(dt.UTC)
         self.sample_rows = int(project.settings.get("sample_rows", 20))
@@ -160,7 +200,7 @@ class Auditor:
         out: dict[str, dict[str, Any]] = {}
         column = self.spec.partition
         for i in range(0, len(partitions), self.chunk):
-            chunk = list(partitions[i:i + self.chunk])
+            chunk = list(partitions[i : i + self.chunk])
             compiled = compile_scan(self.connector, self.spec.table, column, chunk, list(aggs.values()))
             rows = self._run(compiled, "scan")
             if compiled.grouped:
@@ -192,18 +232,33 @@ class Auditor:
 
     def check_columns(self, columns: Mapping[str, str]) -> None:
         if not columns:
-            raise SpecError([Problem(self.spec.location, f"table '{self.spec.table}' does not exist in "
-                                                         f"connection '{self.spec.connection}'")])
+            raise SpecError(
+                [
+                    Problem(
+                        self.spec.location,
+                        f"table '{self.spec.table}' does not exist in connection '{self.spec.connection}'",
+                    )
+                ]
+            )
         problems = []
         lower = {c.lower(): c for c in columns}
         if self.spec.partition and self.spec.partition.lower() not in lower:
-            problems.append(Problem(self.spec.location, f"partition column '{self.spec.partition}' is not in "
-                                    f"{self.spec.table}{did_you_mean(self.spec.partition, columns)}"))
+            problems.append(
+                Problem(
+                    self.spec.location,
+                    f"partition column '{self.spec.partition}' is not in "
+                    f"{self.spec.table}{did_you_mean(self.spec.partition, columns)}",
+                )
+            )
         for check in self.spec.checks:
             for column in check.columns:
                 if column.name not in columns and column.name.lower() not in lower:
-                    problems.append(Problem(column.location, f"column '{column.name}' is not in {self.spec.table}"
-                                            f"{did_you_mean(column.name, columns)}"))
+                    problems.append(
+                        Problem(
+                            column.location,
+                            f"column '{column.name}' is not in {self.spec.table}{did_you_mean(column.name, columns)}",
+                        )
+                    )
         if problems:
             raise SpecError(problems)
 
@@ -218,9 +273,15 @@ class Auditor:
             try:
                 if check.type == "reference":
                     assert check.reference is not None
-                    compiled = compile_reference(self.connector, self.spec.table, column, partitions,
-                                                 [c.name for c in check.columns], check.reference.table,
-                                                 [c.name for c in check.reference.columns])
+                    compiled = compile_reference(
+                        self.connector,
+                        self.spec.table,
+                        column,
+                        partitions,
+                        [c.name for c in check.columns],
+                        check.reference.table,
+                        [c.name for c in check.reference.columns],
+                    )
                     rows = self._run(compiled, "reference")
                     if compiled.grouped:
                         found = {str(r[0].isoformat() if hasattr(r[0], "isoformat") else r[0]): r[1] for r in rows}
@@ -235,8 +296,10 @@ class Auditor:
                         params = {"partition": p} if ":partition" in check.sql else {}
                         rows = self.connector.execute(compiled.sql, params, purpose="sql")
                         if len(rows) != 1 or len(rows[0]) != 1:
-                            raise WarehouseError(f"`sql:` of '{check.key}' returned {len(rows)} row(s); "
-                                                 "it must return exactly one number")
+                            raise WarehouseError(
+                                f"`sql:` of '{check.key}' returned {len(rows)} row(s); "
+                                "it must return exactly one number"
+                            )
                         values[(check.key, p)] = _number(rows[0][0])
                 elif kind == "metadata":
                     if schema is None:
@@ -254,9 +317,16 @@ class Auditor:
             return None
         if check.type == "reference":
             assert check.reference is not None
-            compiled = compile_reference_samples(self.connector, self.spec.table, self.spec.partition, partition,
-                                                 [c.name for c in check.columns], check.reference.table,
-                                                 [c.name for c in check.reference.columns], limit)
+            compiled = compile_reference_samples(
+                self.connector,
+                self.spec.table,
+                self.spec.partition,
+                partition,
+                [c.name for c in check.columns],
+                check.reference.table,
+                [c.name for c in check.reference.columns],
+                limit,
+            )
         else:
             agg = CHECK_TYPES[check.type].bad_rows(check)
             if agg is None:
@@ -269,8 +339,9 @@ class Auditor:
         return [{c: jsonable(v) for c, v in zip(cols, r, strict=False)} for r in rows]
 
     # -- judging ----------------------------------------------------------------------------------------
-    def value_of(self, check: Check, partition: str, aggs: Mapping[str, Any],
-                 query_values: Mapping[tuple[str, str], Any]) -> Any:
+    def value_of(
+        self, check: Check, partition: str, aggs: Mapping[str, Any], query_values: Mapping[tuple[str, str], Any]
+    ) -> Any:
         ctype = CHECK_TYPES[check.type]
         if ctype.kind != "scan":
             return query_values.get((check.key, partition))
@@ -284,8 +355,9 @@ class Auditor:
             return ((ref or self.now) - newest).total_seconds()
         return value
 
-    def judge(self, check: Check, partition: str, value: Any,
-              history: Mapping[str, list[tuple[str, float]]]) -> Verdict:
+    def judge(
+        self, check: Check, partition: str, value: Any, history: Mapping[str, list[tuple[str, float]]]
+    ) -> Verdict:
         unit = "s" if check.type == "freshness" else ("%" if check.type.endswith("_percent") else "")
         if value is None:
             return Verdict(Status.FAIL, "no value: the metric is NULL (no non-NULL rows in the partition)")
@@ -303,16 +375,23 @@ class Auditor:
             verdicts.append(judge_levels(check, float(value), unit))
         worst = max(verdicts, key=lambda v: v.status.rank)
         if len(verdicts) > 1:
-            return Verdict(worst.status, "; ".join(v.message for v in verdicts), float(value),
-                           verdicts[0].low, verdicts[0].high)
+            return Verdict(
+                worst.status, "; ".join(v.message for v in verdicts), float(value), verdicts[0].low, verdicts[0].high
+            )
         return worst
 
     # -- the whole audit -------------------------------------------------------------------------------
     def run(self, partitions: Sequence[str], trigger: str = "cli") -> Run:
         spec = self.spec
         parts = sorted(set(partitions)) if spec.partition else [WHOLE_TABLE]
-        run = Run(table=spec.table, connection=spec.connection, partition_column=spec.partition,
-                  partitions=list(parts), started_at=self.now, trigger=trigger)
+        run = Run(
+            table=spec.table,
+            connection=spec.connection,
+            partition_column=spec.partition,
+            partitions=list(parts),
+            started_at=self.now,
+            trigger=trigger,
+        )
         self.connector.statements.clear()
         scan_error = None
         values: dict[str, dict[str, Any]] = {}
@@ -322,9 +401,12 @@ class Auditor:
             self.diagnose(exc)
             scan_error = exc.message
             run.error = exc.message
-        query_values, query_errors = self.query_checks(parts if spec.partition else [WHOLE_TABLE]) \
-            if any(CHECK_TYPES[c.type].kind != "scan" for c in spec.checks) and not (
-                scan_error and "cannot connect" in scan_error) else ({}, {})
+        query_values, query_errors = (
+            self.query_checks(parts if spec.partition else [WHOLE_TABLE])
+            if any(CHECK_TYPES[c.type].kind != "scan" for c in spec.checks)
+            and not (scan_error and "cannot connect" in scan_error)
+            else ({}, {})
+        )
         history: dict[str, list[tuple[str, float]]] = {}
         needs_history = [c for c in spec.checks if c.change or c.anomaly is not None]
         if needs_history and self.store is not None:
@@ -341,18 +423,32 @@ class Auditor:
                 kind = CHECK_TYPES[check.type].kind
                 error = scan_error if kind == "scan" else query_errors.get(check.key)
                 value = None if error else self.value_of(check, part, values.get(part, {}), query_values)
-                verdict = (Verdict(Status.ERROR, error) if error
-                           else self.judge(check, part, value, history))
+                verdict = Verdict(Status.ERROR, error) if error else self.judge(check, part, value, history)
                 samples = None
                 if verdict.status == Status.FAIL and (
-                        CHECK_TYPES[check.type].bad_rows(check) is not None or check.type == "reference"):
+                    CHECK_TYPES[check.type].bad_rows(check) is not None or check.type == "reference"
+                ):
                     samples = self.samples(check, part)
                 num = float(value) if isinstance(value, (int, float)) and value is not None else None
-                part_outcomes.append(Outcome(
-                    table=spec.table, partition=part, check=check.key, check_type=check.type,
-                    metric=check.metric_key, fingerprint=fp, status=verdict.status, value=num,
-                    message=verdict.message, threshold=threshold_text(check), source=str(check.location),
-                    judged=verdict.judged, band_low=verdict.low, band_high=verdict.high, samples=samples))
+                part_outcomes.append(
+                    Outcome(
+                        table=spec.table,
+                        partition=part,
+                        check=check.key,
+                        check_type=check.type,
+                        metric=check.metric_key,
+                        fingerprint=fp,
+                        status=verdict.status,
+                        value=num,
+                        message=verdict.message,
+                        threshold=threshold_text(check),
+                        source=str(check.location),
+                        judged=verdict.judged,
+                        band_low=verdict.low,
+                        band_high=verdict.high,
+                        samples=samples,
+                    )
+                )
                 if not error and fp not in metric_seen:
                     metric_seen.add(fp)
                     run.metric_values.append(MetricValue(spec.table, part, check.metric_key, fp, num))
@@ -385,8 +481,7 @@ def schema_problems(check: Check, columns: Mapping[str, str]) -> list[str]:
     required = check.options.get("required") or []
     lower = {c.lower(): t for c, t in columns.items()}
     problems = []
-    wanted: dict[str, str | None] = (dict(required) if isinstance(required, Mapping)
-                                     else {c: None for c in required})
+    wanted: dict[str, str | None] = dict(required) if isinstance(required, Mapping) else {c: None for c in required}
     for name, family in wanted.items():
         actual = lower.get(name.lower())
         if actual is None:
@@ -409,10 +504,19 @@ def make_connector(project: Project, name: str) -> Connector:
     return connector_for(interpolate(project.connections[name], f"connection '{name}'"), name)
 
 
-def audit(table: str, partitions: Sequence[str] | str | None = None, *, config: str | Path | None = None,
-          project: Project | None = None, suite: Suite | None = None, store: Store | None = None,
-          connector: Connector | None = None, trigger: str = "cli", save: bool = True,
-          now: dt.datetime | None = None) -> AuditResult:
+def audit(
+    table: str,
+    partitions: Sequence[str] | str | None = None,
+    *,
+    config: str | Path | None = None,
+    project: Project | None = None,
+    suite: Suite | None = None,
+    store: Store | None = None,
+    connector: Connector | None = None,
+    trigger: str = "cli",
+    save: bool = True,
+    now: dt.datetime | None = None,
+) -> AuditResult:
     """Audit partitions of one table, store the run, and return its outcomes.
 
     `partitions` are values (`2026-11-27`) or `column=value` strings. Raises SpecError / UsageError
@@ -459,12 +563,11 @@ def audit(table: str, partitions: Sequence[str] | str | None = None, *, config: 
     return result
 
 
-def validate(paths: Sequence[str] | None = None, *, config: str | Path | None = None,
-             connect: bool = False) -> Suite:
+def validate(paths: Sequence[str] | None = None, *, config: str | Path | None = None, connect: bool = False) -> Suite:
     """Parse every check file (raising SpecError with all problems); with `connect`, also check that
     every table and column exists in its warehouse."""
     project = load_project(config)
-    suite = load_suite(project, paths or None)
+    suite = load_suite(project, list(paths) if paths else None)
     if connect:
         problems: list[Problem] = []
         for spec in suite.tables.values():
@@ -477,12 +580,18 @@ def validate(paths: Sequence[str] | None = None, *, config: str | Path | None = 
                     if check.reference is not None:
                         ref_cols = connector.columns(check.reference.table)
                         if not ref_cols:
-                            problems.append(Problem(check.location, f"referenced table '{check.reference.table}' "
-                                                                    "does not exist"))
+                            problems.append(
+                                Problem(check.location, f"referenced table '{check.reference.table}' does not exist")
+                            )
                         for c in check.reference.columns:
                             if ref_cols and c.name not in ref_cols:
-                                problems.append(Problem(c.location, f"column '{c.name}' is not in "
-                                                        f"{check.reference.table}{did_you_mean(c.name, ref_cols)}"))
+                                problems.append(
+                                    Problem(
+                                        c.location,
+                                        f"column '{c.name}' is not in "
+                                        f"{check.reference.table}{did_you_mean(c.name, ref_cols)}",
+                                    )
+                                )
             except SpecError as exc:
                 problems.extend(exc.problems)
             finally:

@@ -36,8 +36,15 @@ class Aggregate:
 
 
 def _validity(check: Check) -> tuple[tuple[str, Any], ...]:
-    keys = ("valid_values", "valid_regex", "valid_min", "valid_max", "valid_length",
-            "valid_min_length", "valid_max_length")
+    keys = (
+        "valid_values",
+        "valid_regex",
+        "valid_min",
+        "valid_max",
+        "valid_length",
+        "valid_min_length",
+        "valid_max_length",
+    )
     out = []
     for k in keys:
         if k in check.options:
@@ -129,8 +136,10 @@ class MissingPercent(MissingCount):
 
 class DuplicateCount(CheckType):
     name = "duplicate_count"
-    doc = ("Rows whose key (one or more columns, all non-NULL) repeats an earlier row: "
-           "non-NULL key rows minus distinct keys.")
+    doc = (
+        "Rows whose key (one or more columns, all non-NULL) repeats an earlier row: "
+        "non-NULL key rows minus distinct keys."
+    )
     example = "duplicate_count(play_id) = 0"
     unit = COUNT
     columns = (1, None)
@@ -163,15 +172,18 @@ class DuplicatePercent(DuplicateCount):
         return _pct(super().value(check, aggs), aggs[ROWS.key])
 
 
-VALIDITY_OPTIONS = frozenset({"valid_values", "valid_regex", "valid_min", "valid_max", "valid_length",
-                              "valid_min_length", "valid_max_length"})
+VALIDITY_OPTIONS = frozenset(
+    {"valid_values", "valid_regex", "valid_min", "valid_max", "valid_length", "valid_min_length", "valid_max_length"}
+)
 
 
 class InvalidCount(CheckType):
     name = "invalid_count"
-    doc = ("Non-NULL rows that break any declared validity rule: `valid_values`, `valid_regex` "
-           "(search semantics; anchor with ^ and $), `valid_min`/`valid_max`, `valid_length`, "
-           "`valid_min_length`/`valid_max_length`.")
+    doc = (
+        "Non-NULL rows that break any declared validity rule: `valid_values`, `valid_regex` "
+        "(search semantics; anchor with ^ and $), `valid_min`/`valid_max`, `valid_length`, "
+        "`valid_min_length`/`valid_max_length`."
+    )
     example = "invalid_count(country) = 0: {valid_values: [US, CA]}"
     unit = COUNT
     options = VALIDITY_OPTIONS
@@ -231,9 +243,11 @@ class Percentile(_Stat):
 
 class Freshness(CheckType):
     name = "freshness"
-    doc = ("Age of the newest timestamp in the column, measured from the end of the partition "
-           "(`relative_to: partition_end`, the default for date partitions) or from now "
-           "(`relative_to: now`). Thresholds are durations: 90s, 30m, 26h, 2d, 1w.")
+    doc = (
+        "Age of the newest timestamp in the column, measured from the end of the partition "
+        "(`relative_to: partition_end`, the default for date partitions) or from now "
+        "(`relative_to: now`). Thresholds are durations: 90s, 30m, 26h, 2d, 1w."
+    )
     example = "freshness(event_ts) < 26h"
     unit = SECONDS
     options = frozenset({"relative_to"})
@@ -250,8 +264,10 @@ class Freshness(CheckType):
 
 class CustomMetric(CheckType):
     name = "metric"
-    doc = ("A named metric computed by any SQL aggregate expression, given as `metric:`; it runs "
-           "inside the one scan, e.g. `negative_durations = 0: {metric: \"count_if(duration_s < 0)\"}`.")
+    doc = (
+        "A named metric computed by any SQL aggregate expression, given as `metric:`; it runs "
+        'inside the one scan, e.g. `negative_durations = 0: {metric: "count_if(duration_s < 0)"}`.'
+    )
     example = 'negative_durations = 0: {metric: "count_if(duration_s < 0)"}'
     columns = (0, 0)
     options = frozenset({"metric"})
@@ -268,8 +284,10 @@ class CustomMetric(CheckType):
 
 class CustomSql(CheckType):
     name = "sql"
-    doc = ("A named metric from your own query returning one number, given as `sql:`; "
-           "`:partition` is bound as a parameter. Runs as its own statement.")
+    doc = (
+        "A named metric from your own query returning one number, given as `sql:`; "
+        "`:partition` is bound as a parameter. Runs as its own statement."
+    )
     example = "orphan_titles = 0: {sql: 'select count(*) from t where ds = :partition'}"
     columns = (0, 0)
     options = frozenset({"sql"})
@@ -278,9 +296,11 @@ class CustomSql(CheckType):
 
 class ReferenceCheck(CheckType):
     name = "reference"
-    doc = ("Referential integrity: rows whose non-NULL key has no match in another table's column(s). "
-           "Written `reference(col) in schema.table(col)`; passes when the count is 0 unless "
-           "`warn:`/`fail:` say otherwise. Runs as its own statement.")
+    doc = (
+        "Referential integrity: rows whose non-NULL key has no match in another table's column(s). "
+        "Written `reference(col) in schema.table(col)`; passes when the count is 0 unless "
+        "`warn:`/`fail:` say otherwise. Runs as its own statement."
+    )
     example = "reference(title_id) in dw.dim_title(title_id)"
     unit = COUNT
     columns = (1, None)
@@ -290,10 +310,12 @@ class ReferenceCheck(CheckType):
 
 class SchemaCheck(CheckType):
     name = "schema"
-    doc = ("Column presence and types from the warehouse's metadata: `required:` a list of columns "
-           "or a map of column to type family (integer, float, decimal, string, date, timestamp, "
-           "boolean), `forbid_unexpected: true` to fail on columns not listed. The value is the "
-           "number of violations.")
+    doc = (
+        "Column presence and types from the warehouse's metadata: `required:` a list of columns "
+        "or a map of column to type family (integer, float, decimal, string, date, timestamp, "
+        "boolean), `forbid_unexpected: true` to fail on columns not listed. The value is the "
+        "number of violations."
+    )
     example = "schema: {required: {play_id: string, duration_s: integer}, forbid_unexpected: false}"
     unit = COUNT
     columns = (0, 0)
@@ -305,14 +327,24 @@ class SchemaCheck(CheckType):
 CHECK_TYPES: dict[str, CheckType] = {
     t.name: t
     for t in [
-        RowCount(), MissingCount(), MissingPercent(), DuplicateCount(), DuplicatePercent(),
-        InvalidCount(), InvalidPercent(),
+        RowCount(),
+        MissingCount(),
+        MissingPercent(),
+        DuplicateCount(),
+        DuplicatePercent(),
+        InvalidCount(),
+        InvalidPercent(),
         _stat("min", "Smallest value of a numeric column.", "min(duration_s) >= 0")(),
         _stat("max", "Largest value of a numeric column.", "max(duration_s) <= 86400")(),
         _stat("avg", "Mean of a numeric column.", "avg(duration_s) between 60 and 7200")(),
         _stat("sum", "Sum of a numeric column.", "sum(amount) > 0")(),
         _stat("stddev", "Sample standard deviation of a numeric column.", "stddev(amount) < 500")(),
-        Percentile(), Freshness(), CustomMetric(), CustomSql(), ReferenceCheck(), SchemaCheck(),
+        Percentile(),
+        Freshness(),
+        CustomMetric(),
+        CustomSql(),
+        ReferenceCheck(),
+        SchemaCheck(),
     ]
 }
 

@@ -40,8 +40,8 @@ class Group(click.Group):
         except QuintoError as exc:
             fail(exc)
         except click.exceptions.UsageError as exc:
-            exc.exit_code = EXIT_BAD_SPEC
-            raise
+            exc.show()
+            sys.exit(EXIT_BAD_SPEC)
 
 
 @click.group(cls=Group)
@@ -50,15 +50,17 @@ def main() -> None:
     """Quinto audits partitions of warehouse tables against checks declared in YAML."""
 
 
-config_option = click.option("--config", "-c", type=click.Path(dir_okay=False), default=None,
-                             help="Project file (default: ./quinto.yaml).")
+config_option = click.option(
+    "--config", "-c", type=click.Path(dir_okay=False), default=None, help="Project file (default: ./quinto.yaml)."
+)
 
 
 @main.command("validate")
 @click.argument("paths", nargs=-1)
 @config_option
-@click.option("--connect/--no-connect", default=False,
-              help="Also check that every table and column exists in its warehouse.")
+@click.option(
+    "--connect/--no-connect", default=False, help="Also check that every table and column exists in its warehouse."
+)
 def validate_cmd(paths: tuple[str, ...], config: str | None, connect: bool) -> None:
     """Check that every check file parses (exit 0) or list every problem (exit 2)."""
     suite = validate(list(paths) or None, config=config, connect=connect)
@@ -68,8 +70,13 @@ def validate_cmd(paths: tuple[str, ...], config: str | None, connect: bool) -> N
 
 @main.command("audit")
 @click.argument("table")
-@click.option("--partition", "-p", "partitions", multiple=True,
-              help="Partition to audit, as column=value (repeat for several; they share one scan).")
+@click.option(
+    "--partition",
+    "-p",
+    "partitions",
+    multiple=True,
+    help="Partition to audit, as column=value (repeat for several; they share one scan).",
+)
 @config_option
 @click.option("--json", "as_json", is_flag=True, help="Print outcomes, values, thresholds and the SQL run.")
 def audit_cmd(table: str, partitions: tuple[str, ...], config: str | None, as_json: bool) -> None:
@@ -86,7 +93,8 @@ def print_result(result: AuditResult) -> None:
     run = result.run
     for note in result.notes:
         click.echo(f"note: {note}", err=True)
-    for o in result.outcomes:
+    same_error = bool(run.error) and all(o.status == Status.ERROR and o.message == run.error for o in result.outcomes)
+    for o in [] if same_error else result.outcomes:
         unit = "s" if o.check_type == "freshness" else ("%" if o.check_type.endswith("_percent") else "")
         status = click.style(f"{o.status:<5}", fg=COLORS[o.status], bold=o.status != Status.PASS)
         part = f"{o.partition}  " if len(run.partitions) > 1 else ""
@@ -94,8 +102,10 @@ def print_result(result: AuditResult) -> None:
     counts = {s: sum(1 for o in result.outcomes if o.status == s) for s in Status}
     summary = ", ".join(f"{n} {s.lower()}" for s, n in counts.items() if n)
     where = f"run {run.id}" if run.id is not None else "not stored"
-    click.echo(f"{run.table} {', '.join(run.partitions)}: {summary or 'no checks'}; "
-               f"{len(run.statements)} statement(s); {where}; verdict: {result.verdict}")
+    click.echo(
+        f"{run.table} {', '.join(run.partitions)}: {summary or 'no checks'}; "
+        f"{len(run.statements)} statement(s); {where}; verdict: {result.verdict}"
+    )
     if run.error:
         click.echo(f"Error: {run.error}", err=True)
     if result.store_error:
@@ -113,15 +123,28 @@ def runs_cmd(config: str | None, limit: int) -> None:
     for r in store.recent_runs(limit):
         parts = json.loads(r["partitions"])
         shown = parts[0] if len(parts) == 1 else f"{parts[0]}..{parts[-1]} ({len(parts)})"
-        click.echo(f"{r['id']:>6}  {r['started_at']:%Y-%m-%d %H:%M:%S}  {r['status']:<5}  {r['table_name']}  "
-                   f"{shown}  {r['statement_count']} statement(s)")
+        click.echo(
+            f"{r['id']:>6}  {r['started_at']:%Y-%m-%d %H:%M:%S}  {r['status']:<5}  {r['table_name']}  "
+            f"{shown}  {r['statement_count']} statement(s)"
+        )
 
 
 @main.command("demo")
-@click.option("--dir", "directory", default=".quinto-demo", show_default=True, type=click.Path(file_okay=False),
-              help="Where the demo warehouse, store and project file are written.")
-@click.option("--checks", "checks_dir", default=None, type=click.Path(exists=True),
-              help="Check files to use (default: the repository's checks/).")
+@click.option(
+    "--dir",
+    "directory",
+    default=".quinto-demo",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="Where the demo warehouse, store and project file are written.",
+)
+@click.option(
+    "--checks",
+    "checks_dir",
+    default=None,
+    type=click.Path(exists=True),
+    help="Check files to use (default: the repository's checks/).",
+)
 @click.option("--end", default=None, help="Last demo partition (default: yesterday).")
 @click.option("--serve/--no-serve", default=True, help="Start the web UI on the demo store afterwards.")
 @click.option("--port", default=5000, show_default=True)
@@ -151,15 +174,18 @@ def demo_cmd(directory: str, checks_dir: str | None, end: str | None, serve: boo
             if o.status in (Status.FAIL, Status.ERROR):
                 failing.setdefault(o.partition, []).append(o.check)
         scans = sum(1 for s in result.run.statements if s["purpose"] == "scan")
-        click.echo(f"\n{table}: {len(result.run.partitions)} partition(s) audited with {scans} scan statement(s), "
-                   f"{len(result.run.statements)} statement(s) in all; run {result.run.id}")
+        click.echo(
+            f"\n{table}: {len(result.run.partitions)} partition(s) audited with {scans} scan statement(s), "
+            f"{len(result.run.statements)} statement(s) in all; run {result.run.id}"
+        )
         for part, names in sorted(failing.items()):
             click.echo(click.style(f"  FAIL {part}: ", fg="red") + ", ".join(names))
         if not failing:
             click.echo(click.style("  all partitions pass", fg="green"))
         worst = max(worst, result.exit_code if result.exit_code != 1 else 0)
-    click.echo("\nknown defects injected: " + "; ".join(f"day {d + 1} ({days[d]}): {what}"
-                                                        for d, what in demo.DEFECTS.items()))
+    click.echo(
+        "\nknown defects injected: " + "; ".join(f"day {d + 1} ({days[d]}): {what}" for d, what in demo.DEFECTS.items())
+    )
     click.echo(f"store: {store_file}; try: quinto --help, or `quinto runs -c {out / 'quinto.yaml'}`")
     if worst:
         sys.exit(EXIT_INFRA)

@@ -27,7 +27,7 @@ _SEPARATOR = "\x1f"
 @cache
 def bind_dialect(name: str) -> Dialect:
     """The sqlglot dialect `name`, but writing placeholders as SQLAlchemy's `:name`."""
-    base = type(Dialect.get_or_raise(name))
+    base: Any = type(Dialect.get_or_raise(name))
 
     class Generator(base.Generator):  # type: ignore[name-defined,misc]
         TRANSFORMS = {**base.Generator.TRANSFORMS, exp.Placeholder: lambda self, e: f":{e.name}"}
@@ -72,45 +72,48 @@ def col(name: str, table: str | None = None) -> exp.Column:
 
 def table_node(table: str, alias: str | None = None) -> exp.Table:
     parts = table.split(".")
-    node = exp.Table(this=ident(parts[-1]),
-                     db=ident(parts[-2]) if len(parts) > 1 else None,
-                     catalog=ident(parts[-3]) if len(parts) > 2 else None)
+    node = exp.Table(
+        this=ident(parts[-1]),
+        db=ident(parts[-2]) if len(parts) > 1 else None,
+        catalog=ident(parts[-3]) if len(parts) > 2 else None,
+    )
     if alias:
         node.set("alias", exp.TableAlias(this=ident(alias)))
     return node
 
 
-def _count_when(cond: exp.Expression) -> exp.Expression:
+def _count_when(cond: exp.Expr) -> exp.Expr:
     return exp.Count(this=exp.Case(ifs=[exp.If(this=cond, true=exp.Literal.number(1))]))
 
 
-def _all_not_null(cols: Sequence[str], table: str | None = None) -> exp.Expression:
+def _all_not_null(cols: Sequence[str], table: str | None = None) -> exp.Expr:
     return exp.and_(*[exp.Not(this=exp.Is(this=col(c, table), expression=exp.Null())) for c in cols])
 
 
-def _as_text(node: exp.Expression) -> exp.Expression:
+def _as_text(node: exp.Expr) -> exp.Expr:
     return exp.Cast(this=node, to=exp.DataType.build("varchar"))
 
 
-def missing_predicate(agg: Aggregate, b: _Binder, table: str | None = None) -> exp.Expression:
+def missing_predicate(agg: Aggregate, b: _Binder, table: str | None = None) -> exp.Expr:
     c = col(agg.columns[0], table)
-    pred: exp.Expression = exp.Is(this=c, expression=exp.Null())
+    pred: exp.Expr = exp.Is(this=c, expression=exp.Null())
     values = agg.param("missing_values")
     if values:
         pred = exp.or_(pred, exp.In(this=c, expressions=[b.bind(v) for v in values]))
     return exp.Paren(this=pred)
 
 
-def invalid_predicate(agg: Aggregate, b: _Binder, connector: Connector, table: str | None = None) -> exp.Expression:
+def invalid_predicate(agg: Aggregate, b: _Binder, connector: Connector, table: str | None = None) -> exp.Expr:
     c = col(agg.columns[0], table)
-    rules: list[exp.Expression] = []
+    rules: list[exp.Expr] = []
     for name, value in agg.params:
         if name == "valid_values":
             rules.append(exp.In(this=c, expressions=[b.bind(v) for v in value]))
         elif name == "valid_regex":
             if not connector.HAS_REGEX:
-                raise SpecError([Problem(None, f"{connector.ENGINE} has no regular expressions; "
-                                               "valid_regex cannot run there")])
+                raise SpecError(
+                    [Problem(None, f"{connector.ENGINE} has no regular expressions; valid_regex cannot run there")]
+                )
             rules.append(exp.RegexpLike(this=_as_text(c), expression=b.bind(value)))
         elif name == "valid_min":
             rules.append(exp.GTE(this=c, expression=b.bind(value)))
@@ -126,15 +129,15 @@ def invalid_predicate(agg: Aggregate, b: _Binder, connector: Connector, table: s
     return exp.and_(exp.Not(this=exp.Is(this=c, expression=exp.Null())), exp.Not(this=exp.Paren(this=valid)))
 
 
-def _distinct_rows(cols: Sequence[str], connector: Connector) -> exp.Expression:
+def _distinct_rows(cols: Sequence[str], connector: Connector) -> exp.Expr:
     if len(cols) == 1:
         return exp.Count(this=exp.Distinct(expressions=[col(cols[0])]))
     if connector.DISTINCT_TUPLES == "args":
         return exp.Count(this=exp.Distinct(expressions=[col(c) for c in cols]))
     if connector.DISTINCT_TUPLES == "tuple":
-        key: exp.Expression = exp.Tuple(expressions=[col(c) for c in cols])
+        key: exp.Expr = exp.Tuple(expressions=[col(c) for c in cols])
     else:
-        parts: list[exp.Expression] = []
+        parts: list[exp.Expr] = []
         for i, c in enumerate(cols):
             if i:
                 parts.append(exp.Literal.string(_SEPARATOR))
@@ -145,7 +148,7 @@ def _distinct_rows(cols: Sequence[str], connector: Connector) -> exp.Expression:
     return exp.Count(this=exp.Distinct(expressions=[exp.Case(ifs=[exp.If(this=_all_not_null(cols), true=key)])]))
 
 
-def aggregate_sql(agg: Aggregate, b: _Binder, connector: Connector) -> exp.Expression:
+def aggregate_sql(agg: Aggregate, b: _Binder, connector: Connector) -> exp.Expr:
     k = agg.kind
     if k == "row_count":
         return exp.Count(this=exp.Star())
@@ -157,8 +160,14 @@ def aggregate_sql(agg: Aggregate, b: _Binder, connector: Connector) -> exp.Expre
         return _distinct_rows(agg.columns, connector)
     if k == "invalid_count":
         return _count_when(invalid_predicate(agg, b, connector))
-    simple = {"min": exp.Min, "max": exp.Max, "avg": exp.Avg, "sum": exp.Sum, "stddev": exp.StddevSamp,
-              "max_time": exp.Max}
+    simple = {
+        "min": exp.Min,
+        "max": exp.Max,
+        "avg": exp.Avg,
+        "sum": exp.Sum,
+        "stddev": exp.StddevSamp,
+        "max_time": exp.Max,
+    }
     if k in simple:
         return simple[k](this=col(agg.columns[0]))
     if k == "percentile":
@@ -171,19 +180,22 @@ def aggregate_sql(agg: Aggregate, b: _Binder, connector: Connector) -> exp.Expre
     raise ValueError(f"unknown aggregate {k}")
 
 
-def parse_expression(sql: str, connector: Connector) -> exp.Expression:
+def parse_expression(sql: str, connector: Connector) -> exp.Expr:
     try:
         return sqlglot.parse_one(sql, read=connector.DIALECT)
     except sqlglot.errors.ParseError as exc:
-        raise SpecError([Problem(None, f"metric '{sql}' is not valid {connector.DIALECT} SQL: "
-                                       f"{str(exc).splitlines()[0]}")]) from None
+        raise SpecError(
+            [Problem(None, f"metric '{sql}' is not valid {connector.DIALECT} SQL: {str(exc).splitlines()[0]}")]
+        ) from None
 
 
-def _render(tree: exp.Expression, connector: Connector, b: _Binder) -> str:
+def _render(tree: exp.Expr, connector: Connector, b: _Binder) -> str:
     return protect_colons(tree.sql(dialect=bind_dialect(connector.DIALECT)), list(b.params))
 
 
-def partition_filter(b: _Binder, column: str | None, partitions: Sequence[str], table: str | None = None) -> exp.Expression | None:
+def partition_filter(
+    b: _Binder, column: str | None, partitions: Sequence[str], table: str | None = None
+) -> exp.Expr | None:
     if column is None:
         return None
     if len(partitions) == 1:
@@ -191,12 +203,17 @@ def partition_filter(b: _Binder, column: str | None, partitions: Sequence[str], 
     return exp.In(this=col(column, table), expressions=[b.bind(p) for p in partitions])
 
 
-def compile_scan(connector: Connector, table: str, partition_column: str | None, partitions: Sequence[str],
-                 aggregates: Sequence[Aggregate]) -> Compiled:
+def compile_scan(
+    connector: Connector,
+    table: str,
+    partition_column: str | None,
+    partitions: Sequence[str],
+    aggregates: Sequence[Aggregate],
+) -> Compiled:
     """ONE statement computing every aggregate; grouped by partition when several are audited."""
     b = _Binder()
     unique: dict[str, Aggregate] = {a.key: a for a in aggregates}
-    selects: list[exp.Expression] = []
+    selects: list[exp.Expr] = []
     aliases: dict[str, str] = {}
     grouped = partition_column is not None and len(partitions) > 1
     if grouped:
@@ -215,37 +232,62 @@ def compile_scan(connector: Connector, table: str, partition_column: str | None,
     return Compiled(_render(query, connector, b), b.params, aliases, grouped)
 
 
-def compile_samples(connector: Connector, table: str, partition_column: str | None, partition: str,
-                    agg: Aggregate, limit: int) -> Compiled:
+def compile_samples(
+    connector: Connector, table: str, partition_column: str | None, partition: str, agg: Aggregate, limit: int
+) -> Compiled:
     """A capped query returning rows that fail a row-level check."""
     b = _Binder()
     where = partition_filter(b, partition_column, [partition], "t")
     if agg.kind == "duplicate_keys":
         cols = list(agg.columns)
-        inner_where = exp.and_(*[w for w in (partition_filter(b, partition_column, [partition]),
-                                             _all_not_null(cols)) if w is not None])
-        dup = (exp.select(*[col(c) for c in cols]).from_(table_node(table)).where(inner_where)
-               .group_by(*[col(c) for c in cols])
-               .having(exp.GT(this=exp.Count(this=exp.Star()), expression=exp.Literal.number(1)))
-               .limit(limit))
+        inner_where = exp.and_(
+            *[w for w in (partition_filter(b, partition_column, [partition]), _all_not_null(cols)) if w is not None]
+        )
+        dup = (
+            exp.select(*[col(c) for c in cols])
+            .from_(table_node(table))
+            .where(inner_where)
+            .group_by(*[col(c) for c in cols])
+            .having(exp.GT(this=exp.Count(this=exp.Star()), expression=exp.Literal.number(1)))
+            .limit(limit)
+        )
         on = exp.and_(*[exp.EQ(this=col(c, "t"), expression=col(c, "d")) for c in cols])
-        query = (exp.select(exp.Column(this=exp.Star(), table=ident("t"))).from_(table_node(table, "t"))
-                 .join(exp.Subquery(this=dup, alias=exp.TableAlias(this=ident("d"))), on=on))
+        query = (
+            exp.select(exp.Column(this=exp.Star(), table=ident("t")))
+            .from_(table_node(table, "t"))
+            .join(exp.Subquery(this=dup, alias=exp.TableAlias(this=ident("d"))), on=on)
+        )
         if where is not None:
             query = query.where(where)
         query = query.order_by(*[col(c, "t") for c in cols]).limit(limit)
     else:
         pred = missing_predicate(agg, b, "t") if agg.kind == "null_count" else invalid_predicate(agg, b, connector, "t")
         cond = exp.and_(where, pred) if where is not None else pred
-        query = exp.select(exp.Column(this=exp.Star(), table=ident("t"))).from_(table_node(table, "t")).where(cond).limit(limit)
+        query = (
+            exp.select(exp.Column(this=exp.Star(), table=ident("t")))
+            .from_(table_node(table, "t"))
+            .where(cond)
+            .limit(limit)
+        )
     return Compiled(_render(query, connector, b), b.params)
 
 
-def _reference_parts(b: _Binder, table: str, partition_column: str | None, partitions: Sequence[str],
-                     columns: Sequence[str], ref_table: str, ref_columns: Sequence[str]) -> tuple[exp.Select, exp.Expression]:
-    on = exp.and_(*[exp.EQ(this=col(c, "t"), expression=col(r, "r")) for c, r in zip(columns, ref_columns, strict=True)])
-    conds: list[exp.Expression] = [_all_not_null(columns, "t"),
-                                   exp.Is(this=col(ref_columns[0], "r"), expression=exp.Null())]
+def _reference_parts(
+    b: _Binder,
+    table: str,
+    partition_column: str | None,
+    partitions: Sequence[str],
+    columns: Sequence[str],
+    ref_table: str,
+    ref_columns: Sequence[str],
+) -> tuple[exp.Select, exp.Expr]:
+    on = exp.and_(
+        *[exp.EQ(this=col(c, "t"), expression=col(r, "r")) for c, r in zip(columns, ref_columns, strict=True)]
+    )
+    conds: list[exp.Expr] = [
+        _all_not_null(columns, "t"),
+        exp.Is(this=col(ref_columns[0], "r"), expression=exp.Null()),
+    ]
     pf = partition_filter(b, partition_column, partitions, "t")
     if pf is not None:
         conds.insert(0, pf)
@@ -253,12 +295,19 @@ def _reference_parts(b: _Binder, table: str, partition_column: str | None, parti
     return base, exp.and_(*conds)
 
 
-def compile_reference(connector: Connector, table: str, partition_column: str | None, partitions: Sequence[str],
-                      columns: Sequence[str], ref_table: str, ref_columns: Sequence[str]) -> Compiled:
+def compile_reference(
+    connector: Connector,
+    table: str,
+    partition_column: str | None,
+    partitions: Sequence[str],
+    columns: Sequence[str],
+    ref_table: str,
+    ref_columns: Sequence[str],
+) -> Compiled:
     b = _Binder()
     base, where = _reference_parts(b, table, partition_column, partitions, columns, ref_table, ref_columns)
     grouped = partition_column is not None and len(partitions) > 1
-    selects: list[exp.Expression] = [exp.alias_(exp.Count(this=exp.Star()), "m0", quoted=True)]
+    selects: list[exp.Expr] = [exp.alias_(exp.Count(this=exp.Star()), "m0", quoted=True)]
     if grouped:
         selects.insert(0, exp.alias_(col(partition_column, "t"), PARTITION_ALIAS, quoted=True))  # type: ignore[arg-type]
     query = base.select(*selects).where(where)
@@ -267,8 +316,16 @@ def compile_reference(connector: Connector, table: str, partition_column: str | 
     return Compiled(_render(query, connector, b), b.params, {"m0": "reference"}, grouped)
 
 
-def compile_reference_samples(connector: Connector, table: str, partition_column: str | None, partition: str,
-                              columns: Sequence[str], ref_table: str, ref_columns: Sequence[str], limit: int) -> Compiled:
+def compile_reference_samples(
+    connector: Connector,
+    table: str,
+    partition_column: str | None,
+    partition: str,
+    columns: Sequence[str],
+    ref_table: str,
+    ref_columns: Sequence[str],
+    limit: int,
+) -> Compiled:
     b = _Binder()
     base, where = _reference_parts(b, table, partition_column, [partition], columns, ref_table, ref_columns)
     query = base.select(exp.Column(this=exp.Star(), table=ident("t"))).where(where).limit(limit)
@@ -281,7 +338,12 @@ def compile_custom_sql(sql: str) -> Compiled:
 
 
 def list_partitions_sql(connector: Connector, table: str, column: str, limit: int) -> str:
-    query = (exp.select(col(column)).distinct().from_(table_node(table))
-             .where(exp.Not(this=exp.Is(this=col(column), expression=exp.Null())))
-             .order_by(exp.Ordered(this=col(column), desc=True)).limit(limit))
+    query = (
+        exp.select(col(column))
+        .distinct()
+        .from_(table_node(table))
+        .where(exp.Not(this=exp.Is(this=col(column), expression=exp.Null())))
+        .order_by(exp.Ordered(this=col(column), desc=True))
+        .limit(limit)
+    )
     return query.sql(dialect=bind_dialect(connector.DIALECT))

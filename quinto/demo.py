@@ -59,7 +59,8 @@ def build_warehouse(path: Path, end: dt.date, rows_per_day: int = 12000) -> list
             ds = day.isoformat()
             span = 24 * 3600 - (30 * 3600 if idx == 24 else 0)  # late data: nothing in the last 30h
             start = dt.datetime.combine(day, dt.time()) - (dt.timedelta(hours=30) if idx == 24 else dt.timedelta())
-            con.execute(f"""
+            con.execute(
+                f"""
                 INSERT INTO dw.fact_playback
                 SELECT 'p-' || $ds || '-' || i,
                        CASE WHEN {idx} = 10 AND i % 200 = 0 AND i < 12000 THEN NULL ELSE 1 + r(i, 'a', $ds, 50000) END,
@@ -70,12 +71,18 @@ def build_warehouse(path: Path, end: dt.date, rows_per_day: int = 12000) -> list
                        CASE WHEN {idx} = 6 AND i < 7 THEN -30 ELSE 60 + r(i, 'u', $ds, 3000)::INTEGER END,
                        $start::TIMESTAMP + to_seconds(r(i, 's', $ds, {span})),
                        $ds
-                FROM range({n}) t(i)""", {"ds": ds, "start": start})
+                FROM range({n}) t(i)""",
+                {"ds": ds, "start": start},
+            )
             if idx == 15:
-                con.execute("INSERT INTO dw.fact_playback SELECT * FROM dw.fact_playback WHERE ds = $ds "
-                            "ORDER BY play_id LIMIT 250", {"ds": ds})
+                con.execute(
+                    "INSERT INTO dw.fact_playback SELECT * FROM dw.fact_playback WHERE ds = $ds "
+                    "ORDER BY play_id LIMIT 250",
+                    {"ds": ds},
+                )
             signups = int(1500 * (1.2 if weekend else 1.0) * (0.92 + 0.16 * ((idx * 7919) % 101) / 100))
-            con.execute(f"""
+            con.execute(
+                f"""
                 INSERT INTO dw.fact_signup
                 SELECT r(i, 'id', $ds, 1000000000), 100000 + r(i, 'a', $ds, 900000),
                        CASE WHEN {idx} = 18 AND i % 33 = 0 THEN 'user' || i || '@@example'
@@ -84,7 +91,9 @@ def build_warehouse(path: Path, end: dt.date, rows_per_day: int = 12000) -> list
                        [7.99, 12.99, 17.99][1 + r(i, 'p', $ds, 3)],
                        $day::TIMESTAMP + to_seconds(r(i, 's', $ds, 86400)),
                        $ds
-                FROM range({signups}) t(i)""", {"ds": ds, "day": dt.datetime.combine(day, dt.time())})
+                FROM range({signups}) t(i)""",
+                {"ds": ds, "day": dt.datetime.combine(day, dt.time())},
+            )
     finally:
         con.close()
     return [d.isoformat() for d in days]
@@ -99,5 +108,6 @@ def write_project(directory: Path, checks: Path) -> Path:
         f"  warehouse: duckdb:///{(directory / 'demo.duckdb').resolve()}\n"
         f"store: sqlite:///{(directory / 'quinto.db').resolve()}\n"
         f"checks: [{checks.resolve()}]\n",
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     return project

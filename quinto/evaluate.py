@@ -43,7 +43,13 @@ def fmt(x: float | None, unit: str = "") -> str:
         return "NULL"
     if unit == "s":
         return format_duration(x)
-    text = f"{x:.6g}" if isinstance(x, float) and not float(x).is_integer() else f"{int(x)}" if math.isfinite(x) else str(x)
+    text = (
+        f"{x:.6g}"
+        if isinstance(x, float) and not float(x).is_integer()
+        else f"{int(x)}"
+        if math.isfinite(x)
+        else str(x)
+    )
     return text + ("%" if unit == "%" else "")
 
 
@@ -70,8 +76,11 @@ def threshold_text(check: Check) -> str:
     if check.anomaly is not None:
         a = check.anomaly
         center = "median ± {s}·MAD" if a.method == "robust" else "mean ± {s}σ"
-        parts.append(f"{center.format(s=f'{a.sigma:g}')} of last {a.window}"
-                     + (" same-weekday" if a.same_weekday else "") + " good partitions")
+        parts.append(
+            f"{center.format(s=f'{a.sigma:g}')} of last {a.window}"
+            + (" same-weekday" if a.same_weekday else "")
+            + " good partitions"
+        )
     return "; ".join(parts)
 
 
@@ -112,7 +121,9 @@ def judge_change(check: Check, value: float, previous: float | None, previous_pa
     relative = "%" in check.condition.units
     if relative:
         if previous == 0:
-            return Verdict(Status.WARN, f"previous partition {previous_partition} has 0; a relative change is undefined")
+            return Verdict(
+                Status.WARN, f"previous partition {previous_partition} has 0; a relative change is undefined"
+            )
         change = 100.0 * (value - previous) / abs(previous)
     else:
         change = value - previous
@@ -130,7 +141,7 @@ def baseline(history: Sequence[tuple[str, float]], partition: str, spec: Anomaly
     if spec.same_weekday:
         day = _weekday(partition)
         earlier = [(p, v) for p, v in earlier if day is not None and _weekday(p) == day]
-    return [v for _, v in earlier[-spec.window:]]
+    return [v for _, v in earlier[-spec.window :]]
 
 
 def _weekday(partition: str) -> int | None:
@@ -155,11 +166,22 @@ def judge_anomaly(check: Check, value: float, history: Sequence[tuple[str, float
     assert spec is not None
     values = baseline(history, partition, spec)
     if len(values) < spec.min_history:
-        return Verdict(Status.WARN, f"insufficient history: {len(values)} good partition(s), "
-                                    f"{spec.min_history} needed", value)
+        return Verdict(
+            Status.WARN, f"insufficient history: {len(values)} good partition(s), {spec.min_history} needed", value
+        )
     low, high = anomaly_band(values, spec)
     if low <= value <= high:
-        return Verdict(Status.PASS, f"{fmt(value)} within [{fmt(low)}, {fmt(high)}] learnt from {len(values)} "
-                                    "partitions", value, low, high)
-    return Verdict(Status.FAIL, f"{fmt(value)} outside [{fmt(low)}, {fmt(high)}] learnt from {len(values)} "
-                                "partitions", value, low, high)
+        return Verdict(
+            Status.PASS,
+            f"{fmt(value)} within [{fmt(low)}, {fmt(high)}] learnt from {len(values)} partitions",
+            value,
+            low,
+            high,
+        )
+    return Verdict(
+        Status.FAIL,
+        f"{fmt(value)} outside [{fmt(low)}, {fmt(high)}] learnt from {len(values)} partitions",
+        value,
+        low,
+        high,
+    )

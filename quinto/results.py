@@ -94,4 +94,8 @@ def jsonable(value: Any) -> Any:
         return value
     if isinstance(value, Status):
         return str(value)
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
     return str(value)

@@ -25,15 +25,16 @@ def expectations(path: Path) -> tuple[int, list[str]]:
         if line.startswith("# exit:"):
             code = int(line.split(":", 1)[1])
         elif line.startswith("# error: "):
-            errors.append(line[len("# error: "):])
+            errors.append(line[len("# error: ") :])
     assert code is not None and errors, f"{path.name} lacks '# exit:' and '# error:' lines"
     return code, errors
 
 
 def run_quinto(args: list[str], cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     exe = shutil.which("quinto", path=str(Path(sys.executable).parent)) or "quinto"
-    return subprocess.run([exe, *args], cwd=cwd, capture_output=True, text=True, timeout=120,
-                          env={**os.environ, **(env or {})})
+    return subprocess.run(
+        [exe, *args], cwd=cwd, capture_output=True, text=True, timeout=120, env={**os.environ, **(env or {})}
+    )
 
 
 @pytest.mark.parametrize("path", BAD, ids=[p.name for p in BAD])

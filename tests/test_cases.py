@@ -24,8 +24,9 @@ def load_case(path: Path) -> dict[str, Any]:
     return yaml.safe_load(path.read_text(encoding="utf-8"))
 
 
-def run_case(case: dict[str, Any], url: str, tmp_path: Path,
-             monkeypatch: pytest.MonkeyPatch) -> tuple[Any, list[dict[str, Any]]]:
+def run_case(
+    case: dict[str, Any], url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> tuple[Any, list[dict[str, Any]]]:
     monkeypatch.setenv("QUINTO_CASE_URL", url)
     load_tables(url, case.get("tables") or {})
     (tmp_path / "checks").mkdir(exist_ok=True)
@@ -33,7 +34,9 @@ def run_case(case: dict[str, Any], url: str, tmp_path: Path,
     (tmp_path / "quinto.yaml").write_text(
         "connections:\n  warehouse: ${QUINTO_CASE_URL}\n"
         f"store: sqlite:///{tmp_path / 'store.db'}\n"
-        f"checks: [{tmp_path / 'checks'}]\n", encoding="utf-8")
+        f"checks: [{tmp_path / 'checks'}]\n",
+        encoding="utf-8",
+    )
     project = load_project(tmp_path / "quinto.yaml")
     suite = load_suite(project)
     table = next(iter(suite.tables))
@@ -59,8 +62,9 @@ def check_expectations(result: Any, expect: list[dict[str, Any]], engine: str) -
             if want is None:
                 assert o.value is None, f"[{engine}] {key}: value {o.value}, expected NULL"
             else:
-                assert o.value is not None and math.isclose(o.value, float(want), rel_tol=1e-6, abs_tol=1e-9), \
+                assert o.value is not None and math.isclose(o.value, float(want), rel_tol=1e-6, abs_tol=1e-9), (
                     f"[{engine}] {key}: value {o.value}, expected {want}"
+                )
         if "message" in e:
             assert e["message"] in o.message, f"[{engine}] {key}: message {o.message!r}"
         if "samples" in e:
@@ -69,8 +73,9 @@ def check_expectations(result: Any, expect: list[dict[str, Any]], engine: str) -
 
 @pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize("path", CASES, ids=[p.stem for p in CASES])
-def test_case(path: Path, engine: str, tmp_path: Path, request: pytest.FixtureRequest,
-              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_case(
+    path: Path, engine: str, tmp_path: Path, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
     case = load_case(path)
     if engine not in case.get("engines", ENGINES):
         pytest.skip(f"{path.stem} does not run on {engine}: {case.get('engines_why', 'engine lacks a feature')}")

@@ -10,11 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.engine import make_url
 from sqlglot import exp
 
 from quinto.compile import table_node
 from quinto.engines import CONNECTORS
-from sqlalchemy.engine import make_url
 
 
 def _convert(value: Any, type_name: str) -> Any:
@@ -22,7 +22,11 @@ def _convert(value: Any, type_name: str) -> Any:
     if value is None:
         return None
     if t.startswith("TIMESTAMP"):
-        return value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(str(value).replace("Z", "+00:00")).replace(tzinfo=None)
+        return (
+            value
+            if isinstance(value, dt.datetime)
+            else dt.datetime.fromisoformat(str(value).replace("Z", "+00:00")).replace(tzinfo=None)
+        )
     if t == "DATE":
         return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
     if t.startswith("DECIMAL"):
@@ -43,27 +47,46 @@ def load_tables(url: str, tables: Mapping[str, Mapping[str, Any]]) -> None:
             target = table_node(name).sql(dialect=dialect)
             conn.execute(sa.text(f"DROP TABLE IF EXISTS {target}"))
             columns = table["columns"]
-            ddl = exp.Create(this=exp.Schema(this=table_node(name), expressions=[
-                exp.ColumnDef(this=exp.to_identifier(c, quoted=True), kind=exp.DataType.build(t, dialect="duckdb"))
-                for c, t in columns.items()]), kind="TABLE")
+            ddl = exp.Create(
+                this=exp.Schema(
+                    this=table_node(name),
+                    expressions=[
+                        exp.ColumnDef(
+                            this=exp.to_identifier(c, quoted=True), kind=exp.DataType.build(t, dialect="duckdb")
+                        )
+                        for c, t in columns.items()
+                    ],
+                ),
+                kind="TABLE",
+            )
             conn.execute(sa.text(ddl.sql(dialect=dialect)))
             rows = table.get("rows") or []
             if rows:
                 names = list(columns)
                 binds = ", ".join(f":c{i}" for i in range(len(names)))
                 cols = ", ".join(exp.to_identifier(c, quoted=True).sql(dialect=dialect) for c in names)
-                conn.execute(sa.text(f"INSERT INTO {target} ({cols}) VALUES ({binds})"), [
-                    {f"c{i}": _convert(v, columns[n]) for i, (n, v) in enumerate(zip(names, row, strict=True))}
-                    for row in rows])
+                conn.execute(
+                    sa.text(f"INSERT INTO {target} ({cols}) VALUES ({binds})"),
+                    [
+                        {f"c{i}": _convert(v, columns[n]) for i, (n, v) in enumerate(zip(names, row, strict=True))}
+                        for row in rows
+                    ],
+                )
     engine.dispose()
 
 
 def reset_postgres(url: str) -> None:
     engine = sa.create_engine(url, poolclass=sa.NullPool)
     with engine.begin() as conn:
-        schemas = [r[0] for r in conn.execute(sa.text(
-            "SELECT nspname FROM pg_namespace WHERE nspname NOT LIKE 'pg_%' "
-            "AND nspname NOT IN ('information_schema', 'public')"))]
+        schemas = [
+            r[0]
+            for r in conn.execute(
+                sa.text(
+                    "SELECT nspname FROM pg_namespace WHERE nspname NOT LIKE 'pg_%' "
+                    "AND nspname NOT IN ('information_schema', 'public')"
+                )
+            )
+        ]
         for s in schemas:
             conn.execute(sa.text(f'DROP SCHEMA "{s}" CASCADE'))
     engine.dispose()

@@ -62,7 +62,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
             r["samples_list"] = json.loads(r["samples"]) if r["samples"] else []
         run_ids = sorted({r["run_id"] for r in rows})
         statements = [s for rid in run_ids for s in store().statements_of_run(rid)]
-        return render_template("partition.html", table=table, partition=partition, outcomes=rows,
-                               statements=statements)
+        return render_template("partition.html", table=table, partition=partition, outcomes=rows, statements=statements)
 
     return app

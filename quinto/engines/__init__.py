@@ -25,8 +25,9 @@ def connector_for(url: str, name: str = "warehouse") -> Connector:
         raise WarehouseError(f"connection '{name}': not a database URL: {url.split('@')[-1]!r}") from None
     cls = CONNECTORS.get(scheme)
     if cls is None:
-        raise WarehouseError(f"connection '{name}': no connector for '{scheme}'; "
-                             f"supported: {', '.join(sorted(set(CONNECTORS)))}")
+        raise WarehouseError(
+            f"connection '{name}': no connector for '{scheme}'; supported: {', '.join(sorted(set(CONNECTORS)))}"
+        )
     return cls(url=url, name=name)
 
 

@@ -43,8 +43,14 @@ class Statement:
     error: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {"purpose": self.purpose, "sql": self.sql, "params": self.params,
-                "duration_ms": round(self.duration_ms, 2), "rows": self.rows, "error": self.error}
+        return {
+            "purpose": self.purpose,
+            "sql": self.sql,
+            "params": self.params,
+            "duration_ms": round(self.duration_ms, 2),
+            "rows": self.rows,
+            "error": self.error,
+        }
 
 
 @dataclass
@@ -86,8 +92,9 @@ class Connector:
             try:
                 self._engine = sa.create_engine(self.url, connect_args=self.connect_args(), poolclass=sa.NullPool)
             except Exception as exc:  # bad URL, missing driver
-                raise WarehouseError(f"{self.ENGINE} connection '{self.name}': {_first_line(exc)}",
-                                     engine=self.ENGINE, host=self.host) from None
+                raise WarehouseError(
+                    f"{self.ENGINE} connection '{self.name}': {_first_line(exc)}", engine=self.ENGINE, host=self.host
+                ) from None
         return self._engine
 
     def connect_args(self) -> dict[str, Any]:
@@ -105,8 +112,9 @@ class Connector:
     def execute(self, sql: str, params: dict[str, Any] | None = None, purpose: str = "scan") -> list[tuple[Any, ...]]:
         return self.execute_with_columns(sql, params, purpose)[1]
 
-    def execute_with_columns(self, sql: str, params: dict[str, Any] | None = None,
-                             purpose: str = "scan") -> tuple[list[str], list[tuple[Any, ...]]]:
+    def execute_with_columns(
+        self, sql: str, params: dict[str, Any] | None = None, purpose: str = "scan"
+    ) -> tuple[list[str], list[tuple[Any, ...]]]:
         """Run one statement with bound parameters; returns (column names, rows)."""
         params = dict(params or {})
         stmt = Statement(sql, params, purpose)
@@ -123,12 +131,14 @@ class Connector:
         except sa.exc.DBAPIError as exc:
             stmt.error = _first_line(exc.orig if exc.orig is not None else exc)
             what = "cannot connect" if exc.connection_invalidated or _looks_like_connect(exc) else "statement failed"
-            raise WarehouseError(f"{self.ENGINE} at {self.host} ({self.name}): {what}: {stmt.error}",
-                                 engine=self.ENGINE, host=self.host) from None
+            raise WarehouseError(
+                f"{self.ENGINE} at {self.host} ({self.name}): {what}: {stmt.error}", engine=self.ENGINE, host=self.host
+            ) from None
         except Exception as exc:
             stmt.error = _first_line(exc)
-            raise WarehouseError(f"{self.ENGINE} at {self.host} ({self.name}): {stmt.error}",
-                                 engine=self.ENGINE, host=self.host) from None
+            raise WarehouseError(
+                f"{self.ENGINE} at {self.host} ({self.name}): {stmt.error}", engine=self.ENGINE, host=self.host
+            ) from None
         finally:
             stmt.duration_ms = (time.perf_counter() - started) * 1000
         stmt.rows = len(rows)
@@ -136,17 +146,18 @@ class Connector:
 
     # -- metadata -------------------------------------------------------------------------------
     def split_table(self, table: str) -> tuple[str | None, str | None, str]:
-        parts = table.split(".")
-        parts = [None] * (3 - len(parts)) + parts  # type: ignore[list-item]
-        return parts[0], parts[1], parts[2]  # type: ignore[return-value]
+        parts: list[str | None] = [None, None, None, *table.split(".")]
+        return parts[-3], parts[-2], parts[-1] or ""
 
     def columns(self, table: str) -> dict[str, str]:
         """Column name → declared type, in table order; {} when the table does not exist."""
         catalog, schema, name = self.split_table(table)
-        sql = ("SELECT column_name, data_type FROM information_schema.columns WHERE table_name = :t"
-               + (" AND table_schema = :s" if schema else "")
-               + (" AND table_catalog = :c" if catalog else "")
-               + " ORDER BY ordinal_position")
+        sql = (
+            "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = :t"
+            + (" AND table_schema = :s" if schema else "")
+            + (" AND table_catalog = :c" if catalog else "")
+            + " ORDER BY ordinal_position"
+        )
         params = {"t": name, **({"s": schema} if schema else {}), **({"c": catalog} if catalog else {})}
         return {str(r[0]): str(r[1]) for r in self.execute(sql, params, purpose="schema")}
 
@@ -164,7 +175,18 @@ def _partition_text(value: Any) -> str:
 
 def _looks_like_connect(exc: Exception) -> bool:
     text = str(exc).lower()
-    return any(w in text for w in ("could not connect", "connection refused", "unable to open", "could not translate"))
+    return any(
+        w in text
+        for w in (
+            "could not connect",
+            "connection refused",
+            "connection failed",
+            "unable to open",
+            "could not translate",
+            "no such host",
+            "timeout expired",
+        )
+    )
 
 
 def _first_line(exc: BaseException) -> str:

@@ -4,5 +4,16 @@ from quinto.spec.checkfile import parse_check_file
 from quinto.spec.model import Anomaly, Check, Column, Project, Reference, TableSpec
 from quinto.spec.project import Suite, interpolate, load_project, load_suite
 
-__all__ = ["Anomaly", "Check", "Column", "Project", "Reference", "Suite", "TableSpec", "interpolate",
-           "load_project", "load_suite", "parse_check_file"]
+__all__ = [
+    "Anomaly",
+    "Check",
+    "Column",
+    "Project",
+    "Reference",
+    "Suite",
+    "TableSpec",
+    "interpolate",
+    "load_project",
+    "load_suite",
+    "parse_check_file",
+]

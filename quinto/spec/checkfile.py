@@ -82,14 +82,22 @@ class _FileParser:
                 if check is None:
                     continue
                 if check.key in seen:
-                    self.err(loc, f"duplicate check '{check.key}' (first at line {seen[check.key].line}); "
-                                  "give one a `name:`")
+                    self.err(
+                        loc, f"duplicate check '{check.key}' (first at line {seen[check.key].line}); give one a `name:`"
+                    )
                     continue
                 seen[check.key] = loc
                 checks.append(check)
-        return TableSpec(table=table.strip(), connection=connection, partition=partition,
-                         checks=tuple(checks), location=doc.loc, owners=owners, notify=notify,
-                         partition_format=str(pformat) if pformat is not None else None)
+        return TableSpec(
+            table=table.strip(),
+            connection=connection,
+            partition=partition,
+            checks=tuple(checks),
+            location=doc.loc,
+            owners=owners,
+            notify=notify,
+            partition_format=str(pformat) if pformat is not None else None,
+        )
 
     def str_list(self, doc: Map, key: str) -> tuple[str, ...]:
         value = doc.get(key)
@@ -118,8 +126,11 @@ class _FileParser:
                 self.err(item.value_loc(text), "the options of a check are a mapping, e.g. {warn: '> 10'}")
                 return None
         elif isinstance(item, Map):
-            self.err(loc, "a check is one line of text, optionally followed by ':' and its options; "
-                          f"this item has {len(item)} keys")
+            self.err(
+                loc,
+                "a check is one line of text, optionally followed by ':' and its options; "
+                f"this item has {len(item)} keys",
+            )
             return None
         else:
             self.err(loc, "a check is a line of text like `row_count > 0`")
@@ -147,8 +158,11 @@ class _FileParser:
             ctype = line.metric
         else:
             hint = did_you_mean(line.metric, NAMED_TYPES)
-            self.err(mloc, f"unknown check type '{line.metric}'{hint}; a custom metric needs "
-                           "`metric:` (an SQL aggregate) or `sql:` (a query)")
+            self.err(
+                mloc,
+                f"unknown check type '{line.metric}'{hint}; a custom metric needs "
+                "`metric:` (an SQL aggregate) or `sql:` (a query)",
+            )
             return None
         ctype_obj = CHECK_TYPES[ctype]
         allowed = COMMON_OPTIONS | ctype_obj.options
@@ -180,8 +194,11 @@ class _FileParser:
         if line.change and anomaly is not None:
             self.err(kloc("anomaly"), "a check is either a change check or an anomaly check, not both")
         if condition is None and warn is None and fail is None and anomaly is None:
-            self.err(loc, f"check '{text}' judges nothing: add a condition (e.g. `{ctype_obj.example}`), "
-                          "`warn:`/`fail:` levels, or `anomaly:`")
+            self.err(
+                loc,
+                f"check '{text}' judges nothing: add a condition (e.g. `{ctype_obj.example}`), "
+                "`warn:`/`fail:` levels, or `anomaly:`",
+            )
         for cond, where in ((condition, loc), (warn, oloc("warn")), (fail, oloc("fail"))):
             if cond is not None:
                 self.units(cond, ctype_obj.unit, line.change, where)
@@ -205,8 +222,7 @@ class _FileParser:
         metric_sql = self.metric_sql(opts, oloc) if ctype == "metric" else None
         sql = self.custom_sql(opts, oloc, partition) if ctype == "sql" else None
         if ctype in ("metric", "sql") and line.args is not None:
-            self.err(mloc, f"a custom metric name takes no arguments: write `{line.metric} ...` "
-                           f"with `{ctype}:`")
+            self.err(mloc, f"a custom metric name takes no arguments: write `{line.metric} ...` with `{ctype}:`")
         self.type_options(ctype, opts, oloc, kloc, loc)
         if len(self.problems) > before:
             return None
@@ -214,10 +230,25 @@ class _FileParser:
         if anomaly is not None and name is None:
             key = f"{key} anomaly"
         frozen = MappingProxyType({k: v for k, v in opts.items() if k not in COMMON_OPTIONS})
-        return Check(key=key, type=ctype, columns=columns, location=loc, condition=condition, warn=warn,
-                     fail=fail, severity=severity, change=line.change, anomaly=anomaly,
-                     percentile=percentile, reference=reference, metric_sql=metric_sql, sql=sql,
-                     samples=samples, notify=notify, options=frozen)
+        return Check(
+            key=key,
+            type=ctype,
+            columns=columns,
+            location=loc,
+            condition=condition,
+            warn=warn,
+            fail=fail,
+            severity=severity,
+            change=line.change,
+            anomaly=anomaly,
+            percentile=percentile,
+            reference=reference,
+            metric_sql=metric_sql,
+            sql=sql,
+            samples=samples,
+            notify=notify,
+            options=frozen,
+        )
 
     def columns(self, line: CheckLine, ctype: str, loc: Location) -> tuple[tuple[Column, ...], float | None]:
         args = list(line.args or ())
@@ -246,10 +277,10 @@ class _FileParser:
             return None
         raw = opts[key]
         if isinstance(raw, (int, float)) and not isinstance(raw, bool):
-            self.err(oloc(key), f"`{key}:` is a condition like \"> 10\" or \"between 1 and 5\", not a bare number")
+            self.err(oloc(key), f'`{key}:` is a condition like "> 10" or "between 1 and 5", not a bare number')
             return None
         if not isinstance(raw, str):
-            self.err(oloc(key), f"`{key}:` is a condition like \"> 10\"")
+            self.err(oloc(key), f'`{key}:` is a condition like "> 10"')
             return None
         try:
             return parse_condition(raw)
@@ -301,17 +332,21 @@ class _FileParser:
             self.err(raw.value_loc("min_history"), "`min_history:` is a whole number, at least 2")
             ok = False
         if method not in ("mean", "robust"):
-            self.err(raw.value_loc("method"), f"`method:` is 'mean' or 'robust'{did_you_mean(str(method), ['mean', 'robust'])}")
+            self.err(
+                raw.value_loc("method"),
+                f"`method:` is 'mean' or 'robust'{did_you_mean(str(method), ['mean', 'robust'])}",
+            )
             ok = False
         if not ok:
             return None
-        return Anomaly(window=window, sigma=float(sigma), same_weekday=same_weekday,
-                       min_history=min_history, method=method)
+        return Anomaly(
+            window=window, sigma=float(sigma), same_weekday=same_weekday, min_history=min_history, method=method
+        )
 
     def metric_sql(self, opts: dict[str, Any], oloc: Any) -> str | None:
         raw = opts.get("metric")
         if not isinstance(raw, str) or not raw.strip():
-            self.err(oloc("metric"), "`metric:` is an SQL aggregate expression, e.g. \"count_if(x < 0)\"")
+            self.err(oloc("metric"), '`metric:` is an SQL aggregate expression, e.g. "count_if(x < 0)"')
             return None
         try:
             tree = sqlglot.parse_one(raw)
@@ -323,7 +358,8 @@ class _FileParser:
             self.err(oloc("metric"), "`metric:` is one aggregate expression, not a query; use `sql:` for a query")
             return None
         if tree.find(exp.AggFunc) is None and not any(
-                isinstance(f, exp.Anonymous) and f.name.lower() in ("count_if", "countif") for f in tree.walk()):
+            isinstance(f, exp.Anonymous) and f.name.lower() in ("count_if", "countif") for f in tree.walk()
+        ):
             self.err(oloc("metric"), "`metric:` must aggregate over the partition (sum, count, avg, ...)")
             return None
         return raw.strip()
@@ -353,9 +389,11 @@ class _FileParser:
             if not VALIDITY_OPTIONS & set(opts):
                 self.err(loc, f"{ctype} needs a validity rule: one of {', '.join(sorted(VALIDITY_OPTIONS))}")
             vv = opts.get("valid_values")
-            if vv is not None and (not isinstance(vv, Seq) or not vv
-                                   or not all(isinstance(v, (str, int, float)) and not isinstance(v, bool)
-                                              for v in vv)):
+            if vv is not None and (
+                not isinstance(vv, Seq)
+                or not vv
+                or not all(isinstance(v, (str, int, float)) and not isinstance(v, bool) for v in vv)
+            ):
                 self.err(oloc("valid_values"), "`valid_values:` is a non-empty list of text or numbers")
             rx = opts.get("valid_regex")
             if rx is not None:
@@ -381,8 +419,10 @@ class _FileParser:
         if ctype == "freshness":
             rel = opts.get("relative_to", "partition_end")
             if rel not in ("partition_end", "now"):
-                self.err(oloc("relative_to"), "`relative_to:` is 'partition_end' or 'now'"
-                         + did_you_mean(str(rel), ["partition_end", "now"]))
+                self.err(
+                    oloc("relative_to"),
+                    "`relative_to:` is 'partition_end' or 'now'" + did_you_mean(str(rel), ["partition_end", "now"]),
+                )
         if ctype == "schema":
             req = opts.get("required")
             if req is None:
@@ -393,8 +433,11 @@ class _FileParser:
             elif isinstance(req, Map):
                 for col, typ in req.items():
                     if typ not in TYPE_FAMILIES:
-                        self.err(req.value_loc(col), f"unknown type '{typ}' for column '{col}'"
-                                 f"{did_you_mean(str(typ), TYPE_FAMILIES)}; use one of {', '.join(TYPE_FAMILIES)}")
+                        self.err(
+                            req.value_loc(col),
+                            f"unknown type '{typ}' for column '{col}'"
+                            f"{did_you_mean(str(typ), TYPE_FAMILIES)}; use one of {', '.join(TYPE_FAMILIES)}",
+                        )
             else:
                 self.err(oloc("required"), "`required:` is a list of columns or a map of column to type")
             fu = opts.get("forbid_unexpected", False)

@@ -67,8 +67,12 @@ class Condition:
         if self.op == "not between":
             return not (v[0] <= x <= v[1])
         return {
-            "<": x < v[0], "<=": x <= v[0], ">": x > v[0], ">=": x >= v[0],
-            "=": x == v[0], "!=": x != v[0],
+            "<": x < v[0],
+            "<=": x <= v[0],
+            ">": x > v[0],
+            ">=": x >= v[0],
+            "=": x == v[0],
+            "!=": x != v[0],
         }[self.op]
 
     @property
@@ -191,17 +195,17 @@ class _Parser:
             self.expect_word("and")
             high = parse_value(self.take())
             if low.number > high.number:
-                raise GrammarError(f"'between {low.text} and {high.text}': the low bound is above the high bound",
-                                   start.offset)
+                raise GrammarError(
+                    f"'between {low.text} and {high.text}': the low bound is above the high bound", start.offset
+                )
             op = "not between" if negate else "between"
-            return Condition(op, (low, high), self.text[start.offset:].strip())
+            return Condition(op, (low, high), self.text[start.offset :].strip())
         tok = self.take()
         if tok.kind != "op":
-            raise GrammarError(
-                f"expected a comparison (<, <=, =, !=, >=, >, between), found '{tok.text}'", tok.offset)
+            raise GrammarError(f"expected a comparison (<, <=, =, !=, >=, >, between), found '{tok.text}'", tok.offset)
         op = {"==": "=", "<>": "!="}.get(tok.text, tok.text)
         value = parse_value(self.take())
-        return Condition(op, (value,), self.text[start.offset:].strip())
+        return Condition(op, (value,), self.text[start.offset :].strip())
 
 
 def parse_condition(text: str) -> Condition:
@@ -250,8 +254,9 @@ def parse_check_line(text: str) -> CheckLine:
                 raise GrammarError(f"expected a table name, found '{part.text}'", part.offset)
         nxt = p.peek()
         if nxt is None or nxt.text != "(":
-            raise GrammarError("expected '(' and the referenced columns after the table name",
-                               nxt.offset if nxt else len(text))
+            raise GrammarError(
+                "expected '(' and the referenced columns after the table name", nxt.offset if nxt else len(text)
+            )
         ref_args = p.args()
         reference = (".".join(t.text for t in parts), ref_args)
     condition = p.condition() if p.peek() is not None else None

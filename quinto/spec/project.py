@@ -26,9 +26,15 @@ def interpolate(template: str, where: str | Location | None = None) -> str:
     def sub(m: re.Match[str]) -> str:
         value = os.environ.get(m.group(1))
         if value is None:
-            raise SpecError([Problem(where if isinstance(where, Location) else None,
-                                     f"environment variable {m.group(1)} is not set"
-                                     + (f" (needed by {where})" if isinstance(where, str) else ""))])
+            raise SpecError(
+                [
+                    Problem(
+                        where if isinstance(where, Location) else None,
+                        f"environment variable {m.group(1)} is not set"
+                        + (f" (needed by {where})" if isinstance(where, str) else ""),
+                    )
+                ]
+            )
         return value
 
     return _VAR.sub(sub, template)
@@ -40,9 +46,13 @@ def load_project(config: str | Path | None = None) -> Project:
     if not path.exists():
         if config:
             raise SpecError([Problem(None, f"{config}: no such project file")])
-        return Project(root=str(Path.cwd()), connections=MappingProxyType({}),
-                       store=BY_NAME["store"].default, check_paths=tuple(BY_NAME["checks"].default),
-                       settings=MappingProxyType({s.name: s.default for s in SETTINGS}))
+        return Project(
+            root=str(Path.cwd()),
+            connections=MappingProxyType({}),
+            store=BY_NAME["store"].default,
+            check_paths=tuple(BY_NAME["checks"].default),
+            settings=MappingProxyType({s.name: s.default for s in SETTINGS}),
+        )
     doc = load_file(path)
     problems: list[Problem] = []
     if doc is None:
@@ -74,27 +84,39 @@ def load_project(config: str | Path | None = None) -> Project:
                 continue
             m = _LITERAL_PASSWORD.match(url)
             if m and not _VAR.search(m.group(1)):
-                problems.append(Problem(raw_conns.value_loc(name),
-                                        f"connection '{name}' has a password written in the file; "
-                                        "read it from the environment, e.g. postgresql://user:${PGPASSWORD}@host/db"))
+                problems.append(
+                    Problem(
+                        raw_conns.value_loc(name),
+                        f"connection '{name}' has a password written in the file; "
+                        "read it from the environment, e.g. postgresql://user:${PGPASSWORD}@host/db",
+                    )
+                )
                 continue
             connections[name] = url.strip()
     store = settings["store"]
     if isinstance(store, str) and _LITERAL_PASSWORD.match(store) and not _VAR.search(store):
-        problems.append(Problem(doc.value_loc("store"), "the store URL has a password written in the file; "
-                                                         "use ${VAR}"))
+        problems.append(Problem(doc.value_loc("store"), "the store URL has a password written in the file; use ${VAR}"))
     default = settings.get("default_connection")
     if default is not None and default not in connections:
-        problems.append(Problem(doc.value_loc("default_connection"),
-                                f"unknown connection '{default}'{did_you_mean(default, connections)}"))
+        problems.append(
+            Problem(
+                doc.value_loc("default_connection"),
+                f"unknown connection '{default}'{did_you_mean(default, connections)}",
+            )
+        )
     checks = settings["checks"]
     if not all(isinstance(c, str) for c in checks):
         problems.append(Problem(doc.value_loc("checks"), "`checks:` lists files or folders"))
     if problems:
         raise SpecError(problems)
-    return Project(root=str(path.resolve().parent), connections=MappingProxyType(connections),
-                   store=store, check_paths=tuple(checks), settings=MappingProxyType(settings),
-                   location=Location(str(path), 1, 1))
+    return Project(
+        root=str(path.resolve().parent),
+        connections=MappingProxyType(connections),
+        store=store,
+        check_paths=tuple(checks),
+        settings=MappingProxyType(settings),
+        location=Location(str(path), 1, 1),
+    )
 
 
 @dataclass(frozen=True)
@@ -106,8 +128,9 @@ class Suite:
             return self.tables[name]
         except KeyError:
             known = sorted(self.tables)
-            hint = did_you_mean(name, known) or (f"; known tables: {', '.join(known[:10])}" if known else
-                                                 "; no check file was found")
+            hint = did_you_mean(name, known) or (
+                f"; known tables: {', '.join(known[:10])}" if known else "; no check file was found"
+            )
             raise SpecError([Problem(None, f"no checks declared for table '{name}'{hint}")]) from None
 
 
@@ -115,7 +138,7 @@ def check_files(paths: list[str] | tuple[str, ...], root: str | None = None) -> 
     files: list[Path] = []
     for p in paths:
         path = Path(p)
-        if root and not path.is_absolute() and not path.exists():
+        if root and not path.is_absolute():
             path = Path(root) / p
         if path.is_dir():
             files.extend(sorted(f for f in path.rglob("*") if f.suffix in (".yaml", ".yml") and f.is_file()))
@@ -130,7 +153,9 @@ def load_suite(project: Project, paths: list[str] | tuple[str, ...] | None = Non
     """Parse every check file; all problems of all files are reported at once."""
     problems: list[Problem] = []
     tables: dict[str, TableSpec] = {}
-    for f in check_files(list(paths or project.check_paths), project.root):
+    # paths from the command line are relative to the current directory, those of quinto.yaml to it
+    files = check_files(list(paths)) if paths else check_files(project.check_paths, project.root)
+    for f in files:
         if f.name == PROJECT_FILE:
             continue
         try:
@@ -138,14 +163,23 @@ def load_suite(project: Project, paths: list[str] | tuple[str, ...] | None = Non
         except SpecError as exc:
             problems.extend(exc.problems)
             continue
-        conn = spec.connection or project.settings.get("default_connection") or (
-            next(iter(project.connections)) if len(project.connections) == 1 else "")
+        conn = (
+            spec.connection
+            or project.settings.get("default_connection")
+            or (next(iter(project.connections)) if len(project.connections) == 1 else "")
+        )
         if not conn:
-            problems.append(Problem(spec.location, "no `connection:` given and quinto.yaml names "
-                                    f"{len(project.connections)} connections; say which one"))
+            problems.append(
+                Problem(
+                    spec.location,
+                    "no `connection:` given and quinto.yaml names "
+                    f"{len(project.connections)} connections; say which one",
+                )
+            )
         elif project.location is not None and conn not in project.connections:
-            problems.append(Problem(spec.location, f"unknown connection '{conn}'"
-                                    f"{did_you_mean(conn, project.connections)}"))
+            problems.append(
+                Problem(spec.location, f"unknown connection '{conn}'{did_you_mean(conn, project.connections)}")
+            )
         spec = with_connection(spec, conn)
         if spec.table in tables:
             first = tables[spec.table].location

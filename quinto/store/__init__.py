@@ -16,16 +16,16 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
 from sqlalchemy.engine import make_url
 
 from quinto.errors import StoreError
 from quinto.evaluate import Status
 from quinto.results import Run, jsonable
-from quinto.store.schema import metadata, metric_values, outcomes, runs, statements
+from quinto.store.schema import metric_values, outcomes, runs, statements
 
 MIGRATIONS = str(Path(__file__).parent / "migrations")
+#: the newest migration; `migrate()` runs Alembic only when the store is not there yet.
+HEAD_REVISION = "0001"
 
 
 def _now() -> dt.datetime:
@@ -57,6 +57,17 @@ class Store:
         """Bring the schema to the newest migration (idempotent)."""
         if self._migrated:
             return
+        try:
+            with self.engine.connect() as conn:
+                at = conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+            if at == HEAD_REVISION:
+                self._migrated = True
+                return
+        except sa.exc.DBAPIError:
+            pass  # a new store, or one that cannot be reached: Alembic will say which
+        from alembic import command  # imported here: most runs find the store up to date
+        from alembic.config import Config
+
         cfg = Config()
         cfg.set_main_option("script_location", MIGRATIONS)
         try:
@@ -76,37 +87,91 @@ class Store:
         self.migrate()
         now = run.finished_at or _now()
         with self.engine.begin() as conn:
-            run_id = conn.execute(runs.insert().values(
-                table_name=run.table, connection=run.connection, partition_column=run.partition_column,
-                partitions=json.dumps(run.partitions), status=str(run.status), started_at=run.started_at,
-                finished_at=run.finished_at, statement_count=len(run.statements), trigger=run.trigger,
-                error=run.error)).inserted_primary_key[0]
+            run_id = conn.execute(
+                runs.insert().values(
+                    table_name=run.table,
+                    connection=run.connection,
+                    partition_column=run.partition_column,
+                    partitions=json.dumps(run.partitions),
+                    status=str(run.status),
+                    started_at=run.started_at,
+                    finished_at=run.finished_at,
+                    statement_count=len(run.statements),
+                    trigger=run.trigger,
+                    error=run.error,
+                )
+            ).inserted_primary_key[0]  # type: ignore[index]
             judged = sorted({o.partition for o in run.outcomes})
             newer = self._partitions_with_newer_runs(conn, run, judged)
             fresh = [p for p in judged if p not in newer]
             for chunk in _chunks(fresh, 500):
                 for tbl in (outcomes, metric_values):
-                    conn.execute(tbl.update().where(tbl.c.table_name == run.table,
-                                                    tbl.c.partition_value.in_(chunk),
-                                                    tbl.c.current.is_(True)).values(current=False))
+                    conn.execute(
+                        tbl.update()
+                        .where(tbl.c.table_name == run.table, tbl.c.partition_value.in_(chunk), tbl.c.current.is_(True))
+                        .values(current=False)
+                    )
             if run.outcomes:
-                conn.execute(outcomes.insert(), [{
-                    "run_id": run_id, "table_name": o.table, "partition_value": o.partition, "check_key": o.check,
-                    "check_type": o.check_type, "metric_key": o.metric, "fingerprint": o.fingerprint,
-                    "status": str(o.status), "value": o.value, "judged": o.judged, "threshold": o.threshold,
-                    "band_low": o.band_low, "band_high": o.band_high, "message": o.message, "source": o.source,
-                    "samples": json.dumps(o.samples, default=jsonable) if o.samples is not None else None,
-                    "current": o.partition not in newer, "created_at": now} for o in run.outcomes])
+                conn.execute(
+                    outcomes.insert(),
+                    [
+                        {
+                            "run_id": run_id,
+                            "table_name": o.table,
+                            "partition_value": o.partition,
+                            "check_key": o.check,
+                            "check_type": o.check_type,
+                            "metric_key": o.metric,
+                            "fingerprint": o.fingerprint,
+                            "status": str(o.status),
+                            "value": o.value,
+                            "judged": o.judged,
+                            "threshold": o.threshold,
+                            "band_low": o.band_low,
+                            "band_high": o.band_high,
+                            "message": o.message,
+                            "source": o.source,
+                            "samples": json.dumps(o.samples, default=jsonable) if o.samples is not None else None,
+                            "current": o.partition not in newer,
+                            "created_at": now,
+                        }
+                        for o in run.outcomes
+                    ],
+                )
             if run.metric_values:
-                conn.execute(metric_values.insert(), [{
-                    "run_id": run_id, "table_name": m.table, "partition_value": m.partition,
-                    "metric_key": m.metric, "fingerprint": m.fingerprint, "value": m.value,
-                    "current": m.partition not in newer, "created_at": now} for m in run.metric_values])
+                conn.execute(
+                    metric_values.insert(),
+                    [
+                        {
+                            "run_id": run_id,
+                            "table_name": m.table,
+                            "partition_value": m.partition,
+                            "metric_key": m.metric,
+                            "fingerprint": m.fingerprint,
+                            "value": m.value,
+                            "current": m.partition not in newer,
+                            "created_at": now,
+                        }
+                        for m in run.metric_values
+                    ],
+                )
             if run.statements:
-                conn.execute(statements.insert(), [{
-                    "run_id": run_id, "seq": i, "purpose": s["purpose"], "sql": s["sql"],
-                    "params": json.dumps(s["params"], default=jsonable), "duration_ms": s["duration_ms"],
-                    "rows": s["rows"], "error": s.get("error")} for i, s in enumerate(run.statements)])
+                conn.execute(
+                    statements.insert(),
+                    [
+                        {
+                            "run_id": run_id,
+                            "seq": i,
+                            "purpose": s["purpose"],
+                            "sql": s["sql"],
+                            "params": json.dumps(s["params"], default=jsonable),
+                            "duration_ms": s["duration_ms"],
+                            "rows": s["rows"],
+                            "error": s.get("error"),
+                        }
+                        for i, s in enumerate(run.statements)
+                    ],
+                )
         run.id = int(run_id)
         return run.id
 
@@ -114,10 +179,17 @@ class Store:
         """Partitions already judged by a run that started after this one (a replayed spool file)."""
         found: set[str] = set()
         for chunk in _chunks(partitions, 500):
-            q = (sa.select(outcomes.c.partition_value).distinct()
-                 .join(runs, runs.c.id == outcomes.c.run_id)
-                 .where(outcomes.c.table_name == run.table, outcomes.c.partition_value.in_(chunk),
-                        outcomes.c.current.is_(True), runs.c.started_at > run.started_at))
+            q = (
+                sa.select(outcomes.c.partition_value)
+                .distinct()
+                .join(runs, runs.c.id == outcomes.c.run_id)
+                .where(
+                    outcomes.c.table_name == run.table,
+                    outcomes.c.partition_value.in_(chunk),
+                    outcomes.c.current.is_(True),
+                    runs.c.started_at > run.started_at,
+                )
+            )
             found.update(r[0] for r in conn.execute(q))
         return found
 
@@ -133,8 +205,9 @@ class Store:
                     time.sleep(delay)
                     delay *= 2
         path = spool(run, spool_dir)
-        raise StoreError(f"cannot write to the store ({self.where}): {last}; "
-                         f"results kept in {path} and written by the next run")
+        raise StoreError(
+            f"cannot write to the store ({self.where}): {last}; results kept in {path} and written by the next run"
+        )
 
     def replay_spool(self, spool_dir: str | Path) -> list[int]:
         """Write spooled runs (oldest first) and delete their files; returns the new run ids."""
@@ -145,22 +218,30 @@ class Store:
         return ids
 
     # -- reading ---------------------------------------------------------------------------------
-    def history(self, table: str, fingerprints: Iterable[str], before: str,
-                limit: int = 400) -> dict[str, list[tuple[str, float]]]:
+    def history(
+        self, table: str, fingerprints: Iterable[str], before: str, limit: int = 400
+    ) -> dict[str, list[tuple[str, float]]]:
         """Current metric values of good partitions before `before`, by fingerprint; ONE query.
         A partition is good when none of its current outcomes is FAIL."""
         self.migrate()
         fps = sorted(set(fingerprints))
         if not fps:
             return {}
-        bad = (sa.select(outcomes.c.partition_value)
-               .where(outcomes.c.table_name == table, outcomes.c.current.is_(True),
-                      outcomes.c.status == str(Status.FAIL)))
-        q = (sa.select(metric_values.c.fingerprint, metric_values.c.partition_value, metric_values.c.value)
-             .where(metric_values.c.table_name == table, metric_values.c.current.is_(True),
-                    metric_values.c.fingerprint.in_(fps), metric_values.c.partition_value < before,
-                    metric_values.c.partition_value.not_in(bad))
-             .order_by(metric_values.c.partition_value.desc()).limit(limit * len(fps)))
+        bad = sa.select(outcomes.c.partition_value).where(
+            outcomes.c.table_name == table, outcomes.c.current.is_(True), outcomes.c.status == str(Status.FAIL)
+        )
+        q = (
+            sa.select(metric_values.c.fingerprint, metric_values.c.partition_value, metric_values.c.value)
+            .where(
+                metric_values.c.table_name == table,
+                metric_values.c.current.is_(True),
+                metric_values.c.fingerprint.in_(fps),
+                metric_values.c.partition_value < before,
+                metric_values.c.partition_value.not_in(bad),
+            )
+            .order_by(metric_values.c.partition_value.desc())
+            .limit(limit * len(fps))
+        )
         out: dict[str, list[tuple[str, float]]] = {fp: [] for fp in fps}
         with self.engine.connect() as conn:
             for fp, part, value in conn.execute(q):
@@ -207,12 +288,23 @@ class Store:
         """Per table: latest audited partition, its status, and failing partitions among the last 30."""
         self.migrate()
         cur = outcomes.c
-        latest = (sa.select(cur.table_name, sa.func.max(cur.partition_value).label("latest"))
-                  .where(cur.current.is_(True)).group_by(cur.table_name).subquery())
-        per_part = (sa.select(cur.table_name, cur.partition_value,
-                              sa.func.max(sa.case((cur.status == "FAIL", 2), (cur.status == "ERROR", 3),
-                                                  (cur.status == "WARN", 1), else_=0)).label("rank"))
-                    .where(cur.current.is_(True)).group_by(cur.table_name, cur.partition_value))
+        latest = (
+            sa.select(cur.table_name, sa.func.max(cur.partition_value).label("latest"))
+            .where(cur.current.is_(True))
+            .group_by(cur.table_name)
+            .subquery()
+        )
+        per_part = (
+            sa.select(
+                cur.table_name,
+                cur.partition_value,
+                sa.func.max(
+                    sa.case((cur.status == "FAIL", 2), (cur.status == "ERROR", 3), (cur.status == "WARN", 1), else_=0)
+                ).label("rank"),
+            )
+            .where(cur.current.is_(True))
+            .group_by(cur.table_name, cur.partition_value)
+        )
         names = {0: "PASS", 1: "WARN", 2: "FAIL", 3: "ERROR"}
         out: dict[str, dict[str, Any]] = {}
         with self.engine.connect() as conn:
@@ -223,15 +315,19 @@ class Store:
         for table, latest_p in sorted(latest_rows.items()):
             ps = sorted(parts.get(table, []))[-30:]
             status = names[dict(ps).get(latest_p, 0)]
-            out[table] = {"table": table, "latest_partition": latest_p, "status": status,
-                          "failing_partitions": sum(1 for _, rank in ps if rank >= 2),
-                          "partitions": [(p, names[rank]) for p, rank in ps]}
+            out[table] = {
+                "table": table,
+                "latest_partition": latest_p,
+                "status": status,
+                "failing_partitions": sum(1 for _, rank in ps if rank >= 2),
+                "partitions": [(p, names[rank]) for p, rank in ps],
+            }
         return list(out.values())
 
 
 def _chunks(items: Sequence[str], n: int) -> Iterable[list[str]]:
     for i in range(0, len(items), n):
-        yield list(items[i:i + n])
+        yield list(items[i : i + n])
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -7,7 +7,8 @@ import sqlalchemy as sa
 metadata = sa.MetaData()
 
 runs = sa.Table(
-    "runs", metadata,
+    "runs",
+    metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("table_name", sa.String(512), nullable=False),
     sa.Column("connection", sa.String(128), nullable=False),
@@ -23,7 +24,8 @@ runs = sa.Table(
 )
 
 outcomes = sa.Table(
-    "outcomes", metadata,
+    "outcomes",
+    metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("run_id", sa.Integer, sa.ForeignKey("runs.id"), nullable=False),
     sa.Column("table_name", sa.String(512), nullable=False),
@@ -49,7 +51,8 @@ outcomes = sa.Table(
 )
 
 metric_values = sa.Table(
-    "metric_values", metadata,
+    "metric_values",
+    metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("run_id", sa.Integer, sa.ForeignKey("runs.id"), nullable=False),
     sa.Column("table_name", sa.String(512), nullable=False),
@@ -64,7 +67,8 @@ metric_values = sa.Table(
 )
 
 statements = sa.Table(
-    "statements", metadata,
+    "statements",
+    metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("run_id", sa.Integer, sa.ForeignKey("runs.id"), nullable=False),
     sa.Column("seq", sa.Integer, nullable=False),

@@ -64,8 +64,9 @@ def upgrade() -> None:
         sa.Column("current", sa.Boolean, nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     )
-    op.create_index("ix_metric_values_history", "metric_values",
-                    ["table_name", "current", "fingerprint", "partition_value"])
+    op.create_index(
+        "ix_metric_values_history", "metric_values", ["table_name", "current", "fingerprint", "partition_value"]
+    )
     op.create_index("ix_metric_values_run", "metric_values", ["run_id"])
     op.create_table(
         "statements",

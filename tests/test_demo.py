@@ -1,0 +1,52 @@
+"""`quinto demo` end to end: every injected defect is caught on its day, and nothing else fails."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from tests.test_bad_input import run_quinto
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_demo_catches_exactly_the_injected_defects(tmp_path: Path) -> None:
+    proc = run_quinto(
+        [
+            "demo",
+            "--no-serve",
+            "--dir",
+            str(tmp_path / "demo"),
+            "--end",
+            "2026-11-27",
+            "--checks",
+            str(ROOT / "checks"),
+        ],
+        tmp_path,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    db = sqlite3.connect(tmp_path / "demo" / "quinto.db")
+    fails = db.execute(
+        "select table_name, partition_value, check_key from outcomes where current and status = 'FAIL' order by 1, 2, 3"
+    ).fetchall()
+    assert fails == [
+        ("dw.fact_playback", "2026-11-04", "negative_durations = 0"),
+        ("dw.fact_playback", "2026-11-08", "missing_count(account_id) = 0"),
+        ("dw.fact_playback", "2026-11-10", "orphan_titles = 0"),
+        ("dw.fact_playback", "2026-11-13", "duplicate_count(play_id) = 0"),
+        ("dw.fact_playback", "2026-11-18", "row_count change vs previous partition between -30% and +50%"),
+        ("dw.fact_playback", "2026-11-22", "freshness(event_ts) < 26h"),
+        ("dw.fact_playback", "2026-11-25", "invalid_percent(country) < 0.1%"),
+        ("dw.fact_signup", "2026-11-16", "invalid_count(email) = 0"),
+    ]
+    # one scan statement for all 30 partitions of each partitioned table
+    scans = db.execute(
+        "select r.table_name, count(*) from statements s join runs r on r.id = s.run_id "
+        "where s.purpose = 'scan' group by 1 order by 1"
+    ).fetchall()
+    assert scans == [("dw.dim_title", 1), ("dw.fact_playback", 1), ("dw.fact_signup", 1)]
+    samples = db.execute(
+        "select samples from outcomes where check_key = 'duplicate_count(play_id) = 0' and status = 'FAIL'"
+    ).fetchone()[0]
+    assert samples and "p-2026-11-13-" in samples
+    assert "known defects injected" in proc.stdout

@@ -1,0 +1,135 @@
+"""The results store on SQLite and PostgreSQL: keyed by (table, partition, check), reruns supersede,
+history learns from good partitions only, and a dead store never loses a computed run."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+
+from quinto.evaluate import Status
+from quinto.results import MetricValue, Outcome, Run
+from quinto.store import Store
+from quinto.store.schema import metadata
+
+T0 = dt.datetime(2026, 11, 28, 6, 0, tzinfo=dt.UTC)
+
+
+def make_run(partition: str, status: Status, value: float, started: dt.datetime = T0, table: str = "dw.t") -> Run:
+    run = Run(
+        table=table,
+        connection="warehouse",
+        partition_column="ds",
+        partitions=[partition],
+        started_at=started,
+        finished_at=started + dt.timedelta(seconds=1),
+    )
+    run.outcomes.append(
+        Outcome(
+            table=table,
+            partition=partition,
+            check="row_count > 0",
+            check_type="row_count",
+            metric="row_count",
+            fingerprint="fp1",
+            status=status,
+            value=value,
+            message="m",
+            threshold="> 0",
+            source="c.yaml:3:5",
+            judged=value,
+        )
+    )
+    run.metric_values.append(MetricValue(table, partition, "row_count", "fp1", value))
+    run.statements.append(
+        {"purpose": "scan", "sql": "SELECT 1", "params": {"qp0": partition}, "duration_ms": 1.0, "rows": 1}
+    )
+    return run
+
+
+def test_migrations_match_the_schema(store_url: str) -> None:
+    store = Store(store_url)
+    store.migrate()
+    with store.engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), metadata)
+    assert diff == []
+    store.migrate()  # idempotent
+
+
+def test_rerun_supersedes_and_history_keeps_the_old_run(store_url: str) -> None:
+    store = Store(store_url)
+    first = store.save_run(make_run("2026-11-01", Status.FAIL, 0))
+    second = store.save_run(make_run("2026-11-01", Status.PASS, 10, T0 + dt.timedelta(hours=1)))
+    current = store.current_outcomes("dw.t", "2026-11-01")
+    assert [(r["run_id"], r["status"]) for r in current] == [(second, "PASS")]
+    assert [r["status"] for r in store.outcomes_of_run(first)] == ["FAIL"]  # the old run stays
+    assert [r["id"] for r in store.recent_runs()] == [second, first]
+    assert store.statements_of_run(second)[0]["sql"] == "SELECT 1"
+
+
+def test_history_only_from_good_partitions_before_the_one_under_test(store_url: str) -> None:
+    store = Store(store_url)
+    store.save_run(make_run("2026-11-01", Status.PASS, 10))
+    store.save_run(make_run("2026-11-02", Status.FAIL, 999))
+    store.save_run(make_run("2026-11-03", Status.PASS, 12))
+    store.save_run(make_run("2026-11-04", Status.PASS, 13))
+    store.save_run(make_run("2026-11-01", Status.PASS, 11, T0 + dt.timedelta(hours=1)))  # a rerun
+    hist = store.history("dw.t", ["fp1"], before="2026-11-04")
+    assert sorted(hist["fp1"]) == [("2026-11-01", 11.0), ("2026-11-03", 12.0)]
+    assert store.history("dw.other", ["fp1"], before="2026-11-04") == {"fp1": []}
+
+
+def test_replayed_older_run_does_not_supersede_a_newer_one(store_url: str, tmp_path: Path) -> None:
+    store = Store(store_url)
+    store.save_run(make_run("2026-11-01", Status.PASS, 10, T0 + dt.timedelta(hours=2)))
+    store.save_run(make_run("2026-11-01", Status.FAIL, 0, T0))  # spooled earlier, replayed later
+    current = store.current_outcomes("dw.t", "2026-11-01")
+    assert [r["status"] for r in current] == ["PASS"]
+
+
+def test_dead_store_spools_and_the_next_run_replays(tmp_path: Path, sqlite_store_url: str) -> None:
+    dead = Store("postgresql+psycopg://nobody@127.0.0.1:1/none")
+    run = make_run("2026-11-05", Status.PASS, 7)
+    spool_dir = tmp_path / "spool"
+    try:
+        dead.save_or_spool(run, spool_dir, attempts=2)
+        raise AssertionError("expected a StoreError")
+    except Exception as exc:  # noqa: BLE001
+        assert "results kept in" in str(exc)
+    files = list(spool_dir.glob("run-*.json"))
+    assert len(files) == 1
+    live = Store(sqlite_store_url)
+    ids = live.replay_spool(spool_dir)
+    assert len(ids) == 1 and not list(spool_dir.glob("*.json"))
+    row = live.current_outcomes("dw.t", "2026-11-05")[0]
+    assert (row["status"], row["value"]) == ("PASS", 7.0)
+
+
+def test_summary_counts_failing_partitions(store_url: str) -> None:
+    store = Store(store_url)
+    for i, status in enumerate([Status.PASS, Status.FAIL, Status.WARN, Status.FAIL]):
+        store.save_run(make_run(f"2026-11-0{i + 1}", status, i))
+    (summary,) = store.table_summaries()
+    assert summary["latest_partition"] == "2026-11-04"
+    assert summary["status"] == "FAIL" and summary["failing_partitions"] == 2
+
+
+def test_indexes_exist(store_url: str) -> None:
+    store = Store(store_url)
+    store.migrate()
+    names = {ix["name"] for ix in sa.inspect(store.engine).get_indexes("outcomes")}
+    assert {"ix_outcomes_key", "ix_outcomes_run", "ix_outcomes_status"} <= names
+
+
+def test_head_revision_constant_matches_the_migrations() -> None:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    from quinto.store import HEAD_REVISION, MIGRATIONS
+
+    cfg = Config()
+    cfg.set_main_option("script_location", MIGRATIONS)
+    assert ScriptDirectory.from_config(cfg).get_current_head() == HEAD_REVISION
