@@ -5,7 +5,7 @@ result = quinto.audit("dw.fact_playback", "ds=2026-11-27")
 result.exit_code, [o.status for o in result.outcomes]
 """
 
-from quinto.audit import AuditResult, audit, validate
+from quinto.audit import AuditResult, Validation, audit, validate
 from quinto.errors import QuintoError, SpecError, StoreError, UsageError, WarehouseError
 from quinto.evaluate import Status
 from quinto.results import Outcome, Run
@@ -22,6 +22,7 @@ __all__ = [
     "Status",
     "StoreError",
     "UsageError",
+    "Validation",
     "WarehouseError",
     "audit",
     "load_project",

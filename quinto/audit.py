@@ -499,6 +499,8 @@ def open_store(project: Project) -> Store:
 
 
 def make_connector(project: Project, name: str) -> Connector:
+    if not name:
+        raise SpecError([Problem(None, "no connection: name one in quinto.yaml (`connections:`)")])
     if name not in project.connections:
         raise SpecError([Problem(None, f"unknown connection '{name}'{did_you_mean(name, project.connections)}")])
     return connector_for(interpolate(project.connections[name], f"connection '{name}'"), name)
@@ -563,42 +565,65 @@ def audit(
     return result
 
 
-def validate(paths: Sequence[str] | None = None, *, config: str | Path | None = None, connect: bool = False) -> Suite:
-    """Parse every check file (raising SpecError with all problems); with `connect`, also check that
-    every table and column exists in its warehouse."""
+@dataclass
+class Validation:
+    suite: Suite
+    verified: list[str] = field(default_factory=list)  # tables whose columns were checked in the warehouse
+    unverified: dict[str, str] = field(default_factory=dict)  # table → why not
+
+
+def validate(
+    paths: Sequence[str] | None = None, *, config: str | Path | None = None, connect: bool | None = None
+) -> Validation:
+    """Parse every check file (raising SpecError with all problems), then check that every table and
+    column exists in its warehouse: always with `connect=True` (an unreachable warehouse raises),
+    never with False, and with None whenever the warehouse can be reached."""
     project = load_project(config)
     suite = load_suite(project, list(paths) if paths else None)
-    if connect:
-        problems: list[Problem] = []
-        for spec in suite.tables.values():
+    report = Validation(suite)
+    if connect is False:
+        return report
+    problems: list[Problem] = []
+    for spec in suite.tables.values():
+        try:
             connector = make_connector(project, spec.connection)
-            try:
-                columns = connector.columns(spec.table)
-                auditor = Auditor(project, spec, connector, None)
-                auditor.check_columns(columns)
-                for check in spec.checks:
-                    if check.reference is not None:
-                        ref_cols = connector.columns(check.reference.table)
-                        if not ref_cols:
-                            problems.append(
-                                Problem(check.location, f"referenced table '{check.reference.table}' does not exist")
-                            )
-                        for c in check.reference.columns:
-                            if ref_cols and c.name not in ref_cols:
-                                problems.append(
-                                    Problem(
-                                        c.location,
-                                        f"column '{c.name}' is not in "
-                                        f"{check.reference.table}{did_you_mean(c.name, ref_cols)}",
-                                    )
-                                )
-            except SpecError as exc:
-                problems.extend(exc.problems)
-            finally:
-                connector.close()
-        if problems:
-            raise SpecError(problems)
-    return suite
+        except (SpecError, WarehouseError) as exc:
+            if connect:
+                raise
+            report.unverified[spec.table] = str(exc.message).splitlines()[0]
+            continue
+        try:
+            problems.extend(_missing_columns(project, spec, connector))
+            report.verified.append(spec.table)
+        except WarehouseError as exc:
+            if connect:
+                raise
+            report.unverified[spec.table] = exc.message
+        finally:
+            connector.close()
+    if problems:
+        raise SpecError(problems)
+    return report
+
+
+def _missing_columns(project: Project, spec: TableSpec, connector: Connector) -> list[Problem]:
+    problems: list[Problem] = []
+    try:
+        Auditor(project, spec, connector, None).check_columns(connector.columns(spec.table))
+    except SpecError as exc:
+        problems.extend(exc.problems)
+    for check in spec.checks:
+        if check.reference is None:
+            continue
+        ref_cols = connector.columns(check.reference.table)
+        if not ref_cols:
+            problems.append(Problem(check.location, f"referenced table '{check.reference.table}' does not exist"))
+            continue
+        for c in check.reference.columns:
+            if c.name not in ref_cols:
+                hint = did_you_mean(c.name, ref_cols)
+                problems.append(Problem(c.location, f"column '{c.name}' is not in {check.reference.table}{hint}"))
+    return problems
 
 
 __all__ = ["AuditResult", "Auditor", "EXIT_BAD_SPEC", "QuintoError", "audit", "validate"]

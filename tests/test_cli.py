@@ -137,3 +137,13 @@ def test_missing_env_var_is_named(project: Path) -> None:
     assert (
         proc.stderr.strip() == "Error: environment variable WAREHOUSE_URL is not set (needed by connection 'warehouse')"
     )
+
+
+def test_validate_checks_columns_when_the_warehouse_is_reachable(project: Path) -> None:
+    proc = run_quinto(["validate"], project, env(project))
+    assert proc.returncode == 0 and "columns verified for 1 table(s)" in proc.stdout
+    proc = run_quinto(["validate"], project, {"STORE_URL": "sqlite:///x.db"})  # no WAREHOUSE_URL: parse only
+    assert proc.returncode == 0 and "columns verified for 0 table(s)" in proc.stdout
+    assert "note: columns of dw.plays not verified: environment variable WAREHOUSE_URL is not set" in proc.stderr
+    proc = run_quinto(["validate", "--connect"], project, {"STORE_URL": "sqlite:///x.db"})
+    assert proc.returncode == 2
