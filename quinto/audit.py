@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -127,6 +127,23 @@ def fingerprint(check: Check) -> str:
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:16]
 
 
+def canonical(value: Any) -> Any:
+    """A partition value as something comparable whatever its spelling: dates and times as objects
+    (`2026-11-27 05:00:00` and `2026-11-27T05:00:00` are one partition), anything else as text."""
+    if isinstance(value, (dt.datetime, dt.date)):
+        return value.replace(tzinfo=None) if isinstance(value, dt.datetime) else value
+    text = str(value)
+    if len(text) == 10:
+        try:
+            return dt.date.fromisoformat(text)
+        except ValueError:
+            return text
+    try:
+        return dt.datetime.fromisoformat(text).replace(tzinfo=None)
+    except ValueError:
+        return text
+
+
 def _number(value: Any) -> Any:
     if isinstance(value, Decimal):
         return float(value)
@@ -184,43 +201,62 @@ class Auditor:
         self.sample_rows = int(project.settings.get("sample_rows", 20))
         self.chunk = max(1, int(project.settings.get("partitions_per_scan", 31)))
         self.fps = {c.key: fingerprint(c) for c in spec.checks}
+        self.progress: Callable[[int], None] | None = None  # called with the partitions done per chunk
 
     # -- running the statements -------------------------------------------------------------------
     def _run(self, compiled: Compiled, purpose: str) -> list[tuple[Any, ...]]:
         return self.connector.execute(compiled.sql, compiled.params, purpose=purpose)
 
-    def scan(self, partitions: Sequence[str]) -> dict[str, dict[str, Any]]:
-        """Aggregate values per partition, from one statement per chunk of partitions."""
+    def aggregates(self) -> list[Aggregate]:
         aggs: dict[str, Aggregate] = {}
         for check in self.spec.checks:
             for a in CHECK_TYPES[check.type].aggregates(check):
                 aggs.setdefault(a.key, a)
+        return list(aggs.values())
+
+    def scan(self, chunk: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """Aggregate values of a chunk of partitions (or of the whole table), from ONE statement."""
+        aggs = self.aggregates()
         if not aggs:
-            return {p: {} for p in partitions}
-        out: dict[str, dict[str, Any]] = {}
+            return {p: {} for p in chunk}
         column = self.spec.partition
-        for i in range(0, len(partitions), self.chunk):
-            chunk = list(partitions[i : i + self.chunk])
-            compiled = compile_scan(self.connector, self.spec.table, column, chunk, list(aggs.values()))
-            rows = self._run(compiled, "scan")
-            if compiled.grouped:
-                for row in rows:
-                    part = row[0].isoformat() if hasattr(row[0], "isoformat") else str(row[0])
-                    out[part] = {compiled.aliases[f"m{j}"]: _number(v) for j, v in enumerate(row[1:])}
-                missing = [p for p in chunk if p not in out]
-                if missing and any(a.kind == "expression" for a in aggs.values()):
-                    for p in missing:  # an empty partition: let the engine evaluate custom metrics on no rows
-                        single = compile_scan(self.connector, self.spec.table, column, [p], list(aggs.values()))
-                        row = self._run(single, "scan")[0]
-                        out[p] = {single.aliases[f"m{j}"]: _number(v) for j, v in enumerate(row)}
-                for p in chunk:
-                    if p not in out:
-                        zero = ("row_count", "null_count", "nonnull_rows", "distinct_rows", "invalid_count")
-                        out[p] = {k: (0 if a.kind in zero else None) for k, a in aggs.items()}
+        compiled = compile_scan(self.connector, self.spec.table, column, [] if column is None else chunk, aggs)
+        rows = self._run(compiled, "scan")
+        if not compiled.grouped:
+            return {chunk[0]: {compiled.aliases[f"m{j}"]: _number(v) for j, v in enumerate(rows[0])}}
+        out: dict[str, dict[str, Any]] = {}
+        asked = {canonical(p): p for p in chunk}
+        for row in rows:
+            part = asked.get(canonical(row[0]), str(row[0]))
+            out[part] = {compiled.aliases[f"m{j}"]: _number(v) for j, v in enumerate(row[1:])}
+        for p in chunk:
+            if p in out:
+                continue
+            if any(a.kind == "expression" for a in aggs):  # an empty partition: custom metrics over no rows
+                out.update(self.scan([p]))
             else:
-                row = rows[0]
-                out[chunk[0]] = {compiled.aliases[f"m{j}"]: _number(v) for j, v in enumerate(row)}
+                zero = ("row_count", "null_count", "nonnull_rows", "distinct_rows", "invalid_count")
+                out[p] = {a.key: (0 if a.kind in zero else None) for a in aggs}
         return out
+
+    def scan_all(self, parts: Sequence[str], run: Run) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
+        """Values of every partition, one statement per chunk; a failed chunk fails only its partitions."""
+        values: dict[str, dict[str, Any]] = {}
+        errors: dict[str, str] = {}
+        for i in range(0, len(parts), self.chunk):
+            chunk = list(parts[i : i + self.chunk])
+            if run.error and "cannot connect" in run.error:
+                errors.update({p: run.error for p in chunk})
+                continue
+            try:
+                values.update(self.scan(chunk))
+            except WarehouseError as exc:
+                self.diagnose(exc)
+                errors.update({p: exc.message for p in chunk})
+                run.error = run.error or exc.message
+            if self.progress is not None:
+                self.progress(len(chunk))
+        return values, errors
 
     def diagnose(self, error: WarehouseError) -> None:
         """After a failed scan, turn a missing table or column into a located SpecError."""
@@ -241,8 +277,9 @@ class Auditor:
                 ]
             )
         problems = []
-        lower = {c.lower(): c for c in columns}
-        if self.spec.partition and self.spec.partition.lower() not in lower:
+        exact = self.connector.CASE_SENSITIVE_IDENTIFIERS
+        lower = {} if exact else {c.lower(): c for c in columns}
+        if self.spec.partition and self.spec.partition not in columns and self.spec.partition.lower() not in lower:
             problems.append(
                 Problem(
                     self.spec.location,
@@ -284,9 +321,9 @@ class Auditor:
                     )
                     rows = self._run(compiled, "reference")
                     if compiled.grouped:
-                        found = {str(r[0].isoformat() if hasattr(r[0], "isoformat") else r[0]): r[1] for r in rows}
+                        found = {canonical(r[0]): r[1] for r in rows}
                         for p in partitions:
-                            values[(check.key, p)] = _number(found.get(p, 0))
+                            values[(check.key, p)] = _number(found.get(canonical(p), 0))
                     else:
                         values[(check.key, partitions[0])] = _number(rows[0][0])
                 elif check.type == "sql":
@@ -393,35 +430,20 @@ class Auditor:
             trigger=trigger,
         )
         self.connector.statements.clear()
-        scan_error = None
-        values: dict[str, dict[str, Any]] = {}
-        try:
-            values = self.scan(parts) if spec.partition else self.scan_whole()
-        except WarehouseError as exc:
-            self.diagnose(exc)
-            scan_error = exc.message
-            run.error = exc.message
-        query_values, query_errors = (
-            self.query_checks(parts if spec.partition else [WHOLE_TABLE])
-            if any(CHECK_TYPES[c.type].kind != "scan" for c in spec.checks)
-            and not (scan_error and "cannot connect" in scan_error)
-            else ({}, {})
-        )
-        history: dict[str, list[tuple[str, float]]] = {}
-        needs_history = [c for c in spec.checks if c.change or c.anomaly is not None]
-        if needs_history and self.store is not None:
-            try:
-                history = self.store.history(spec.table, {self.fps[c.key] for c in needs_history}, parts[0])
-            except (StoreError, Exception) as exc:  # noqa: BLE001 - history is best effort; say so
-                history = {}
-                run.error = (run.error + "; " if run.error else "") + f"history unavailable: {str(exc).splitlines()[0]}"
+        values, scan_errors = self.scan_all(parts, run)
+        unreachable = bool(run.error and "cannot connect" in run.error)
+        needs_queries = any(CHECK_TYPES[c.type].kind != "scan" for c in spec.checks)
+        query_values, query_errors = self.query_checks(parts) if needs_queries and not unreachable else ({}, {})
+        if unreachable:
+            query_errors = {c.key: str(run.error) for c in spec.checks}
+        history, marks = self.load_history(parts, run)
         for part in parts:
             part_outcomes: list[Outcome] = []
             metric_seen: set[str] = set()
             for check in spec.checks:
                 fp = self.fps[check.key]
                 kind = CHECK_TYPES[check.type].kind
-                error = scan_error if kind == "scan" else query_errors.get(check.key)
+                error = scan_errors.get(part) if kind == "scan" else query_errors.get(check.key)
                 value = None if error else self.value_of(check, part, values.get(part, {}), query_values)
                 verdict = Verdict(Status.ERROR, error) if error else self.judge(check, part, value, history)
                 samples = None
@@ -453,7 +475,10 @@ class Auditor:
                     metric_seen.add(fp)
                     run.metric_values.append(MetricValue(spec.table, part, check.metric_key, fp, num))
             run.outcomes.extend(part_outcomes)
-            if all(o.status != Status.FAIL for o in part_outcomes):  # later partitions learn from good ones
+            good = marks.get(part) == "good" or (
+                marks.get(part) != "bad" and all(o.status != Status.FAIL for o in part_outcomes)
+            )
+            if good:  # later partitions of this run learn from the good ones before them
                 for mv in run.metric_values:
                     if mv.partition == part and mv.value is not None:
                         history.setdefault(mv.fingerprint, []).append((part, mv.value))
@@ -461,16 +486,19 @@ class Auditor:
         run.finished_at = dt.datetime.now(dt.UTC)
         return run
 
-    def scan_whole(self) -> dict[str, dict[str, Any]]:
-        aggs: dict[str, Aggregate] = {}
-        for check in self.spec.checks:
-            for a in CHECK_TYPES[check.type].aggregates(check):
-                aggs.setdefault(a.key, a)
-        if not aggs:
-            return {WHOLE_TABLE: {}}
-        compiled = compile_scan(self.connector, self.spec.table, None, [], list(aggs.values()))
-        row = self._run(compiled, "scan")[0]
-        return {WHOLE_TABLE: {compiled.aliases[f"m{j}"]: _number(v) for j, v in enumerate(row)}}
+    def load_history(self, parts: Sequence[str], run: Run) -> tuple[dict[str, list[tuple[str, float]]], dict[str, str]]:
+        """Stored values of good partitions before the newest one audited (those audited now are
+        judged in order and learn from each other), and the marks of the partitions audited."""
+        needs = {self.fps[c.key] for c in self.spec.checks if c.change or c.anomaly is not None}
+        if not needs or self.store is None or self.spec.partition is None:
+            return {}, {}
+        try:
+            history = self.store.history(self.spec.table, needs, before=max(parts), exclude=parts)
+            return history, self.store.marks(self.spec.table, parts)
+        except Exception as exc:  # noqa: BLE001 - a store outage must not stop the audit; say so
+            note = f"history unavailable: {str(exc).splitlines()[0]}"
+            run.error = f"{run.error}; {note}" if run.error else note
+            return {}, {}
 
 
 def schema_violations(check: Check, columns: Mapping[str, str]) -> int:
@@ -518,6 +546,7 @@ def audit(
     trigger: str = "cli",
     save: bool = True,
     now: dt.datetime | None = None,
+    chunk: int | None = None,
 ) -> AuditResult:
     """Audit partitions of one table, store the run, and return its outcomes.
 
@@ -549,7 +578,10 @@ def audit(
         except Exception as exc:  # noqa: BLE001 - the store may be down; this run will spool too
             result_notes.append(f"spooled runs not replayed: {str(exc).splitlines()[0]}")
     try:
-        run = Auditor(project, spec, connector, store, now).run(parts, trigger)
+        auditor = Auditor(project, spec, connector, store, now)
+        if chunk:
+            auditor.chunk = chunk
+        run = auditor.run(parts, trigger)
     finally:
         if own_connector:
             connector.close()
@@ -563,6 +595,85 @@ def audit(
             if own_store:
                 store.close()
     return result
+
+
+def backfill(
+    table: str,
+    since: str,
+    until: str | None = None,
+    *,
+    config: str | Path | None = None,
+    project: Project | None = None,
+    suite: Suite | None = None,
+    store: Store | None = None,
+    connector: Connector | None = None,
+    chunk: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    now: dt.datetime | None = None,
+) -> list[AuditResult]:
+    """Audit every partition of `table` in [since, until] that exists in the warehouse, oldest first,
+    in chunks of `chunk` partitions; each chunk is ONE grouped scan and one stored run, so history
+    builds up as it goes and an interruption keeps the chunks already done.
+    `progress(done, total)` is called after each chunk."""
+    project = project or load_project(config)
+    suite = suite or load_suite(project)
+    spec = suite.table(table)
+    if spec.partition is None:
+        raise UsageError(f"table {table} declares no `partition:` column; there is nothing to backfill")
+    since = validate_partition(since, spec)
+    until = validate_partition(until, spec) if until else None
+    own_connector, own_store = connector is None, store is None
+    connector = connector or make_connector(project, spec.connection)
+    store = store or open_store(project)
+    try:
+        parts = sorted(connector.partitions(spec.table, spec.partition, since, until, limit=100_000))
+        size = max(1, chunk or int(project.settings.get("partitions_per_scan", 31)))
+        results = []
+        for i in range(0, len(parts), size):
+            batch = parts[i : i + size]
+            results.append(
+                audit(
+                    table,
+                    batch,
+                    project=project,
+                    suite=suite,
+                    store=store,
+                    connector=connector,
+                    trigger="backfill",
+                    now=now,
+                    chunk=size,
+                )
+            )
+            if progress is not None:
+                progress(min(i + size, len(parts)), len(parts))
+        return results
+    finally:
+        if own_connector:
+            connector.close()
+        if own_store:
+            store.close()
+
+
+def mark(
+    table: str,
+    partition: str,
+    verdict: str,
+    reason: str | None = None,
+    *,
+    config: str | Path | None = None,
+    by: str | None = None,
+) -> None:
+    """Mark a partition good (it joins baselines even after a failure) or bad (it never does)."""
+    project = load_project(config)
+    spec = load_suite(project).table(table)
+    value = parse_partition_arg(partition, spec)
+    if verdict not in ("good", "bad"):
+        raise UsageError(f"a partition is marked 'good' or 'bad', not {verdict!r}")
+    store = open_store(project)
+    try:
+        store.mark(spec.table, value, verdict, reason, by)
+    finally:
+        store.close()
 
 
 @dataclass

@@ -15,7 +15,7 @@ from typing import Any
 import click
 
 from quinto import __version__
-from quinto.audit import AuditResult, audit, open_store, validate
+from quinto.audit import AuditResult, audit, backfill, mark, open_store, validate
 from quinto.errors import EXIT_BAD_SPEC, EXIT_INFRA, QuintoError, SpecError
 from quinto.evaluate import Status, fmt
 
@@ -116,6 +116,59 @@ def print_result(result: AuditResult) -> None:
         click.echo(f"Error: {run.error}", err=True)
     if result.store_error:
         click.echo(f"Error: {result.store_error}", err=True)
+
+
+@main.command("backfill")
+@click.argument("table")
+@click.option("--since", required=True, help="First partition value to audit (inclusive).")
+@click.option("--until", default=None, help="Last partition value to audit (inclusive; default: the newest).")
+@click.option("--chunk", type=int, default=None, help="Partitions per grouped scan (default: partitions_per_scan).")
+@config_option
+def backfill_cmd(table: str, since: str, until: str | None, chunk: int | None, config: str | None) -> None:
+    """Compute and judge every partition of TABLE in a range: one grouped scan per chunk.
+
+    Exit 0 when every chunk ran (failing partitions are listed), 3 on warehouse or store errors."""
+    with click.progressbar(length=1, label=f"backfilling {table}", file=sys.stderr) as bar:
+        state = {"done": 0}
+
+        def progress(done: int, total: int) -> None:
+            bar.length = total
+            bar.update(done - state["done"])
+            state["done"] = done
+
+        results = backfill(table, since, until, config=config, chunk=chunk, progress=progress)
+    if not results:
+        click.echo(f"{table}: no partitions between {since} and {until or 'now'}")
+        return
+    failing: dict[str, list[str]] = {}
+    parts = 0
+    for result in results:
+        parts += len(result.run.partitions)
+        for o in result.outcomes:
+            if o.status in (Status.FAIL, Status.ERROR):
+                failing.setdefault(o.partition, []).append(f"{o.check} ({o.status})")
+    scans = sum(1 for r in results for s in r.run.statements if s["purpose"] == "scan")
+    click.echo(f"{table}: {parts} partition(s) in {len(results)} run(s), {scans} scan statement(s)")
+    for part, names in sorted(failing.items()):
+        click.echo(click.style(f"  FAIL {part}: ", fg="red") + ", ".join(names))
+    problems = [r.store_error or r.run.error for r in results if r.store_error or r.run.error]
+    for problem in problems:
+        click.echo(f"Error: {problem}", err=True)
+    sys.exit(EXIT_INFRA if problems else 0)
+
+
+@main.command("mark")
+@click.argument("table")
+@click.option("--partition", "-p", required=True, help="The partition, as column=value.")
+@click.argument("verdict", type=click.Choice(["good", "bad"]))
+@click.option("--reason", default=None, help="Why; shown in the UI.")
+@config_option
+def mark_cmd(table: str, partition: str, verdict: str, reason: str | None, config: str | None) -> None:
+    """Mark a partition good (it joins baselines even after a failure) or bad (never in a baseline)."""
+    import getpass
+
+    mark(table, partition, verdict, reason, config=config, by=getpass.getuser())
+    click.echo(f"{table} {partition} marked {verdict}")
 
 
 @main.command("runs")

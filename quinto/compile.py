@@ -94,12 +94,20 @@ def _as_text(node: exp.Expr) -> exp.Expr:
     return exp.Cast(this=node, to=exp.DataType.build("varchar"))
 
 
-def missing_predicate(agg: Aggregate, b: _Binder, table: str | None = None) -> exp.Expr:
+def _value_binds(values: Sequence[Any], b: _Binder, connector: Connector) -> list[exp.Expr]:
+    """A list of user values to compare with a column; bound as text where the engine casts text to
+    the column's type, so the YAML's guess (200 is a number) does not decide the comparison."""
+    if connector.TEXT_PARAMETERS_COERCE:
+        return [b.bind(v if isinstance(v, str) else str(v)) for v in values]
+    return [b.bind(v) for v in values]
+
+
+def missing_predicate(agg: Aggregate, b: _Binder, connector: Connector, table: str | None = None) -> exp.Expr:
     c = col(agg.columns[0], table)
     pred: exp.Expr = exp.Is(this=c, expression=exp.Null())
     values = agg.param("missing_values")
     if values:
-        pred = exp.or_(pred, exp.In(this=c, expressions=[b.bind(v) for v in values]))
+        pred = exp.or_(pred, exp.In(this=c, expressions=_value_binds(values, b, connector)))
     return exp.Paren(this=pred)
 
 
@@ -108,7 +116,7 @@ def invalid_predicate(agg: Aggregate, b: _Binder, connector: Connector, table: s
     rules: list[exp.Expr] = []
     for name, value in agg.params:
         if name == "valid_values":
-            rules.append(exp.In(this=c, expressions=[b.bind(v) for v in value]))
+            rules.append(exp.In(this=c, expressions=_value_binds(value, b, connector)))
         elif name == "valid_regex":
             if not connector.HAS_REGEX:
                 raise SpecError(
@@ -153,7 +161,7 @@ def aggregate_sql(agg: Aggregate, b: _Binder, connector: Connector) -> exp.Expr:
     if k == "row_count":
         return exp.Count(this=exp.Star())
     if k == "null_count":
-        return _count_when(missing_predicate(agg, b))
+        return _count_when(missing_predicate(agg, b, connector))
     if k == "nonnull_rows":
         return exp.Count(this=col(agg.columns[0])) if len(agg.columns) == 1 else _count_when(_all_not_null(agg.columns))
     if k == "distinct_rows":
@@ -261,7 +269,11 @@ def compile_samples(
             query = query.where(where)
         query = query.order_by(*[col(c, "t") for c in cols]).limit(limit)
     else:
-        pred = missing_predicate(agg, b, "t") if agg.kind == "null_count" else invalid_predicate(agg, b, connector, "t")
+        pred = (
+            missing_predicate(agg, b, connector, "t")
+            if agg.kind == "null_count"
+            else invalid_predicate(agg, b, connector, "t")
+        )
         cond = exp.and_(where, pred) if where is not None else pred
         query = (
             exp.select(exp.Column(this=exp.Star(), table=ident("t")))
@@ -337,13 +349,22 @@ def compile_custom_sql(sql: str) -> Compiled:
     return Compiled(protect_colons(sql, ["partition"]), {})
 
 
-def list_partitions_sql(connector: Connector, table: str, column: str, limit: int) -> str:
+def compile_partitions(
+    connector: Connector, table: str, column: str, since: str | None, until: str | None, limit: int
+) -> Compiled:
+    """Distinct partition values within [since, until], newest first, bounded by `limit`."""
+    b = _Binder()
+    conds: list[exp.Expr] = [exp.Not(this=exp.Is(this=col(column), expression=exp.Null()))]
+    if since is not None:
+        conds.append(exp.GTE(this=col(column), expression=b.bind(since)))
+    if until is not None:
+        conds.append(exp.LTE(this=col(column), expression=b.bind(until)))
     query = (
         exp.select(col(column))
         .distinct()
         .from_(table_node(table))
-        .where(exp.Not(this=exp.Is(this=col(column), expression=exp.Null())))
+        .where(exp.and_(*conds))
         .order_by(exp.Ordered(this=col(column), desc=True))
         .limit(limit)
     )
-    return query.sql(dialect=bind_dialect(connector.DIALECT))
+    return Compiled(_render(query, connector, b), b.params)

@@ -90,3 +90,19 @@ def test_robust_band_ignores_an_outlier_in_history() -> None:
 @pytest.mark.parametrize("value, status", [(0, Status.FAIL), (1, Status.PASS)])
 def test_condition_fail(value: float, status: Status) -> None:
     assert judge_levels(check(condition=parse_condition("> 0")), value).status == status
+
+
+def test_steady_trend_is_not_an_anomaly() -> None:
+    hist = [(d, 100.0 + 2 * i) for i, d in enumerate(days(40))]
+    target = days(41)[-1]
+    assert judge_anomaly(check(anomaly=Anomaly(window=28, sigma=3)), 180, hist, target).status == Status.PASS
+    assert judge_anomaly(check(anomaly=Anomaly(window=28, sigma=3)), 300, hist, target).status == Status.FAIL
+
+
+def test_single_spike_in_history_widens_the_mean_band_but_not_the_robust_one() -> None:
+    hist = [(d, 100.0 + i % 3) for i, d in enumerate(days(28))]
+    hist[10] = (hist[10][0], 1000.0)
+    target = days(29)[-1]
+    assert judge_anomaly(check(anomaly=Anomaly(window=28, sigma=3)), 300, hist, target).status == Status.PASS
+    robust = check(anomaly=Anomaly(window=28, sigma=3, method="robust"))
+    assert judge_anomaly(robust, 300, hist, target).status == Status.FAIL

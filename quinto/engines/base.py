@@ -73,6 +73,12 @@ class Connector:
     HAS_REGEX: ClassVar[bool] = True
     #: how the partitions of a table are listed: "distinct" (bounded SELECT DISTINCT), "show", "$partitions".
     PARTITION_LISTING: ClassVar[str] = "distinct"
+    #: whether a quoted identifier must match the column's case exactly ("Email" is not "email").
+    CASE_SENSITIVE_IDENTIFIERS: ClassVar[bool] = True
+    #: whether a text parameter compares with a column of any type (the engine casts it to the
+    #: column's type), so `valid_values` and `missing_values` can be bound as text whatever YAML
+    #: made of them (`[200, 404]` on a VARCHAR column, `['1', '2']` on an INTEGER one).
+    TEXT_PARAMETERS_COERCE: ClassVar[bool] = True
     #: connect_args passed to SQLAlchemy's create_engine.
     CONNECT_ARGS: ClassVar[dict[str, Any]] = {}
 
@@ -161,12 +167,15 @@ class Connector:
         params = {"t": name, **({"s": schema} if schema else {}), **({"c": catalog} if catalog else {})}
         return {str(r[0]): str(r[1]) for r in self.execute(sql, params, purpose="schema")}
 
-    def partitions(self, table: str, column: str, limit: int = 400) -> list[str]:
-        """The newest partition values (newest first), by a bounded SELECT DISTINCT."""
-        from quinto.compile import list_partitions_sql
+    def partitions(
+        self, table: str, column: str, since: str | None = None, until: str | None = None, limit: int = 1000
+    ) -> list[str]:
+        """Partition values within [since, until], newest first, by a bounded SELECT DISTINCT."""
+        from quinto.compile import compile_partitions
 
-        sql = list_partitions_sql(self, table, column, limit)
-        return [str(_partition_text(r[0])) for r in self.execute(sql, {}, purpose="partitions")]
+        compiled = compile_partitions(self, table, column, since, until, limit)
+        rows = self.execute(compiled.sql, compiled.params, purpose="partitions")
+        return [_partition_text(r[0]) for r in rows]
 
 
 def _partition_text(value: Any) -> str:

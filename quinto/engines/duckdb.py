@@ -10,8 +10,10 @@ from quinto.engines.base import Connector
 class DuckDBConnector(Connector):
     ENGINE: ClassVar[str] = "duckdb"
     DIALECT: ClassVar[str] = "duckdb"
-    PERCENTILE: ClassVar[str | None] = "quantile_cont(:col, :p)"
+    # DuckDB keeps a DECIMAL column's scale in quantile_cont's result; DOUBLE interpolates exactly.
+    PERCENTILE: ClassVar[str | None] = "quantile_cont(CAST(:col AS DOUBLE), :p)"
     DISTINCT_TUPLES: ClassVar[str] = "tuple"
+    CASE_SENSITIVE_IDENTIFIERS: ClassVar[bool] = False
 
     def connect_args(self) -> dict[str, Any]:
         # A file is opened read-only so that audits never lock out the ETL writer or each other.

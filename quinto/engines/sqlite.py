@@ -37,6 +37,7 @@ class SQLiteConnector(Connector):
     DIALECT: ClassVar[str] = "sqlite"
     PERCENTILE: ClassVar[str | None] = None
     DISTINCT_TUPLES: ClassVar[str] = "concat"
+    CASE_SENSITIVE_IDENTIFIERS: ClassVar[bool] = False
 
     def on_connect(self, dbapi_connection: Any) -> None:
         dbapi_connection.create_function("regexp", 2, _regexp, deterministic=True)

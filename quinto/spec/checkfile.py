@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from types import MappingProxyType
@@ -15,7 +16,7 @@ from quinto.checks import CHECK_TYPES, COMMON_OPTIONS, COUNT, PERCENT, SECONDS, 
 from quinto.errors import Location, Problem, SpecError, did_you_mean
 from quinto.spec.grammar import CheckLine, Condition, GrammarError, parse_check_line, parse_condition
 from quinto.spec.model import Anomaly, Check, Column, Reference, TableSpec
-from quinto.spec.yamlfile import Map, Seq, load_file
+from quinto.spec.yamlfile import Map, Seq, load_file, locate
 
 TOP_KEYS = ("table", "connection", "partition", "partition_format", "owners", "notify", "checks")
 NAMED_TYPES = {n for n in CHECK_TYPES if n not in ("metric", "sql")}
@@ -28,8 +29,9 @@ def _shift(loc: Location, offset: int) -> Location:
 
 
 class _FileParser:
-    def __init__(self, file: str) -> None:
+    def __init__(self, file: str, lines: list[str] | None = None) -> None:
         self.file = file
+        self.lines = lines or []
         self.problems: list[Problem] = []
 
     def err(self, loc: Location | None, msg: str) -> None:
@@ -64,12 +66,15 @@ class _FileParser:
         owners = self.str_list(doc, "owners")
         notify = self.str_list(doc, "notify")
         connection = doc.get("connection", "")
+        connection_loc = doc.value_loc("connection") if "connection" in doc else doc.loc
         if not isinstance(connection, str):
             self.err(doc.value_loc("connection"), "`connection:` is the name of a connection in quinto.yaml")
             connection = ""
         checks: list[Check] = []
         raw = doc.get("checks")
-        if raw is None:
+        if raw is None and "checks" in doc:
+            self.err(doc.key_loc("checks"), "`checks:` is empty")
+        elif raw is None:
             self.err(doc.loc, "missing `checks:` (a list of checks)")
         elif not isinstance(raw, Seq):
             self.err(doc.value_loc("checks"), "`checks:` must be a list of checks")
@@ -77,8 +82,8 @@ class _FileParser:
             if not raw:
                 self.err(raw.loc, "`checks:` is empty")
             seen: dict[str, Location] = {}
-            for item, loc in zip(raw, raw.item_locs, strict=True):
-                check = self.check(item, loc, partition)
+            for item, loc, span in zip(raw, raw.item_locs, raw.item_spans, strict=True):
+                check = self.check(item, loc, partition, span)
                 if check is None:
                     continue
                 if check.key in seen:
@@ -97,6 +102,7 @@ class _FileParser:
             owners=owners,
             notify=notify,
             partition_format=str(pformat) if pformat is not None else None,
+            connection_location=connection_loc,
         )
 
     def str_list(self, doc: Map, key: str) -> tuple[str, ...]:
@@ -111,10 +117,20 @@ class _FileParser:
         return ()
 
     # -- one check ---------------------------------------------------------------------------
-    def check(self, item: Any, loc: Location, partition: str | None) -> Check | None:
+    def check(
+        self, item: Any, loc: Location, partition: str | None, span: tuple[Location, Location, str] | None = None
+    ) -> Check | None:
         options: Map | None = None
         if isinstance(item, str):
             text = item
+        elif isinstance(item, Map) and len(item) > 1:
+            first, stray = list(item)[:2]
+            self.err(
+                item.key_loc(stray),
+                f"'{stray}' is not indented under the check '{first}'; indent a check's options deeper than "
+                "the check text",
+            )
+            return None
         elif isinstance(item, Map) and len(item) == 1:
             text = next(iter(item))
             value = item[text]
@@ -125,26 +141,32 @@ class _FileParser:
             else:
                 self.err(item.value_loc(text), "the options of a check are a mapping, e.g. {warn: '> 10'}")
                 return None
-        elif isinstance(item, Map):
-            self.err(
-                loc,
-                "a check is one line of text, optionally followed by ':' and its options; "
-                f"this item has {len(item)} keys",
-            )
-            return None
         else:
             self.err(loc, "a check is a line of text like `row_count > 0`")
             return None
         before = len(self.problems)
+
+        def at(offset: int) -> Location:
+            """Where character `offset` of the check text is in the file."""
+            if isinstance(item, str) and span is not None:
+                return locate(span[0], span[1], span[2], self.lines, offset)
+            return _shift(loc, offset)
+
         try:
             line = parse_check_line(text)
         except GrammarError as exc:
-            self.err(_shift(loc, exc.offset), f"cannot read check '{text}': {exc}")
+            folded = isinstance(item, str) and span is not None and not span[2] and span[1].line > span[0].line
+            hint = (
+                " (YAML joined this line to the check above it: is it indented deeper than the other items?)"
+                if folded
+                else ""
+            )
+            self.err(at(exc.offset), f"cannot read check '{text}': {exc}{hint}")
             return None
         opts: dict[str, Any] = dict(options) if options else {}
         oloc = (lambda k: options.value_loc(k)) if options else (lambda k: loc)
         kloc = (lambda k: options.key_loc(k)) if options else (lambda k: loc)
-        mloc = _shift(loc, line.metric_offset)
+        mloc = at(line.metric_offset)
 
         # which type?
         if "metric" in opts and "sql" in opts:
@@ -170,21 +192,21 @@ class _FileParser:
             if key not in allowed:
                 self.err(kloc(key), f"unknown option '{key}' for {ctype}{did_you_mean(key, allowed)}")
 
-        columns, percentile = self.columns(line, ctype, loc)
+        columns, percentile = self.columns(line, ctype, at)
         reference = None
         if ctype == "reference":
             if line.reference is None:
                 self.err(mloc, "reference needs the table it refers to: `reference(col) in schema.table(col)`")
             else:
                 ref_table, ref_args = line.reference
-                reference = Reference(ref_table, tuple(Column(a.text, _shift(loc, a.offset)) for a in ref_args))
+                reference = Reference(ref_table, tuple(Column(a.text, at(a.offset)) for a in ref_args))
                 if len(ref_args) != len(columns):
                     self.err(loc, f"reference compares {len(columns)} column(s) with {len(ref_args)}")
         elif line.reference is not None:
             self.err(loc, "`in table(col)` belongs to reference checks only")
 
         condition = line.condition
-        if condition is None and ctype_obj.default_condition and not line.change:
+        if condition is None and ctype_obj.default_condition and not line.change and not {"warn", "fail"} & set(opts):
             condition = parse_condition(ctype_obj.default_condition)
         warn = self.level(opts, "warn", oloc)
         fail = self.level(opts, "fail", oloc)
@@ -193,7 +215,7 @@ class _FileParser:
             self.err(loc, "`change vs previous partition` needs a condition, e.g. `between -30% and +50%`")
         if line.change and anomaly is not None:
             self.err(kloc("anomaly"), "a check is either a change check or an anomaly check, not both")
-        if condition is None and warn is None and fail is None and anomaly is None:
+        if condition is None and warn is None and fail is None and "anomaly" not in opts and not line.change:
             self.err(
                 loc,
                 f"check '{text}' judges nothing: add a condition (e.g. `{ctype_obj.example}`), "
@@ -208,7 +230,7 @@ class _FileParser:
             self.err(oloc("severity"), f"`severity:` is 'fail' or 'warn', not '{severity}'")
         samples = opts.get("samples", 20)
         if not isinstance(samples, int) or isinstance(samples, bool) or samples < 0:
-            self.err(oloc("samples"), "`samples:` is a number of rows (0 for none)")
+            self.err(oloc("samples"), f"`samples:` is a number of rows (0 for none), not {samples!r}")
             samples = 0
         notify = opts.get("notify", True)
         if not isinstance(notify, bool):
@@ -250,7 +272,10 @@ class _FileParser:
             options=frozen,
         )
 
-    def columns(self, line: CheckLine, ctype: str, loc: Location) -> tuple[tuple[Column, ...], float | None]:
+    def columns(
+        self, line: CheckLine, ctype: str, at: Callable[[int], Location]
+    ) -> tuple[tuple[Column, ...], float | None]:
+        loc = at(0)
         args = list(line.args or ())
         percentile = None
         if ctype == "percentile":
@@ -259,18 +284,18 @@ class _FileParser:
                 return (), None
             percentile = float(args[1].text.rstrip("%"))
             if not 0 < percentile < 1:
-                self.err(_shift(loc, args[1].offset), "the percentile is a fraction between 0 and 1, e.g. 0.95")
+                self.err(at(args[1].offset), "the percentile is a fraction between 0 and 1, e.g. 0.95")
             args = args[:1]
         lo, hi = CHECK_TYPES[ctype].columns
         if ctype in ("metric", "sql"):
             return (), None
         for a in args:
             if a.is_number:
-                self.err(_shift(loc, a.offset), f"'{a.text}' is not a column name")
+                self.err(at(a.offset), f"'{a.text}' is not a column name")
         if len(args) < lo or (hi is not None and len(args) > hi):
             want = "no column" if hi == 0 else ("one column" if (lo, hi) == (1, 1) else "one or more columns")
-            self.err(_shift(loc, line.metric_offset), f"{ctype} takes {want}, got {len(args)}")
-        return tuple(Column(a.text, _shift(loc, a.offset)) for a in args if not a.is_number), percentile
+            self.err(at(line.metric_offset), f"{ctype} takes {want}, got {len(args)}")
+        return tuple(Column(a.text, at(a.offset)) for a in args if not a.is_number), percentile
 
     def level(self, opts: dict[str, Any], key: str, oloc: Any) -> Condition | None:
         if key not in opts:
@@ -320,16 +345,16 @@ class _FileParser:
         method = raw.get("method", "mean")
         ok = True
         if not isinstance(window, int) or isinstance(window, bool) or window < 2:
-            self.err(raw.value_loc("window"), "`window:` is a whole number of partitions, at least 2")
+            self.err(raw.value_loc("window"), f"`window:` is a whole number of partitions, at least 2, not {window!r}")
             ok = False
         if not isinstance(sigma, (int, float)) or isinstance(sigma, bool) or sigma <= 0:
-            self.err(raw.value_loc("sigma"), "`sigma:` is a positive number")
+            self.err(raw.value_loc("sigma"), f"`sigma:` is a positive number, not {sigma!r}")
             ok = False
         if not isinstance(same_weekday, bool):
             self.err(raw.value_loc("same_weekday"), "`same_weekday:` is true or false")
             ok = False
         if not isinstance(min_history, int) or isinstance(min_history, bool) or min_history < 2:
-            self.err(raw.value_loc("min_history"), "`min_history:` is a whole number, at least 2")
+            self.err(raw.value_loc("min_history"), f"`min_history:` is a whole number, at least 2, not {min_history!r}")
             ok = False
         if method not in ("mean", "robust"):
             self.err(
@@ -386,7 +411,7 @@ class _FileParser:
 
     def type_options(self, ctype: str, opts: dict[str, Any], oloc: Any, kloc: Any, loc: Location) -> None:
         if ctype in ("invalid_count", "invalid_percent"):
-            if not VALIDITY_OPTIONS & set(opts):
+            if not VALIDITY_OPTIONS & set(opts) and all(k in COMMON_OPTIONS | VALIDITY_OPTIONS for k in opts):
                 self.err(loc, f"{ctype} needs a validity rule: one of {', '.join(sorted(VALIDITY_OPTIONS))}")
             vv = opts.get("valid_values")
             if vv is not None and (
@@ -448,10 +473,12 @@ class _FileParser:
 def parse_check_file(path: Path, display: str | None = None) -> TableSpec:
     name = display or str(path)
     doc = load_file(path, name)
-    parser = _FileParser(name)
+    parser = _FileParser(name, path.read_text(encoding="utf-8").splitlines())
     spec = parser.parse(doc)
     if parser.problems or spec is None:
-        raise SpecError(parser.problems)
+        raise SpecError(
+            sorted(parser.problems, key=lambda p: (p.location.line, p.location.col) if p.location else (0, 0))
+        )
     return spec
 
 

@@ -27,6 +27,7 @@ _TOKEN = re.compile(
   | (?P<duration>(?:\d+(?:\.\d+)?[smhdw])+(?![\w%]))
   | (?P<number>[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?%?)
   | (?P<ident>[A-Za-z_][A-Za-z0-9_$]*)
+  | (?P<badop>=>|=<|=!)
   | (?P<op><=|>=|!=|<>|==|<|>|=)
   | (?P<punct>[(),.])
     """,
@@ -119,6 +120,9 @@ def tokenize(text: str) -> list[Token]:
         if not m:
             raise GrammarError(f"unexpected character {text[pos]!r}", pos)
         kind = m.lastgroup or ""
+        if kind == "badop":
+            meant = {"=>": ">=", "=<": "<=", "=!": "!="}[m.group()]
+            raise GrammarError(f"unknown operator '{m.group()}' (did you mean '{meant}'?)", pos)
         if kind != "ws":
             tokens.append(Token(kind, m.group(), pos))
         pos = m.end()

@@ -76,6 +76,7 @@ class TableSpec:
     owners: tuple[str, ...] = ()
     notify: tuple[str, ...] = ()
     partition_format: str | None = None  # a regex every partition value must match
+    connection_location: Location | None = None
 
 
 @dataclass(frozen=True)
@@ -86,3 +87,4 @@ class Project:
     check_paths: tuple[str, ...]
     settings: Mapping[str, Any]
     location: Location | None = None
+    check_locations: tuple[Location, ...] = ()  # where each of `check_paths` is written

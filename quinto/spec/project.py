@@ -104,6 +104,7 @@ def load_project(config: str | Path | None = None) -> Project:
                 f"unknown connection '{default}'{did_you_mean(default, connections)}",
             )
         )
+    raw_checks = doc.get("checks")
     checks = settings["checks"]
     if not all(isinstance(c, str) for c in checks):
         problems.append(Problem(doc.value_loc("checks"), "`checks:` lists files or folders"))
@@ -116,6 +117,7 @@ def load_project(config: str | Path | None = None) -> Project:
         check_paths=tuple(checks),
         settings=MappingProxyType(settings),
         location=Location(str(path), 1, 1),
+        check_locations=tuple(raw_checks.item_locs) if isinstance(raw_checks, Seq) else (),
     )
 
 
@@ -134,9 +136,11 @@ class Suite:
             raise SpecError([Problem(None, f"no checks declared for table '{name}'{hint}")]) from None
 
 
-def check_files(paths: list[str] | tuple[str, ...], root: str | None = None) -> list[Path]:
+def check_files(
+    paths: list[str] | tuple[str, ...], root: str | None = None, locations: tuple[Location, ...] = ()
+) -> list[Path]:
     files: list[Path] = []
-    for p in paths:
+    for i, p in enumerate(paths):
         path = Path(p)
         if root and not path.is_absolute():
             path = Path(root) / p
@@ -145,7 +149,8 @@ def check_files(paths: list[str] | tuple[str, ...], root: str | None = None) -> 
         elif path.is_file():
             files.append(path)
         else:
-            raise SpecError([Problem(None, f"{p}: no such file or folder of checks")])
+            where = locations[i] if i < len(locations) else None
+            raise SpecError([Problem(where, f"no such file or folder of checks: {p}")])
     return files
 
 
@@ -154,7 +159,9 @@ def load_suite(project: Project, paths: list[str] | tuple[str, ...] | None = Non
     problems: list[Problem] = []
     tables: dict[str, TableSpec] = {}
     # paths from the command line are relative to the current directory, those of quinto.yaml to it
-    files = check_files(list(paths)) if paths else check_files(project.check_paths, project.root)
+    files = (
+        check_files(list(paths)) if paths else check_files(project.check_paths, project.root, project.check_locations)
+    )
     for f in files:
         if f.name == PROJECT_FILE:
             continue
@@ -168,7 +175,9 @@ def load_suite(project: Project, paths: list[str] | tuple[str, ...] | None = Non
             or project.settings.get("default_connection")
             or (next(iter(project.connections)) if len(project.connections) == 1 else "")
         )
-        if not conn:
+        if not conn and project.location is None:
+            pass  # no quinto.yaml: the check file is only parsed; connections are not known
+        elif not conn:
             problems.append(
                 Problem(
                     spec.location,
@@ -178,7 +187,10 @@ def load_suite(project: Project, paths: list[str] | tuple[str, ...] | None = Non
             )
         elif project.location is not None and conn not in project.connections:
             problems.append(
-                Problem(spec.location, f"unknown connection '{conn}'{did_you_mean(conn, project.connections)}")
+                Problem(
+                    spec.connection_location or spec.location,
+                    f"unknown connection '{conn}'{did_you_mean(conn, project.connections)}",
+                )
             )
         spec = with_connection(spec, conn)
         if spec.table in tables:

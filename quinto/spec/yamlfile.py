@@ -30,6 +30,24 @@ class Map(dict[str, Any]):
 class Seq(list[Any]):
     loc: Location
     item_locs: list[Location]
+    item_spans: list[tuple[Location, Location, str]]  # start, end and style ('' plain, '"' or "'") of items
+
+
+def locate(start: Location, end: Location, style: str, source_lines: list[str], offset: int) -> Location:
+    """The source position of character `offset` of a scalar's value. A plain scalar spread over
+    several lines was folded by YAML (each line break became one space)."""
+    if style or end.line == start.line:
+        return Location(start.file, start.line, start.col + offset + (1 if style else 0))
+    line, col, remaining = start.line, start.col, offset
+    while line <= min(end.line, len(source_lines)):
+        text = source_lines[line - 1]
+        segment = text[col - 1 :].rstrip() if line == start.line else text.strip()
+        first = col if line == start.line else len(text) - len(text.lstrip()) + 1
+        if remaining <= len(segment) or line == end.line:
+            return Location(start.file, line, first + remaining)
+        remaining -= len(segment) + 1
+        line += 1
+    return start
 
 
 def _loc(file: str, mark: Any) -> Location:
@@ -55,8 +73,49 @@ def _convert(node: yaml.Node, loader: yaml.SafeLoader, file: str) -> Any:
         seq = Seq(_convert(item, loader, file) for item in node.value)
         seq.loc = _loc(file, node.start_mark)
         seq.item_locs = [_loc(file, item.start_mark) for item in node.value]
+        seq.item_spans = [
+            (_loc(file, item.start_mark), _loc(file, item.end_mark), getattr(item, "style", None) or "")
+            for item in node.value
+        ]
         return seq
     return loader.construct_object(node, deep=True)
+
+
+def _explain(exc: yaml.MarkedYAMLError, file: str, lines: list[str]) -> Problem:
+    """PyYAML's error, told in words a data engineer uses, at the place to look."""
+    context, problem = exc.context or "", exc.problem or ""
+    problem_at = _loc(file, exc.problem_mark) if exc.problem_mark else Location(file, 1, 1)
+    context_at = _loc(file, exc.context_mark) if exc.context_mark else problem_at
+    if context.startswith("while scanning a simple key"):  # found on the line after the key
+        return Problem(context_at, f"malformed YAML: {problem}")
+    if context.startswith("while scanning a quoted scalar"):
+        return Problem(context_at, "malformed YAML: the quoted text that starts here is never closed")
+    if context.startswith("while parsing a flow") and problem_at.line != context_at.line:
+        bracket = (
+            lines[context_at.line - 1][context_at.col - 1 : context_at.col] if context_at.line <= len(lines) else "["
+        )
+        found = (exc.problem or "").rsplit("got ", 1)[-1].rsplit("found ", 1)[-1]
+        return Problem(
+            context_at,
+            f"malformed YAML: the '{bracket}' that starts here is never closed "
+            f"(found {found} on line {problem_at.line})",
+        )
+    if "found '<block sequence start>'" in problem or "found '<block mapping start>'" in problem:
+        previous = None
+        for n in range(problem_at.line - 1, 0, -1):  # the list item before this one
+            text = lines[n - 1] if n <= len(lines) else ""
+            if text.lstrip().startswith("- ") or text.strip() == "-":
+                previous = Location(file, n, len(text) - len(text.lstrip()) + 1)
+                break
+        what = "list item" if "sequence" in problem else "key"
+        where = f" than the one on line {previous.line} (column {previous.col})" if previous else ""
+        return Problem(
+            problem_at,
+            f"malformed YAML: this {what} is indented less{where}; the items of one list start in the same column",
+        )
+    if "'\\t'" in problem or "\t" in problem:
+        return Problem(problem_at, "malformed YAML: a tab character; YAML is indented with spaces only")
+    return Problem(problem_at, f"malformed YAML: {problem or context or 'cannot parse'}")
 
 
 def load_text(text: str, file: str) -> Any:
@@ -68,12 +127,7 @@ def load_text(text: str, file: str) -> Any:
             return None
         return _convert(node, loader, file)
     except yaml.MarkedYAMLError as exc:
-        # A missing ':' is found on the line after the key; the key's own line is where to look.
-        simple_key = (exc.context or "").startswith("while scanning a simple key")
-        mark = (exc.context_mark if simple_key else None) or exc.problem_mark or exc.context_mark
-        where = _loc(file, mark) if mark else Location(file, 1, 1)
-        problem = exc.problem or exc.context or "malformed YAML"
-        raise SpecError([Problem(where, f"malformed YAML: {problem}")]) from None
+        raise SpecError([_explain(exc, file, text.splitlines())]) from None
     except yaml.YAMLError as exc:
         raise SpecError([Problem(Location(file, 1, 1), f"malformed YAML: {exc}")]) from None
     finally:

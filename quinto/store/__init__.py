@@ -21,11 +21,11 @@ from sqlalchemy.engine import make_url
 from quinto.errors import StoreError
 from quinto.evaluate import Status
 from quinto.results import Run, jsonable
-from quinto.store.schema import metric_values, outcomes, runs, statements
+from quinto.store.schema import metric_values, outcomes, partition_marks, runs, statements
 
 MIGRATIONS = str(Path(__file__).parent / "migrations")
 #: the newest migration; `migrate()` runs Alembic only when the store is not there yet.
-HEAD_REVISION = "0001"
+HEAD_REVISION = "0002"
 
 
 def _now() -> dt.datetime:
@@ -219,35 +219,76 @@ class Store:
 
     # -- reading ---------------------------------------------------------------------------------
     def history(
-        self, table: str, fingerprints: Iterable[str], before: str, limit: int = 400
+        self, table: str, fingerprints: Iterable[str], before: str, exclude: Iterable[str] = (), limit: int = 400
     ) -> dict[str, list[tuple[str, float]]]:
-        """Current metric values of good partitions before `before`, by fingerprint; ONE query.
-        A partition is good when none of its current outcomes is FAIL."""
+        """Current metric values of good partitions before `before` (and not in `exclude`), by
+        fingerprint; ONE query for all the checks of a table. A partition is good when it is marked
+        good, or when it is not marked bad and none of its current outcomes is FAIL."""
         self.migrate()
         fps = sorted(set(fingerprints))
         if not fps:
             return {}
-        bad = sa.select(outcomes.c.partition_value).where(
-            outcomes.c.table_name == table, outcomes.c.current.is_(True), outcomes.c.status == str(Status.FAIL)
+        mv, o, pm = metric_values.c, outcomes.c, partition_marks.c
+        failed = sa.select(o.partition_value).where(
+            o.table_name == table, o.current.is_(True), o.status == str(Status.FAIL)
         )
+        marked = sa.select(pm.partition_value).where(pm.table_name == table, pm.current.is_(True))
+        marked_good = marked.where(pm.mark == "good")
+        marked_bad = marked.where(pm.mark == "bad")
         q = (
-            sa.select(metric_values.c.fingerprint, metric_values.c.partition_value, metric_values.c.value)
+            sa.select(mv.fingerprint, mv.partition_value, mv.value)
             .where(
-                metric_values.c.table_name == table,
-                metric_values.c.current.is_(True),
-                metric_values.c.fingerprint.in_(fps),
-                metric_values.c.partition_value < before,
-                metric_values.c.partition_value.not_in(bad),
+                mv.table_name == table,
+                mv.current.is_(True),
+                mv.fingerprint.in_(fps),
+                mv.partition_value < before,
+                mv.partition_value.not_in(marked_bad),
+                sa.or_(mv.partition_value.in_(marked_good), mv.partition_value.not_in(failed)),
             )
-            .order_by(metric_values.c.partition_value.desc())
+            .order_by(mv.partition_value.desc())
             .limit(limit * len(fps))
         )
+        skip = set(exclude)
         out: dict[str, list[tuple[str, float]]] = {fp: [] for fp in fps}
         with self.engine.connect() as conn:
             for fp, part, value in conn.execute(q):
-                if value is not None:
+                if value is not None and part not in skip:
                     out[fp].append((part, value))
         return out
+
+    def mark(self, table: str, partition: str, mark: str, reason: str | None = None, by: str | None = None) -> None:
+        """Mark a partition good (it joins baselines even after a failure) or bad (it never does)."""
+        if mark not in ("good", "bad"):
+            raise ValueError(f"a mark is 'good' or 'bad', not {mark!r}")
+        self.migrate()
+        pm = partition_marks.c
+        with self.engine.begin() as conn:
+            conn.execute(
+                partition_marks.update()
+                .where(pm.table_name == table, pm.partition_value == partition, pm.current.is_(True))
+                .values(current=False)
+            )
+            conn.execute(
+                partition_marks.insert().values(
+                    table_name=table,
+                    partition_value=partition,
+                    mark=mark,
+                    reason=reason,
+                    marked_by=by,
+                    current=True,
+                    created_at=_now(),
+                )
+            )
+
+    def marks(self, table: str, partitions: Iterable[str] | None = None) -> dict[str, str]:
+        """Current marks of a table's partitions: partition → "good" | "bad"."""
+        self.migrate()
+        pm = partition_marks.c
+        q = sa.select(pm.partition_value, pm.mark).where(pm.table_name == table, pm.current.is_(True))
+        if partitions is not None:
+            q = q.where(pm.partition_value.in_(list(partitions)))
+        with self.engine.connect() as conn:
+            return {p: m for p, m in conn.execute(q)}
 
     def current_outcomes(self, table: str | None = None, partition: str | None = None) -> list[dict[str, Any]]:
         self.migrate()

@@ -80,3 +80,17 @@ statements = sa.Table(
     sa.Column("error", sa.Text),
     sa.Index("ix_statements_run", "run_id"),
 )
+
+partition_marks = sa.Table(
+    "partition_marks",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("table_name", sa.String(512), nullable=False),
+    sa.Column("partition_value", sa.String(256), nullable=False),
+    sa.Column("mark", sa.String(8), nullable=False),  # "good" or "bad"
+    sa.Column("reason", sa.Text),
+    sa.Column("marked_by", sa.String(256)),
+    sa.Column("current", sa.Boolean, nullable=False),  # False once a later mark replaced it
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_partition_marks_key", "table_name", "current", "partition_value"),
+)

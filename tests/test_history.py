@@ -1,0 +1,189 @@
+"""History end to end on a real DuckDB warehouse and SQLite/PostgreSQL stores: baselines learn only
+from good partitions, a repaired partition passes on rerun, marks steer baselines, a changed
+definition starts a new history, and backfill is one grouped scan per chunk."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from quinto.audit import audit, backfill
+from quinto.spec import load_project, load_suite
+from quinto.store import Store
+from tests.warehouse import load_tables
+
+DAYS = [(dt.date(2026, 10, 1) + dt.timedelta(days=i)).isoformat() for i in range(12)]
+CHECKS = """
+table: dw.events
+partition: ds
+checks:
+  - row_count:
+      anomaly: {window: 10, sigma: 3, min_history: 5}
+  - row_count change vs previous partition between -50% and +100%
+  - invalid_count(kind) = 0: {valid_values: [a, b]}
+"""
+
+
+def rows_for(day: str, n: int, bad_kind: bool = False) -> list[list[object]]:
+    return [[i, "z" if bad_kind and i == 0 else "ab"[i % 2], day] for i in range(n)]
+
+
+def build(
+    tmp_path: Path, counts: dict[str, int], monkeypatch: pytest.MonkeyPatch, store_url: str, checks: str = CHECKS
+) -> tuple[object, object, str]:
+    url = f"duckdb:///{tmp_path / 'wh.duckdb'}"
+    rows: list[list[object]] = []
+    for day, n in counts.items():
+        rows += rows_for(day, n)
+    load_tables(url, {"dw.events": {"columns": {"id": "INTEGER", "kind": "VARCHAR", "ds": "VARCHAR"}, "rows": rows}})
+    monkeypatch.setenv("HIST_WAREHOUSE", url)
+    monkeypatch.setenv("HIST_STORE", store_url)
+    (tmp_path / "checks").mkdir(exist_ok=True)
+    (tmp_path / "checks" / "events.yaml").write_text(checks, encoding="utf-8")
+    (tmp_path / "quinto.yaml").write_text(
+        "connections: {warehouse: '${HIST_WAREHOUSE}'}\nstore: '${HIST_STORE}'\nchecks: [checks]\n", encoding="utf-8"
+    )
+    project = load_project(tmp_path / "quinto.yaml")
+    return project, load_suite(project), url
+
+
+def statuses(result: object, check: str) -> dict[str, str]:
+    return {o.partition: str(o.status) for o in result.outcomes if o.check == check}  # type: ignore[attr-defined]
+
+
+def normal(i: int) -> int:
+    return 100 + (i * 7) % 11
+
+
+def test_repaired_partition_passes_on_rerun(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, store_url: str) -> None:
+    counts = {d: normal(i) for i, d in enumerate(DAYS)}
+    counts[DAYS[10]] = 20  # a broken load
+    project, suite, url = build(tmp_path, counts, monkeypatch, store_url)
+    first = audit("dw.events", DAYS[:11], project=project, suite=suite)
+    assert statuses(first, "row_count anomaly")[DAYS[10]] == "FAIL"
+    assert statuses(first, "row_count anomaly")[DAYS[9]] == "PASS"
+    # the ETL team repairs the partition and reruns the audit
+    counts[DAYS[10]] = normal(10)
+    build(tmp_path, counts, monkeypatch, store_url)
+    rerun = audit("dw.events", DAYS[10], project=project, suite=suite)
+    assert statuses(rerun, "row_count anomaly") == {DAYS[10]: "PASS"}
+    assert statuses(rerun, "row_count change vs previous partition between -50% and +100%") == {DAYS[10]: "PASS"}
+    anomaly = next(o for o in rerun.outcomes if o.check == "row_count anomaly")
+    assert anomaly.band_low is not None and anomaly.band_low < normal(10) < anomaly.band_high  # type: ignore[operator]
+    # the next day learns from the repaired value, not the broken one
+    store = Store(store_url)
+    hist = store.history("dw.events", {anomaly.fingerprint}, before=DAYS[11])[anomaly.fingerprint]
+    assert (DAYS[10], float(normal(10))) in hist and all(v != 20 for _, v in hist)
+
+
+def test_failed_partitions_are_left_out_of_baselines(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, store_url: str
+) -> None:
+    counts = {d: normal(i) for i, d in enumerate(DAYS)}
+    counts[DAYS[5]] = 30  # fails the change rule, so it is not a good partition
+    project, suite, _ = build(tmp_path, counts, monkeypatch, store_url)
+    result = audit("dw.events", DAYS, project=project, suite=suite)
+    change = statuses(result, "row_count change vs previous partition between -50% and +100%")
+    assert change[DAYS[0]] == "WARN"  # needs history
+    assert change[DAYS[5]] == "FAIL"
+    assert change[DAYS[6]] == "PASS"  # compared with DAYS[4], not the failed DAYS[5]
+    anomaly = statuses(result, "row_count anomaly")
+    assert [anomaly[d] for d in DAYS[:5]] == ["WARN"] * 5  # insufficient history
+    assert anomaly[DAYS[5]] == "FAIL"
+    learnt = next(o for o in result.outcomes if o.check == "row_count anomaly" and o.partition == DAYS[6])
+    assert learnt.status == "PASS" and "learnt from 5 partitions" in learnt.message  # DAYS[5] left out
+
+
+def test_marks_steer_the_baseline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, store_url: str) -> None:
+    counts = {d: normal(i) for i, d in enumerate(DAYS)}
+    project, suite, _ = build(tmp_path, counts, monkeypatch, store_url)
+    result = audit("dw.events", DAYS[:8], project=project, suite=suite)
+    fp = next(o.fingerprint for o in result.outcomes if o.check == "row_count anomaly")
+    store = Store(store_url)
+    assert len(store.history("dw.events", {fp}, before=DAYS[8])[fp]) == 8
+    store.mark("dw.events", DAYS[3], "bad", "duplicated load")
+    assert DAYS[3] not in dict(store.history("dw.events", {fp}, before=DAYS[8])[fp])
+    store.mark("dw.events", DAYS[3], "good", "false alarm")
+    assert DAYS[3] in dict(store.history("dw.events", {fp}, before=DAYS[8])[fp])
+    assert store.marks("dw.events") == {DAYS[3]: "good"}
+
+
+def test_a_failed_partition_marked_good_joins_the_baseline(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, store_url: str
+) -> None:
+    counts = {d: normal(i) for i, d in enumerate(DAYS)}
+    project, suite, url = build(tmp_path, counts, monkeypatch, store_url)
+    load_tables(
+        url,
+        {
+            "dw.events": {
+                "columns": {"id": "INTEGER", "kind": "VARCHAR", "ds": "VARCHAR"},
+                "rows": [r for i, d in enumerate(DAYS) for r in rows_for(d, normal(i), i == 2)],
+            }
+        },
+    )
+    result = audit("dw.events", DAYS[:4], project=project, suite=suite)
+    assert statuses(result, "invalid_count(kind) = 0")[DAYS[2]] == "FAIL"
+    fp = next(o.fingerprint for o in result.outcomes if o.check == "row_count anomaly")
+    store = Store(store_url)
+    assert DAYS[2] not in dict(store.history("dw.events", {fp}, before=DAYS[5])[fp])
+    store.mark("dw.events", DAYS[2], "good", "the 'z' kind is a new valid value")
+    assert DAYS[2] in dict(store.history("dw.events", {fp}, before=DAYS[5])[fp])
+
+
+def test_changed_definition_starts_a_new_history(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, store_url: str
+) -> None:
+    counts = {d: normal(i) for i, d in enumerate(DAYS)}
+    project, suite, _ = build(tmp_path, counts, monkeypatch, store_url)
+    audit("dw.events", DAYS[:8], project=project, suite=suite)
+    changed = CHECKS.replace("valid_values: [a, b]", "valid_values: [a, b, c]").replace(
+        "row_count change vs previous partition", "missing_count(kind) change vs previous partition"
+    )
+    (tmp_path / "checks" / "events.yaml").write_text(changed, encoding="utf-8")
+    suite2 = load_suite(project)
+    result = audit("dw.events", DAYS[8], project=project, suite=suite2)
+    by_check = {o.check: o for o in result.outcomes}
+    assert by_check["row_count anomaly"].status == "PASS"  # same definition: history kept
+    change = by_check["missing_count(kind) change vs previous partition between -50% and +100%"]
+    assert change.status == "WARN" and "needs history" in change.message  # new definition: no history
+
+
+def test_history_is_one_store_query_per_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sqlite_store_url: str
+) -> None:
+    counts = {d: normal(i) for i, d in enumerate(DAYS)}
+    project, suite, _ = build(tmp_path, counts, monkeypatch, sqlite_store_url)
+    store = Store(sqlite_store_url)
+    audit("dw.events", DAYS[:5], project=project, suite=suite, store=store)
+    seen: list[str] = []
+    sa.event.listen(store.engine, "before_cursor_execute", lambda c, cur, stmt, *a: seen.append(stmt))
+    audit("dw.events", DAYS[5], project=project, suite=suite, store=store)
+    assert sum(1 for s in seen if "FROM metric_values" in s and s.lstrip().upper().startswith("SELECT")) == 1
+
+
+def test_backfill_one_grouped_scan_per_chunk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sqlite_store_url: str
+) -> None:
+    counts = {d: normal(i) for i, d in enumerate(DAYS)}
+    project, suite, _ = build(tmp_path, counts, monkeypatch, sqlite_store_url)
+    seen: list[tuple[int, int]] = []
+    results = backfill(
+        "dw.events",
+        DAYS[1],
+        DAYS[10],
+        project=project,
+        suite=suite,
+        chunk=4,
+        progress=lambda done, total: seen.append((done, total)),
+    )
+    assert [r.run.partitions for r in results] == [DAYS[1:5], DAYS[5:9], DAYS[9:11]]
+    assert seen == [(4, 10), (8, 10), (10, 10)]
+    for r in results:
+        assert [s["purpose"] for s in r.run.statements] == ["scan"]
+        assert "GROUP BY" in r.run.statements[0]["sql"]
+    anomaly = statuses(results[2], "row_count anomaly")
+    assert anomaly == {DAYS[9]: "PASS", DAYS[10]: "PASS"}  # learnt from the earlier chunks' stored values

@@ -1,0 +1,55 @@
+"""Identifiers are quoted exactly as written. On an engine where quoted names are case-sensitive
+(PostgreSQL), a column written in another case is a located error with a suggestion, not an ERROR of
+every check; on case-insensitive engines (DuckDB) it simply works."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from quinto.audit import audit
+from quinto.errors import SpecError
+from quinto.spec import load_project, load_suite
+from tests.warehouse import load_tables
+
+CHECKS = """table: dw.crm_contacts
+partition: ds
+checks:
+  - missing_count(email) <= 1
+  - duplicate_count(Id) = 0
+"""
+
+
+@pytest.mark.parametrize("engine", ["duckdb", "postgres"])
+def test_column_case(
+    engine: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> None:
+    url = f"duckdb:///{tmp_path / 'wh.duckdb'}" if engine == "duckdb" else request.getfixturevalue("pg_url")
+    load_tables(
+        url,
+        {
+            "dw.crm_contacts": {
+                "columns": {"Id": "INTEGER", "Email": "VARCHAR", "ds": "VARCHAR"},
+                "rows": [[1, "a@x.com", "2026-11-19"], [2, None, "2026-11-19"]],
+            }
+        },
+    )
+    monkeypatch.setenv("CASE_URL", url)
+    (tmp_path / "checks").mkdir()
+    (tmp_path / "checks" / "crm.yaml").write_text(CHECKS, encoding="utf-8")
+    (tmp_path / "quinto.yaml").write_text(
+        f"connections: {{warehouse: '${{CASE_URL}}'}}\nstore: sqlite:///{tmp_path / 's.db'}\nchecks: [checks]\n",
+        encoding="utf-8",
+    )
+    project = load_project(tmp_path / "quinto.yaml")
+    suite = load_suite(project)
+    if engine == "duckdb":
+        result = audit("dw.crm_contacts", "ds=2026-11-19", project=project, suite=suite)
+        assert [str(o.status) for o in result.outcomes] == ["PASS", "PASS"]
+        return
+    with pytest.raises(SpecError) as err:
+        audit("dw.crm_contacts", "ds=2026-11-19", project=project, suite=suite)
+    assert [str(p) for p in err.value.problems] == [
+        f"{tmp_path}/checks/crm.yaml:4:19: column 'email' is not in dw.crm_contacts (did you mean 'Email'?)"
+    ]
