@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: install demo test lint bench clean
+.PHONY: install demo test engines engines-stop lint bench clean
 
 install: $(VENV)/.installed
 
@@ -22,12 +22,26 @@ test: install
 	@url=$$(scripts/pg.sh start) || { echo "PostgreSQL could not be started; its tests will skip" >&2; url=""; }; \
 	QUINTO_TEST_PG_URL="$$url" $(BIN)/pytest $(PYTEST_ARGS)
 
+# Real Spark Thrift (Hive), Trino and Presto servers on 127.0.0.1, downloaded once into ~/.cache/quinto;
+# `make test` runs the engine tests against them (they skip, with the reason, when a server is absent).
+engines:
+	scripts/engines/spark-thrift.sh start
+	scripts/engines/trino.sh start
+	scripts/engines/presto.sh start
+
+engines-stop:
+	-scripts/engines/presto.sh stop
+	-scripts/engines/trino.sh stop
+	-scripts/engines/spark-thrift.sh stop
+
 lint: install
 	$(BIN)/ruff check quinto web tests bench
 	$(BIN)/mypy quinto web
 
 bench: install
 	$(BIN)/python bench/core_scan.py
+	$(BIN)/python bench/backfill.py
+	$(BIN)/python bench/anomaly_quality.py
 
 clean:
 	rm -rf $(VENV) .quinto-demo .pytest_cache

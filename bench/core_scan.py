@@ -87,7 +87,7 @@ def build_postgres(url: str, rows: int) -> str:
     with psycopg.connect(raw, autocommit=True) as con:
         con.execute("DROP SCHEMA IF EXISTS bench CASCADE")
         con.execute("CREATE SCHEMA bench")
-        sql = GENERATE.format(per_day=rows // 10, div="/", series=f"generate_series(0, {rows - 1}) t(i)")
+        sql = GENERATE.format(per_day=rows // 10, div="/", series=f"generate_series(0::bigint, {rows - 1}) t(i)")
         con.execute("CREATE TABLE bench.events AS " + sql.replace("AS VARCHAR", "AS TEXT"))
         con.execute("CREATE INDEX ON bench.events (ds)")
         con.execute("ANALYZE bench.events")

@@ -19,6 +19,7 @@ from typing import Any
 from quinto.checks import CHECK_TYPES, Aggregate
 from quinto.compile import (
     Compiled,
+    PartitionColumn,
     compile_custom_sql,
     compile_reference,
     compile_reference_samples,
@@ -201,6 +202,7 @@ class Auditor:
         self.sample_rows = int(project.settings.get("sample_rows", 20))
         self.chunk = max(1, int(project.settings.get("partitions_per_scan", 31)))
         self.fps = {c.key: fingerprint(c) for c in spec.checks}
+        self.part_col = PartitionColumn(spec.partition, spec.partition_type) if spec.partition else None
         self.progress: Callable[[int], None] | None = None  # called with the partitions done per chunk
 
     # -- running the statements -------------------------------------------------------------------
@@ -219,7 +221,7 @@ class Auditor:
         aggs = self.aggregates()
         if not aggs:
             return {p: {} for p in chunk}
-        column = self.spec.partition
+        column = self.part_col
         compiled = compile_scan(self.connector, self.spec.table, column, [] if column is None else chunk, aggs)
         rows = self._run(compiled, "scan")
         if not compiled.grouped:
@@ -303,7 +305,7 @@ class Auditor:
         """Values of sql/reference/schema checks: {(check, partition): value}, and errors by check."""
         values: dict[tuple[str, str], Any] = {}
         errors: dict[str, str] = {}
-        column = self.spec.partition
+        column = self.part_col
         schema: dict[str, str] | None = None
         for check in self.spec.checks:
             kind = CHECK_TYPES[check.type].kind
@@ -357,7 +359,7 @@ class Auditor:
             compiled = compile_reference_samples(
                 self.connector,
                 self.spec.table,
-                self.spec.partition,
+                self.part_col,
                 partition,
                 [c.name for c in check.columns],
                 check.reference.table,
@@ -368,7 +370,7 @@ class Auditor:
             agg = CHECK_TYPES[check.type].bad_rows(check)
             if agg is None:
                 return None
-            compiled = compile_samples(self.connector, self.spec.table, self.spec.partition, partition, agg, limit)
+            compiled = compile_samples(self.connector, self.spec.table, self.part_col, partition, agg, limit)
         try:
             cols, rows = self.connector.execute_with_columns(compiled.sql, compiled.params, purpose="samples")
         except WarehouseError:
@@ -527,6 +529,13 @@ def open_store(project: Project) -> Store:
 
 
 def make_connector(project: Project, name: str) -> Connector:
+    connector = _connector(project, name)
+    timeout = project.settings.get("statement_timeout")
+    connector.timeout_s = float(timeout) if timeout else None
+    return connector
+
+
+def _connector(project: Project, name: str) -> Connector:
     if not name:
         raise SpecError([Problem(None, "no connection: name one in quinto.yaml (`connections:`)")])
     if name not in project.connections:

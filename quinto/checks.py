@@ -144,9 +144,12 @@ class DuplicateCount(CheckType):
     unit = COUNT
     columns = (1, None)
 
+    options = frozenset({"approx"})
+
     def aggs(self, check: Check) -> tuple[Aggregate, Aggregate]:
         cols = tuple(c.name for c in check.columns)
-        return Aggregate("nonnull_rows", cols), Aggregate("distinct_rows", cols)
+        approx = (("approx", True),) if check.options.get("approx") else ()
+        return Aggregate("nonnull_rows", cols), Aggregate("distinct_rows", cols, approx)
 
     def aggregates(self, check: Check) -> list[Aggregate]:
         return list(self.aggs(check))
@@ -234,11 +237,17 @@ def _stat(name: str, doc: str, example: str) -> type[_Stat]:
 class Percentile(_Stat):
     name = "percentile"
     agg_kind = "percentile"
-    doc = "The p-th quantile (0 < p < 1) of a numeric column; approximate on Trino, Presto and Spark."
+    doc = (
+        "The p-th quantile (0 < p < 1) of a numeric column, interpolated as percentile_cont; "
+        "`approx: true` uses the engine's approximate function (Trino and Presto only have that one)."
+    )
     example = "percentile(duration_s, 0.95) < 7200"
 
+    options = frozenset({"approx"})
+
     def agg(self, check: Check) -> Aggregate:
-        return Aggregate("percentile", (check.columns[0].name,), (("p", check.percentile),))
+        approx = (("approx", True),) if check.options.get("approx") else ()
+        return Aggregate("percentile", (check.columns[0].name,), (("p", check.percentile), *approx))
 
 
 class Freshness(CheckType):

@@ -165,6 +165,8 @@ def aggregate_sql(agg: Aggregate, b: _Binder, connector: Connector) -> exp.Expr:
     if k == "nonnull_rows":
         return exp.Count(this=col(agg.columns[0])) if len(agg.columns) == 1 else _count_when(_all_not_null(agg.columns))
     if k == "distinct_rows":
+        if agg.param("approx") and len(agg.columns) == 1:
+            return _template(connector, "APPROX_DISTINCT", col=col(agg.columns[0]))
         return _distinct_rows(agg.columns, connector)
     if k == "invalid_count":
         return _count_when(invalid_predicate(agg, b, connector))
@@ -179,42 +181,74 @@ def aggregate_sql(agg: Aggregate, b: _Binder, connector: Connector) -> exp.Expr:
     if k in simple:
         return simple[k](this=col(agg.columns[0]))
     if k == "percentile":
-        if connector.PERCENTILE is None:
-            raise SpecError([Problem(None, f"{connector.ENGINE} has no percentile aggregate")])
-        template = sqlglot.parse_one(connector.PERCENTILE, read=connector.DIALECT)
-        return exp.replace_placeholders(template, col=col(agg.columns[0]), p=exp.Literal.number(agg.param("p")))
+        quirk = "APPROX_PERCENTILE" if agg.param("approx") else "PERCENTILE"
+        return _template(connector, quirk, col=col(agg.columns[0]), p=exp.Literal.number(agg.param("p")))
     if k == "expression":
         return parse_expression(agg.param("sql"), connector)
     raise ValueError(f"unknown aggregate {k}")
 
 
+def _template(connector: Connector, quirk: str, **nodes: exp.Expr) -> exp.Expr:
+    """An engine's aggregate template (a connector attribute) with `:name` replaced by SQL nodes."""
+    template = getattr(connector, quirk)
+    if template is None:
+        what = {
+            "PERCENTILE": "percentile",
+            "APPROX_PERCENTILE": "approximate percentile",
+            "APPROX_DISTINCT": "approximate distinct count",
+        }[quirk]
+        raise SpecError([Problem(None, f"{connector.ENGINE} has no {what} aggregate")])
+    return exp.replace_placeholders(sqlglot.parse_one(template, read=connector.DIALECT), **nodes)
+
+
 def parse_expression(sql: str, connector: Connector) -> exp.Expr:
+    """A `metric:` expression. It is written once, in portable SQL (double-quoted identifiers,
+    standard functions), and translated to each engine's dialect, so a check file runs anywhere."""
     try:
-        return sqlglot.parse_one(sql, read=connector.DIALECT)
+        return sqlglot.parse_one(sql)
     except sqlglot.errors.ParseError as exc:
-        raise SpecError(
-            [Problem(None, f"metric '{sql}' is not valid {connector.DIALECT} SQL: {str(exc).splitlines()[0]}")]
-        ) from None
+        raise SpecError([Problem(None, f"metric '{sql}' is not valid SQL: {str(exc).splitlines()[0]}")]) from None
 
 
 def _render(tree: exp.Expr, connector: Connector, b: _Binder) -> str:
     return protect_colons(tree.sql(dialect=bind_dialect(connector.DIALECT)), list(b.params))
 
 
+@dataclass(frozen=True)
+class PartitionColumn:
+    """The partition column and the type its values are compared as. Values are always bound as
+    text; a non-string type wraps the bind in a CAST, for engines that never compare text with a
+    DATE or an INTEGER implicitly (Trino, Presto)."""
+
+    name: str
+    type: str = "string"  # string, date, timestamp, integer
+
+
+_PARTITION_TYPES = {"date": "DATE", "timestamp": "TIMESTAMP", "integer": "BIGINT"}
+
+
 def partition_filter(
-    b: _Binder, column: str | None, partitions: Sequence[str], table: str | None = None
+    b: _Binder, column: PartitionColumn | None, partitions: Sequence[str], table: str | None = None
 ) -> exp.Expr | None:
+    """`column = :p` (one partition) or `column IN (:p0, :p1, ...)`: a plain comparison of the
+    partition column itself, so engines prune partitions."""
     if column is None:
         return None
+
+    def value(p: str) -> exp.Expr:
+        bound = b.bind(p)
+        cast = _PARTITION_TYPES.get(column.type)
+        return exp.Cast(this=bound, to=exp.DataType.build(cast)) if cast else bound
+
     if len(partitions) == 1:
-        return exp.EQ(this=col(column, table), expression=b.bind(partitions[0]))
-    return exp.In(this=col(column, table), expressions=[b.bind(p) for p in partitions])
+        return exp.EQ(this=col(column.name, table), expression=value(partitions[0]))
+    return exp.In(this=col(column.name, table), expressions=[value(p) for p in partitions])
 
 
 def compile_scan(
     connector: Connector,
     table: str,
-    partition_column: str | None,
+    partition_column: PartitionColumn | None,
     partitions: Sequence[str],
     aggregates: Sequence[Aggregate],
 ) -> Compiled:
@@ -226,7 +260,7 @@ def compile_scan(
     grouped = partition_column is not None and len(partitions) > 1
     if grouped:
         assert partition_column is not None
-        selects.append(exp.alias_(col(partition_column), PARTITION_ALIAS, quoted=True))
+        selects.append(exp.alias_(col(partition_column.name), PARTITION_ALIAS, quoted=True))
     for i, (key, agg) in enumerate(unique.items()):
         alias = f"m{i}"
         aliases[alias] = key
@@ -235,13 +269,18 @@ def compile_scan(
     where = partition_filter(b, partition_column, partitions)
     if where is not None:
         query = query.where(where)
-    if grouped:
-        query = query.group_by(col(partition_column))  # type: ignore[arg-type]
+    if grouped and partition_column is not None:
+        query = query.group_by(col(partition_column.name))
     return Compiled(_render(query, connector, b), b.params, aliases, grouped)
 
 
 def compile_samples(
-    connector: Connector, table: str, partition_column: str | None, partition: str, agg: Aggregate, limit: int
+    connector: Connector,
+    table: str,
+    partition_column: PartitionColumn | None,
+    partition: str,
+    agg: Aggregate,
+    limit: int,
 ) -> Compiled:
     """A capped query returning rows that fail a row-level check."""
     b = _Binder()
@@ -287,7 +326,7 @@ def compile_samples(
 def _reference_parts(
     b: _Binder,
     table: str,
-    partition_column: str | None,
+    partition_column: PartitionColumn | None,
     partitions: Sequence[str],
     columns: Sequence[str],
     ref_table: str,
@@ -310,7 +349,7 @@ def _reference_parts(
 def compile_reference(
     connector: Connector,
     table: str,
-    partition_column: str | None,
+    partition_column: PartitionColumn | None,
     partitions: Sequence[str],
     columns: Sequence[str],
     ref_table: str,
@@ -320,18 +359,18 @@ def compile_reference(
     base, where = _reference_parts(b, table, partition_column, partitions, columns, ref_table, ref_columns)
     grouped = partition_column is not None and len(partitions) > 1
     selects: list[exp.Expr] = [exp.alias_(exp.Count(this=exp.Star()), "m0", quoted=True)]
-    if grouped:
-        selects.insert(0, exp.alias_(col(partition_column, "t"), PARTITION_ALIAS, quoted=True))  # type: ignore[arg-type]
+    if grouped and partition_column is not None:
+        selects.insert(0, exp.alias_(col(partition_column.name, "t"), PARTITION_ALIAS, quoted=True))
     query = base.select(*selects).where(where)
-    if grouped:
-        query = query.group_by(col(partition_column, "t"))  # type: ignore[arg-type]
+    if grouped and partition_column is not None:
+        query = query.group_by(col(partition_column.name, "t"))
     return Compiled(_render(query, connector, b), b.params, {"m0": "reference"}, grouped)
 
 
 def compile_reference_samples(
     connector: Connector,
     table: str,
-    partition_column: str | None,
+    partition_column: PartitionColumn | None,
     partition: str,
     columns: Sequence[str],
     ref_table: str,

@@ -39,6 +39,7 @@ SETTINGS: tuple[Setting, ...] = (
         "Where results go when the store cannot be written; the next run replays them.",
     ),
     Setting("base_url", "http://127.0.0.1:5000", str, "Address of the web UI, used in links."),
+    Setting("statement_timeout", None, int, "Seconds after which a warehouse statement is cancelled (none: no limit)."),
 )
 
 BY_NAME = {s.name: s for s in SETTINGS}

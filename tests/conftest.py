@@ -5,6 +5,7 @@ missing engine is a failure."""
 from __future__ import annotations
 
 import os
+import socket
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -47,6 +48,50 @@ def pg_url(pg_server_url: str) -> Iterator[str]:
     with admin.connect() as conn:
         conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
+
+
+SERVERS = {
+    # engine: (env var with its URL, default URL, how to start it)
+    "hive": ("QUINTO_TEST_HIVE_URL", "hive://quinto@127.0.0.1:10000/default", "scripts/engines/spark-thrift.sh start"),
+    "trino": ("QUINTO_TEST_TRINO_URL", "trino://quinto@127.0.0.1:8080/memory", "scripts/engines/trino.sh start"),
+    "presto": ("QUINTO_TEST_PRESTO_URL", "presto://quinto@127.0.0.1:8081/memory", "scripts/engines/presto.sh start"),
+}
+
+
+def _server_url(engine: str) -> str:
+    var, default, start = SERVERS[engine]
+    url = os.environ.get(var, default)
+    u = make_url(url)
+    try:
+        socket.create_connection((u.host or "127.0.0.1", u.port or 0), timeout=2).close()
+    except OSError:
+        engine_unavailable(f"{engine}: nothing listens on {u.host}:{u.port} (start it with `{start}`, or set {var})")
+    try:
+        from quinto.engines import CONNECTORS
+
+        args = CONNECTORS[make_url(url).get_backend_name()].CONNECT_ARGS
+        engine_ = sa.create_engine(url, poolclass=sa.NullPool, connect_args=args)
+        with engine_.connect() as conn:
+            conn.execute(sa.text("SELECT 1")).fetchall()
+        engine_.dispose()
+    except Exception as exc:  # noqa: BLE001 - any failure means the engine is not usable
+        engine_unavailable(f"{engine} at {u.host}:{u.port} does not answer: {str(exc).splitlines()[0][:200]}")
+    return url
+
+
+@pytest.fixture(scope="session")
+def hive_url() -> str:
+    return _server_url("hive")
+
+
+@pytest.fixture(scope="session")
+def trino_url() -> str:
+    return _server_url("trino")
+
+
+@pytest.fixture(scope="session")
+def presto_url() -> str:
+    return _server_url("presto")
 
 
 @pytest.fixture

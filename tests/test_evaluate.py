@@ -106,3 +106,16 @@ def test_single_spike_in_history_widens_the_mean_band_but_not_the_robust_one() -
     assert judge_anomaly(check(anomaly=Anomaly(window=28, sigma=3)), 300, hist, target).status == Status.PASS
     robust = check(anomaly=Anomaly(window=28, sigma=3, method="robust"))
     assert judge_anomaly(robust, 300, hist, target).status == Status.FAIL
+
+
+def test_calibrated_band_is_the_student_t_prediction_interval() -> None:
+    from quinto.evaluate import widened_sigma
+
+    # t quantile at Φ(3) with 7 degrees of freedom is 4.53; times sqrt(1 + 1/8)
+    assert widened_sigma(3, 8) == pytest.approx(4.53 * (1 + 1 / 8) ** 0.5, abs=0.01)
+    assert widened_sigma(3, 10_000) == pytest.approx(3.0, abs=0.01)
+    values = [100.0, 102, 98, 101, 99, 100, 103, 97]
+    plain = anomaly_band(values, Anomaly(sigma=3))
+    wide = anomaly_band(values, Anomaly(sigma=3, calibrate=True))
+    assert wide[0] < plain[0] and wide[1] > plain[1]
+    assert plain == pytest.approx((94.0, 106.0))  # mean 100 ± 3 · sample stddev 2

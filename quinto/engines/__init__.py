@@ -6,8 +6,10 @@ from sqlalchemy.engine import make_url
 
 from quinto.engines.base import Connector, Statement, type_family
 from quinto.engines.duckdb import DuckDBConnector
+from quinto.engines.hive import HiveConnector
 from quinto.engines.postgres import PostgresConnector
 from quinto.engines.sqlite import SQLiteConnector
+from quinto.engines.trino import PrestoConnector, TrinoConnector
 from quinto.errors import WarehouseError
 
 CONNECTORS: dict[str, type[Connector]] = {
@@ -15,6 +17,9 @@ CONNECTORS: dict[str, type[Connector]] = {
     "postgresql": PostgresConnector,
     "postgres": PostgresConnector,
     "sqlite": SQLiteConnector,
+    "hive": HiveConnector,
+    "trino": TrinoConnector,
+    "presto": PrestoConnector,
 }
 
 

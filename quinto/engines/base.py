@@ -5,6 +5,7 @@ partitions and reports schemas. It records every statement it sends (`statements
 from __future__ import annotations
 
 import re
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -31,6 +32,10 @@ def type_family(type_name: str) -> str:
         if re.search(pattern, t):
             return family
     return t
+
+
+class StatementTimeout(Exception):
+    """A statement ran past the connector's timeout and was cancelled."""
 
 
 @dataclass
@@ -60,18 +65,23 @@ class Connector:
     url: str
     name: str = "warehouse"
     statements: list[Statement] = field(default_factory=list)
+    timeout_s: float | None = None  # a statement running longer is cancelled
 
     ENGINE: ClassVar[str] = "generic"
     #: sqlglot dialect the SQL is generated in (and custom `metric:` expressions are read in).
     DIALECT: ClassVar[str] = "postgres"
-    #: template of a percentile aggregate; `:col` and `:p` are substituted as SQL nodes.
+    #: template of an exact percentile aggregate; `:col` and `:p` are substituted as SQL nodes.
     PERCENTILE: ClassVar[str | None] = "percentile_cont(:p) within group (order by :col)"
+    #: approximate percentile and distinct count, chosen by `approx: true` on a check (None: none).
+    APPROX_PERCENTILE: ClassVar[str | None] = None
+    APPROX_DISTINCT: ClassVar[str | None] = None
     #: how COUNT(DISTINCT ...) over several columns is written: "tuple" `(a, b)`, "args" `a, b`,
     #: or "concat" (text concatenation with a separator).
     DISTINCT_TUPLES: ClassVar[str] = "tuple"
     #: whether the engine has a regex predicate at all.
     HAS_REGEX: ClassVar[bool] = True
-    #: how the partitions of a table are listed: "distinct" (bounded SELECT DISTINCT), "show", "$partitions".
+    #: how partitions are listed: "distinct" (bounded SELECT DISTINCT), "show" (SHOW PARTITIONS) or
+    #: "$partitions" (Trino's hidden partitions table); the last two read metadata only.
     PARTITION_LISTING: ClassVar[str] = "distinct"
     #: whether a quoted identifier must match the column's case exactly ("Email" is not "email").
     CASE_SENSITIVE_IDENTIFIERS: ClassVar[bool] = True
@@ -129,26 +139,69 @@ class Connector:
         try:
             with self.engine().connect() as conn:
                 self.on_connect(conn.connection.dbapi_connection)
-                result = conn.execute(sa.text(sql), params)
-                columns = list(result.keys())
-                rows = [tuple(r) for r in result.fetchall()]
-        except WarehouseError:
-            raise
-        except sa.exc.DBAPIError as exc:
-            stmt.error = _first_line(exc.orig if exc.orig is not None else exc)
-            what = "cannot connect" if exc.connection_invalidated or _looks_like_connect(exc) else "statement failed"
-            raise WarehouseError(
-                f"{self.ENGINE} at {self.host} ({self.name}): {what}: {stmt.error}", engine=self.ENGINE, host=self.host
-            ) from None
-        except Exception as exc:
-            stmt.error = _first_line(exc)
+                columns, rows = self.run_statement(conn, sql, params)
+        except StatementTimeout:
+            stmt.error = f"cancelled after {self.timeout_s:g}s (statement timeout)"
             raise WarehouseError(
                 f"{self.ENGINE} at {self.host} ({self.name}): {stmt.error}", engine=self.ENGINE, host=self.host
             ) from None
+        except WarehouseError:
+            raise
+        except Exception as exc:
+            raise self._error(exc, stmt) from None
         finally:
             stmt.duration_ms = (time.perf_counter() - started) * 1000
         stmt.rows = len(rows)
         return columns, rows
+
+    def run_statement(
+        self, conn: sa.Connection, sql: str, params: dict[str, Any]
+    ) -> tuple[list[str], list[tuple[Any, ...]]]:
+        """Execute through SQLAlchemy; past `timeout_s` a timer thread cancels the statement through
+        the driver (`cancel`) and StatementTimeout is raised."""
+        timer: threading.Timer | None = None
+        fired = threading.Event()
+        if self.timeout_s:
+            dbapi_connection = conn.connection.dbapi_connection
+            cursors: list[Any] = []
+            sa.event.listen(conn, "before_cursor_execute", lambda c, cursor, *a: cursors.append(cursor))
+
+            def cancel() -> None:
+                fired.set()
+                self.cancel(cursors[-1] if cursors else None, dbapi_connection)
+
+            timer = threading.Timer(self.timeout_s, cancel)
+            timer.daemon = True
+            timer.start()
+        try:
+            result = conn.execute(sa.text(sql), params)
+            return list(result.keys()), [tuple(r) for r in result.fetchall()]
+        except Exception:
+            if fired.is_set():
+                raise StatementTimeout() from None
+            raise
+        finally:
+            if timer is not None:
+                timer.cancel()
+
+    def clean_error(self, text: str) -> str:
+        """The engine's message without driver wrapping (subclasses strip what their driver adds)."""
+        return text
+
+    def _error(self, exc: Exception, stmt: Statement) -> WarehouseError:
+        if isinstance(exc, sa.exc.DBAPIError):
+            stmt.error = self.clean_error(_first_line(exc.orig if exc.orig is not None else exc))
+            what = "cannot connect" if exc.connection_invalidated or _looks_like_connect(exc) else "statement failed"
+        else:
+            stmt.error = self.clean_error(_first_line(exc))
+            what = "cannot connect" if _looks_like_connect(exc) else "statement failed"
+        return WarehouseError(
+            f"{self.ENGINE} at {self.host} ({self.name}): {what}: {stmt.error}", engine=self.ENGINE, host=self.host
+        )
+
+    def cancel(self, cursor: Any, dbapi_connection: Any) -> None:
+        """Stop the running statement (called from a timer thread)."""
+        dbapi_connection.cancel()
 
     # -- metadata -------------------------------------------------------------------------------
     def split_table(self, table: str) -> tuple[str | None, str | None, str]:
@@ -157,9 +210,12 @@ class Connector:
 
     def columns(self, table: str) -> dict[str, str]:
         """Column name → declared type, in table order; {} when the table does not exist."""
+        from quinto.compile import table_node
+
         catalog, schema, name = self.split_table(table)
+        source = table_node(".".join(p for p in (catalog, "information_schema", "columns") if p))
         sql = (
-            "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = :t"
+            f"SELECT column_name, data_type FROM {source.sql(dialect=self.DIALECT)} WHERE table_name = :t"
             + (" AND table_schema = :s" if schema else "")
             + (" AND table_catalog = :c" if catalog else "")
             + " ORDER BY ordinal_position"

@@ -14,6 +14,12 @@ class DuckDBConnector(Connector):
     PERCENTILE: ClassVar[str | None] = "quantile_cont(CAST(:col AS DOUBLE), :p)"
     DISTINCT_TUPLES: ClassVar[str] = "tuple"
     CASE_SENSITIVE_IDENTIFIERS: ClassVar[bool] = False
+    APPROX_PERCENTILE: ClassVar[str | None] = "approx_quantile(:col, :p)"
+    APPROX_DISTINCT: ClassVar[str | None] = "approx_count_distinct(:col)"
+
+    def cancel(self, cursor: Any, dbapi_connection: Any) -> None:
+        raw = getattr(dbapi_connection, "_ConnectionWrapper__c", dbapi_connection)
+        raw.interrupt()
 
     def connect_args(self) -> dict[str, Any]:
         # A file is opened read-only so that audits never lock out the ETL writer or each other.

@@ -39,6 +39,9 @@ class SQLiteConnector(Connector):
     DISTINCT_TUPLES: ClassVar[str] = "concat"
     CASE_SENSITIVE_IDENTIFIERS: ClassVar[bool] = False
 
+    def cancel(self, cursor: Any, dbapi_connection: Any) -> None:
+        dbapi_connection.interrupt()
+
     def on_connect(self, dbapi_connection: Any) -> None:
         dbapi_connection.create_function("regexp", 2, _regexp, deterministic=True)
         dbapi_connection.create_aggregate("stddev_samp", 1, _StddevSamp)

@@ -18,7 +18,8 @@ from quinto.spec.grammar import CheckLine, Condition, GrammarError, parse_check_
 from quinto.spec.model import Anomaly, Check, Column, Reference, TableSpec
 from quinto.spec.yamlfile import Map, Seq, load_file, locate
 
-TOP_KEYS = ("table", "connection", "partition", "partition_format", "owners", "notify", "checks")
+TOP_KEYS = ("table", "connection", "partition", "partition_type", "partition_format", "owners", "notify", "checks")
+PARTITION_TYPES = ("string", "date", "timestamp", "integer")
 NAMED_TYPES = {n for n in CHECK_TYPES if n not in ("metric", "sql")}
 TYPE_FAMILIES = ("integer", "float", "decimal", "string", "date", "timestamp", "boolean")
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*){0,2}$")
@@ -57,6 +58,13 @@ class _FileParser:
         if partition is not None and not isinstance(partition, str):
             self.err(doc.value_loc("partition"), "`partition:` is the name of the partition column")
             partition = None
+        ptype = doc.get("partition_type", "string")
+        if ptype not in PARTITION_TYPES:
+            self.err(
+                doc.value_loc("partition_type"),
+                f"`partition_type:` is one of {', '.join(PARTITION_TYPES)}{did_you_mean(str(ptype), PARTITION_TYPES)}",
+            )
+            ptype = "string"
         pformat = doc.get("partition_format")
         if pformat is not None:
             try:
@@ -103,6 +111,7 @@ class _FileParser:
             notify=notify,
             partition_format=str(pformat) if pformat is not None else None,
             connection_location=connection_loc,
+            partition_type=ptype,
         )
 
     def str_list(self, doc: Map, key: str) -> tuple[str, ...]:
@@ -335,7 +344,7 @@ class _FileParser:
         if not isinstance(raw, Map):
             self.err(oloc("anomaly"), "`anomaly:` is a mapping like {window: 28, sigma: 3}")
             return None
-        keys = ("window", "sigma", "same_weekday", "min_history", "method")
+        keys = ("window", "sigma", "same_weekday", "min_history", "method", "calibrate")
         for k in raw:
             if k not in keys:
                 self.err(raw.key_loc(k), f"unknown anomaly option '{k}'{did_you_mean(k, keys)}")
@@ -343,7 +352,11 @@ class _FileParser:
         same_weekday = raw.get("same_weekday", False)
         min_history = raw.get("min_history", 4 if same_weekday else 7)
         method = raw.get("method", "mean")
+        calibrate = raw.get("calibrate", False)
         ok = True
+        if not isinstance(calibrate, bool):
+            self.err(raw.value_loc("calibrate"), f"`calibrate:` is true or false, not {calibrate!r}")
+            ok = False
         if not isinstance(window, int) or isinstance(window, bool) or window < 2:
             self.err(raw.value_loc("window"), f"`window:` is a whole number of partitions, at least 2, not {window!r}")
             ok = False
@@ -441,6 +454,9 @@ class _FileParser:
             mv = opts.get("missing_values")
             if mv is not None and (not isinstance(mv, Seq) or not all(isinstance(v, (str, int, float)) for v in mv)):
                 self.err(oloc("missing_values"), "`missing_values:` is a list of text or numbers")
+        approx = opts.get("approx")
+        if approx is not None and not isinstance(approx, bool):
+            self.err(oloc("approx"), f"`approx:` is true or false, not {approx!r}")
         if ctype == "freshness":
             rel = opts.get("relative_to", "partition_end")
             if rel not in ("partition_end", "now"):

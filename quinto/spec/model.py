@@ -24,6 +24,7 @@ class Anomaly:
     same_weekday: bool = False
     min_history: int = 7
     method: str = "mean"  # "mean" (mean ± sigma·stddev) or "robust" (median ± sigma·1.4826·MAD)
+    calibrate: bool = False  # widen sigma for the baseline's size (Student-t prediction interval)
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,7 @@ class TableSpec:
     notify: tuple[str, ...] = ()
     partition_format: str | None = None  # a regex every partition value must match
     connection_location: Location | None = None
+    partition_type: str = "string"  # how partition values compare: string, date, timestamp, integer
 
 
 @dataclass(frozen=True)

@@ -66,7 +66,7 @@ def load_project(config: str | Path | None = None) -> Project:
         if setting is None:
             problems.append(Problem(doc.key_loc(key), f"unknown setting '{key}'{did_you_mean(key, BY_NAME)}"))
             continue
-        if setting.type is str and setting.default is None and value is None:
+        if setting.default is None and value is None:
             continue
         ok = isinstance(value, setting.type) and not isinstance(value, bool)
         if setting.type is list and isinstance(value, str):

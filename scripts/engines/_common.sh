@@ -10,6 +10,7 @@
 QUINTO_CACHE="${QUINTO_CACHE:-${HOME:-/root}/.cache/quinto}"
 QUINTO_STATE="${QUINTO_STATE:-/tmp/quinto-engines}"
 QUINTO_PYTHON="${QUINTO_PYTHON:-python3}"
+# shellcheck disable=SC2034 # used by the engine scripts
 MAVEN_REPO="${QUINTO_MAVEN_REPO:-https://repo1.maven.org/maven2}"
 
 _ENGINE_NAME="${_ENGINE_NAME:-engine}"
@@ -20,15 +21,53 @@ die() { log "ERROR: $*"; exit 1; }
 # now_s: seconds since epoch (integer)
 now_s() { date +%s; }
 
-# pid_alive PIDFILE -> 0 if the pid in PIDFILE is a live process
+# _proc_stat_field PID N -> field N (>= 3) of /proc/PID/stat
+_proc_stat_field() {
+    local stat n=$(($2 - 2))
+    stat="$(cat "/proc/$1/stat" 2>/dev/null)" || return 1
+    stat="${stat##*) }" # drop "pid (comm) ", comm may contain spaces
+    # shellcheck disable=SC2086
+    set -- $stat
+    printf '%s\n' "${!n}"
+}
+
+# proc_start_time PID -> the kernel's start time of PID (field 22 of /proc/PID/stat)
+proc_start_time() { _proc_stat_field "$1" 22; }
+
+# pid_alive PIDFILE -> 0 if the pid in PIDFILE is a live process, and the same
+# process that we started (PIDFILE.start holds its start time, so a pid reused
+# after a reboot is not mistaken for our server).
 pid_alive() {
-    local f="$1" pid
+    local f="$1" pid want got
     [[ -s "$f" ]] || return 1
     pid="$(cat "$f" 2>/dev/null || true)"
     [[ "$pid" =~ ^[0-9]+$ ]] || return 1
     kill -0 "$pid" 2>/dev/null || return 1
     # a zombie counts as dead
-    [[ "$(ps -o stat= -p "$pid" 2>/dev/null | cut -c1)" != "Z" ]]
+    [[ "$(_proc_stat_field "$pid" 3 || true)" != "Z" ]] || return 1
+    if [[ -s "$f.start" ]]; then
+        want="$(cat "$f.start")"
+        got="$(proc_start_time "$pid" || true)"
+        [[ "$want" == "$got" ]] || return 1
+    fi
+    return 0
+}
+
+# launch_bg LOGFILE PIDFILE WORKDIR CMD... : start CMD detached (own session and
+# process group, stdin from /dev/null, stdout+stderr appended to LOGFILE),
+# record its pid and start time. The pid stays the server's pid as long as the
+# command chain uses exec (spark-submit, Trino's launcher and java do).
+launch_bg() {
+    local logfile="$1" pidfile="$2" workdir="$3" pid
+    shift 3
+    (
+        exec 9>&- # do not hand the flock (see with_lock) to the server
+        cd "$workdir" || exit 1
+        exec setsid nohup "$@" >>"$logfile" 2>&1 </dev/null
+    ) &
+    pid=$!
+    printf '%s\n' "$pid" >"$pidfile"
+    proc_start_time "$pid" >"$pidfile.start" 2>/dev/null || rm -f "$pidfile.start"
 }
 
 # port_open PORT -> 0 if something listens on 127.0.0.1:PORT
@@ -54,7 +93,7 @@ show_log_tail() {
 stop_pidfile() {
     local f="$1" grace="${2:-30}" pid i
     if ! pid_alive "$f"; then
-        rm -f "$f"
+        rm -f "$f" "$f.start"
         return 0
     fi
     pid="$(cat "$f")"
@@ -74,7 +113,7 @@ stop_pidfile() {
         done
     fi
     pid_alive "$f" && die "could not stop pid $pid"
-    rm -f "$f"
+    rm -f "$f" "$f.start"
     log "stopped"
 }
 
@@ -129,15 +168,20 @@ fetch_verified() {
         die "cannot fetch $url.sha1"
     [[ "$want" =~ ^[0-9a-f]{40}$ ]] || die "bad sha1 '$want' from $url.sha1"
     tmp="$dest.part"
-    log "downloading $url"
-    curl -fSL --retry 3 --retry-delay 2 --connect-timeout 30 -C - -o "$tmp" "$url" 2>/dev/null ||
-        curl -fSL --retry 3 --retry-delay 2 --connect-timeout 30 -o "$tmp" "$url" ||
-        die "download failed: $url"
-    got="$(sha1sum "$tmp" | cut -c1-40)"
-    if [[ "$want" != "$got" ]]; then
+    local attempt
+    for attempt in 1 2; do
+        log "downloading $url"
+        # attempt 1 resumes an interrupted download (.part), attempt 2 starts over
+        if [[ "$attempt" == 2 ]]; then rm -f "$tmp"; fi
+        curl -fsSL --retry 3 --retry-delay 2 --connect-timeout 30 -C - -o "$tmp" "$url" ||
+            { rm -f "$tmp" && curl -fsSL --retry 3 --retry-delay 2 --connect-timeout 30 -o "$tmp" "$url"; } ||
+            die "download failed: $url"
+        got="$(sha1sum "$tmp" | cut -c1-40)"
+        [[ "$want" == "$got" ]] && break
+        log "sha1 mismatch for $url: expected $want, got $got"
         rm -f "$tmp"
-        die "sha1 mismatch for $url: expected $want, got $got"
-    fi
+        [[ "$attempt" == 2 ]] && die "sha1 mismatch for $url after a fresh download"
+    done
     mv -f "$tmp" "$dest"
     printf '%s\n' "$want" >"$dest.sha1"
     log "verified sha1 $want"

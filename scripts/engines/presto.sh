@@ -80,7 +80,7 @@ install_server() {
     log "installed Presto $PRESTO_VERSION ($(du -sh "$HOME_DIR" | cut -f1))"
 }
 
-install() {
+do_install() {
     install_server
     ensure_venv "$VENV" "${PRESTO_CLIENT_REQS[@]}"
 }
@@ -128,6 +128,8 @@ EOF
 --add-opens=java.management/sun.management=ALL-UNNAMED
 --add-opens=jdk.management/com.sun.management.internal=ALL-UNNAMED
 -Dio.netty.tryReflectionSetAccessible=true
+-Dcom.sun.management.jmxremote.host=127.0.0.1
+-Djava.rmi.server.hostname=127.0.0.1
 EOF
     cat >"$etc/config.properties" <<EOF
 coordinator=true
@@ -154,6 +156,12 @@ connector.name=hive-hadoop2
 hive.metastore=file
 hive.metastore.catalog.dir=file://$STATE/hive/metastore
 hive.non-managed-table-writes-enabled=true
+# legacy security (the default) forbids DROP/ALTER unless allowed one by one
+hive.allow-drop-table=true
+hive.allow-rename-table=true
+hive.allow-add-column=true
+hive.allow-drop-column=true
+hive.allow-rename-column=true
 EOF
 }
 
@@ -185,7 +193,7 @@ do_start() {
     if port_open "$PORT"; then
         die "port 127.0.0.1:$PORT is already in use by another process (set QUINTO_PRESTO_PORT)"
     fi
-    install
+    do_install
     local jh t0
     jh="$(java_home)"
     write_config
@@ -193,13 +201,7 @@ do_start() {
     t0="$(now_s)"
     log "starting Presto $PRESTO_VERSION on 127.0.0.1:$PORT (java: $jh, heap $HEAP, log: $LOGFILE)"
     : >"$LOGFILE"
-    (
-        exec 9>&- # do not hand the flock to the server
-        cd "$STATE/data"
-        export JAVA_HOME="$jh"
-        exec setsid nohup "${JAVA_CMD[@]}" >>"$LOGFILE" 2>&1 </dev/null
-    ) &
-    echo $! >"$PIDFILE"
+    launch_bg "$LOGFILE" "$PIDFILE" "$STATE/data" env JAVA_HOME="$jh" "${JAVA_CMD[@]}"
     log "pid $(cat "$PIDFILE"); waiting up to ${START_TIMEOUT}s for 'SELECT 1'"
     if ! "$VENV/bin/python" "$HERE/_probe.py" presto-ready --port "$PORT" --timeout "$START_TIMEOUT" --pid "$(cat "$PIDFILE")"; then
         show_log_tail "$LOGFILE" 80
@@ -240,10 +242,13 @@ do_status() {
 case "${1:-}" in
 start) with_lock "$LOCK" do_start ;;
 stop) with_lock "$LOCK" do_stop ;;
-restart) with_lock "$LOCK" do_stop && with_lock "$LOCK" do_start ;;
+restart)
+    with_lock "$LOCK" do_stop
+    with_lock "$LOCK" do_start
+    ;;
 status) do_status ;;
 smoke) do_smoke ;;
-install) with_lock "$LOCK" install ;;
+install) with_lock "$LOCK" do_install ;;
 reset) with_lock "$LOCK" do_reset ;;
 *)
     echo "usage: $0 start|stop|restart|status|smoke|install|reset" >&2

@@ -6,10 +6,11 @@
 #   scripts/engines/spark-thrift.sh status   # exit 0 if running, 3 if not
 #   scripts/engines/spark-thrift.sh smoke    # partitioned-Parquet smoke test against a running server
 #   scripts/engines/spark-thrift.sh install  # only create the cached venv
+#   scripts/engines/spark-thrift.sh reset    # stop and delete all state (metastore, warehouse, logs)
 #
 # Env: QUINTO_HIVE_PORT (10000), QUINTO_CACHE (~/.cache/quinto), QUINTO_STATE
 # (/tmp/quinto-engines), QUINTO_SPARK_DRIVER_MEMORY (2g), QUINTO_START_TIMEOUT (300),
-# QUINTO_SPARK_JAVA_HOME (Java 17), QUINTO_SPARK_SMOKE=1 to run the smoke test after start.
+# QUINTO_SPARK_JAVA_HOME (Java 17), QUINTO_SPARK_SMOKE (1 = run the smoke test after start; default 1).
 set -euo pipefail
 
 _ENGINE_NAME=spark-thrift
@@ -36,7 +37,7 @@ java_home() {
         die "no Java >= 17 found (set QUINTO_SPARK_JAVA_HOME)"
 }
 
-install() {
+do_install() {
     ensure_venv "$VENV" "pyspark==$PYSPARK_VERSION" "${PYHIVE_REQS[@]}"
     ls "$VENV"/lib/python3*/site-packages/pyspark/jars/spark-hive-thriftserver_*.jar >/dev/null 2>&1 ||
         die "pyspark $PYSPARK_VERSION in $VENV has no spark-hive-thriftserver jar"
@@ -53,7 +54,7 @@ do_start() {
     if port_open "$PORT"; then
         die "port 127.0.0.1:$PORT is already in use by another process (set QUINTO_HIVE_PORT)"
     fi
-    install
+    do_install
     local jh t0
     jh="$(java_home)"
     mkdir -p "$STATE"/{warehouse,derby,tmp,scratch,local-scratch,resources}
@@ -62,15 +63,15 @@ do_start() {
     t0="$(now_s)"
     log "starting Spark Thrift Server $PYSPARK_VERSION on 127.0.0.1:$PORT (java: $jh, log: $LOGFILE)"
     : >"$LOGFILE"
-    (
-        exec 9>&- # do not hand the flock to the server
-        cd "$STATE"
-        export JAVA_HOME="$jh" SPARK_LOCAL_IP=127.0.0.1 SPARK_HOME="$(echo "$VENV"/lib/python3*/site-packages/pyspark)"
-        export SPARK_CONF_DIR="$STATE/conf" SPARK_LOG_DIR="$STATE" SPARK_PID_DIR="$STATE"
-        export PYSPARK_PYTHON="$VENV/bin/python" HADOOP_USER_NAME="${HADOOP_USER_NAME:-quinto}"
-        mkdir -p "$SPARK_CONF_DIR"
-        unset SPARK_DIST_CLASSPATH HADOOP_CONF_DIR YARN_CONF_DIR HIVE_CONF_DIR
-        exec setsid nohup "$VENV/bin/spark-submit" \
+    local spark_home
+    spark_home="$(echo "$VENV"/lib/python3*/site-packages/pyspark)"
+    mkdir -p "$STATE/conf"
+    launch_bg "$LOGFILE" "$PIDFILE" "$STATE" \
+        env -u SPARK_DIST_CLASSPATH -u HADOOP_CONF_DIR -u YARN_CONF_DIR -u HIVE_CONF_DIR -u PYSPARK_DRIVER_PYTHON \
+        JAVA_HOME="$jh" SPARK_HOME="$spark_home" SPARK_LOCAL_IP=127.0.0.1 \
+        SPARK_CONF_DIR="$STATE/conf" SPARK_LOG_DIR="$STATE" SPARK_PID_DIR="$STATE" \
+        PYSPARK_PYTHON="$VENV/bin/python" HADOOP_USER_NAME="${HADOOP_USER_NAME:-quinto}" \
+        "$VENV/bin/spark-submit" \
             --class org.apache.spark.sql.hive.thriftserver.HiveThriftServer2 \
             --name quinto-spark-thrift \
             --master 'local[2]' \
@@ -91,10 +92,7 @@ do_start() {
             --hiveconf hive.exec.scratchdir="$STATE/scratch" \
             --hiveconf hive.exec.local.scratchdir="$STATE/local-scratch" \
             --hiveconf hive.downloaded.resources.dir="$STATE/resources" \
-            --hiveconf hive.server2.logging.operation.enabled=false \
-            >>"$LOGFILE" 2>&1 </dev/null
-    ) &
-    echo $! >"$PIDFILE"
+            --hiveconf hive.server2.logging.operation.enabled=false
     log "pid $(cat "$PIDFILE"); waiting up to ${START_TIMEOUT}s for 'SELECT 1'"
     if ! "$VENV/bin/python" "$HERE/_probe.py" hive-ready --port "$PORT" --timeout "$START_TIMEOUT" --pid "$(cat "$PIDFILE")"; then
         show_log_tail "$LOGFILE" 80
@@ -102,7 +100,7 @@ do_start() {
         die "Spark Thrift Server did not become ready on 127.0.0.1:$PORT"
     fi
     log "ready on 127.0.0.1:$PORT after $(($(now_s) - t0))s"
-    if [[ "${QUINTO_SPARK_SMOKE:-0}" == 1 ]]; then
+    if [[ "${QUINTO_SPARK_SMOKE:-1}" == 1 ]]; then
         do_smoke
     fi
 }
@@ -117,6 +115,12 @@ do_smoke() {
 
 do_stop() { stop_pidfile "$PIDFILE" 60; }
 
+do_reset() {
+    do_stop
+    rm -rf "$STATE"
+    log "state removed"
+}
+
 do_status() {
     if running; then
         echo "spark-thrift: running, pid $(cat "$PIDFILE"), 127.0.0.1:$PORT, log $LOGFILE"
@@ -129,12 +133,16 @@ do_status() {
 case "${1:-}" in
 start) with_lock "$LOCK" do_start ;;
 stop) with_lock "$LOCK" do_stop ;;
-restart) with_lock "$LOCK" do_stop && with_lock "$LOCK" do_start ;;
+restart)
+    with_lock "$LOCK" do_stop
+    with_lock "$LOCK" do_start
+    ;;
 status) do_status ;;
 smoke) do_smoke ;;
-install) with_lock "$LOCK" install ;;
+install) with_lock "$LOCK" do_install ;;
+reset) with_lock "$LOCK" do_reset ;;
 *)
-    echo "usage: $0 start|stop|restart|status|smoke|install" >&2
+    echo "usage: $0 start|stop|restart|status|smoke|install|reset" >&2
     exit 2
     ;;
 esac

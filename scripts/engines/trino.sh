@@ -64,7 +64,8 @@ install_server() {
     [[ -n "$top" && -d "$top/lib" ]] || die "unexpected layout of $core"
     mkdir -p "$top/plugin"
     for p in "${PLUGINS[@]}"; do
-        unzip -q -o "$DL_DIR/trino-$p-$TRINO_VERSION.zip" -d "$top/plugin"
+        # python's zipfile instead of unzip(1), which a fresh Debian lacks
+        "$QUINTO_PYTHON" -m zipfile -e "$DL_DIR/trino-$p-$TRINO_VERSION.zip" "$top/plugin/"
         # the zip unpacks to trino-<name>-<version>/; Trino names the plugin by directory
         if [[ -d "$top/plugin/trino-$p-$TRINO_VERSION" ]]; then
             rm -rf "$top/plugin/$p"
@@ -77,7 +78,7 @@ install_server() {
     log "installed Trino $TRINO_VERSION ($(du -sh "$HOME_DIR" | cut -f1))"
 }
 
-install() {
+do_install() {
     install_server
     ensure_venv "$VENV" "${TRINO_CLIENT_REQS[@]}"
 }
@@ -150,7 +151,7 @@ do_start() {
     if port_open "$PORT"; then
         die "port 127.0.0.1:$PORT is already in use by another process (set QUINTO_TRINO_PORT)"
     fi
-    install
+    do_install
     local jh t0
     jh="$(java_home)"
     write_config
@@ -161,15 +162,9 @@ do_start() {
     t0="$(now_s)"
     log "starting Trino $TRINO_VERSION on 127.0.0.1:$PORT (java: $jh, heap $HEAP, log: $LOGFILE)"
     : >"$LOGFILE"
-    (
-        exec 9>&- # do not hand the flock to the server
-        cd "$STATE"
-        export JAVA_HOME="$jh" PATH="$jh/bin:$PATH"
-        exec setsid nohup "$HOME_DIR/bin/launcher" run \
-            --etc-dir="$STATE/etc" --data-dir="$STATE/data" \
-            >>"$LOGFILE" 2>&1 </dev/null
-    ) &
-    echo $! >"$PIDFILE"
+    launch_bg "$LOGFILE" "$PIDFILE" "$STATE" \
+        env JAVA_HOME="$jh" PATH="$jh/bin:$PATH" \
+        "$HOME_DIR/bin/launcher" run --etc-dir="$STATE/etc" --data-dir="$STATE/data"
     log "pid $(cat "$PIDFILE"); waiting up to ${START_TIMEOUT}s for 'SELECT 1'"
     if ! "$VENV/bin/python" "$HERE/_probe.py" trino-ready --port "$PORT" --timeout "$START_TIMEOUT" --pid "$(cat "$PIDFILE")"; then
         show_log_tail "$LOGFILE" 80
@@ -210,10 +205,13 @@ do_status() {
 case "${1:-}" in
 start) with_lock "$LOCK" do_start ;;
 stop) with_lock "$LOCK" do_stop ;;
-restart) with_lock "$LOCK" do_stop && with_lock "$LOCK" do_start ;;
+restart)
+    with_lock "$LOCK" do_stop
+    with_lock "$LOCK" do_start
+    ;;
 status) do_status ;;
 smoke) do_smoke ;;
-install) with_lock "$LOCK" install ;;
+install) with_lock "$LOCK" do_install ;;
 reset) with_lock "$LOCK" do_reset ;;
 *)
     echo "usage: $0 start|stop|restart|status|smoke|install|reset" >&2

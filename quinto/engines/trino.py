@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+import re
+from typing import Any, ClassVar
+
+from quinto.engines.base import Connector
+from quinto.errors import WarehouseError
+
+
+class TrinoConnector(Connector):
+    """Trino (`trino://user@host:8080/catalog`, the `trino` client)."""
+
+    ENGINE: ClassVar[str] = "trino"
+    DIALECT: ClassVar[str] = "trino"
+    #: Trino has no exact percentile: approx_percentile (a t-digest) is used, and documented.
+    PERCENTILE: ClassVar[str | None] = "approx_percentile(:col, :p)"
+    APPROX_PERCENTILE: ClassVar[str | None] = "approx_percentile(:col, :p)"
+    APPROX_DISTINCT: ClassVar[str | None] = "approx_distinct(:col)"
+    DISTINCT_TUPLES: ClassVar[str] = "tuple"
+    PARTITION_LISTING: ClassVar[str] = "$partitions"
+    CASE_SENSITIVE_IDENTIFIERS: ClassVar[bool] = False
+    #: varchar never compares with integer or date implicitly.
+    TEXT_PARAMETERS_COERCE: ClassVar[bool] = False
+
+    def partitions(
+        self, table: str, column: str, since: str | None = None, until: str | None = None, limit: int = 1000
+    ) -> list[str]:
+        """From the hidden `"table$partitions"` table (metadata, no scan) of Hive-connector tables;
+        other tables fall back to the bounded SELECT DISTINCT."""
+        catalog, schema, name = self.split_table(table)
+        hidden = ".".join(p for p in (catalog, schema, f"{name}$partitions") if p)
+        try:
+            return super().partitions(hidden, column, since, until, limit)
+        except WarehouseError:
+            return super().partitions(table, column, since, until, limit)
+
+    def cancel(self, cursor: Any, dbapi_connection: Any) -> None:
+        cursor.cancel()
+
+    def clean_error(self, text: str) -> str:
+        """`TrinoUserError(type=USER_ERROR, name=TYPE_MISMATCH, message="line 1:71: ...", ...)` →
+        `TYPE_MISMATCH: line 1:71: ...`."""
+        m = re.search(r"name=(\w+), message=\"(.*?)\"(, query_id|\)$)", text)
+        return f"{m.group(1)}: {m.group(2)}" if m else text
+
+
+class PrestoConnector(TrinoConnector):
+    """PrestoDB (`presto://user@host:8080/catalog`, pyhive's presto dialect)."""
+
+    ENGINE: ClassVar[str] = "presto"
+    DIALECT: ClassVar[str] = "presto"
+    #: pyhive polls Presto for results once a second by default; short statements wait for nothing.
+    CONNECT_ARGS: ClassVar[dict[str, Any]] = {"poll_interval": 0.05}

@@ -1,0 +1,151 @@
+"""Each engine with a real server and a real partitioned table: partitions come from metadata
+(Hive SHOW PARTITIONS, Trino/Presto "$partitions"), one partition is audited in ONE statement with
+a plain predicate on the partition column, failing rows are sampled, the schema is reported, a
+missing column is located, and a server that is down is a clear exit-3 error."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+
+from quinto.audit import audit, backfill, validate
+from quinto.engines import connector_for
+from quinto.errors import SpecError
+from quinto.spec import load_project, load_suite
+
+ROWS = [  # id, country, amount, ds
+    (1, "US", 10.0, "2026-11-01"),
+    (2, "CA", 20.0, "2026-11-01"),
+    (3, "US", 30.0, "2026-11-02"),
+    (3, "XX", 40.0, "2026-11-02"),
+    (5, "BR", 50.0, "2026-11-03"),
+]
+CHECKS = """table: {table}
+partition: ds
+checks:
+  - row_count > 0
+  - duplicate_count(id) = 0
+  - invalid_count(country) = 0: {{valid_values: [US, CA, BR]}}
+  - avg(amount) between 0 and 100
+  - schema: {{required: {{id: integer, country: string, amount: float, ds: string}}}}
+"""
+
+
+def create_partitioned(engine: str, url: str) -> str:
+    """A table partitioned by a string `ds`, the way each engine's users store them."""
+    from quinto.engines import CONNECTORS
+
+    args = CONNECTORS[make_url(url).get_backend_name()].CONNECT_ARGS
+    eng = sa.create_engine(url, poolclass=sa.NullPool, connect_args=args)
+    values = ", ".join(f"({i}, '{c}', {a}, '{d}')" for i, c, a, d in ROWS)
+    with eng.connect() as conn:
+        if engine == "hive":
+            conn.execute(sa.text("CREATE DATABASE IF NOT EXISTS qe"))
+            conn.execute(sa.text("DROP TABLE IF EXISTS qe.events"))
+            conn.execute(
+                sa.text(
+                    "CREATE TABLE qe.events (id INT, country STRING, amount DOUBLE) "
+                    "PARTITIONED BY (ds STRING) STORED AS PARQUET"
+                )
+            )
+            conn.execute(sa.text(f"INSERT INTO qe.events PARTITION (ds) VALUES {values}"))
+            table = "qe.events"
+        else:
+            conn.execute(sa.text("CREATE SCHEMA IF NOT EXISTS hive.qe"))
+            conn.execute(sa.text("DROP TABLE IF EXISTS hive.qe.events"))
+            conn.execute(
+                sa.text(
+                    "CREATE TABLE hive.qe.events (id INTEGER, country VARCHAR, amount DOUBLE, "
+                    "ds VARCHAR) WITH (partitioned_by = ARRAY['ds'], format = 'PARQUET')"
+                )
+            )
+            conn.execute(sa.text(f"INSERT INTO hive.qe.events VALUES {values}"))
+            table = "hive.qe.events"
+    eng.dispose()
+    return table
+
+
+def hive_catalog(url: str) -> str:
+    u = make_url(url)
+    return u.set(database="hive").render_as_string(hide_password=False) if u.get_backend_name() != "hive" else url
+
+
+@pytest.fixture(params=["hive", "trino", "presto"])
+def server(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    engine = request.param
+    url = hive_catalog(request.getfixturevalue(f"{engine}_url"))
+    table = create_partitioned(engine, url)
+    monkeypatch.setenv("ENGINE_URL", url)
+    (tmp_path / "checks").mkdir()
+    (tmp_path / "checks" / "events.yaml").write_text(CHECKS.format(table=table), encoding="utf-8")
+    (tmp_path / "quinto.yaml").write_text(
+        f"connections: {{warehouse: '${{ENGINE_URL}}'}}\nstore: sqlite:///{tmp_path / 's.db'}\nchecks: [checks]\n",
+        encoding="utf-8",
+    )
+    project = load_project(tmp_path / "quinto.yaml")
+    return engine, url, table, project
+
+
+def test_partitions_from_metadata(server) -> None:  # type: ignore[no-untyped-def]
+    engine, url, table, _ = server
+    connector = connector_for(url)
+    assert connector.partitions(table, "ds") == ["2026-11-03", "2026-11-02", "2026-11-01"]
+    assert connector.partitions(table, "ds", since="2026-11-02") == ["2026-11-03", "2026-11-02"]
+    listing = connector.statements[0].sql
+    assert ("SHOW PARTITIONS" in listing) if engine == "hive" else ("$partitions" in listing)
+    assert {k.lower() for k in connector.columns(table)} == {"id", "country", "amount", "ds"}
+    assert connector.columns(table.rsplit(".", 1)[0] + ".nope") == {}
+    connector.close()
+
+
+def test_audit_is_one_statement_and_samples_failures(server) -> None:  # type: ignore[no-untyped-def]
+    engine, url, table, project = server
+    suite = load_suite(project)
+    ok = audit(table, "ds=2026-11-01", project=project, suite=suite)
+    assert [str(o.status) for o in ok.outcomes] == ["PASS"] * 5, [o.message for o in ok.outcomes]
+    scans = [s for s in ok.run.statements if s["purpose"] == "scan"]
+    assert len(scans) == 1 and "ds" in scans[0]["sql"] and "GROUP BY" not in scans[0]["sql"]
+    bad = audit(table, "ds=2026-11-02", project=project, suite=suite)
+    by = {o.check: o for o in bad.outcomes}
+    assert str(by["duplicate_count(id) = 0"].status) == "FAIL" and by["duplicate_count(id) = 0"].value == 1
+    assert str(by["invalid_count(country) = 0"].status) == "FAIL"
+    assert [r["country"] for r in by["invalid_count(country) = 0"].samples or []] == ["XX"]
+    assert len(by["duplicate_count(id) = 0"].samples or []) == 2
+    assert by["avg(amount) between 0 and 100"].value == pytest.approx(35.0)
+    assert bad.exit_code == 1
+
+
+def test_backfill_groups_partitions(server) -> None:  # type: ignore[no-untyped-def]
+    engine, url, table, project = server
+    (result,) = backfill(table, "2026-11-01", project=project, suite=load_suite(project))
+    assert result.run.partitions == ["2026-11-01", "2026-11-02", "2026-11-03"]
+    scans = [s for s in result.run.statements if s["purpose"] == "scan"]
+    assert len(scans) == 1 and "GROUP BY" in scans[0]["sql"].upper()
+    rows = {o.partition: o.value for o in result.outcomes if o.check == "row_count > 0"}
+    assert rows == {"2026-11-01": 2, "2026-11-02": 2, "2026-11-03": 1}
+
+
+def test_missing_column_is_located(server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    engine, url, table, project = server
+    (tmp_path / "checks" / "events.yaml").write_text(
+        CHECKS.format(table=table).replace("avg(amount)", "avg(amuont)"), encoding="utf-8"
+    )
+    with pytest.raises(SpecError) as err:
+        validate(config=tmp_path / "quinto.yaml", connect=True)
+    assert "column 'amuont' is not in" in str(err.value) and "did you mean 'amount'?" in str(err.value)
+
+
+@pytest.mark.parametrize(
+    "url", ["hive://quinto@127.0.0.1:1/default", "trino://quinto@127.0.0.1:1/hive", "presto://quinto@127.0.0.1:1/hive"]
+)
+def test_server_down_is_a_clear_error(url: str, tmp_path: Path) -> None:
+    from quinto.errors import WarehouseError
+
+    connector = connector_for(url)
+    with pytest.raises(WarehouseError) as err:
+        connector.execute("SELECT 1")
+    assert err.value.exit_code == 3
+    assert err.value.message.startswith(f"{connector.ENGINE} at 127.0.0.1:1 (warehouse): cannot connect")

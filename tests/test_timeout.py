@@ -1,0 +1,51 @@
+"""A statement past `statement_timeout` is cancelled through the driver: its checks are ERROR with a
+clear message, the run is stored, and the other checks keep their values."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from quinto.audit import audit
+from quinto.spec import load_project, load_suite
+from tests.warehouse import load_tables, reset
+
+SLOW = {
+    "duckdb": "select count(*) from (select sum(hash(i)) as s from range(20000000000) t(i)) x",
+    "postgres": "select count(*) from (select pg_sleep(30)) s",
+    "hive": "select count(*) from range(100000000000) where id * 7 % 13 = 5",
+    "trino": "select count(*) from unnest(sequence(1, 10000)) a(x) cross join unnest(sequence(1, 10000)) b(y) "
+    "cross join unnest(sequence(1, 10000)) c(z) where (a.x * b.y + c.z) % 13 = 5",
+}
+SLOW["presto"] = SLOW["trino"]
+
+
+@pytest.mark.parametrize("engine", ["duckdb", "postgres", "hive", "trino", "presto"])
+def test_slow_statement_is_cancelled(
+    engine: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> None:
+    if engine == "duckdb":
+        url = f"duckdb:///{tmp_path / 'wh.duckdb'}"
+    else:
+        url = request.getfixturevalue("pg_url" if engine == "postgres" else f"{engine}_url")
+        if engine != "postgres":
+            reset(url)
+    load_tables(url, {"dw.t": {"columns": {"id": "INTEGER"}, "rows": [[1], [2]]}})
+    monkeypatch.setenv("TIMEOUT_URL", url)
+    (tmp_path / "checks").mkdir()
+    (tmp_path / "checks" / "t.yaml").write_text(
+        f'table: dw.t\nchecks:\n  - row_count = 2\n  - slow = 1:\n      sql: "{SLOW[engine]}"\n', encoding="utf-8"
+    )
+    (tmp_path / "quinto.yaml").write_text(
+        "connections: {warehouse: '${TIMEOUT_URL}'}\n"
+        f"store: sqlite:///{tmp_path / 's.db'}\nchecks: [checks]\nstatement_timeout: 1\n",
+        encoding="utf-8",
+    )
+    project = load_project(tmp_path / "quinto.yaml")
+    result = audit("dw.t", None, project=project, suite=load_suite(project))
+    by_check = {o.check: o for o in result.outcomes}
+    assert str(by_check["row_count = 2"].status) == "PASS"
+    slow = by_check["slow = 1"]
+    assert str(slow.status) == "ERROR" and "cancelled after 1s (statement timeout)" in slow.message
+    assert result.exit_code == 3 and result.run.id is not None
