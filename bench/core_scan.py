@@ -161,9 +161,15 @@ def main() -> None:
     if args.json:
         print(json.dumps(results))
         return
-    print(f"{'engine':<10} {'quinto (s)':>10} {'hand (s)':>9} {'ratio':>6} {'statements':>10}")
+    print(
+        f"{'engine':<10} {'quinto (s)':>10} {'hand (s)':>9} {'ratio':>6} {'statements':>10}"
+        f" {'in-process quinto':>18} {'hand':>6} {'ratio':>6}"
+    )
     for r in results:
-        print(f"{r['engine']:<10} {r['quinto_s']:>10} {r['hand_s']:>9} {r['ratio']:>6} {r['statements']:>10}")
+        print(
+            f"{r['engine']:<10} {r['quinto_s']:>10} {r['hand_s']:>9} {r['ratio']:>6} {r['statements']:>10}"
+            f" {r['in_process_quinto_s']:>18} {r['in_process_hand_s']:>6} {r['in_process_ratio']:>6}"
+        )
 
 
 if __name__ == "__main__":

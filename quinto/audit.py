@@ -131,16 +131,13 @@ def fingerprint(check: Check) -> str:
 def canonical(value: Any) -> Any:
     """A partition value as something comparable whatever its spelling: dates and times as objects
     (`2026-11-27 05:00:00` and `2026-11-27T05:00:00` are one partition), anything else as text."""
-    if isinstance(value, (dt.datetime, dt.date)):
-        return value.replace(tzinfo=None) if isinstance(value, dt.datetime) else value
+    if isinstance(value, dt.datetime):
+        return value.replace(tzinfo=None)
+    if isinstance(value, dt.date):  # a day is its midnight, so DATE and TIMESTAMP partitions meet
+        return dt.datetime(value.year, value.month, value.day)
     text = str(value)
-    if len(text) == 10:
-        try:
-            return dt.date.fromisoformat(text)
-        except ValueError:
-            return text
     try:
-        return dt.datetime.fromisoformat(text).replace(tzinfo=None)
+        return canonical(dt.date.fromisoformat(text)) if len(text) == 10 else dt.datetime.fromisoformat(text)
     except ValueError:
         return text
 
@@ -229,7 +226,12 @@ class Auditor:
         out: dict[str, dict[str, Any]] = {}
         asked = {canonical(p): p for p in chunk}
         for row in rows:
-            part = asked.get(canonical(row[0]), str(row[0]))
+            part = asked.get(canonical(row[0]))
+            if part is None:  # never count a partition as empty because its spelling differs
+                raise WarehouseError(
+                    f"the scan returned partition {row[0]!r}, which matches none of those asked for "
+                    f"({', '.join(chunk[:3])}...); declare `partition_type:` in the check file"
+                )
             out[part] = {compiled.aliases[f"m{j}"]: _number(v) for j, v in enumerate(row[1:])}
         for p in chunk:
             if p in out:
@@ -266,7 +268,8 @@ class Auditor:
             columns = self.connector.columns(self.spec.table)
         except WarehouseError:
             return
-        self.check_columns(columns)
+        if columns:  # no columns may only mean metadata we cannot read (e.g. a materialized view)
+            self.check_columns(columns)
 
     def check_columns(self, columns: Mapping[str, str]) -> None:
         if not columns:
@@ -409,7 +412,10 @@ class Auditor:
             return judge_change(check, float(value), prev[1], prev[0])
         verdicts = []
         if check.anomaly is not None:
-            verdicts.append(judge_anomaly(check, float(value), hist, partition))
+            verdict = judge_anomaly(check, float(value), hist, partition)
+            if verdict.status == Status.FAIL and check.severity == "warn":
+                verdict = Verdict(Status.WARN, verdict.message, verdict.judged, verdict.low, verdict.high)
+            verdicts.append(verdict)
         if check.condition is not None or check.warn is not None or check.fail is not None:
             verdicts.append(judge_levels(check, float(value), unit))
         worst = max(verdicts, key=lambda v: v.status.rank)
@@ -525,7 +531,13 @@ def schema_problems(check: Check, columns: Mapping[str, str]) -> list[str]:
 
 
 def open_store(project: Project) -> Store:
-    return Store(interpolate(project.store, "the store URL"))
+    """The project's store; a relative SQLite path is relative to quinto.yaml, not to the current
+    directory, so every job of a project shares one store."""
+    url = interpolate(project.store, "the store URL")
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and not url.startswith(prefix + "/") and url != prefix + ":memory:":
+        url = prefix + str(Path(project.root) / url[len(prefix) :])
+    return Store(url)
 
 
 def make_connector(project: Project, name: str) -> Connector:
@@ -635,7 +647,9 @@ def backfill(
     connector = connector or make_connector(project, spec.connection)
     store = store or open_store(project)
     try:
-        parts = sorted(connector.partitions(spec.table, spec.partition, since, until, limit=100_000))
+        parts = sorted(
+            connector.partitions(spec.table, spec.partition, since, until, limit=100_000, ptype=spec.partition_type)
+        )
         size = max(1, chunk or int(project.settings.get("partitions_per_scan", 31)))
         results = []
         for i in range(0, len(parts), size):

@@ -156,7 +156,8 @@ class DuplicateCount(CheckType):
 
     def value(self, check: Check, aggs: Mapping[str, Any]) -> Any:
         rows, distinct = self.aggs(check)
-        return int(aggs[rows.key] or 0) - int(aggs[distinct.key] or 0)
+        # an approximate distinct count may exceed the row count; a count of duplicates never is negative
+        return max(0, int(aggs[rows.key] or 0) - int(aggs[distinct.key] or 0))
 
     def bad_rows(self, check: Check) -> Aggregate | None:
         return Aggregate("duplicate_keys", tuple(c.name for c in check.columns))

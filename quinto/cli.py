@@ -16,7 +16,7 @@ import click
 
 from quinto import __version__
 from quinto.audit import AuditResult, audit, backfill, mark, open_store, validate
-from quinto.errors import EXIT_BAD_SPEC, EXIT_INFRA, QuintoError, SpecError
+from quinto.errors import EXIT_BAD_SPEC, EXIT_INFRA, QuintoError, SpecError, UsageError
 from quinto.evaluate import Status, fmt
 
 COLORS = {Status.PASS: "green", Status.WARN: "yellow", Status.FAIL: "red", Status.ERROR: "magenta"}
@@ -42,6 +42,13 @@ class Group(click.Group):
         except click.exceptions.UsageError as exc:
             exc.show()
             sys.exit(EXIT_BAD_SPEC)
+        except (click.exceptions.Exit, click.exceptions.Abort, SystemExit, KeyboardInterrupt):
+            raise
+        except Exception as exc:  # a bug or an unforeseen failure: never exit 1, which means "data failed"
+            click.echo(
+                f"Error: internal error: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}", err=True
+            )
+            sys.exit(EXIT_INFRA)
 
 
 @click.group(cls=Group)
@@ -167,7 +174,11 @@ def mark_cmd(table: str, partition: str, verdict: str, reason: str | None, confi
     """Mark a partition good (it joins baselines even after a failure) or bad (never in a baseline)."""
     import getpass
 
-    mark(table, partition, verdict, reason, config=config, by=getpass.getuser())
+    try:
+        user = getpass.getuser()
+    except (OSError, KeyError):
+        user = None
+    mark(table, partition, verdict, reason, config=config, by=user)
     click.echo(f"{table} {partition} marked {verdict}")
 
 
@@ -216,7 +227,10 @@ def demo_cmd(directory: str, checks_dir: str | None, end: str | None, serve: boo
     checks = Path(checks_dir) if checks_dir else Path(__file__).resolve().parent.parent / "checks"
     if not checks.exists():
         raise SpecError([])  # pragma: no cover - an installed wheel without the repository
-    end_day = dt.date.fromisoformat(end) if end else demo.default_end()
+    try:
+        end_day = dt.date.fromisoformat(end) if end else demo.default_end()
+    except ValueError:
+        raise UsageError(f"--end is a date like 2026-11-27, not {end!r}") from None
     click.echo(f"building the demo warehouse in {out / 'demo.duckdb'} ...")
     days = demo.build_warehouse(out / "demo.duckdb", end_day)
     store_file = out / "quinto.db"
@@ -264,7 +278,7 @@ def serve_cmd(config: str | None, host: str, port: int) -> None:
     """Serve the web UI on the results store (development server; see README for production)."""
     from quinto.web import create_app
 
-    app = create_app({"QUINTO_CONFIG": config or "quinto.yaml"})
+    app = create_app({"QUINTO_CONFIG": config})
     app.run(host=host, port=port)
 
 

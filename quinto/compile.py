@@ -389,15 +389,26 @@ def compile_custom_sql(sql: str) -> Compiled:
 
 
 def compile_partitions(
-    connector: Connector, table: str, column: str, since: str | None, until: str | None, limit: int
+    connector: Connector,
+    table: str,
+    column: str,
+    since: str | None,
+    until: str | None,
+    limit: int,
+    ptype: str = "string",
 ) -> Compiled:
     """Distinct partition values within [since, until], newest first, bounded by `limit`."""
     b = _Binder()
     conds: list[exp.Expr] = [exp.Not(this=exp.Is(this=col(column), expression=exp.Null()))]
+    cast = _PARTITION_TYPES.get(ptype)
+
+    def bound(value: str) -> exp.Expr:
+        return exp.Cast(this=b.bind(value), to=exp.DataType.build(cast)) if cast else b.bind(value)
+
     if since is not None:
-        conds.append(exp.GTE(this=col(column), expression=b.bind(since)))
+        conds.append(exp.GTE(this=col(column), expression=bound(since)))
     if until is not None:
-        conds.append(exp.LTE(this=col(column), expression=b.bind(until)))
+        conds.append(exp.LTE(this=col(column), expression=bound(until)))
     query = (
         exp.select(col(column))
         .distinct()

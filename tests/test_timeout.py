@@ -49,3 +49,34 @@ def test_slow_statement_is_cancelled(
     slow = by_check["slow = 1"]
     assert str(slow.status) == "ERROR" and "cancelled after 1s (statement timeout)" in slow.message
     assert result.exit_code == 3 and result.run.id is not None
+
+
+def test_a_failing_chunk_errors_only_its_partitions(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> None:
+    """The engine refuses the statement of one chunk (here: a division by zero in one partition):
+    that chunk's partitions are ERROR with the engine's message, the others keep their values, and
+    the run is stored."""
+    url = request.getfixturevalue("pg_url")
+    rows = [[1, "2026-11-01"], [2, "2026-11-02"], [3, "2026-11-03"]]
+    load_tables(url, {"dw.t": {"columns": {"x": "INTEGER", "ds": "VARCHAR"}, "rows": rows}})
+    monkeypatch.setenv("CHUNK_URL", url)
+    (tmp_path / "checks").mkdir()
+    (tmp_path / "checks" / "t.yaml").write_text(
+        'table: dw.t\npartition: ds\nchecks:\n  - row_count = 1\n  - inverse != 0: {metric: "sum(1 / (x - 2))"}\n',
+        encoding="utf-8",
+    )
+    (tmp_path / "quinto.yaml").write_text(
+        "connections: {warehouse: '${CHUNK_URL}'}\n"
+        f"store: sqlite:///{tmp_path / 's.db'}\nchecks: [checks]\npartitions_per_scan: 1\n",
+        encoding="utf-8",
+    )
+    project = load_project(tmp_path / "quinto.yaml")
+    result = audit("dw.t", ["2026-11-01", "2026-11-02", "2026-11-03"], project=project, suite=load_suite(project))
+    status = {(o.partition, o.check): str(o.status) for o in result.outcomes}
+    assert status[("2026-11-01", "row_count = 1")] == "PASS"
+    assert status[("2026-11-03", "inverse != 0")] == "PASS"
+    assert status[("2026-11-02", "row_count = 1")] == "ERROR"
+    failed = next(o for o in result.outcomes if o.partition == "2026-11-02")
+    assert "division by zero" in failed.message
+    assert result.exit_code == 3 and result.run.id is not None

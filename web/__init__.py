@@ -10,13 +10,14 @@ from typing import Any
 from flask import Flask, abort, g, render_template
 
 from quinto.audit import open_store
+from quinto.errors import QuintoError
 from quinto.spec import load_project
 from quinto.store import Store
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app = Flask(__name__)
-    app.config.update(QUINTO_CONFIG=os.environ.get("QUINTO_CONFIG", "quinto.yaml"), QUINTO_STORE=None)
+    app.config.update(QUINTO_CONFIG=os.environ.get("QUINTO_CONFIG"), QUINTO_STORE=None)
     app.config.update(config or {})
 
     def store() -> Store:
@@ -25,8 +26,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
             if url:
                 g.store = Store(url)
             else:
-                path = app.config["QUINTO_CONFIG"]
-                g.store = open_store(load_project(path if os.path.exists(path) else None))
+                g.store = open_store(load_project(app.config["QUINTO_CONFIG"]))
         return g.store
 
     @app.teardown_appcontext
@@ -53,7 +53,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
             cells[(r["check_key"], r["partition_value"])] = r
         return render_template("table.html", table=table, partitions=partitions, checks=checks, cells=cells)
 
-    @app.get("/tables/<path:table>/partitions/<partition>")
+    @app.errorhandler(QuintoError)
+    def quinto_error(exc: QuintoError) -> tuple[str, int]:
+        return render_template("error.html", message=exc.message), 503
+
+    @app.get("/tables/<path:table>/partitions/<path:partition>")
     def partition_page(table: str, partition: str) -> str:
         rows = store().current_outcomes(table, partition)
         if not rows:

@@ -17,7 +17,7 @@ from quinto.errors import WarehouseError
 
 _FAMILIES = (
     ("boolean", r"^bool"),
-    ("integer", r"int|^long$|^short$|^byte$|^serial"),
+    ("integer", r"^(tiny|small|medium|big|huge|u)?int(eger)?(\d+|\b)|^long$|^short$|^byte$|^(big|small)?serial"),
     ("decimal", r"^decimal|^numeric|^number"),
     ("float", r"double|float|^real"),
     ("timestamp", r"timestamp|datetime"),
@@ -106,7 +106,8 @@ class Connector:
     def engine(self) -> sa.Engine:
         if self._engine is None:
             try:
-                self._engine = sa.create_engine(self.url, connect_args=self.connect_args(), poolclass=sa.NullPool)
+                # one connection, reused by the statements of an audit; close() releases it
+                self._engine = sa.create_engine(self.url, connect_args=self.connect_args(), pool_size=1)
             except Exception as exc:  # bad URL, missing driver
                 raise WarehouseError(
                     f"{self.ENGINE} connection '{self.name}': {_first_line(exc)}", engine=self.ENGINE, host=self.host
@@ -224,12 +225,18 @@ class Connector:
         return {str(r[0]): str(r[1]) for r in self.execute(sql, params, purpose="schema")}
 
     def partitions(
-        self, table: str, column: str, since: str | None = None, until: str | None = None, limit: int = 1000
+        self,
+        table: str,
+        column: str,
+        since: str | None = None,
+        until: str | None = None,
+        limit: int = 1000,
+        ptype: str = "string",
     ) -> list[str]:
         """Partition values within [since, until], newest first, by a bounded SELECT DISTINCT."""
         from quinto.compile import compile_partitions
 
-        compiled = compile_partitions(self, table, column, since, until, limit)
+        compiled = compile_partitions(self, table, column, since, until, limit, ptype)
         rows = self.execute(compiled.sql, compiled.params, purpose="partitions")
         return [_partition_text(r[0]) for r in rows]
 

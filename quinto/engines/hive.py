@@ -49,7 +49,13 @@ class HiveConnector(Connector):
         return out
 
     def partitions(
-        self, table: str, column: str, since: str | None = None, until: str | None = None, limit: int = 1000
+        self,
+        table: str,
+        column: str,
+        since: str | None = None,
+        until: str | None = None,
+        limit: int = 1000,
+        ptype: str = "string",
     ) -> list[str]:
         """From `SHOW PARTITIONS` (metadata only, no scan); a table that is not partitioned by
         `column` falls back to the bounded SELECT DISTINCT."""
@@ -60,14 +66,14 @@ class HiveConnector(Connector):
                 f"SHOW PARTITIONS {table_node(table).sql(dialect=self.DIALECT)}", {}, purpose="partitions"
             )
         except WarehouseError:
-            return super().partitions(table, column, since, until, limit)
+            return super().partitions(table, column, since, until, limit, ptype)
         values = []
         for (spec,) in rows:
             parts = dict(p.split("=", 1) for p in str(spec).split("/") if "=" in p)
             if column in parts:
                 values.append(_unescape(parts[column]))
         if not values:
-            return super().partitions(table, column, since, until, limit)
+            return super().partitions(table, column, since, until, limit, ptype)
         chosen = [v for v in values if (since is None or v >= since) and (until is None or v <= until)]
         return sorted(set(chosen), reverse=True)[:limit]
 

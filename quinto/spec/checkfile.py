@@ -94,6 +94,9 @@ class _FileParser:
                 check = self.check(item, loc, partition, span)
                 if check is None:
                     continue
+                if partition is None and (check.change or check.anomaly is not None):
+                    self.err(loc, f"'{check.key}' compares partitions, but the table declares no `partition:`")
+                    continue
                 if check.key in seen:
                     self.err(
                         loc, f"duplicate check '{check.key}' (first at line {seen[check.key].line}); give one a `name:`"
@@ -377,8 +380,21 @@ class _FileParser:
             ok = False
         if not ok:
             return None
+        if "min_history" not in raw:
+            min_history = min(min_history, window)  # a default never asks for more than the window holds
+        elif min_history > window:
+            self.err(
+                raw.value_loc("min_history"),
+                f"`min_history:` ({min_history}) is more than `window:` ({window}) can ever hold",
+            )
+            return None
         return Anomaly(
-            window=window, sigma=float(sigma), same_weekday=same_weekday, min_history=min_history, method=method
+            window=window,
+            sigma=float(sigma),
+            same_weekday=same_weekday,
+            min_history=min_history,
+            method=method,
+            calibrate=calibrate,
         )
 
     def metric_sql(self, opts: dict[str, Any], oloc: Any) -> str | None:

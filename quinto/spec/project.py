@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
@@ -21,10 +22,15 @@ PROJECT_FILE = "quinto.yaml"
 
 
 def interpolate(template: str, where: str | Location | None = None) -> str:
-    """Replace ${VAR} with the environment's value; a variable that is not set is an error."""
+    """Replace ${VAR} with the environment's value; a variable that is not set is an error. A value
+    placed inside a URL's user:password part is URL-quoted, so a password with '@' or '/' stays a
+    password."""
+    userinfo_end = template.rfind("@") if "://" in template else -1
 
     def sub(m: re.Match[str]) -> str:
         value = os.environ.get(m.group(1))
+        if value is not None and m.start() < userinfo_end:
+            return urllib.parse.quote(value, safe="")
         if value is None:
             raise SpecError(
                 [
@@ -94,7 +100,8 @@ def load_project(config: str | Path | None = None) -> Project:
                 continue
             connections[name] = url.strip()
     store = settings["store"]
-    if isinstance(store, str) and _LITERAL_PASSWORD.match(store) and not _VAR.search(store):
+    store_password = _LITERAL_PASSWORD.match(store) if isinstance(store, str) else None
+    if store_password and not _VAR.search(store_password.group(1)):
         problems.append(Problem(doc.value_loc("store"), "the store URL has a password written in the file; use ${VAR}"))
     default = settings.get("default_connection")
     if default is not None and default not in connections:

@@ -38,7 +38,7 @@ class Store:
         try:
             u = make_url(url)
         except Exception:
-            raise StoreError(f"store: not a database URL: {url!r}") from None
+            raise StoreError(f"store: not a database URL: {url.split('@')[-1]!r}") from None
         self.where = f"{u.get_backend_name()} at {u.host or u.database or 'memory'}"
         args: dict[str, Any] = {}
         if u.get_backend_name() == "sqlite":
@@ -105,12 +105,30 @@ class Store:
             newer = self._partitions_with_newer_runs(conn, run, judged)
             fresh = [p for p in judged if p not in newer]
             for chunk in _chunks(fresh, 500):
-                for tbl in (outcomes, metric_values):
-                    conn.execute(
-                        tbl.update()
-                        .where(tbl.c.table_name == run.table, tbl.c.partition_value.in_(chunk), tbl.c.current.is_(True))
-                        .values(current=False)
+                conn.execute(
+                    outcomes.update()
+                    .where(
+                        outcomes.c.table_name == run.table,
+                        outcomes.c.partition_value.in_(chunk),
+                        outcomes.c.current.is_(True),
                     )
+                    .values(current=False)
+                )
+            # a value is superseded only by a new value of the same metric: a run that could not
+            # compute a partition (ERROR) leaves that partition's history as it was
+            computed = {(m.partition, m.fingerprint) for m in run.metric_values if m.partition not in newer}
+            for part in sorted({p for p, _ in computed}):
+                fps = sorted(fp for p, fp in computed if p == part)
+                conn.execute(
+                    metric_values.update()
+                    .where(
+                        metric_values.c.table_name == run.table,
+                        metric_values.c.partition_value == part,
+                        metric_values.c.fingerprint.in_(fps),
+                        metric_values.c.current.is_(True),
+                    )
+                    .values(current=False)
+                )
             if run.outcomes:
                 conn.execute(
                     outcomes.insert(),
@@ -199,12 +217,18 @@ class Store:
         for attempt in range(attempts):
             try:
                 return self.save_run(run)
-            except (sa.exc.SQLAlchemyError, StoreError) as exc:
-                last = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+            except Exception as exc:  # noqa: BLE001 - whatever the store did, the results must survive
+                last = str(getattr(exc, "orig", None) or exc).splitlines()[0] or type(exc).__name__
                 if attempt + 1 < attempts:
                     time.sleep(delay)
                     delay *= 2
-        path = spool(run, spool_dir)
+        try:
+            path = spool(run, spool_dir)
+        except OSError as exc:
+            raise StoreError(
+                f"cannot write to the store ({self.where}): {last}; and cannot spool the run to {spool_dir}: "
+                f"{exc.strerror}; its outcomes are printed above"
+            ) from None
         raise StoreError(
             f"cannot write to the store ({self.where}): {last}; results kept in {path} and written by the next run"
         )
@@ -213,8 +237,24 @@ class Store:
         """Write spooled runs (oldest first) and delete their files; returns the new run ids."""
         ids = []
         for f in sorted(Path(spool_dir).glob("run-*.json")):
-            ids.append(self.save_run(Run.from_json(f.read_text(encoding="utf-8"))))
-            f.unlink()
+            claimed = f.with_suffix(".replaying")
+            try:
+                f.rename(claimed)  # atomic: a concurrent audit replaying the same spool skips this file
+            except OSError:
+                continue
+            try:
+                run = Run.from_json(claimed.read_text(encoding="utf-8"))
+            except (ValueError, KeyError, TypeError):
+                failed = Path(spool_dir) / "unreadable"
+                failed.mkdir(exist_ok=True)
+                claimed.rename(failed / f.name)
+                continue
+            try:
+                ids.append(self.save_run(run))
+            except Exception:
+                claimed.rename(f)  # still down: keep it for the next run
+                raise
+            claimed.unlink()
         return ids
 
     # -- reading ---------------------------------------------------------------------------------
