@@ -84,7 +84,8 @@ def measure(engine: str, url: str, runs: int, work: Path) -> dict[str, object]:
     times: dict[str, list[float]] = {"full scan": [], "backfill": [], "30 audits": []}
     statements: dict[str, int] = {}
     for i in range(runs):
-        engine_ = sa.create_engine(url, poolclass=sa.NullPool)
+        args = {"read_only": True} if engine == "duckdb" else {}  # DuckDB: one configuration per file per process
+        engine_ = sa.create_engine(url, poolclass=sa.NullPool, connect_args=args)
         t0 = time.perf_counter()
         with engine_.connect() as conn:
             conn.execute(sa.text(full_sql)).fetchall()

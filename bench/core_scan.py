@@ -125,13 +125,52 @@ def run_engine(engine: str, url: str, runs: int, work: Path) -> dict[str, object
         statements = json.loads(out)["statement_count"]
         h_times.append(timed(hand_cmd, env)[0])
     q, h = statistics.median(q_times), statistics.median(h_times)
+    inq, inh = in_process(engine, url, driver_url, project, runs)
     return {
         "engine": engine,
         "quinto_s": round(q, 3),
         "hand_s": round(h, 3),
         "ratio": round(q / h, 3),
         "statements": statements,
+        "in_process_quinto_s": round(inq, 3),
+        "in_process_hand_s": round(inh, 3),
+        "in_process_ratio": round(inq / inh, 3),
     }
+
+
+def in_process(engine: str, url: str, driver_url: str, project: Path, runs: int) -> tuple[float, float]:
+    """The same comparison inside one warm process: `quinto.audit()` (compile, scan, judge, store)
+    against the hand-written statement through the raw driver, without interpreter start-up."""
+    from quinto.audit import audit
+    from quinto.spec import load_project, load_suite
+
+    os.environ["BENCH_URL"] = url
+    proj = load_project(project)
+    suite = load_suite(proj)
+    hand_sql = HAND_SQL.format(regex=REGEX[engine], ds=AUDITED)
+    if engine == "duckdb":
+        import duckdb
+
+        def hand() -> None:
+            con = duckdb.connect(driver_url, read_only=True)
+            con.execute(hand_sql).fetchall()
+            con.close()
+    else:
+        import psycopg
+
+        def hand() -> None:
+            with psycopg.connect(driver_url) as con:
+                con.execute(hand_sql).fetchall()
+
+    q_times, h_times = [], []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        audit("bench.events", f"ds={AUDITED}", project=proj, suite=suite)
+        q_times.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        hand()
+        h_times.append(time.perf_counter() - t0)
+    return statistics.median(q_times), statistics.median(h_times)
 
 
 def main() -> None:
