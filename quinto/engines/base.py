@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import threading
 import time
+import urllib.parse
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -233,12 +234,48 @@ class Connector:
         limit: int = 1000,
         ptype: str = "string",
     ) -> list[str]:
-        """Partition values within [since, until], newest first, by a bounded SELECT DISTINCT."""
+        """Partition values within [since, until], newest first, the way PARTITION_LISTING says:
+        from metadata where the engine has it (no scan), else a bounded SELECT DISTINCT. A table
+        the metadata cannot list (not partitioned by `column`) falls back to the SELECT DISTINCT."""
+        if self.PARTITION_LISTING == "show":
+            values = self._show_partitions(table, column)
+            if values:
+                chosen = [v for v in values if (since is None or v >= since) and (until is None or v <= until)]
+                return sorted(set(chosen), reverse=True)[:limit]
+        elif self.PARTITION_LISTING == "$partitions":
+            catalog, schema, name = self.split_table(table)
+            hidden = ".".join(p for p in (catalog, schema, f"{name}$partitions") if p)
+            try:
+                return self._distinct_partitions(hidden, column, since, until, limit, ptype)
+            except WarehouseError:
+                pass
+        return self._distinct_partitions(table, column, since, until, limit, ptype)
+
+    def _distinct_partitions(
+        self, table: str, column: str, since: str | None, until: str | None, limit: int, ptype: str
+    ) -> list[str]:
         from quinto.compile import compile_partitions
 
         compiled = compile_partitions(self, table, column, since, until, limit, ptype)
         rows = self.execute(compiled.sql, compiled.params, purpose="partitions")
         return [_partition_text(r[0]) for r in rows]
+
+    def _show_partitions(self, table: str, column: str) -> list[str]:
+        """`SHOW PARTITIONS` (`ds=2026-11-01/hr=05` per row, values %XX-escaped); [] when refused."""
+        from quinto.compile import table_node
+
+        try:
+            rows = self.execute(
+                f"SHOW PARTITIONS {table_node(table).sql(dialect=self.DIALECT)}", {}, purpose="partitions"
+            )
+        except WarehouseError:
+            return []
+        values = []
+        for (spec,) in rows:
+            parts = dict(p.split("=", 1) for p in str(spec).split("/") if "=" in p)
+            if column in parts:
+                values.append(urllib.parse.unquote(parts[column]))
+        return values
 
 
 def _partition_text(value: Any) -> str:

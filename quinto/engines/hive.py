@@ -48,35 +48,6 @@ class HiveConnector(Connector):
             out[str(name).strip()] = str(type_name).strip()
         return out
 
-    def partitions(
-        self,
-        table: str,
-        column: str,
-        since: str | None = None,
-        until: str | None = None,
-        limit: int = 1000,
-        ptype: str = "string",
-    ) -> list[str]:
-        """From `SHOW PARTITIONS` (metadata only, no scan); a table that is not partitioned by
-        `column` falls back to the bounded SELECT DISTINCT."""
-        from quinto.compile import table_node
-
-        try:
-            rows = self.execute(
-                f"SHOW PARTITIONS {table_node(table).sql(dialect=self.DIALECT)}", {}, purpose="partitions"
-            )
-        except WarehouseError:
-            return super().partitions(table, column, since, until, limit, ptype)
-        values = []
-        for (spec,) in rows:
-            parts = dict(p.split("=", 1) for p in str(spec).split("/") if "=" in p)
-            if column in parts:
-                values.append(_unescape(parts[column]))
-        if not values:
-            return super().partitions(table, column, since, until, limit, ptype)
-        chosen = [v for v in values if (since is None or v >= since) and (until is None or v <= until)]
-        return sorted(set(chosen), reverse=True)[:limit]
-
     def run_statement(
         self, conn: sa.Connection, sql: str, params: dict[str, Any]
     ) -> tuple[list[str], list[tuple[Any, ...]]]:
@@ -112,10 +83,3 @@ class HiveConnector(Connector):
             return [d[0].split(".")[-1] for d in cursor.description or []], rows
         finally:
             cursor.close()
-
-
-def _unescape(value: str) -> str:
-    """Hive escapes special characters of partition values as %XX in partition names."""
-    import urllib.parse
-
-    return urllib.parse.unquote(value)

@@ -4,7 +4,6 @@ import re
 from typing import Any, ClassVar
 
 from quinto.engines.base import Connector
-from quinto.errors import WarehouseError
 
 
 class TrinoConnector(Connector):
@@ -21,24 +20,6 @@ class TrinoConnector(Connector):
     CASE_SENSITIVE_IDENTIFIERS: ClassVar[bool] = False
     #: varchar never compares with integer or date implicitly.
     TEXT_PARAMETERS_COERCE: ClassVar[bool] = False
-
-    def partitions(
-        self,
-        table: str,
-        column: str,
-        since: str | None = None,
-        until: str | None = None,
-        limit: int = 1000,
-        ptype: str = "string",
-    ) -> list[str]:
-        """From the hidden `"table$partitions"` table (metadata, no scan) of Hive-connector tables;
-        other tables fall back to the bounded SELECT DISTINCT."""
-        catalog, schema, name = self.split_table(table)
-        hidden = ".".join(p for p in (catalog, schema, f"{name}$partitions") if p)
-        try:
-            return super().partitions(hidden, column, since, until, limit, ptype)
-        except WarehouseError:
-            return super().partitions(table, column, since, until, limit, ptype)
 
     def cancel(self, cursor: Any, dbapi_connection: Any) -> None:
         cursor.cancel()
