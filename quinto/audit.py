@@ -40,7 +40,15 @@ from quinto.errors import (
     WarehouseError,
     did_you_mean,
 )
-from quinto.evaluate import Status, Verdict, judge_anomaly, judge_change, judge_levels, threshold_text
+from quinto.evaluate import (
+    Status,
+    Verdict,
+    judge_anomaly,
+    judge_change,
+    judge_levels,
+    partition_order,
+    threshold_text,
+)
 from quinto.results import MetricValue, Outcome, Run, jsonable
 from quinto.spec import Check, Project, Suite, TableSpec, interpolate, load_project, load_suite
 from quinto.store import Store
@@ -200,6 +208,7 @@ class Auditor:
         self.chunk = max(1, int(project.settings.get("partitions_per_scan", 31)))
         self.fps = {c.key: fingerprint(c) for c in spec.checks}
         self.part_col = PartitionColumn(spec.partition, spec.partition_type) if spec.partition else None
+        self.order = partition_order(spec.partition_type)
         self.progress: Callable[[int], None] | None = None  # called with the partitions done per chunk
 
     # -- running the statements -------------------------------------------------------------------
@@ -407,12 +416,13 @@ class Auditor:
             return Verdict(Status.ERROR, f"the metric is not a number: {str(value)[:80]!r}")
         hist = history.get(self.fps[check.key], [])
         if check.change:
-            earlier = sorted((p, v) for p, v in hist if p < partition)
+            here = self.order(partition)
+            earlier = sorted(((p, v) for p, v in hist if self.order(p) < here), key=lambda pv: self.order(pv[0]))
             prev = earlier[-1] if earlier else (None, None)
             return judge_change(check, float(value), prev[1], prev[0])
         verdicts = []
         if check.anomaly is not None:
-            verdict = judge_anomaly(check, float(value), hist, partition)
+            verdict = judge_anomaly(check, float(value), hist, partition, self.order)
             if verdict.status == Status.FAIL and check.severity == "warn":
                 verdict = Verdict(Status.WARN, verdict.message, verdict.judged, verdict.low, verdict.high)
             verdicts.append(verdict)
@@ -428,7 +438,7 @@ class Auditor:
     # -- the whole audit -------------------------------------------------------------------------------
     def run(self, partitions: Sequence[str], trigger: str = "cli") -> Run:
         spec = self.spec
-        parts = sorted(set(partitions)) if spec.partition else [WHOLE_TABLE]
+        parts = sorted(set(partitions), key=self.order) if spec.partition else [WHOLE_TABLE]
         run = Run(
             table=spec.table,
             connection=spec.connection,
@@ -501,7 +511,14 @@ class Auditor:
         if not needs or self.store is None or self.spec.partition is None:
             return {}, {}
         try:
-            history = self.store.history(self.spec.table, needs, before=max(parts), exclude=parts)
+            # text order is partition order except for integers, which are filtered here instead
+            text_order = self.spec.partition_type != "integer"
+            history = self.store.history(
+                self.spec.table, needs, before=max(parts) if text_order else None, exclude=parts
+            )
+            if not text_order:
+                newest = self.order(max(parts, key=self.order))
+                history = {fp: [(p, v) for p, v in vals if self.order(p) < newest] for fp, vals in history.items()}
             return history, self.store.marks(self.spec.table, parts)
         except Exception as exc:  # noqa: BLE001 - a store outage must not stop the audit; say so
             note = f"history unavailable: {str(exc).splitlines()[0]}"

@@ -6,10 +6,11 @@ from __future__ import annotations
 import datetime as dt
 import math
 import statistics
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
+from typing import Any
 
 from quinto.spec.grammar import Condition
 from quinto.spec.model import Anomaly, Check
@@ -137,10 +138,22 @@ def judge_change(check: Check, value: float, previous: float | None, previous_pa
     return Verdict(v.status, msg, change, v.low, v.high)
 
 
-def baseline(history: Sequence[tuple[str, float]], partition: str, spec: Anomaly) -> list[float]:
+def partition_order(partition_type: str = "string") -> Callable[[str], Any]:
+    """How partitions sort: as numbers for `partition_type: integer` (9 before 10), else as text
+    (ISO dates and times sort correctly as text)."""
+    if partition_type != "integer":
+        return lambda p: p
+    return lambda p: (0, int(p), "") if p.lstrip("-").isdigit() else (1, 0, p)
+
+
+def baseline(
+    history: Sequence[tuple[str, float]], partition: str, spec: Anomaly, order: Callable[[str], Any] | None = None
+) -> list[float]:
     """The values the anomaly rule learns from: the last `window` entries of `history`
     (partition, value) strictly before `partition`, same weekday only when asked."""
-    earlier = sorted((p, v) for p, v in history if p < partition and v is not None)
+    key = order or partition_order()
+    here = key(partition)
+    earlier = sorted(((p, v) for p, v in history if key(p) < here and v is not None), key=lambda pv: key(pv[0]))
     if spec.same_weekday:
         day = _weekday(partition)
         earlier = [(p, v) for p, v in earlier if day is not None and _weekday(p) == day]
@@ -148,6 +161,8 @@ def baseline(history: Sequence[tuple[str, float]], partition: str, spec: Anomaly
 
 
 def _weekday(partition: str) -> int | None:
+    if len(partition) == 8 and partition.isdigit():  # a YYYYMMDD date integer
+        partition = f"{partition[:4]}-{partition[4:6]}-{partition[6:]}"
     try:
         return dt.date.fromisoformat(partition[:10]).weekday()
     except ValueError:
@@ -199,10 +214,16 @@ def anomaly_band(values: Sequence[float], spec: Anomaly) -> tuple[float, float]:
     return center - k * spread, center + k * spread
 
 
-def judge_anomaly(check: Check, value: float, history: Sequence[tuple[str, float]], partition: str) -> Verdict:
+def judge_anomaly(
+    check: Check,
+    value: float,
+    history: Sequence[tuple[str, float]],
+    partition: str,
+    order: Callable[[str], Any] | None = None,
+) -> Verdict:
     spec = check.anomaly
     assert spec is not None
-    values = baseline(history, partition, spec)
+    values = baseline(history, partition, spec, order)
     if len(values) < spec.min_history:
         return Verdict(
             Status.WARN, f"insufficient history: {len(values)} good partition(s), {spec.min_history} needed", value

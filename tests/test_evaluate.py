@@ -119,3 +119,12 @@ def test_calibrated_band_is_the_student_t_prediction_interval() -> None:
     wide = anomaly_band(values, Anomaly(sigma=3, calibrate=True))
     assert wide[0] < plain[0] and wide[1] > plain[1]
     assert plain == pytest.approx((94.0, 106.0))  # mean 100 ± 3 · sample stddev 2
+
+
+def test_integer_partitions_sort_as_numbers() -> None:
+    from quinto.evaluate import partition_order
+
+    hist = [(str(i), float(i)) for i in range(1, 120)]
+    spec = Anomaly(window=3, min_history=2)
+    assert baseline(hist, "100", spec, partition_order("integer")) == [97.0, 98.0, 99.0]
+    assert baseline(hist, "100", spec) == [1.0, 10.0]  # as text, "100" comes right after "10"

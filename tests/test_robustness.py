@@ -33,8 +33,9 @@ def test_unreadable_spool_file_is_set_aside_and_the_rest_replayed(tmp_path: Path
     spool = tmp_path / "spool"
     spool.mkdir()
     (spool / "run-20261101T000000000000-aaaa.json").write_text('{"truncated', encoding="utf-8")
-    (spool / "run-20261102T000000000000-bbbb.json").write_text(make_run("2026-11-02", Status.PASS, 3).to_json(),
-                                                               encoding="utf-8")
+    (spool / "run-20261102T000000000000-bbbb.json").write_text(
+        make_run("2026-11-02", Status.PASS, 3).to_json(), encoding="utf-8"
+    )
     store = Store(sqlite_store_url)
     assert len(store.replay_spool(spool)) == 1
     assert not list(spool.glob("run-*.json"))
@@ -48,10 +49,12 @@ def test_grouped_timestamp_partitions_spelled_as_days(tmp_path: Path, monkeypatc
     monkeypatch.setenv("TS_URL", url)
     (tmp_path / "checks").mkdir()
     (tmp_path / "checks" / "t.yaml").write_text(
-        "table: dw.t\npartition: ts_part\npartition_type: timestamp\nchecks:\n  - row_count > 0\n", encoding="utf-8")
+        "table: dw.t\npartition: ts_part\npartition_type: timestamp\nchecks:\n  - row_count > 0\n", encoding="utf-8"
+    )
     (tmp_path / "quinto.yaml").write_text(
         f"connections: {{warehouse: '${{TS_URL}}'}}\nstore: sqlite:///{tmp_path / 's.db'}\nchecks: [checks]\n",
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     project = load_project(tmp_path / "quinto.yaml")
     result = audit("dw.t", ["2026-01-01", "2026-01-02"], project=project, suite=load_suite(project))
     assert {o.partition: o.value for o in result.outcomes} == {"2026-01-01": 2, "2026-01-02": 1}
@@ -59,9 +62,12 @@ def test_grouped_timestamp_partitions_spelled_as_days(tmp_path: Path, monkeypatc
 
 def test_anomaly_options(tmp_path: Path) -> None:
     f = tmp_path / "t.yaml"
-    f.write_text("table: dw.t\npartition: ds\nchecks:\n"
-                 "  - row_count: {anomaly: {window: 5, calibrate: true}}\n"
-                 "  - sum(x): {anomaly: {window: 3, same_weekday: true}, severity: warn}\n", encoding="utf-8")
+    f.write_text(
+        "table: dw.t\npartition: ds\nchecks:\n"
+        "  - row_count: {anomaly: {window: 5, calibrate: true}}\n"
+        "  - sum(x): {anomaly: {window: 3, same_weekday: true}, severity: warn}\n",
+        encoding="utf-8",
+    )
     first, second = parse_check_file(f).checks
     assert first.anomaly is not None and first.anomaly.calibrate and first.anomaly.min_history == 5
     assert second.anomaly is not None and second.anomaly.min_history == 3 and second.severity == "warn"
@@ -75,11 +81,12 @@ def test_severity_warn_applies_to_anomalies(tmp_path: Path, monkeypatch: pytest.
     monkeypatch.setenv("SEV_URL", url)
     (tmp_path / "checks").mkdir()
     (tmp_path / "checks" / "t.yaml").write_text(
-        "table: dw.t\npartition: ds\nchecks:\n  - row_count: {anomaly: {window: 7}, severity: warn}\n",
-        encoding="utf-8")
+        "table: dw.t\npartition: ds\nchecks:\n  - row_count: {anomaly: {window: 7}, severity: warn}\n", encoding="utf-8"
+    )
     (tmp_path / "quinto.yaml").write_text(
         f"connections: {{warehouse: '${{SEV_URL}}'}}\nstore: sqlite:///{tmp_path / 's.db'}\nchecks: [checks]\n",
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     project = load_project(tmp_path / "quinto.yaml")
     result = audit("dw.t", days, project=project, suite=load_suite(project))
     last = result.outcomes[-1]
@@ -102,13 +109,18 @@ def test_password_with_url_characters_stays_a_password(monkeypatch: pytest.Monke
 def test_relative_sqlite_store_is_relative_to_the_project(tmp_path: Path) -> None:
     project = tmp_path / "proj"
     (project / "checks").mkdir(parents=True)
-    load_tables(f"duckdb:///{project / 'wh.duckdb'}",
-                {"dw.t": {"columns": {"id": "INTEGER", "ds": "VARCHAR"}, "rows": [[1, "2026-11-01"]]}})
-    (project / "checks" / "t.yaml").write_text("table: dw.t\npartition: ds\nchecks:\n  - row_count > 0\n",
-                                               encoding="utf-8")
+    load_tables(
+        f"duckdb:///{project / 'wh.duckdb'}",
+        {"dw.t": {"columns": {"id": "INTEGER", "ds": "VARCHAR"}, "rows": [[1, "2026-11-01"]]}},
+    )
+    (project / "checks" / "t.yaml").write_text(
+        "table: dw.t\npartition: ds\nchecks:\n  - row_count > 0\n", encoding="utf-8"
+    )
     (project / "quinto.yaml").write_text(
         f"connections: {{warehouse: 'duckdb:///{project / 'wh.duckdb'}'}}\nstore: sqlite:///results/quinto.db\n"
-        "checks: [checks]\n", encoding="utf-8")
+        "checks: [checks]\n",
+        encoding="utf-8",
+    )
     elsewhere = tmp_path / "cron"
     elsewhere.mkdir()
     proc = run_quinto(["audit", "dw.t", "-p", "ds=2026-11-01", "-c", str(project / "quinto.yaml")], elsewhere)
@@ -129,3 +141,25 @@ def test_web_partitions_with_slashes_and_store_errors(sqlite_store_url: str, tmp
     broken = create_app({"QUINTO_CONFIG": str(tmp_path / "missing.yaml")}).test_client()
     page = broken.get("/")
     assert page.status_code == 503 and "no such project file" in page.get_data(as_text=True)
+
+
+def test_integer_partitions_are_judged_in_numeric_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    url = f"duckdb:///{tmp_path / 'wh.duckdb'}"
+    rows = [[i, batch] for batch, n in ((8, 10), (9, 10), (10, 30)) for i in range(n)]
+    load_tables(url, {"dw.t": {"columns": {"id": "INTEGER", "batch": "INTEGER"}, "rows": rows}})
+    monkeypatch.setenv("INT_URL", url)
+    (tmp_path / "checks").mkdir()
+    (tmp_path / "checks" / "t.yaml").write_text(
+        "table: dw.t\npartition: batch\npartition_type: integer\nchecks:\n"
+        "  - row_count change vs previous partition between -50% and +50%\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "quinto.yaml").write_text(
+        f"connections: {{warehouse: '${{INT_URL}}'}}\nstore: sqlite:///{tmp_path / 's.db'}\nchecks: [checks]\n",
+        encoding="utf-8",
+    )
+    project = load_project(tmp_path / "quinto.yaml")
+    result = audit("dw.t", ["10", "8", "9"], project=project, suite=load_suite(project))
+    assert [o.partition for o in result.outcomes] == ["8", "9", "10"]
+    assert [str(o.status) for o in result.outcomes] == ["WARN", "PASS", "FAIL"]
+    assert "vs 10 on 9" in result.outcomes[2].message

@@ -259,7 +259,12 @@ class Store:
 
     # -- reading ---------------------------------------------------------------------------------
     def history(
-        self, table: str, fingerprints: Iterable[str], before: str, exclude: Iterable[str] = (), limit: int = 400
+        self,
+        table: str,
+        fingerprints: Iterable[str],
+        before: str | None,
+        exclude: Iterable[str] = (),
+        limit: int = 400,
     ) -> dict[str, list[tuple[str, float]]]:
         """Current metric values of good partitions before `before` (and not in `exclude`), by
         fingerprint; ONE query for all the checks of a table. A partition is good when it is marked
@@ -281,7 +286,7 @@ class Store:
                 mv.table_name == table,
                 mv.current.is_(True),
                 mv.fingerprint.in_(fps),
-                mv.partition_value < before,
+                mv.partition_value < before if before is not None else sa.true(),
                 mv.partition_value.not_in(marked_bad),
                 sa.or_(mv.partition_value.in_(marked_good), mv.partition_value.not_in(failed)),
             )
