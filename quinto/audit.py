@@ -210,6 +210,7 @@ class Auditor:
         self.part_col = PartitionColumn(spec.partition, spec.partition_type) if spec.partition else None
         self.order = partition_order(spec.partition_type)
         self.progress: Callable[[int], None] | None = None  # called with the partitions done per chunk
+        self.unreachable = False  # set when a scan finds the warehouse unreachable
 
     # -- running the statements -------------------------------------------------------------------
     def _run(self, compiled: Compiled, purpose: str) -> list[tuple[Any, ...]]:
@@ -256,15 +257,18 @@ class Auditor:
         """Values of every partition, one statement per chunk; a failed chunk fails only its partitions."""
         values: dict[str, dict[str, Any]] = {}
         errors: dict[str, str] = {}
+        self.unreachable = False
         for i in range(0, len(parts), self.chunk):
             chunk = list(parts[i : i + self.chunk])
-            if run.error and "cannot connect" in run.error:
-                errors.update({p: run.error for p in chunk})
+            if self.unreachable:  # the warehouse went away: the remaining chunks are not tried
+                errors.update({p: str(run.error) for p in chunk})
                 continue
             try:
                 values.update(self.scan(chunk))
             except WarehouseError as exc:
-                self.diagnose(exc)
+                self.unreachable = exc.unreachable
+                if not exc.unreachable:
+                    self.diagnose(exc)
                 errors.update({p: exc.message for p in chunk})
                 run.error = run.error or exc.message
             if self.progress is not None:
@@ -449,7 +453,7 @@ class Auditor:
         )
         self.connector.statements.clear()
         values, scan_errors = self.scan_all(parts, run)
-        unreachable = bool(run.error and "cannot connect" in run.error)
+        unreachable = self.unreachable
         needs_queries = any(CHECK_TYPES[c.type].kind != "scan" for c in spec.checks)
         query_values, query_errors = self.query_checks(parts) if needs_queries and not unreachable else ({}, {})
         if unreachable:

@@ -60,10 +60,11 @@ class WarehouseError(QuintoError):
 
     exit_code = EXIT_INFRA
 
-    def __init__(self, message: str, *, engine: str = "", host: str = "") -> None:
+    def __init__(self, message: str, *, engine: str = "", host: str = "", unreachable: bool = False) -> None:
         super().__init__(message)
         self.engine = engine
         self.host = host
+        self.unreachable = unreachable  # no connection could be made: nothing was sent
 
 
 class StoreError(QuintoError):

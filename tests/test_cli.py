@@ -147,3 +147,16 @@ def test_validate_checks_columns_when_the_warehouse_is_reachable(project: Path) 
     assert "note: columns of dw.plays not verified: environment variable WAREHOUSE_URL is not set" in proc.stderr
     proc = run_quinto(["validate", "--connect"], project, {"STORE_URL": "sqlite:///x.db"})
     assert proc.returncode == 2
+
+
+def test_missing_duckdb_file_is_unreachable_not_a_failed_statement(project: Path) -> None:
+    proc = run_quinto(
+        ["audit", "dw.plays", "-p", "ds=2026-11-01", "--json"],
+        project,
+        env(project, WAREHOUSE_URL=f"duckdb:///{project / 'absent.duckdb'}"),
+    )
+    assert proc.returncode == 3
+    doc = json.loads(proc.stdout)
+    assert "cannot connect" in doc["error"] and "absent.duckdb" in doc["error"]
+    assert [s["purpose"] for s in doc["statements"]] == ["scan"]  # nothing else was attempted
+    assert {o["status"] for o in doc["outcomes"]} == {"ERROR"}

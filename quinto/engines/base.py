@@ -139,7 +139,13 @@ class Connector:
         self.statements.append(stmt)
         started = time.perf_counter()
         try:
-            with self.engine().connect() as conn:
+            conn = self.engine().connect()
+        except WarehouseError:
+            raise
+        except Exception as exc:  # the connection itself failed: nothing was sent
+            raise self._error(exc, stmt, connecting=True) from None
+        try:
+            with conn:
                 self.on_connect(conn.connection.dbapi_connection)
                 columns, rows = self.run_statement(conn, sql, params)
         except StatementTimeout:
@@ -190,15 +196,19 @@ class Connector:
         """The engine's message without driver wrapping (subclasses strip what their driver adds)."""
         return text
 
-    def _error(self, exc: Exception, stmt: Statement) -> WarehouseError:
+    def _error(self, exc: Exception, stmt: Statement, connecting: bool = False) -> WarehouseError:
         if isinstance(exc, sa.exc.DBAPIError):
             stmt.error = self.clean_error(_first_line(exc.orig if exc.orig is not None else exc))
-            what = "cannot connect" if exc.connection_invalidated or _looks_like_connect(exc) else "statement failed"
+            lost = connecting or exc.connection_invalidated or _looks_like_connect(exc)
         else:
             stmt.error = self.clean_error(_first_line(exc))
-            what = "cannot connect" if _looks_like_connect(exc) else "statement failed"
+            lost = connecting or _looks_like_connect(exc)
+        what = "cannot connect" if lost else "statement failed"
         return WarehouseError(
-            f"{self.ENGINE} at {self.host} ({self.name}): {what}: {stmt.error}", engine=self.ENGINE, host=self.host
+            f"{self.ENGINE} at {self.host} ({self.name}): {what}: {stmt.error}",
+            engine=self.ENGINE,
+            host=self.host,
+            unreachable=lost,
         )
 
     def cancel(self, cursor: Any, dbapi_connection: Any) -> None:
