@@ -53,3 +53,20 @@ def test_column_case(
     assert [str(p) for p in err.value.problems] == [
         f"{tmp_path}/checks/crm.yaml:4:19: column 'email' is not in dw.crm_contacts (did you mean 'Email'?)"
     ]
+
+
+def test_materialized_views_have_columns(pg_url: str) -> None:
+    import sqlalchemy as sa
+
+    from quinto.engines import connector_for
+
+    load_tables(pg_url, {"dw.src": {"columns": {"id": "INTEGER", "ds": "VARCHAR"}, "rows": [[1, "2026-11-01"]]}})
+    engine = sa.create_engine(pg_url, poolclass=sa.NullPool)
+    with engine.begin() as conn:
+        conn.execute(sa.text("CREATE MATERIALIZED VIEW dw.daily AS SELECT ds, count(*) AS n FROM dw.src GROUP BY ds"))
+    engine.dispose()
+    connector = connector_for(pg_url)
+    assert connector.columns("dw.daily") == {"ds": "text", "n": "bigint"}
+    assert connector.columns("dw.src") == {"id": "integer", "ds": "text"}
+    assert connector.columns("dw.missing") == {}
+    connector.close()
