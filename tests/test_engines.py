@@ -149,3 +149,19 @@ def test_server_down_is_a_clear_error(url: str, tmp_path: Path) -> None:
         connector.execute("SELECT 1")
     assert err.value.exit_code == 3
     assert err.value.message.startswith(f"{connector.ENGINE} at 127.0.0.1:1 (warehouse): cannot connect")
+
+
+def test_trino_errors_are_cleaned_and_explained() -> None:
+    connector = connector_for("trino://quinto@127.0.0.1:1/hive")
+    raw = (
+        'TrinoUserError(type=USER_ERROR, name=TYPE_MISMATCH, message="line 1:71: Cannot apply operator: '
+        'date = varchar(10)", query_id=20261128_070346_00283_a45ge)'
+    )
+    cleaned = connector.clean_error(raw)
+    assert cleaned.startswith("TYPE_MISMATCH: line 1:71: Cannot apply operator: date = varchar(10)")
+    assert "`partition_type:`" in cleaned
+    other = connector.clean_error(
+        'TrinoUserError(type=USER_ERROR, name=TABLE_NOT_FOUND, message="line 1:15: '
+        "Table 'hive.qe.nope' does not exist\", query_id=x)"
+    )
+    assert other == "TABLE_NOT_FOUND: line 1:15: Table 'hive.qe.nope' does not exist"

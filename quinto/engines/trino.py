@@ -28,7 +28,15 @@ class TrinoConnector(Connector):
         """`TrinoUserError(type=USER_ERROR, name=TYPE_MISMATCH, message="line 1:71: ...", ...)` →
         `TYPE_MISMATCH: line 1:71: ...`."""
         m = re.search(r"name=(\w+), message=\"(.*?)\"(, query_id|\)$)", text)
-        return f"{m.group(1)}: {m.group(2)}" if m else text
+        if not m:
+            return text
+        cleaned = f"{m.group(1)}: {m.group(2)}"
+        if m.group(1) == "TYPE_MISMATCH" and "varchar" in m.group(2):
+            cleaned += (
+                " (a partition column that is not text needs `partition_type:` in the check file; "
+                "numbers in valid_values compare only with numeric columns)"
+            )
+        return cleaned
 
 
 class PrestoConnector(TrinoConnector):
