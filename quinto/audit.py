@@ -16,7 +16,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from quinto.checks import CHECK_TYPES, Aggregate
+from quinto.checks import CHECK_TYPES, Aggregate, display_unit
 from quinto.compile import (
     Compiled,
     PartitionColumn,
@@ -413,7 +413,7 @@ class Auditor:
     def judge(
         self, check: Check, partition: str, value: Any, history: Mapping[str, list[tuple[str, float]]]
     ) -> Verdict:
-        unit = "s" if check.type == "freshness" else ("%" if check.type.endswith("_percent") else "")
+        unit = display_unit(check.type)
         if value is None:
             return Verdict(Status.FAIL, "no value: the metric is NULL (no non-NULL rows in the partition)")
         if not isinstance(value, (int, float)):
@@ -624,19 +624,18 @@ def audit(
         if chunk:
             auditor.chunk = chunk
         run = auditor.run(parts, trigger)
+        result = AuditResult(run, notes=result_notes)
+        if save and store is not None:
+            try:
+                store.save_or_spool(run, spool_dir)
+            except StoreError as exc:
+                result.store_error = exc.message
+        return result
     finally:
         if own_connector:
             connector.close()
-    result = AuditResult(run, notes=result_notes)
-    if save and store is not None:
-        try:
-            store.save_or_spool(run, spool_dir)
-        except StoreError as exc:
-            result.store_error = exc.message
-        finally:
-            if own_store:
-                store.close()
-    return result
+        if own_store and store is not None:
+            store.close()
 
 
 def backfill(

@@ -63,6 +63,11 @@ def _pct(part: Any, whole: Any) -> float:
     return 0.0 if whole == 0 else 100.0 * float(part or 0) / float(whole)
 
 
+def display_unit(check_type: str) -> str:
+    """How a check type's values are written: "s" (a duration), "%" or "" (a plain number)."""
+    return {SECONDS: "s", PERCENT: "%"}.get(CHECK_TYPES[check_type].unit, "")
+
+
 ROWS = Aggregate("row_count")
 
 

@@ -16,6 +16,7 @@ import click
 
 from quinto import __version__
 from quinto.audit import AuditResult, audit, backfill, mark, open_store, validate
+from quinto.checks import display_unit
 from quinto.errors import EXIT_BAD_SPEC, EXIT_INFRA, QuintoError, SpecError, UsageError
 from quinto.evaluate import Status, fmt
 
@@ -108,7 +109,7 @@ def print_result(result: AuditResult) -> None:
         click.echo(f"note: {note}", err=True)
     same_error = bool(run.error) and all(o.status == Status.ERROR and o.message == run.error for o in result.outcomes)
     for o in [] if same_error else result.outcomes:
-        unit = "s" if o.check_type == "freshness" else ("%" if o.check_type.endswith("_percent") else "")
+        unit = display_unit(o.check_type)
         status = click.style(f"{o.status:<5}", fg=COLORS[o.status], bold=o.status != Status.PASS)
         part = f"{o.partition}  " if len(run.partitions) > 1 else ""
         click.echo(f"{status} {part}{o.check}  value={fmt(o.value, unit)}  {o.message}")

@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from quinto.evaluate import Status
+from quinto.evaluate import Status, worst
 
 
 @dataclass
@@ -61,10 +61,8 @@ class Run:
 
     @property
     def status(self) -> Status:
-        ranks = [o.status for o in self.outcomes]
-        if self.error:
-            ranks.append(Status.ERROR)
-        return max(ranks, key=lambda s: s.rank, default=Status.PASS)
+        statuses = [o.status for o in self.outcomes] + ([Status.ERROR] if self.error else [])
+        return worst(statuses)
 
     def to_json(self) -> str:
         d = asdict(self)

@@ -16,7 +16,7 @@ from quinto.spec.checkfile import parse_check_file
 from quinto.store import Store
 from tests.test_bad_input import run_quinto
 from tests.test_store import T0, make_run
-from tests.warehouse import load_tables
+from tests.warehouse import load_tables, project_with
 
 
 def test_an_error_rerun_keeps_the_partitions_history(store_url: str) -> None:
@@ -46,16 +46,12 @@ def test_grouped_timestamp_partitions_spelled_as_days(tmp_path: Path, monkeypatc
     url = f"duckdb:///{tmp_path / 'wh.duckdb'}"
     rows = [[1, "2026-01-01T00:00:00"], [2, "2026-01-01T00:00:00"], [3, "2026-01-02T00:00:00"]]
     load_tables(url, {"dw.t": {"columns": {"id": "INTEGER", "ts_part": "TIMESTAMP"}, "rows": rows}})
-    monkeypatch.setenv("TS_URL", url)
-    (tmp_path / "checks").mkdir()
-    (tmp_path / "checks" / "t.yaml").write_text(
-        "table: dw.t\npartition: ts_part\npartition_type: timestamp\nchecks:\n  - row_count > 0\n", encoding="utf-8"
+    project = project_with(
+        tmp_path,
+        url,
+        "table: dw.t\npartition: ts_part\npartition_type: timestamp\nchecks:\n  - row_count > 0\n",
+        monkeypatch,
     )
-    (tmp_path / "quinto.yaml").write_text(
-        f"connections: {{warehouse: '${{TS_URL}}'}}\nstore: sqlite:///{tmp_path / 's.db'}\nchecks: [checks]\n",
-        encoding="utf-8",
-    )
-    project = load_project(tmp_path / "quinto.yaml")
     result = audit("dw.t", ["2026-01-01", "2026-01-02"], project=project, suite=load_suite(project))
     assert {o.partition: o.value for o in result.outcomes} == {"2026-01-01": 2, "2026-01-02": 1}
 
@@ -78,16 +74,12 @@ def test_severity_warn_applies_to_anomalies(tmp_path: Path, monkeypatch: pytest.
     days = [(dt.date(2026, 10, 1) + dt.timedelta(days=i)).isoformat() for i in range(9)]
     rows = [[i, d] for n, d in enumerate(days) for i in range(100 + n % 3 if n < 8 else 400)]
     load_tables(url, {"dw.t": {"columns": {"id": "INTEGER", "ds": "VARCHAR"}, "rows": rows}})
-    monkeypatch.setenv("SEV_URL", url)
-    (tmp_path / "checks").mkdir()
-    (tmp_path / "checks" / "t.yaml").write_text(
-        "table: dw.t\npartition: ds\nchecks:\n  - row_count: {anomaly: {window: 7}, severity: warn}\n", encoding="utf-8"
+    project = project_with(
+        tmp_path,
+        url,
+        "table: dw.t\npartition: ds\nchecks:\n  - row_count: {anomaly: {window: 7}, severity: warn}\n",
+        monkeypatch,
     )
-    (tmp_path / "quinto.yaml").write_text(
-        f"connections: {{warehouse: '${{SEV_URL}}'}}\nstore: sqlite:///{tmp_path / 's.db'}\nchecks: [checks]\n",
-        encoding="utf-8",
-    )
-    project = load_project(tmp_path / "quinto.yaml")
     result = audit("dw.t", days, project=project, suite=load_suite(project))
     last = result.outcomes[-1]
     assert last.partition == days[-1] and str(last.status) == "WARN" and "outside" in last.message

@@ -9,7 +9,7 @@ import pytest
 
 from quinto.audit import audit
 from quinto.spec import load_project, load_suite
-from tests.warehouse import load_tables, reset
+from tests.warehouse import load_tables, project_with, reset
 
 SLOW = {
     "duckdb": "select count(*) from (select sum(hash(i)) as s from range(20000000000) t(i)) x",
@@ -32,17 +32,13 @@ def test_slow_statement_is_cancelled(
         if engine != "postgres":
             reset(url)
     load_tables(url, {"dw.t": {"columns": {"id": "INTEGER"}, "rows": [[1], [2]]}})
-    monkeypatch.setenv("TIMEOUT_URL", url)
-    (tmp_path / "checks").mkdir()
-    (tmp_path / "checks" / "t.yaml").write_text(
-        f'table: dw.t\nchecks:\n  - row_count = 2\n  - slow = 1:\n      sql: "{SLOW[engine]}"\n', encoding="utf-8"
+    project = project_with(
+        tmp_path,
+        url,
+        f'table: dw.t\nchecks:\n  - row_count = 2\n  - slow = 1:\n      sql: "{SLOW[engine]}"\n',
+        monkeypatch,
+        settings="statement_timeout: 1\n",
     )
-    (tmp_path / "quinto.yaml").write_text(
-        "connections: {warehouse: '${TIMEOUT_URL}'}\n"
-        f"store: sqlite:///{tmp_path / 's.db'}\nchecks: [checks]\nstatement_timeout: 1\n",
-        encoding="utf-8",
-    )
-    project = load_project(tmp_path / "quinto.yaml")
     result = audit("dw.t", None, project=project, suite=load_suite(project))
     by_check = {o.check: o for o in result.outcomes}
     assert str(by_check["row_count = 2"].status) == "PASS"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -18,6 +19,7 @@ from sqlglot import exp
 
 from quinto.compile import table_node
 from quinto.engines import CONNECTORS
+from quinto.spec import Project, load_project
 
 LITERAL_ENGINES = ("hive", "trino", "presto")
 
@@ -142,3 +144,17 @@ def reset(url: str) -> None:
                     conn.execute(sa.text(f'DROP TABLE "{catalog}"."{s}"."{t}"'))
                 conn.execute(sa.text(f'DROP SCHEMA "{catalog}"."{s}"'))
     engine.dispose()
+
+
+def project_with(tmp_path: Path, url: str, checks: str, monkeypatch: Any, settings: str = "") -> Project:
+    """A project in tmp_path: one check file, the warehouse URL read from the environment (as a
+    user's quinto.yaml does), a SQLite store, and extra `settings` lines."""
+    monkeypatch.setenv("QUINTO_TEST_WAREHOUSE", url)
+    (tmp_path / "checks").mkdir(exist_ok=True)
+    (tmp_path / "checks" / "t.yaml").write_text(checks, encoding="utf-8")
+    (tmp_path / "quinto.yaml").write_text(
+        "connections: {warehouse: '${QUINTO_TEST_WAREHOUSE}'}\n"
+        f"store: sqlite:///{tmp_path / 's.db'}\nchecks: [checks]\n{settings}",
+        encoding="utf-8",
+    )
+    return load_project(tmp_path / "quinto.yaml")

@@ -215,7 +215,3 @@ def _display(path: Path) -> str:
         return str(path.resolve().relative_to(Path.cwd()))
     except ValueError:
         return str(path)
-
-
-def as_seq(value: Any) -> list[Any]:
-    return list(value) if isinstance(value, Seq) else [value]

@@ -364,12 +364,6 @@ class Store:
         with self.engine.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(q)]
 
-    def run(self, run_id: int) -> dict[str, Any] | None:
-        self.migrate()
-        with self.engine.connect() as conn:
-            row = conn.execute(sa.select(runs).where(runs.c.id == run_id)).first()
-        return dict(row._mapping) if row else None
-
     def table_summaries(self) -> list[dict[str, Any]]:
         """Per table: latest audited partition, its status, and failing partitions among the last 30."""
         self.migrate()
