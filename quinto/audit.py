@@ -136,6 +136,30 @@ def fingerprint(check: Check) -> str:
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:16]
 
 
+def suite_fingerprint(spec: TableSpec) -> str:
+    """Identity of everything that decides a table's outcomes: its partition column and every check
+    with its conditions and options (not where the lines are). A change means "audit again"."""
+    parts: list[str] = [spec.table, spec.partition or "", spec.partition_type]
+    for c in sorted(spec.checks, key=lambda c: c.key):
+        parts += [
+            c.key,
+            c.type,
+            ",".join(col.name for col in c.columns),
+            repr(c.condition),
+            repr(c.warn),
+            repr(c.fail),
+            c.severity,
+            repr(c.change),
+            repr(c.anomaly),
+            repr(c.percentile),
+            repr((c.reference.table, [col.name for col in c.reference.columns]) if c.reference else None),
+            c.metric_sql or "",
+            c.sql or "",
+            repr(sorted((k, repr(v)) for k, v in c.options.items())),
+        ]
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:16]
+
+
 def canonical(value: Any) -> Any:
     """A partition value as something comparable whatever its spelling: dates and times as objects
     (`2026-11-27 05:00:00` and `2026-11-27T05:00:00` are one partition), anything else as text."""
@@ -450,6 +474,7 @@ class Auditor:
             partitions=list(parts),
             started_at=self.now,
             trigger=trigger,
+            fingerprint=suite_fingerprint(spec),
         )
         self.connector.statements.clear()
         values, scan_errors = self.scan_all(parts, run)

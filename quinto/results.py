@@ -57,12 +57,24 @@ class Run:
     metric_values: list[MetricValue] = field(default_factory=list)
     statements: list[dict[str, Any]] = field(default_factory=list)
     error: str | None = None
-    id: int | None = None
+    id: int | None = None  # set when stored; set before an audit of a queued run, whose row it completes
+    fingerprint: str | None = None  # the table's check definitions (audit.suite_fingerprint)
+    exit_code: int | None = None  # when an audit ends before judging (bad checks): the code it exits with
 
     @property
     def status(self) -> Status:
         statuses = [o.status for o in self.outcomes] + ([Status.ERROR] if self.error else [])
         return worst(statuses)
+
+    @property
+    def verdict_code(self) -> int:
+        """0 publish, 1 do not publish (a check failed), 2 bad input, 3 infrastructure."""
+        if self.exit_code is not None:
+            return self.exit_code
+        statuses = {o.status for o in self.outcomes}
+        if Status.FAIL in statuses:
+            return 1
+        return 3 if Status.ERROR in statuses or self.error else 0
 
     def to_json(self) -> str:
         d = asdict(self)

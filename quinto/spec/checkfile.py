@@ -15,10 +15,26 @@ from sqlglot import exp
 from quinto.checks import CHECK_TYPES, COMMON_OPTIONS, COUNT, PERCENT, SECONDS, VALIDITY_OPTIONS
 from quinto.errors import Location, Problem, SpecError, did_you_mean
 from quinto.spec.grammar import CheckLine, Condition, GrammarError, parse_check_line, parse_condition
-from quinto.spec.model import Anomaly, Check, Column, Reference, TableSpec
+from quinto.spec.model import Anomaly, Check, Column, Reference, Schedule, TableSpec
 from quinto.spec.yamlfile import Map, Seq, load_file, locate
 
-TOP_KEYS = ("table", "connection", "partition", "partition_type", "partition_format", "owners", "notify", "checks")
+TOP_KEYS = (
+    "table",
+    "connection",
+    "partition",
+    "partition_type",
+    "partition_format",
+    "owners",
+    "notify",
+    "schedule",
+    "on",
+    "checks",
+)
+SCHEDULE_KEYS = ("cron", "timezone", "partition", "format")
+ON_EVENTS = ("new_partition",)
+#: `partition:` of a schedule: a name, or an offset like -2d / -1h / 0d from the firing time
+NAMED_OFFSETS = {"yesterday": (-1, "day"), "today": (0, "day"), "previous_hour": (-1, "hour"), "current_hour": (0, "hour")}
+_OFFSET = re.compile(r"^([+-]?\d{1,4})([dh])$")
 PARTITION_TYPES = ("string", "date", "timestamp", "integer")
 NAMED_TYPES = {n for n in CHECK_TYPES if n not in ("metric", "sql")}
 TYPE_FAMILIES = ("integer", "float", "decimal", "string", "date", "timestamp", "boolean")
@@ -71,6 +87,8 @@ class _FileParser:
                 re.compile(str(pformat))
             except re.error as exc:
                 self.err(doc.value_loc("partition_format"), f"`partition_format:` is not a valid regex: {exc}")
+        schedule = self.schedule(doc, ptype) if "schedule" in doc else None
+        sensor = self.on(doc, partition) if "on" in doc else False
         owners = self.str_list(doc, "owners")
         notify = self.str_list(doc, "notify")
         connection = doc.get("connection", "")
@@ -115,7 +133,76 @@ class _FileParser:
             partition_format=str(pformat) if pformat is not None else None,
             connection_location=connection_loc,
             partition_type=ptype,
+            schedule=schedule,
+            sensor=sensor,
+            file=self.file,
         )
+
+    # -- triggers ----------------------------------------------------------------------------
+    def schedule(self, doc: Map, ptype: str) -> Schedule | None:
+        raw = doc.get("schedule")
+        loc = doc.value_loc("schedule")
+        if isinstance(raw, str):
+            raw_map: dict[str, Any] = {"cron": raw}
+            vloc: Callable[[str], Location] = lambda k: loc  # noqa: E731
+        elif isinstance(raw, Map):
+            raw_map = dict(raw)
+            vloc = raw.value_loc
+            for key in raw:
+                if key not in SCHEDULE_KEYS:
+                    self.err(raw.key_loc(key), f"unknown schedule option '{key}'{did_you_mean(key, SCHEDULE_KEYS)}")
+        else:
+            self.err(loc, '`schedule:` is a cron expression like "0 6 * * *", or {cron: ..., timezone: ..., partition: ...}')
+            return None
+        before = len(self.problems)
+        cron = raw_map.get("cron")
+        tz = raw_map.get("timezone")
+        if tz is not None:
+            problem = timezone_problem(tz) if isinstance(tz, str) else "`timezone:` is a time zone name like Europe/Amsterdam"
+            if problem:
+                self.err(vloc("timezone"), problem)
+                tz = None
+        if not isinstance(cron, str) or not cron.strip():
+            self.err(vloc("cron") if "cron" in raw_map else loc, '`cron:` is a cron expression like "0 6 * * *"')
+        else:
+            problem = cron_problem(cron, tz or "UTC")
+            if problem:
+                self.err(vloc("cron"), problem)
+        which = raw_map.get("partition", "yesterday")
+        offset, unit = -1, "day"
+        if isinstance(which, str) and which in NAMED_OFFSETS:
+            offset, unit = NAMED_OFFSETS[which]
+        elif isinstance(which, str) and _OFFSET.match(which.strip()):
+            m = _OFFSET.match(which.strip())
+            assert m is not None
+            offset, unit = int(m.group(1)), "day" if m.group(2) == "d" else "hour"
+        else:
+            self.err(
+                vloc("partition"),
+                f"schedule `partition:` is {', '.join(NAMED_OFFSETS)} or an offset like -2d or -3h, not {which!r}"
+                + did_you_mean(str(which), NAMED_OFFSETS),
+            )
+        default_format = "%Y%m%d" if ptype == "integer" else "%Y-%m-%d"
+        fmt = raw_map.get("format", default_format if unit == "day" else "%Y-%m-%d %H")
+        if not isinstance(fmt, str) or "%" not in fmt:
+            self.err(vloc("format"), f'schedule `format:` is a strftime pattern like "%Y-%m-%d", not {fmt!r}')
+        if len(self.problems) > before:
+            return None
+        return Schedule(cron=str(cron).strip(), timezone=tz, offset=offset, unit=unit, format=str(fmt), location=loc)
+
+    def on(self, doc: Map, partition: str | None) -> bool:
+        value = doc.get("on")
+        if value not in ON_EVENTS:
+            self.err(
+                doc.value_loc("on"),
+                f"`on:` is {' or '.join(ON_EVENTS)} (audit each partition as it appears), not {value!r}"
+                + did_you_mean(str(value), ON_EVENTS),
+            )
+            return False
+        if partition is None:
+            self.err(doc.key_loc("on"), "`on: new_partition` needs the table's `partition:` column")
+            return False
+        return True
 
     def str_list(self, doc: Map, key: str) -> tuple[str, ...]:
         value = doc.get(key)
@@ -500,6 +587,34 @@ class _FileParser:
             fu = opts.get("forbid_unexpected", False)
             if not isinstance(fu, bool):
                 self.err(oloc("forbid_unexpected"), "`forbid_unexpected:` is true or false")
+
+
+def timezone_problem(name: str) -> str | None:
+    """None when `name` is an IANA time zone (Europe/Amsterdam, UTC), else why not."""
+    import zoneinfo
+
+    try:
+        zoneinfo.ZoneInfo(name)
+        return None
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        known = zoneinfo.available_timezones()
+        return f"unknown time zone '{name}'{did_you_mean(name, known)}; use an IANA name like Europe/Amsterdam or UTC"
+
+
+def cron_problem(expression: str, timezone: str) -> str | None:
+    """None when `expression` is a five-field cron expression, else why not."""
+    from apscheduler.triggers.cron import CronTrigger  # imported here: only files with a schedule need it
+
+    if len(expression.split()) != 5:
+        return (
+            f"`cron:` has five fields (minute hour day month weekday), e.g. \"0 6 * * *\"; "
+            f"{expression!r} has {len(expression.split())}"
+        )
+    try:
+        CronTrigger.from_crontab(expression, timezone=timezone)
+    except ValueError as exc:
+        return f"`cron:` {expression!r} is not a valid cron expression: {exc}"
+    return None
 
 
 def parse_check_file(path: Path, display: str | None = None) -> TableSpec:

@@ -68,6 +68,19 @@ class Check:
 
 
 @dataclass(frozen=True)
+class Schedule:
+    """`schedule:` of a check file: when a cron expression fires (in `timezone`), the partition
+    named by `partition` (an offset from the firing time, in `unit`s) is audited."""
+
+    cron: str
+    timezone: str | None  # None: the `scheduler_timezone` setting
+    offset: int = -1  # -1 with unit "day": yesterday
+    unit: str = "day"  # "day" or "hour"
+    format: str = "%Y-%m-%d"  # strftime of the partition value
+    location: Location | None = None
+
+
+@dataclass(frozen=True)
 class TableSpec:
     table: str
     connection: str
@@ -79,6 +92,9 @@ class TableSpec:
     partition_format: str | None = None  # a regex every partition value must match
     connection_location: Location | None = None
     partition_type: str = "string"  # how partition values compare: string, date, timestamp, integer
+    schedule: Schedule | None = None  # cron: audit the partition it names
+    sensor: bool = False  # `on: new_partition`: audit each partition as it appears
+    file: str | None = None  # the check file, as shown in messages
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from typing import Any
 
 from quinto.errors import Location, Problem, SpecError, did_you_mean
 from quinto.settings import BY_NAME, SETTINGS
-from quinto.spec.checkfile import parse_check_file, with_connection
+from quinto.spec.checkfile import parse_check_file, timezone_problem, with_connection
 from quinto.spec.model import Project, TableSpec
 from quinto.spec.yamlfile import Map, Seq, load_file
 
@@ -77,8 +77,15 @@ def load_project(config: str | Path | None = None) -> Project:
         ok = isinstance(value, setting.type) and not isinstance(value, bool)
         if setting.type is list and isinstance(value, str):
             value, ok = [value], True
+        if setting.type is float and isinstance(value, int) and not isinstance(value, bool):
+            value, ok = float(value), True
         if not ok:
-            problems.append(Problem(doc.value_loc(key), f"`{key}:` must be {setting.type.__name__}: {setting.help}"))
+            kind = "a number" if setting.type is float else setting.type.__name__
+            problems.append(Problem(doc.value_loc(key), f"`{key}:` must be {kind}: {setting.help}"))
+            continue
+        problem = _setting_problem(key, value)
+        if problem:
+            problems.append(Problem(doc.value_loc(key), problem))
             continue
         settings[key] = value
     connections: dict[str, str] = {}
@@ -126,6 +133,18 @@ def load_project(config: str | Path | None = None) -> Project:
         location=Location(str(path), 1, 1),
         check_locations=tuple(raw_checks.item_locs) if isinstance(raw_checks, Seq) else (),
     )
+
+
+def _setting_problem(key: str, value: Any) -> str | None:
+    """What is wrong with a setting's value beyond its type, or None."""
+    setting = BY_NAME[key]
+    if setting.choices and value not in setting.choices:
+        return f"`{key}:` is one of {', '.join(setting.choices)}{did_you_mean(str(value), setting.choices)}"
+    if setting.minimum is not None and isinstance(value, (int, float)) and value < setting.minimum:
+        return f"`{key}:` is at least {setting.minimum:g}, not {value!r}"
+    if key == "scheduler_timezone":
+        return timezone_problem(value)
+    return None
 
 
 @dataclass(frozen=True)
@@ -177,29 +196,8 @@ def load_suite(project: Project, paths: list[str] | tuple[str, ...] | None = Non
         except SpecError as exc:
             problems.extend(exc.problems)
             continue
-        conn = (
-            spec.connection
-            or project.settings.get("default_connection")
-            or (next(iter(project.connections)) if len(project.connections) == 1 else "")
-        )
-        if not conn and project.location is None:
-            pass  # no quinto.yaml: the check file is only parsed; connections are not known
-        elif not conn:
-            problems.append(
-                Problem(
-                    spec.location,
-                    "no `connection:` given and quinto.yaml names "
-                    f"{len(project.connections)} connections; say which one",
-                )
-            )
-        elif project.location is not None and conn not in project.connections:
-            problems.append(
-                Problem(
-                    spec.connection_location or spec.location,
-                    f"unknown connection '{conn}'{did_you_mean(conn, project.connections)}",
-                )
-            )
-        spec = with_connection(spec, conn)
+        spec, connection_problems = resolve_connection(project, spec)
+        problems.extend(connection_problems)
         if spec.table in tables:
             first = tables[spec.table].location
             problems.append(Problem(spec.location, f"table '{spec.table}' is already declared at {first}"))
@@ -208,6 +206,37 @@ def load_suite(project: Project, paths: list[str] | tuple[str, ...] | None = Non
     if problems:
         raise SpecError(problems)
     return Suite(tables)
+
+
+def resolve_connection(project: Project, spec: TableSpec) -> tuple[TableSpec, list[Problem]]:
+    """The spec with its connection: its own, else `default_connection`, else the only one."""
+    problems: list[Problem] = []
+    conn = (
+        spec.connection
+        or project.settings.get("default_connection")
+        or (next(iter(project.connections)) if len(project.connections) == 1 else "")
+    )
+    if not conn and project.location is None:
+        pass  # no quinto.yaml: the check file is only parsed; connections are not known
+    elif not conn:
+        problems.append(
+            Problem(
+                spec.location,
+                f"no `connection:` given and quinto.yaml names {len(project.connections)} connections; say which one",
+            )
+        )
+    elif project.location is not None and conn not in project.connections:
+        problems.append(
+            Problem(
+                spec.connection_location or spec.location,
+                f"unknown connection '{conn}'{did_you_mean(conn, project.connections)}",
+            )
+        )
+    return with_connection(spec, conn), problems
+
+
+def display_path(path: Path) -> str:
+    return _display(path)
 
 
 def _display(path: Path) -> str:

@@ -62,6 +62,8 @@ def _convert(node: yaml.Node, loader: yaml.SafeLoader, file: str) -> Any:
             key = _convert(key_node, loader, file)
             if isinstance(key, (Map, Seq)):
                 raise SpecError([Problem(_loc(file, key_node.start_mark), "a mapping key must be text")])
+            if isinstance(key, bool) and isinstance(key_node, yaml.ScalarNode):
+                key = key_node.value  # YAML 1.1 reads a bare `on:` or `yes:` as a boolean; a key is text
             key = "null" if key is None else str(key)
             if key in out:
                 raise SpecError([Problem(_loc(file, key_node.start_mark), f"duplicate key '{key}'")])

@@ -21,18 +21,19 @@ from sqlalchemy.engine import make_url
 from quinto.errors import StoreError
 from quinto.evaluate import Status
 from quinto.results import Run, jsonable
+from quinto.store.queue import PENDING, ClaimLost, QueueMixin
 from quinto.store.schema import metric_values, outcomes, partition_marks, runs, statements
 
 MIGRATIONS = str(Path(__file__).parent / "migrations")
 #: the newest migration; `migrate()` runs Alembic only when the store is not there yet.
-HEAD_REVISION = "0002"
+HEAD_REVISION = "0003"
 
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-class Store:
+class Store(QueueMixin):
     def __init__(self, url: str) -> None:
         self.url = url
         try:
@@ -82,25 +83,46 @@ class Store:
         self.engine.dispose()
 
     # -- writing ---------------------------------------------------------------------------------
-    def save_run(self, run: Run) -> int:
-        """Write a run with its outcomes, values and statements in one transaction."""
+    def save_run(self, run: Run, claimed_by: str | None = None) -> int:
+        """Write a run with its outcomes, values and statements in one transaction.
+
+        A run whose `id` names a QUEUED or RUNNING row (a queued audit) completes that row; with
+        `claimed_by`, only while that scheduler still holds it (else ClaimLost). A run whose id
+        names a row that is already complete (a spooled run replayed late) is written as a new run."""
         self.migrate()
         now = run.finished_at or _now()
+        values = {
+            "table_name": run.table,
+            "connection": run.connection,
+            "partition_column": run.partition_column,
+            "partitions": json.dumps(run.partitions),
+            "partition_value": run.partitions[0] if len(run.partitions) == 1 else None,
+            "suite_fingerprint": run.fingerprint,
+            "status": str(run.status),
+            "started_at": run.started_at,
+            "finished_at": run.finished_at,
+            "statement_count": len(run.statements),
+            "trigger": run.trigger,
+            "error": run.error,
+            "exit_code": run.verdict_code,
+            "claimed_by": None,
+            "heartbeat_at": None,
+            "not_before": None,
+        }
         with self.engine.begin() as conn:
-            run_id = conn.execute(
-                runs.insert().values(
-                    table_name=run.table,
-                    connection=run.connection,
-                    partition_column=run.partition_column,
-                    partitions=json.dumps(run.partitions),
-                    status=str(run.status),
-                    started_at=run.started_at,
-                    finished_at=run.finished_at,
-                    statement_count=len(run.statements),
-                    trigger=run.trigger,
-                    error=run.error,
-                )
-            ).inserted_primary_key[0]  # type: ignore[index]
+            run_id = None
+            if run.id is not None:
+                pending = runs.c.status.in_(PENDING)
+                where = [runs.c.id == run.id, pending]
+                if claimed_by is not None:
+                    where.append(runs.c.claimed_by == claimed_by)
+                if conn.execute(runs.update().where(*where).values(**values)).rowcount == 1:
+                    run_id = run.id
+                elif claimed_by is not None:
+                    raise ClaimLost(f"run {run.id} is no longer held by {claimed_by}")
+            if run_id is None:
+                values.pop("claimed_by"), values.pop("heartbeat_at"), values.pop("not_before")
+                run_id = conn.execute(runs.insert().values(**values)).inserted_primary_key[0]  # type: ignore[index]
             judged = sorted({o.partition for o in run.outcomes})
             newer = self._partitions_with_newer_runs(conn, run, judged)
             fresh = [p for p in judged if p not in newer]
@@ -152,6 +174,7 @@ class Store:
                             "samples": json.dumps(o.samples, default=jsonable) if o.samples is not None else None,
                             "current": o.partition not in newer,
                             "created_at": now,
+                            "suite_fingerprint": run.fingerprint,
                         }
                         for o in run.outcomes
                     ],

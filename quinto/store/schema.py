@@ -14,13 +14,27 @@ runs = sa.Table(
     sa.Column("connection", sa.String(128), nullable=False),
     sa.Column("partition_column", sa.String(256)),
     sa.Column("partitions", sa.Text, nullable=False),  # JSON list
-    sa.Column("status", sa.String(16), nullable=False),  # PASS / WARN / FAIL / ERROR
+    # QUEUED / RUNNING while a scheduled audit waits or runs, then PASS / WARN / FAIL / ERROR
+    sa.Column("status", sa.String(16), nullable=False),
     sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("finished_at", sa.DateTime(timezone=True)),
     sa.Column("statement_count", sa.Integer, nullable=False, default=0),
     sa.Column("trigger", sa.String(32), nullable=False, default="cli"),
     sa.Column("error", sa.Text),
+    # the queue (migration 0003): a run is a queue entry from its request until it completes
+    sa.Column("partition_value", sa.String(256)),  # the one partition of a single-partition run
+    sa.Column("suite_fingerprint", sa.String(64)),  # the table's check definitions the run used
+    sa.Column("requested_at", sa.DateTime(timezone=True)),
+    sa.Column("requested_by", sa.String(256)),
+    sa.Column("force", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("not_before", sa.DateTime(timezone=True)),  # a retry waits until then
+    sa.Column("claimed_by", sa.String(256)),  # the scheduler running it: host:pid:token
+    sa.Column("heartbeat_at", sa.DateTime(timezone=True)),
+    sa.Column("exit_code", sa.Integer),  # 0 publish, 1 do not publish, 2 bad input, 3 infrastructure
     sa.Index("ix_runs_table_started", "table_name", "started_at"),
+    sa.Index("ix_runs_status", "status", "connection"),
+    sa.Index("ix_runs_partition", "table_name", "partition_value", "status"),
 )
 
 outcomes = sa.Table(
@@ -45,6 +59,7 @@ outcomes = sa.Table(
     sa.Column("samples", sa.Text),  # JSON list of failing rows
     sa.Column("current", sa.Boolean, nullable=False),  # False once a later run superseded it
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("suite_fingerprint", sa.String(64)),  # the table's check definitions (migration 0003)
     sa.Index("ix_outcomes_key", "table_name", "partition_value", "check_key", "current"),
     sa.Index("ix_outcomes_run", "run_id"),
     sa.Index("ix_outcomes_status", "table_name", "current", "status"),
@@ -93,4 +108,24 @@ partition_marks = sa.Table(
     sa.Column("current", sa.Boolean, nullable=False),  # False once a later mark replaced it
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Index("ix_partition_marks_key", "table_name", "current", "partition_value"),
+)
+
+scheduler_state = sa.Table(
+    "scheduler_state",
+    metadata,
+    # e.g. `cron:dw.t` → the last cron firing handled, `poll:dw.t` → the last sensor listing
+    sa.Column("key", sa.String(600), primary_key=True),
+    sa.Column("value", sa.Text),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+)
+
+scheduler_problems = sa.Table(
+    "scheduler_problems",
+    metadata,
+    # a check file the scheduler cannot use (it keeps running the file's last good version)
+    sa.Column("file", sa.String(1024), primary_key=True),
+    sa.Column("message", sa.Text, nullable=False),
+    sa.Column("scheduler", sa.String(256), nullable=False),
+    sa.Column("first_seen", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("last_seen", sa.DateTime(timezone=True), nullable=False),
 )

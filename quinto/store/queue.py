@@ -1,0 +1,434 @@
+"""The audit queue is the `runs` table: a requested audit is a run row in status QUEUED from the
+moment it is asked for (so its id can be handed out at once), RUNNING while a scheduler holds it,
+and PASS / WARN / FAIL / ERROR once `Store.save_run` completes it.
+
+Claims are row locks: on PostgreSQL `SELECT ... FOR UPDATE SKIP LOCKED`, so schedulers sharing a
+store never take the same row; a RUNNING row whose heartbeat is stale (its scheduler died) is
+claimed again. Enqueueing is serialized per (table, partition) with an advisory lock on PostgreSQL
+and by SQLite's single writer, so one partition is never queued twice. Scheduler state (the last
+cron firing and sensor listing of each table) and problems (check files that stopped parsing) live
+here too: a restarted scheduler carries on from the store alone.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import sqlalchemy as sa
+
+from quinto.errors import StoreError
+from quinto.results import jsonable
+from quinto.store.schema import outcomes, runs, scheduler_problems, scheduler_state
+
+QUEUED = "QUEUED"
+RUNNING = "RUNNING"
+PENDING = (QUEUED, RUNNING)
+DONE = ("PASS", "WARN", "FAIL", "ERROR")
+
+
+class ClaimLost(StoreError):
+    """Another scheduler took over a run this one was running (its heartbeat went stale)."""
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _aware(value: dt.datetime | None) -> dt.datetime | None:
+    """SQLite hands back naive datetimes; every time in the store is UTC."""
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=dt.UTC)
+    return value
+
+
+def lock_key(*parts: str) -> int:
+    """A signed 64-bit key for pg_advisory_xact_lock, from text."""
+    digest = hashlib.sha256("\x1f".join(parts).encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+def verdict_of(status: str) -> str | None:
+    if status in ("PASS", "WARN"):
+        return "publish"
+    if status in ("FAIL", "ERROR"):
+        return "do not publish"
+    return None
+
+
+class QueueMixin:
+    """Queue, claims and scheduler state; mixed into `Store`."""
+
+    engine: sa.Engine
+
+    def migrate(self) -> None:  # pragma: no cover - provided by Store
+        raise NotImplementedError
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.engine.dialect.name == "postgresql"
+
+    def _lock(self, conn: sa.Connection, *parts: str) -> None:
+        """Serialize a transaction with others about the same thing (PostgreSQL; SQLite has one writer)."""
+        if self.is_postgres:
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": lock_key(*parts)})
+
+    def _begin(self) -> Any:
+        """A write transaction; on SQLite it takes the write lock at once (BEGIN IMMEDIATE), so a
+        read-then-write is never interleaved with another process's."""
+        if self.is_postgres:
+            return self.engine.begin()
+        return _ImmediateSQLite(self.engine)
+
+    # -- the queue ---------------------------------------------------------------------------------
+    def enqueue(
+        self,
+        table: str,
+        connection: str,
+        partition_column: str | None,
+        partition: str,
+        *,
+        fingerprint: str | None = None,
+        force: bool = False,
+        trigger: str = "http",
+        requested_by: str | None = None,
+        now: dt.datetime | None = None,
+    ) -> tuple[int, bool]:
+        """Queue an audit of one partition (`*` for a whole table); returns (run id, created). A
+        QUEUED or RUNNING run of the same table and partition is reused instead (a forced request
+        makes a queued one forced)."""
+        self.migrate()
+        now = now or _now()
+        r = runs.c
+        with self._begin() as conn:
+            self._lock(conn, "enqueue", table, partition)
+            existing = conn.execute(
+                sa.select(r.id, r.force, r.status)
+                .where(r.table_name == table, r.partition_value == partition, r.status.in_(PENDING))
+                .order_by(r.id)
+                .limit(1)
+            ).first()
+            if existing is not None:
+                if force and not existing.force and existing.status == QUEUED:
+                    conn.execute(runs.update().where(r.id == existing.id).values(force=True))
+                return int(existing.id), False
+            run_id = conn.execute(
+                runs.insert().values(
+                    table_name=table,
+                    connection=connection,
+                    partition_column=partition_column,
+                    partitions=json.dumps([partition]),
+                    partition_value=partition,
+                    suite_fingerprint=fingerprint,
+                    status=QUEUED,
+                    started_at=now,
+                    statement_count=0,
+                    trigger=trigger,
+                    requested_at=now,
+                    requested_by=requested_by,
+                    force=force,
+                    attempts=0,
+                )
+            ).inserted_primary_key[0]  # type: ignore[index]
+        return int(run_id), True
+
+    def claim(
+        self,
+        worker: str,
+        capacity: Mapping[str, int],
+        limit_per_connection: int,
+        stale_before: dt.datetime,
+        now: dt.datetime | None = None,
+    ) -> list[dict[str, Any]]:
+        """Take queued runs (and RUNNING ones whose heartbeat is older than `stale_before`) for
+        `worker`: per connection at most `capacity[connection]` (this worker's free slots) and never
+        more than `limit_per_connection` running at once across all workers. Oldest first; each
+        claim counts as an attempt. Returns the claimed rows."""
+        self.migrate()
+        now = now or _now()
+        r = runs.c
+        claimed: list[dict[str, Any]] = []
+        ready = sa.or_(
+            sa.and_(r.status == QUEUED, sa.or_(r.not_before.is_(None), r.not_before <= now)),
+            sa.and_(r.status == RUNNING, sa.or_(r.heartbeat_at.is_(None), r.heartbeat_at < stale_before)),
+        )
+        for connection, free in sorted(capacity.items()):
+            if free <= 0:
+                continue
+            with self._begin() as conn:
+                self._lock(conn, "claim", connection)  # counting running audits needs one claimer at a time
+                running = conn.execute(
+                    sa.select(sa.func.count())
+                    .select_from(runs)
+                    .where(r.connection == connection, r.status == RUNNING, r.heartbeat_at >= stale_before)
+                ).scalar_one()
+                room = min(free, limit_per_connection - int(running))
+                if room <= 0:
+                    continue
+                q = sa.select(runs).where(r.connection == connection, ready).order_by(r.id).limit(room)
+                if self.is_postgres:
+                    q = q.with_for_update(skip_locked=True)
+                rows = [dict(row._mapping) for row in conn.execute(q)]
+                for row in rows:
+                    conn.execute(
+                        runs.update()
+                        .where(r.id == row["id"])
+                        .values(
+                            status=RUNNING,
+                            claimed_by=worker,
+                            heartbeat_at=now,
+                            attempts=r.attempts + 1,
+                        )
+                    )
+                    row["reclaimed_from"] = row["claimed_by"] if row["status"] == RUNNING else None
+                    row["attempts"] = int(row["attempts"]) + 1
+                    row["status"] = RUNNING
+                    row["claimed_by"] = worker
+                    claimed.append(row)
+        return claimed
+
+    def heartbeat(self, worker: str, run_ids: Iterable[int], now: dt.datetime | None = None) -> set[int]:
+        """Mark `worker`'s running runs alive; returns the ids it still holds."""
+        ids = sorted(set(run_ids))
+        if not ids:
+            return set()
+        r = runs.c
+        mine = sa.and_(r.id.in_(ids), r.claimed_by == worker, r.status == RUNNING)
+        with self.engine.begin() as conn:
+            conn.execute(runs.update().where(mine).values(heartbeat_at=now or _now()))
+            return {int(i) for (i,) in conn.execute(sa.select(r.id).where(mine))}
+
+    def retry_later(self, run_id: int, worker: str, not_before: dt.datetime, error: str) -> bool:
+        """Put a run `worker` holds back in the queue until `not_before` (a retry after ERROR)."""
+        r = runs.c
+        with self.engine.begin() as conn:
+            done = conn.execute(
+                runs.update()
+                .where(r.id == run_id, r.claimed_by == worker, r.status == RUNNING)
+                .values(status=QUEUED, claimed_by=None, heartbeat_at=None, not_before=not_before, error=error)
+            ).rowcount
+        return done == 1
+
+    def release(self, worker: str) -> int:
+        """Give back every run `worker` holds (a scheduler stopping); they are claimed again."""
+        r = runs.c
+        with self.engine.begin() as conn:
+            return int(
+                conn.execute(
+                    runs.update()
+                    .where(r.claimed_by == worker, r.status == RUNNING)
+                    .values(status=QUEUED, claimed_by=None, heartbeat_at=None, attempts=r.attempts - 1)
+                ).rowcount
+            )
+
+    def finish_without_outcomes(
+        self, run_id: int, worker: str | None, error: str, exit_code: int, now: dt.datetime | None = None
+    ) -> bool:
+        """Complete a queued run as ERROR when no audit could be made (bad checks, too many attempts)."""
+        r = runs.c
+        where = [r.id == run_id, r.status.in_(PENDING)]
+        if worker is not None:
+            where.append(r.claimed_by == worker)
+        with self.engine.begin() as conn:
+            done = conn.execute(
+                runs.update()
+                .where(*where)
+                .values(
+                    status="ERROR",
+                    error=error,
+                    exit_code=exit_code,
+                    finished_at=now or _now(),
+                    claimed_by=None,
+                    heartbeat_at=None,
+                )
+            ).rowcount
+        return done == 1
+
+    def get_run(self, run_id: int) -> dict[str, Any] | None:
+        """One run as plain JSON-ready data: status QUEUED / RUNNING / PASS / WARN / FAIL / ERROR,
+        verdict "publish" / "do not publish" (None while pending), exit_code, and its outcomes."""
+        self.migrate()
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(runs).where(runs.c.id == run_id)).first()
+            if row is None:
+                return None
+            outs = [
+                dict(o._mapping)
+                for o in conn.execute(sa.select(outcomes).where(outcomes.c.run_id == run_id).order_by(outcomes.c.id))
+            ]
+        m = row._mapping
+        status = str(m["status"])
+        return {
+            "run_id": int(m["id"]),
+            "table": m["table_name"],
+            "partitions": json.loads(m["partitions"]),
+            "status": status,
+            "verdict": verdict_of(status),
+            "exit_code": m["exit_code"] if status in DONE else None,
+            "trigger": m["trigger"],
+            "force": bool(m["force"]),
+            "requested_at": jsonable(_aware(m["requested_at"])),
+            "requested_by": m["requested_by"],
+            "started_at": jsonable(_aware(m["started_at"])) if status not in PENDING else None,
+            "finished_at": jsonable(_aware(m["finished_at"])),
+            "attempts": int(m["attempts"]),
+            "not_before": jsonable(_aware(m["not_before"])) if status == QUEUED else None,
+            "claimed_by": m["claimed_by"],
+            "error": m["error"],
+            "statement_count": int(m["statement_count"]),
+            "outcomes": [
+                {
+                    "partition": o["partition_value"],
+                    "check": o["check_key"],
+                    "check_type": o["check_type"],
+                    "status": o["status"],
+                    "value": o["value"],
+                    "threshold": o["threshold"],
+                    "message": o["message"],
+                    "source": o["source"],
+                    "band_low": o["band_low"],
+                    "band_high": o["band_high"],
+                }
+                for o in outs
+            ],
+        }
+
+    def pending_runs(self, limit: int = 100) -> list[dict[str, Any]]:
+        """QUEUED and RUNNING runs, oldest first (for the UI)."""
+        self.migrate()
+        q = sa.select(runs).where(runs.c.status.in_(PENDING)).order_by(runs.c.id).limit(limit)
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(q)]
+
+    def audited(self, table: str, partitions: Iterable[str]) -> dict[str, set[str | None]]:
+        """For each given partition that was ever audited: the check-definition fingerprints it was
+        audited with (current outcomes, and runs that completed without outcomes)."""
+        self.migrate()
+        parts = sorted(set(partitions))
+        found: dict[str, set[str | None]] = {}
+        if not parts:
+            return found
+        o, r = outcomes.c, runs.c
+        with self.engine.connect() as conn:
+            for i in range(0, len(parts), 500):
+                chunk = parts[i : i + 500]
+                q1 = (
+                    sa.select(o.partition_value, o.suite_fingerprint)
+                    .distinct()
+                    .where(o.table_name == table, o.current.is_(True), o.partition_value.in_(chunk))
+                )
+                q2 = (
+                    sa.select(r.partition_value, r.suite_fingerprint)
+                    .distinct()
+                    .where(r.table_name == table, r.partition_value.in_(chunk), r.status.in_(DONE))
+                )
+                for q in (q1, q2):
+                    for part, fp in conn.execute(q):
+                        found.setdefault(part, set()).add(fp)
+        return found
+
+    # -- scheduler state ---------------------------------------------------------------------------
+    def state(self, key: str) -> tuple[str | None, dt.datetime] | None:
+        self.migrate()
+        s = scheduler_state.c
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(s.value, s.at).where(s.key == key)).first()
+        return None if row is None else (row.value, _aware(row.at) or _now())
+
+    def state_swap(self, key: str, old: str | None, new: str, now: dt.datetime | None = None) -> bool:
+        """Set `key` to `new` if it is still `old` (None: not there yet); True when this call did."""
+        self.migrate()
+        s = scheduler_state.c
+        now = now or _now()
+        with self._begin() as conn:
+            self._lock(conn, "state", key)
+            row = conn.execute(sa.select(s.value).where(s.key == key)).first()
+            if row is None and old is None:
+                conn.execute(scheduler_state.insert().values(key=key, value=new, at=now))
+                return True
+            if row is not None and row.value == old:
+                conn.execute(scheduler_state.update().where(s.key == key).values(value=new, at=now))
+                return True
+            return False
+
+    def take_turn(self, key: str, interval: dt.timedelta, now: dt.datetime | None = None) -> bool:
+        """True for the one caller that finds `key` last taken at least `interval` ago (or never),
+        and records `now`: schedulers sharing a store poll a table once per interval between them."""
+        self.migrate()
+        s = scheduler_state.c
+        now = now or _now()
+        with self._begin() as conn:
+            self._lock(conn, "state", key)
+            row = conn.execute(sa.select(s.at).where(s.key == key)).first()
+            if row is None:
+                conn.execute(scheduler_state.insert().values(key=key, value=None, at=now))
+                return True
+            last = _aware(row.at)
+            if last is not None and now - last < interval:
+                return False
+            conn.execute(scheduler_state.update().where(s.key == key).values(at=now))
+            return True
+
+    # -- problems the UI shows ---------------------------------------------------------------------
+    def report_problems(self, scheduler: str, problems: Mapping[str, str], files: Iterable[str]) -> None:
+        """Record the current problem of each file in `problems` and clear those of the other
+        `files` (which parse again)."""
+        self.migrate()
+        p = scheduler_problems.c
+        now = _now()
+        with self._begin() as conn:
+            for file, message in sorted(problems.items()):
+                self._lock(conn, "problem", file)
+                row = conn.execute(sa.select(p.message).where(p.file == file)).first()
+                if row is None:
+                    conn.execute(
+                        scheduler_problems.insert().values(
+                            file=file, message=message, scheduler=scheduler, first_seen=now, last_seen=now
+                        )
+                    )
+                elif row.message != message:
+                    conn.execute(
+                        scheduler_problems.update()
+                        .where(p.file == file)
+                        .values(message=message, scheduler=scheduler, first_seen=now, last_seen=now)
+                    )
+                else:
+                    conn.execute(
+                        scheduler_problems.update().where(p.file == file).values(last_seen=now, scheduler=scheduler)
+                    )
+            good = sorted(set(files) - set(problems))
+            for i in range(0, len(good), 500):
+                conn.execute(scheduler_problems.delete().where(p.file.in_(good[i : i + 500])))
+
+    def scheduler_problems(self) -> list[dict[str, Any]]:
+        """Check files the scheduler cannot use, with the message and since when: the scheduler
+        keeps running each file's last good version meanwhile. [] when all is well."""
+        self.migrate()
+        p = scheduler_problems.c
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(scheduler_problems).order_by(p.file))
+            return [
+                {**dict(r._mapping), "first_seen": _aware(r.first_seen), "last_seen": _aware(r.last_seen)}
+                for r in rows
+            ]
+
+
+class _ImmediateSQLite:
+    """`with` block: a SQLite transaction that holds the write lock from its first statement."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self.engine = engine
+
+    def __enter__(self) -> sa.Connection:
+        self.conn = self.engine.connect()
+        self.conn.exec_driver_sql("BEGIN IMMEDIATE")
+        return self.conn
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        try:
+            self.conn.exec_driver_sql("ROLLBACK" if exc_type else "COMMIT")
+        finally:
+            self.conn.close()
