@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -93,8 +94,38 @@ def validate_cmd(paths: tuple[str, ...], config: str | None, connect: bool | Non
 )
 @config_option
 @click.option("--json", "as_json", is_flag=True, help="Print outcomes, values, thresholds and the SQL run.")
-def audit_cmd(table: str, partitions: tuple[str, ...], config: str | None, as_json: bool) -> None:
+@click.option(
+    "--via",
+    default=None,
+    metavar="URL",
+    help="Ask the Quinto server at URL (e.g. http://quinto:5000) to audit, and wait for its verdict; "
+    "the token is read from QUINTO_API_TOKEN.",
+)
+@click.option("--force", is_flag=True, help="With --via: a fresh audit even if one of the partition is running.")
+@click.option(
+    "--timeout", type=float, default=3600.0, show_default=True, help="With --via: seconds to wait for the verdict."
+)
+def audit_cmd(
+    table: str,
+    partitions: tuple[str, ...],
+    config: str | None,
+    as_json: bool,
+    via: str | None,
+    force: bool,
+    timeout: float,
+) -> None:
     """Audit partitions of TABLE and store the run. Exit 0 publish, 1 do not publish."""
+    if via is not None:
+        from quinto.scheduler.remote import audit_via
+
+        if len(partitions) > 1:
+            raise UsageError("--via audits one partition per request; give one --partition")
+        doc = audit_via(via, table, partitions[0] if partitions else None, force=force, timeout=timeout)
+        if as_json:
+            click.echo(json.dumps(doc, indent=2, default=str))
+        else:
+            print_remote(doc)
+        sys.exit(int(doc["exit_code"]))
     result = audit(table, list(partitions), config=config)
     if as_json:
         click.echo(json.dumps(result.as_dict(), indent=2, default=str))
@@ -124,6 +155,64 @@ def print_result(result: AuditResult) -> None:
         click.echo(f"Error: {run.error}", err=True)
     if result.store_error:
         click.echo(f"Error: {result.store_error}", err=True)
+
+
+def print_remote(doc: dict[str, Any]) -> None:
+    for o in doc.get("outcomes", []):
+        status = Status(o["status"])
+        styled = click.style(f"{status:<5}", fg=COLORS[status], bold=status != Status.PASS)
+        click.echo(f"{styled} {o['check']}  value={fmt(o['value'])}  {o['message']}")
+    click.echo(
+        f"{doc['table']} {', '.join(doc['partitions'])}: {doc['status']}; run {doc['run_id']}; "
+        f"verdict: {doc['verdict']}"
+    )
+    if doc.get("error"):
+        click.echo(f"Error: {doc['error']}", err=True)
+
+
+@main.command("scheduler")
+@config_option
+@click.option("--once", is_flag=True, help="One round (check files, triggers, queue), wait for its audits, exit.")
+def scheduler_cmd(config: str | None, once: bool) -> None:
+    """Audit partitions as they land (`on: new_partition`), on cron (`schedule:`) and when asked over
+    HTTP; runs until stopped (SIGTERM/Ctrl-C: finish the audits in progress; twice: hand them back).
+
+    Logs one JSON line per event on stdout. Exit 0 when stopped, 2 for a bad quinto.yaml, 3 when the
+    store cannot be opened or another scheduler already runs on the same SQLite store."""
+    import signal
+    import threading
+
+    from quinto.scheduler import Scheduler, single_instance
+    from quinto.spec import load_project
+
+    project = load_project(config)
+    store = open_store(project)
+    store.migrate()
+    lock = single_instance(store)
+    scheduler = Scheduler(project, store)
+    try:
+        scheduler.load()
+        if once:
+            scheduler.step(inline=True)
+            return
+        stop, force = threading.Event(), threading.Event()
+
+        def on_signal(signum: int, _frame: Any) -> None:
+            if stop.is_set():
+                force.set()
+            stop.set()
+
+        signal.signal(signal.SIGTERM, on_signal)
+        signal.signal(signal.SIGINT, on_signal)
+        scheduler.serve(stop, force)
+        if force.is_set():  # audits handed back: do not wait for their threads
+            store.close()
+            sys.stdout.flush()
+            os._exit(0)
+    finally:
+        store.close()
+        if lock is not None:
+            lock.release()
 
 
 @main.command("backfill")

@@ -14,11 +14,14 @@ from quinto.errors import QuintoError
 from quinto.spec import load_project
 from quinto.store import Store
 
+from .api_audits import audits_api
+
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app = Flask(__name__)
     app.config.update(QUINTO_CONFIG=os.environ.get("QUINTO_CONFIG"), QUINTO_STORE=None)
     app.config.update(config or {})
+    app.register_blueprint(audits_api)
 
     def store() -> Store:
         if "store" not in g:

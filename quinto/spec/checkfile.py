@@ -33,7 +33,12 @@ TOP_KEYS = (
 SCHEDULE_KEYS = ("cron", "timezone", "partition", "format")
 ON_EVENTS = ("new_partition",)
 #: `partition:` of a schedule: a name, or an offset like -2d / -1h / 0d from the firing time
-NAMED_OFFSETS = {"yesterday": (-1, "day"), "today": (0, "day"), "previous_hour": (-1, "hour"), "current_hour": (0, "hour")}
+NAMED_OFFSETS = {
+    "yesterday": (-1, "day"),
+    "today": (0, "day"),
+    "previous_hour": (-1, "hour"),
+    "current_hour": (0, "hour"),
+}
 _OFFSET = re.compile(r"^([+-]?\d{1,4})([dh])$")
 PARTITION_TYPES = ("string", "date", "timestamp", "integer")
 NAMED_TYPES = {n for n in CHECK_TYPES if n not in ("metric", "sql")}
@@ -152,13 +157,17 @@ class _FileParser:
                 if key not in SCHEDULE_KEYS:
                     self.err(raw.key_loc(key), f"unknown schedule option '{key}'{did_you_mean(key, SCHEDULE_KEYS)}")
         else:
-            self.err(loc, '`schedule:` is a cron expression like "0 6 * * *", or {cron: ..., timezone: ..., partition: ...}')
+            self.err(
+                loc, '`schedule:` is a cron expression like "0 6 * * *", or {cron: ..., timezone: ..., partition: ...}'
+            )
             return None
         before = len(self.problems)
         cron = raw_map.get("cron")
         tz = raw_map.get("timezone")
         if tz is not None:
-            problem = timezone_problem(tz) if isinstance(tz, str) else "`timezone:` is a time zone name like Europe/Amsterdam"
+            problem = (
+                timezone_problem(tz) if isinstance(tz, str) else "`timezone:` is a time zone name like Europe/Amsterdam"
+            )
             if problem:
                 self.err(vloc("timezone"), problem)
                 tz = None

@@ -105,16 +105,18 @@ class QueueMixin:
         r = runs.c
         with self._begin() as conn:
             self._lock(conn, "enqueue", table, partition)
-            existing = conn.execute(
+            pending = conn.execute(
                 sa.select(r.id, r.force, r.status)
                 .where(r.table_name == table, r.partition_value == partition, r.status.in_(PENDING))
                 .order_by(r.id)
-                .limit(1)
-            ).first()
-            if existing is not None:
-                if force and not existing.force and existing.status == QUEUED:
-                    conn.execute(runs.update().where(r.id == existing.id).values(force=True))
-                return int(existing.id), False
+            ).all()
+            queued = [p for p in pending if p.status == QUEUED]
+            if queued:  # not started yet: it will read the partition as it is now
+                if force and not queued[0].force:
+                    conn.execute(runs.update().where(r.id == queued[0].id).values(force=True))
+                return int(queued[0].id), False
+            if pending and not force:  # a forced request does not trust an audit that already started
+                return int(pending[0].id), False
             run_id = conn.execute(
                 runs.insert().values(
                     table_name=table,
@@ -151,8 +153,20 @@ class QueueMixin:
         now = now or _now()
         r = runs.c
         claimed: list[dict[str, Any]] = []
+        other = runs.alias("other")
+        busy = (  # the same partition is being audited: a forced rerun waits for that audit to end
+            sa.select(other.c.id)
+            .where(
+                other.c.table_name == r.table_name,
+                other.c.partition_value == r.partition_value,
+                other.c.status == RUNNING,
+                other.c.heartbeat_at >= stale_before,
+                other.c.id != r.id,
+            )
+            .exists()
+        )
         ready = sa.or_(
-            sa.and_(r.status == QUEUED, sa.or_(r.not_before.is_(None), r.not_before <= now)),
+            sa.and_(r.status == QUEUED, sa.or_(r.not_before.is_(None), r.not_before <= now), ~busy),
             sa.and_(r.status == RUNNING, sa.or_(r.heartbeat_at.is_(None), r.heartbeat_at < stale_before)),
         )
         for connection, free in sorted(capacity.items()):
@@ -223,6 +237,16 @@ class QueueMixin:
                     .values(status=QUEUED, claimed_by=None, heartbeat_at=None, attempts=r.attempts - 1)
                 ).rowcount
             )
+
+    def forget(self, run_id: int, worker: str) -> bool:
+        """Drop a queued run `worker` holds that turned out not to be needed (a sensor or cron
+        request for a partition audited meanwhile with the same checks); nothing ran, nothing is lost."""
+        r = runs.c
+        with self.engine.begin() as conn:
+            done = conn.execute(
+                runs.delete().where(r.id == run_id, r.claimed_by == worker, r.status == RUNNING)
+            ).rowcount
+        return done == 1
 
     def finish_without_outcomes(
         self, run_id: int, worker: str | None, error: str, exit_code: int, now: dt.datetime | None = None
@@ -373,9 +397,9 @@ class QueueMixin:
             return True
 
     # -- problems the UI shows ---------------------------------------------------------------------
-    def report_problems(self, scheduler: str, problems: Mapping[str, str], files: Iterable[str]) -> None:
-        """Record the current problem of each file in `problems` and clear those of the other
-        `files` (which parse again)."""
+    def report_problems(self, scheduler: str, problems: Mapping[str, str]) -> None:
+        """Record the current problem of each check file in `problems`; every other file's problem
+        is cleared (it parses again, or is gone)."""
         self.migrate()
         p = scheduler_problems.c
         now = _now()
@@ -399,9 +423,7 @@ class QueueMixin:
                     conn.execute(
                         scheduler_problems.update().where(p.file == file).values(last_seen=now, scheduler=scheduler)
                     )
-            good = sorted(set(files) - set(problems))
-            for i in range(0, len(good), 500):
-                conn.execute(scheduler_problems.delete().where(p.file.in_(good[i : i + 500])))
+            conn.execute(scheduler_problems.delete().where(p.file.not_in(sorted(problems))))
 
     def scheduler_problems(self) -> list[dict[str, Any]]:
         """Check files the scheduler cannot use, with the message and since when: the scheduler

@@ -4,13 +4,15 @@ Revision ID: 0003
 Revises: 0002
 """
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0003"
 down_revision = "0002"
 
-RUN_COLUMNS = (
+RUN_COLUMNS: tuple[tuple[str, Any, dict[str, Any]], ...] = (
     ("partition_value", sa.String(256), {}),
     ("suite_fingerprint", sa.String(64), {}),
     ("requested_at", sa.DateTime(timezone=True), {}),

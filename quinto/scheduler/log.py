@@ -1,0 +1,34 @@
+"""Structured logs: one JSON object per line and per event (table, partition, run id, duration,
+outcome), easy to grep and to ship."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+import threading
+from typing import IO, Any
+
+from quinto.results import jsonable
+
+
+class EventLog:
+    def __init__(self, stream: IO[str] | None = None, scheduler: str = "") -> None:
+        self.stream = stream or sys.stdout
+        self.scheduler = scheduler
+        self._lock = threading.Lock()
+
+    def __call__(self, event: str, **fields: Any) -> None:
+        record = {
+            "ts": dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds"),
+            "event": event,
+            "scheduler": self.scheduler,
+            **{k: jsonable(v) for k, v in fields.items() if v is not None},
+        }
+        line = json.dumps(record, sort_keys=False)
+        with self._lock:
+            try:
+                self.stream.write(line + "\n")
+                self.stream.flush()
+            except (OSError, ValueError):
+                pass  # a closed or broken log stream must not stop the audits

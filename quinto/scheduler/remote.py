@@ -1,0 +1,85 @@
+"""`quinto audit --via URL`: ask a Quinto server to audit a partition and wait for the verdict, with
+the same exit codes as a local audit. Plain urllib: no HTTP client dependency."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from typing import Any
+
+from quinto.errors import QuintoError, UsageError
+
+
+class RemoteError(QuintoError):
+    """The server could not be reached or did not answer as expected (exit 3)."""
+
+
+def _request(url: str, body: dict[str, Any] | None, token: str | None, timeout: float) -> tuple[int, dict[str, Any]]:
+    data = json.dumps(body).encode() if body is not None else None
+    headers = {"Accept": "application/json"}
+    if data is not None:
+        headers["Content-Type"] = "application/json"
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    req = urllib.request.Request(url, data=data, headers=headers, method="POST" if data is not None else "GET")
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310 - the URL is the user's server
+            return resp.status, json.loads(resp.read() or b"{}")
+    except urllib.error.HTTPError as exc:
+        try:
+            doc = json.loads(exc.read() or b"{}")
+        except ValueError:
+            doc = {}
+        return exc.code, doc if isinstance(doc, dict) else {}
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", None) or exc
+        raise RemoteError(f"cannot reach the Quinto server at {url}: {reason}") from None
+
+
+def audit_via(
+    base: str,
+    table: str,
+    partition: str | None,
+    *,
+    force: bool = False,
+    timeout: float = 3600.0,
+    poll: float = 1.0,
+) -> dict[str, Any]:
+    """POST /api/audits, then poll GET /api/runs/<id> until the run is complete; returns the run."""
+    parsed = urllib.parse.urlparse(base)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise UsageError(f"--via is the server's address, like http://quinto.internal:5000, not {base!r}")
+    root = base.rstrip("/")
+    token = os.environ.get("QUINTO_API_TOKEN")
+    body: dict[str, Any] = {"table": table, "force": force}
+    if partition is not None:
+        body["partition"] = partition
+    status, doc = _request(f"{root}/api/audits", body, token, 30)
+    if status == 401:
+        raise UsageError(
+            f"the server refused the request: {doc.get('error', 'unauthorized')} (set QUINTO_API_TOKEN to its token)"
+        )
+    if status == 400:
+        raise UsageError(str(doc.get("error", "bad request")))
+    if status not in (200, 202) or "run_id" not in doc:
+        raise RemoteError(f"the server answered {status} to POST /api/audits: {doc.get('error', doc)}")
+    run_id = int(doc["run_id"])
+    deadline = time.monotonic() + timeout
+    delay = min(poll, 0.2)
+    while True:
+        status, run = _request(f"{root}/api/runs/{run_id}", None, token, 30)
+        if status != 200:
+            raise RemoteError(f"the server answered {status} for run {run_id}: {run.get('error', run)}")
+        if run.get("verdict") is not None:
+            return run
+        if time.monotonic() > deadline:
+            raise RemoteError(
+                f"run {run_id} is still {run.get('status')} after {timeout:g}s; "
+                f"see {root}/api/runs/{run_id}"
+            )
+        time.sleep(delay)
+        delay = min(delay * 2, poll)

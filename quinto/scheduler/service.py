@@ -1,0 +1,489 @@
+"""`quinto scheduler`: audits each partition as it lands (sensors), on cron, and when asked over
+HTTP; every request is a run row in the store, claimed by one scheduler at a time.
+
+One round (`Scheduler.step`) reloads changed check files, enqueues what cron firings and sensors
+call for, claims queued runs up to the per-connection limit and hands them to worker threads;
+APScheduler runs the rounds and the heartbeats on intervals. All state is in the store, so a
+restarted scheduler, or another one sharing a PostgreSQL store, carries on where it stopped.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import socket
+import threading
+import time
+import traceback
+import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from quinto.audit import Auditor, make_connector, suite_fingerprint, validate_partition
+from quinto.errors import EXIT_BAD_SPEC, EXIT_INFRA, QuintoError, SpecError, UsageError
+from quinto.evaluate import partition_order
+from quinto.results import Run
+from quinto.scheduler.log import EventLog
+from quinto.scheduler.queue import load_tables, parse_one
+from quinto.scheduler.triggers import (
+    Clock,
+    RateLimit,
+    SystemClock,
+    fires_between,
+    parse_state,
+    partition_for,
+    to_audit,
+)
+from quinto.spec import Project, TableSpec
+from quinto.spec.project import check_files, display_path
+from quinto.store import ClaimLost, Store, spool
+
+AUTOMATIC = ("sensor", "cron")  # triggers that skip a partition already audited with the same checks
+MAX_BACKOFF = 3600.0
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+class Scheduler:
+    def __init__(
+        self,
+        project: Project,
+        store: Store,
+        *,
+        clock: Clock | None = None,
+        log: EventLog | None = None,
+        name: str | None = None,
+    ) -> None:
+        self.project, self.store = project, store
+        self.clock = clock or SystemClock()
+        self.name = name or worker_name()
+        self.log = log or EventLog(scheduler=self.name)
+        self.log.scheduler = self.name
+        s = project.settings
+        self.timezone = str(s["scheduler_timezone"])
+        self.sensor_interval = dt.timedelta(seconds=float(s["sensor_interval"]))
+        self.sensor_partitions = int(s["sensor_partitions"])
+        self.concurrency = int(s["audit_concurrency"])
+        self.policy = str(s["reaudit_on_change"])
+        self.retry_attempts = int(s["retry_attempts"])
+        self.retry_backoff = float(s["retry_backoff"])
+        self.heartbeat_interval = float(s["heartbeat_interval"])
+        self.queue_interval = float(s["queue_interval"])
+        self.spool_dir = Path(project.root) / str(s.get("spool_dir", ".quinto/spool"))
+        self.rate = RateLimit(int(s["sensor_rate_limit"]), self.clock)
+        self.tables: dict[str, TableSpec] = {}  # the last good version of every table
+        self.files: dict[str, tuple[int, int]] = {}  # check file → (mtime_ns, size) last read
+        self.file_table: dict[str, str] = {}  # check file → the table it declared when it last parsed
+        self.problems: dict[str, str] = {}
+        self.running: dict[int, tuple[str, Future[None]]] = {}  # run id → (connection, future)
+        self._lock = threading.Lock()
+        self.stopping = threading.Event()
+        workers = self.concurrency * max(1, len(project.connections))
+        self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="audit")
+
+    # -- check files ---------------------------------------------------------------------------
+    def reload(self) -> bool:
+        """Read check files that are new or changed since the last look (by mtime and size). A file
+        that stops parsing keeps its last good version; its problem is logged and stored."""
+        changed = False
+        try:
+            paths = check_files(self.project.check_paths, self.project.root, self.project.check_locations)
+        except SpecError as exc:
+            return self._set_problems({**self.problems, "quinto.yaml": "\n".join(map(str, exc.problems))})
+        problems = {k: v for k, v in self.problems.items() if k != "quinto.yaml"}
+        seen: set[str] = set()
+        for path in paths:
+            if path.name == "quinto.yaml":
+                continue
+            shown = display_path(path)
+            seen.add(shown)
+            try:
+                st = path.stat()
+            except OSError:
+                continue
+            stamp = (st.st_mtime_ns, st.st_size)
+            if self.files.get(shown) == stamp:
+                continue
+            self.files[shown] = stamp
+            others = {t: s for t, s in self.tables.items() if self.file_table.get(shown) != t}
+            spec, problem = parse_one(self.project, path, others)
+            if spec is None:
+                problems[shown] = problem or "cannot be read"
+                kept = self.file_table.get(shown)
+                self.log(
+                    "check_file_problem",
+                    file=shown,
+                    message=problem,
+                    kept=f"last good version of {kept}" if kept else "nothing (it never parsed)",
+                )
+                continue
+            problems.pop(shown, None)
+            old = self.file_table.get(shown)
+            if old is not None and old != spec.table:
+                self.tables.pop(old, None)
+            before = self.tables.get(spec.table)
+            self.tables[spec.table] = spec
+            self.file_table[shown] = spec.table
+            if before is None or suite_fingerprint(before) != suite_fingerprint(spec):
+                changed = True
+                self.log("checks_loaded", file=shown, table=spec.table, fingerprint=suite_fingerprint(spec))
+        for gone in set(self.files) - seen:  # a deleted file takes its table with it
+            self.files.pop(gone)
+            problems.pop(gone, None)
+            table = self.file_table.pop(gone, None)
+            if table is not None:
+                self.tables.pop(table, None)
+                self.log("checks_removed", file=gone, table=table)
+                changed = True
+        self._set_problems(problems)
+        return changed
+
+    def _set_problems(self, problems: dict[str, str]) -> bool:
+        if problems != self.problems:
+            self.problems = problems
+            try:
+                self.store.report_problems(self.name, problems)
+            except Exception as exc:  # noqa: BLE001 - the store may be down; the log has them
+                self.log("store_error", message=_first_line(exc))
+        return False
+
+    # -- triggers ------------------------------------------------------------------------------
+    def enqueue(self, spec: TableSpec, partition: str, trigger: str, reason: str | None = None) -> int | None:
+        run_id, created = self.store.enqueue(
+            spec.table,
+            spec.connection,
+            spec.partition,
+            partition,
+            fingerprint=suite_fingerprint(spec),
+            trigger=trigger,
+            requested_by=self.name,
+            now=self.clock.now(),
+        )
+        if created:
+            self.log("enqueued", table=spec.table, partition=partition, run_id=run_id, trigger=trigger, reason=reason)
+        return run_id
+
+    def cron(self, spec: TableSpec) -> None:
+        """Enqueue the partitions named by the firings since the last one handled (restart-safe: the
+        last firing handled is in the store); the first time a table is seen, count from now."""
+        assert spec.schedule is not None
+        now = self.clock.now()
+        key = f"cron:{spec.table}"
+        state = self.store.state(key)
+        parsed = parse_state(state[0]) if state else None
+        if parsed is None:
+            self.store.state_swap(key, state[0] if state else None, f"since:{now.isoformat()}", now)
+            return
+        kind, last = parsed
+        fires, dropped = fires_between(spec.schedule, self.timezone, last, now)
+        if dropped:
+            self.log("cron_missed", table=spec.table, message=f"{dropped} older firing(s) not caught up")
+        fp = suite_fingerprint(spec)
+        for fire in fires:
+            part = partition_for(spec.schedule, self.timezone, fire) if spec.partition else "*"
+            if fp in self.store.audited(spec.table, [part]).get(part, set()):
+                self.log("skipped", table=spec.table, partition=part, trigger="cron", reason="already audited")
+                continue
+            self.enqueue(spec, part, "cron", reason=f"cron firing at {fire.isoformat()}")
+        if fires:
+            self.store.state_swap(key, state[0] if state else None, f"fire:{fires[-1].isoformat()}", now)
+        elif kind == "fire" and not spec.sensor and self.policy != "none":
+            # changed checks: the partition of the latest firing is audited again (once)
+            part = partition_for(spec.schedule, self.timezone, last) if spec.partition else "*"
+            done = self.store.audited(spec.table, [part]).get(part)
+            if done is not None and fp not in done:
+                self.enqueue(spec, part, "cron", reason="checks changed")
+
+    def sense(self, spec: TableSpec) -> None:
+        """List the table's newest partitions (one metadata query, rate-limited per connection and
+        shared between schedulers) and enqueue those not yet audited with the current checks."""
+        assert spec.partition is not None
+        now = self.clock.now()
+        if not self.rate.allow(spec.connection):
+            self.log("sensor_rate_limited", table=spec.table, connection=spec.connection)
+            return
+        if not self.store.take_turn(f"poll:{spec.table}", self.sensor_interval, now):
+            self.rate.events[spec.connection].pop()  # no query was made
+            return
+        started = time.perf_counter()
+        try:
+            connector = make_connector(self.project, spec.connection)
+        except QuintoError as exc:
+            self.log("sensor_error", table=spec.table, message=exc.message)
+            return
+        try:
+            listed = connector.partitions(
+                spec.table, spec.partition, limit=self.sensor_partitions, ptype=spec.partition_type
+            )
+        except QuintoError as exc:
+            self.log("sensor_error", table=spec.table, message=exc.message)
+            return
+        finally:
+            connector.close()  # a DuckDB file is not held open between polls
+        fp = suite_fingerprint(spec)
+        order = partition_order(spec.partition_type)
+        valid = []
+        for part in listed:
+            try:
+                valid.append(validate_partition(part, spec))
+            except UsageError as exc:
+                self.log("sensor_skipped_partition", table=spec.table, partition=part, message=exc.message)
+        audited = self.store.audited(spec.table, valid)
+        todo = to_audit(valid, audited, fp, self.policy, order)
+        self.log(
+            "sensor_poll",
+            table=spec.table,
+            listed=len(listed),
+            new=len(todo),
+            duration_s=round(time.perf_counter() - started, 3),
+        )
+        for part in todo:
+            reason = "new partition" if part not in audited else "checks changed"
+            self.enqueue(spec, part, "sensor", reason=reason)
+
+    def triggers(self) -> None:
+        for spec in list(self.tables.values()):
+            if self.stopping.is_set():
+                return
+            try:
+                if spec.schedule is not None:
+                    self.cron(spec)
+                if spec.sensor:
+                    self.sense(spec)
+            except Exception as exc:  # noqa: BLE001 - one table's trouble must not stop the others
+                self.log("trigger_error", table=spec.table, message=_first_line(exc))
+
+    # -- the queue -----------------------------------------------------------------------------
+    def stale_before(self, now: dt.datetime) -> dt.datetime:
+        return now - dt.timedelta(seconds=3 * self.heartbeat_interval)
+
+    def dispatch(self, inline: bool = False) -> list[int]:
+        """Claim what this scheduler has room for and start the audits (in this thread with
+        `inline`); returns the run ids claimed."""
+        if self.stopping.is_set():
+            return []
+        now = self.clock.now()
+        with self._lock:
+            busy: dict[str, int] = {}
+            for conn, fut in self.running.values():
+                if not fut.done():
+                    busy[conn] = busy.get(conn, 0) + 1
+        connections = set(self.project.connections) | {s.connection for s in self.tables.values()}
+        capacity = {c: self.concurrency - busy.get(c, 0) for c in connections if c}
+        rows = self.store.claim(self.name, capacity, self.concurrency, self.stale_before(now), now)
+        for row in rows:
+            if row.get("reclaimed_from"):
+                self.log(
+                    "reclaimed",
+                    table=row["table_name"],
+                    partition=row["partition_value"],
+                    run_id=row["id"],
+                    message=f"heartbeat of {row['reclaimed_from']} went stale",
+                )
+            if inline:
+                self.audit(row)
+                continue
+            fut = self.pool.submit(self.audit, row)
+            with self._lock:
+                self.running[int(row["id"])] = (str(row["connection"]), fut)
+        return [int(r["id"]) for r in rows]
+
+    def beat(self) -> None:
+        """Heartbeat the runs being audited; forget finished ones."""
+        with self._lock:
+            for rid in [rid for rid, (_, fut) in self.running.items() if fut.done()]:
+                self.running.pop(rid)
+            ids = list(self.running)
+        if not ids:
+            return
+        try:
+            held = self.store.heartbeat(self.name, ids, self.clock.now())
+        except Exception as exc:  # noqa: BLE001 - the store may be down for a while
+            self.log("store_error", message=f"heartbeat: {_first_line(exc)}")
+            return
+        for rid in set(ids) - held:
+            self.log("claim_lost", run_id=rid, message="another scheduler took this run over")
+
+    def audit(self, row: dict[str, Any]) -> None:
+        """Audit one claimed run and complete its row: the verdict, a retry later (ERROR), or a
+        readable error (bad checks)."""
+        rid, table, part = int(row["id"]), str(row["table_name"]), str(row["partition_value"] or "*")
+        attempt, trigger = int(row["attempts"]), str(row["trigger"])
+        fields: dict[str, Any] = {"table": table, "partition": part, "run_id": rid, "trigger": trigger}
+        spec = self.tables.get(table)
+        if spec is None:
+            message = f"no checks declared for table '{table}' (its check file is gone or does not parse)"
+            self.store.finish_without_outcomes(rid, self.name, message, EXIT_BAD_SPEC)
+            self.log("audit_done", **fields, outcome="ERROR", exit_code=EXIT_BAD_SPEC, message=message)
+            return
+        if attempt > self.retry_attempts:
+            message = f"gave up after {attempt - 1} attempt(s): {row.get('error') or 'its scheduler stopped'}"
+            self.store.finish_without_outcomes(rid, self.name, message, EXIT_INFRA)
+            self.log("gave_up", **fields, outcome="ERROR", exit_code=EXIT_INFRA, message=message)
+            return
+        fp = suite_fingerprint(spec)
+        if trigger in AUTOMATIC and not row["force"] and fp in self.store.audited(table, [part]).get(part, set()):
+            if self.store.forget(rid, self.name):
+                self.log("skipped", **fields, reason="audited meanwhile with the same checks")
+            return
+        self.log("audit_started", **fields, attempt=attempt)
+        started = time.perf_counter()
+        run: Run | None = None
+        error: str | None = None
+        code = EXIT_INFRA
+        try:
+            parts = [validate_partition(part, spec)] if spec.partition else []
+            connector = make_connector(self.project, spec.connection)
+            try:
+                run = Auditor(self.project, spec, connector, self.store, self.clock.now()).run(parts, trigger)
+            finally:
+                connector.close()
+        except (SpecError, UsageError) as exc:
+            error, code = exc.message, EXIT_BAD_SPEC
+        except QuintoError as exc:
+            error = exc.message
+        except Exception as exc:  # noqa: BLE001 - an unforeseen failure is an ERROR, not a crash
+            error = f"internal error: {type(exc).__name__}: {_first_line(exc)}"
+            self.log("internal_error", **fields, message="".join(traceback.format_exception(exc))[-2000:])
+        duration = round(time.perf_counter() - started, 3)
+        retryable = code == EXIT_INFRA and (run is None or run.verdict_code == EXIT_INFRA)
+        if retryable and attempt < self.retry_attempts and not self.stopping.is_set():
+            delay = min(self.retry_backoff * 2 ** (attempt - 1), MAX_BACKOFF)
+            why = error or (run.error if run is not None else None) or _errors_of(run)
+            when = self.clock.now() + dt.timedelta(seconds=delay)
+            if self.store.retry_later(rid, self.name, when, why):
+                self.log("retry", **fields, attempt=attempt, duration_s=duration, not_before=when, message=why)
+            return
+        if run is None:
+            self.store.finish_without_outcomes(rid, self.name, error or "no result", code)
+            self.log("audit_done", **fields, outcome="ERROR", exit_code=code, duration_s=duration, message=error)
+            return
+        run.id = rid
+        try:
+            self.store.save_run(run, claimed_by=self.name)
+        except ClaimLost:
+            self.log("claim_lost", **fields, duration_s=duration, message="another scheduler audits it; result dropped")
+            return
+        except Exception as exc:  # noqa: BLE001 - the store is down: keep the result for replay
+            try:
+                path = spool(run, self.spool_dir)
+                self.log("spooled", **fields, message=f"{_first_line(exc)}; kept in {path}")
+            except OSError as err:
+                self.log("store_error", **fields, message=f"{_first_line(exc)}; cannot spool: {err.strerror}")
+            return
+        self.log(
+            "audit_done",
+            **fields,
+            outcome=str(run.status),
+            exit_code=run.verdict_code,
+            duration_s=duration,
+            attempt=attempt,
+            statements=len(run.statements),
+        )
+
+    # -- running -------------------------------------------------------------------------------
+    def step(self, inline: bool = False) -> list[int]:
+        """One round: reload, spooled runs, triggers, claims."""
+        self.reload()
+        try:
+            self.store.replay_spool(self.spool_dir)
+        except Exception as exc:  # noqa: BLE001 - still down: the files stay for the next round
+            self.log("store_error", message=f"spooled runs not replayed: {_first_line(exc)}")
+        self.triggers()
+        return self.dispatch(inline=inline)
+
+    def _guarded(self, what: str, fn: Any) -> None:
+        try:
+            fn()
+        except Exception as exc:  # noqa: BLE001 - a failed round is logged; the next one tries again
+            self.log("round_error", message=f"{what}: {_first_line(exc)}")
+
+    def serve(self, stop: threading.Event, force: threading.Event | None = None) -> None:
+        """Run rounds and heartbeats on APScheduler until `stop` is set, then wait for the audits
+        in progress; when `force` is set too, release them to other schedulers instead."""
+        force = force or threading.Event()
+        from apscheduler.schedulers.background import BackgroundScheduler
+        from apscheduler.triggers.interval import IntervalTrigger
+
+        jobs = BackgroundScheduler(timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1})
+        now = dt.datetime.now(dt.UTC)
+        jobs.add_job(
+            lambda: self._guarded("round", self.step),
+            IntervalTrigger(seconds=self.queue_interval),
+            id="round",
+            next_run_time=now,
+            misfire_grace_time=None,
+        )
+        jobs.add_job(
+            lambda: self._guarded("heartbeat", self.beat),
+            IntervalTrigger(seconds=self.heartbeat_interval),
+            id="heartbeat",
+            next_run_time=now,
+            misfire_grace_time=None,
+        )
+        self.log(
+            "scheduler_started",
+            tables=len(self.tables),
+            problems=len(self.problems),
+            store=self.store.where,
+            pid=os.getpid(),
+        )
+        jobs.start()
+        try:
+            stop.wait()
+        finally:
+            self.stopping.set()
+            jobs.shutdown(wait=True)
+        with self._lock:
+            left = [fut for _, fut in self.running.values() if not fut.done()]
+        self.log("scheduler_stopping", running=len(left))
+        # heartbeats go on while the audits in progress finish
+        while any(not f.done() for f in left) and not force.is_set():
+            self._guarded("heartbeat", self.beat)
+            _wait_any(left, self.heartbeat_interval)
+        if any(not f.done() for f in left):
+            released = self.store.release(self.name)
+            self.log("released", runs=released)
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        self.log("scheduler_stopped")
+
+    def load(self) -> None:
+        """The first look at the check files (every problem is logged and stored)."""
+        self.tables, problems = load_tables(self.project)
+        for shown, problem in problems.items():
+            self.log("check_file_problem", file=shown, message=problem, kept="nothing (it never parsed)")
+        for spec in self.tables.values():
+            if spec.file:
+                self.file_table[spec.file] = spec.table
+        try:
+            paths = check_files(self.project.check_paths, self.project.root, self.project.check_locations)
+        except SpecError:
+            paths = []
+        for path in paths:
+            try:
+                st = path.stat()
+            except OSError:
+                continue
+            self.files[display_path(path)] = (st.st_mtime_ns, st.st_size)
+        self._set_problems(problems)
+
+
+def _wait_any(futures: list[Future[None]], timeout: float) -> None:
+    from concurrent.futures import FIRST_COMPLETED, wait
+
+    wait(futures, timeout=timeout, return_when=FIRST_COMPLETED)
+
+
+def _errors_of(run: Run | None) -> str:
+    if run is None:
+        return "no result"
+    errors = sorted({o.message for o in run.outcomes if str(o.status) == "ERROR"})
+    return "; ".join(errors)[:1000] or "ERROR"
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", None) or exc).strip() or type(exc).__name__
+    return text.splitlines()[0][:500]
