@@ -1,0 +1,269 @@
+"""The scheduler's logic with an injected clock (no sleeps): cron firings and the partitions they
+name, sensors auditing each partition once, re-audits of the latest partition when checks change,
+retries with backoff on ERROR and never on FAIL, check files reloaded with their last good version
+kept, and the queue in the store (claims, dedup, completing a pre-allocated run)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+from quinto.audit import open_store
+from quinto.errors import UsageError
+from quinto.evaluate import Status
+from quinto.scheduler import FixedClock, Scheduler, submit
+from quinto.scheduler.log import EventLog
+from quinto.scheduler.triggers import fires_between, partition_for, to_audit
+from quinto.spec.model import Schedule
+from quinto.store import Store
+from tests.test_store import make_run
+from tests.warehouse import load_tables, project_with
+
+T0 = dt.datetime(2026, 11, 28, 4, 0, tzinfo=dt.UTC)  # 05:00 in Amsterdam
+COLUMNS = {"id": "INTEGER", "amount": "INTEGER", "ds": "VARCHAR"}
+
+
+def checks(extra: str = "", condition: str = "row_count > 0") -> str:
+    return f"table: dw.sales\npartition: ds\n{extra}checks:\n  - {condition}\n  - min(amount) >= 0\n"
+
+
+def warehouse(tmp_path: Path, days: list[str]) -> str:
+    url = f"duckdb:///{tmp_path / 'wh.duckdb'}"
+    load_tables(url, {"dw.sales": {"columns": COLUMNS, "rows": [[i, 5, d] for i, d in enumerate(days)]}})
+    return url
+
+
+def add_partition(tmp_path: Path, day: str, amount: int = 5) -> None:
+    """Write like an ETL job: a short-lived connection, so no reader is locked out for long."""
+    con = duckdb.connect(str(tmp_path / "wh.duckdb"))
+    try:
+        con.execute("INSERT INTO dw.sales VALUES (100, ?, ?)", [amount, day])
+    finally:
+        con.close()
+
+
+class Setup:
+    def __init__(self, tmp_path: Path, monkeypatch: Any, check_text: str, days: list[str], settings: str = "") -> None:
+        self.tmp_path = tmp_path
+        url = warehouse(tmp_path, days)
+        base = "sensor_interval: 60\nretry_backoff: 30\nretry_attempts: 3\nheartbeat_interval: 10\n"
+        self.project = project_with(tmp_path, url, check_text, monkeypatch, base + settings)
+        self.store = open_store(self.project)
+        self.clock = FixedClock(T0)
+        self.out = io.StringIO()
+        self.scheduler = Scheduler(self.project, self.store, clock=self.clock, log=EventLog(self.out), name="s1")
+        self.scheduler.load()
+
+    def step(self) -> list[int]:
+        return self.scheduler.step(inline=True)
+
+    def events(self, name: str) -> list[dict[str, Any]]:
+        return [e for e in map(json.loads, self.out.getvalue().splitlines()) if e["event"] == name]
+
+    def completed(self) -> list[tuple[str, str]]:
+        rows = self.store.recent_runs(1000)
+        return sorted((r["partition_value"], r["status"]) for r in rows if r["status"] not in ("QUEUED", "RUNNING"))
+
+    def write_checks(self, text: str) -> None:
+        path = self.tmp_path / "checks" / "t.yaml"
+        path.write_text(text, encoding="utf-8")
+        st = path.stat()
+        os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))  # a new mtime, however fast
+
+
+# -- pure trigger logic ------------------------------------------------------------------------------
+def test_cron_fires_in_its_time_zone_and_names_yesterday() -> None:
+    schedule = Schedule("0 6 * * *", "Europe/Amsterdam")
+    start, end = dt.datetime(2026, 3, 27, tzinfo=dt.UTC), dt.datetime(2026, 3, 30, 12, tzinfo=dt.UTC)
+    fires, dropped = fires_between(schedule, "UTC", start, end)
+    # 06:00 in Amsterdam is 05:00 UTC in winter and 04:00 UTC from 29 March (summer time)
+    assert [f.hour for f in fires] == [5, 5, 4, 4] and dropped == 0
+    named = [partition_for(schedule, "UTC", f) for f in fires]
+    assert named == ["2026-03-26", "2026-03-27", "2026-03-28", "2026-03-29"]
+    hourly = Schedule("15 * * * *", None, -1, "hour", "%Y-%m-%d %H")
+    assert partition_for(hourly, "UTC", dt.datetime(2026, 1, 1, 0, 15, tzinfo=dt.UTC)) == "2025-12-31 23"
+    compact = Schedule("0 6 * * *", "UTC", 0, "day", "%Y%m%d")
+    assert partition_for(compact, "UTC", dt.datetime(2026, 1, 2, 6, tzinfo=dt.UTC)) == "20260102"
+
+
+def test_sensor_chooses_new_partitions_and_the_latest_after_a_change() -> None:
+    listed = ["2026-11-03", "2026-11-02", "2026-11-01"]
+    audited: dict[str, set[str | None]] = {"2026-11-01": {"old"}, "2026-11-02": {"old"}}
+    assert to_audit(listed, audited, "new", "latest") == ["2026-11-03"]  # the newest is new anyway
+    audited["2026-11-03"] = {"old"}
+    assert to_audit(listed, audited, "new", "latest") == ["2026-11-03"]
+    assert to_audit(listed, audited, "new", "all") == listed[::-1]
+    assert to_audit(listed, audited, "new", "none") == []
+    audited["2026-11-03"] = {"new"}
+    assert to_audit(listed, audited, "new", "latest") == []
+
+
+# -- cron ---------------------------------------------------------------------------------------------
+def test_cron_audits_the_partition_it_names_once_and_catches_up_after_downtime(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    sched = "schedule: {cron: '0 6 * * *', timezone: Europe/Amsterdam, partition: yesterday}\n"
+    s = Setup(tmp_path, monkeypatch, checks(sched), ["2026-11-27", "2026-11-28", "2026-11-29", "2026-11-30"])
+    assert s.step() == []  # first sight: counting starts now, nothing is due
+    s.clock.advance(minutes=59)  # 05:59 Amsterdam
+    assert s.step() == []
+    s.clock.advance(minutes=2)  # 06:01 Amsterdam: fired at 06:00
+    assert len(s.step()) == 1
+    assert s.completed() == [("2026-11-27", "PASS")]
+    assert s.step() == []  # nothing twice
+    # down for two days: a restarted scheduler (state from the store only) audits both firings
+    s.clock.advance(days=2, hours=1)
+    again = Scheduler(s.project, s.store, clock=s.clock, log=EventLog(s.out), name="s2")
+    again.load()
+    assert len(again.step(inline=True)) == 2
+    assert s.completed() == [("2026-11-27", "PASS"), ("2026-11-28", "PASS"), ("2026-11-29", "PASS")]
+    done = s.events("audit_done")
+    assert {e["partition"] for e in done} == {"2026-11-27", "2026-11-28", "2026-11-29"}
+    assert all(e["outcome"] == "PASS" and e["table"] == "dw.sales" and "duration_s" in e for e in done)
+
+
+# -- sensors ------------------------------------------------------------------------------------------
+def test_sensor_audits_each_partition_once_and_the_latest_again_when_checks_change(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    s = Setup(tmp_path, monkeypatch, checks("on: new_partition\n"), ["2026-11-01", "2026-11-02"])
+    assert len(s.step()) == 2
+    assert s.completed() == [("2026-11-01", "PASS"), ("2026-11-02", "PASS")]
+    polls = len(s.events("sensor_poll"))
+    assert s.step() == [] and len(s.events("sensor_poll")) == polls  # within the interval: no query
+    add_partition(tmp_path, "2026-11-03", amount=-1)
+    s.clock.advance(seconds=61)
+    assert len(s.step()) == 1
+    assert s.completed()[-1] == ("2026-11-03", "FAIL")
+    s.clock.advance(seconds=61)
+    assert s.step() == []  # a FAIL is an answer: never retried, never audited again
+    # the checks change: only the latest partition is audited again
+    s.write_checks(checks("on: new_partition\n", "row_count >= 1"))
+    s.clock.advance(seconds=61)
+    assert len(s.step()) == 1
+    assert [p for p, _ in s.completed()].count("2026-11-03") == 2
+    assert [p for p, _ in s.completed()].count("2026-11-01") == 1
+
+
+def test_sensor_rate_limit_per_connection(tmp_path: Path, monkeypatch: Any) -> None:
+    s = Setup(tmp_path, monkeypatch, checks("on: new_partition\n"), ["2026-11-01"], "sensor_rate_limit: 1\n")
+    (tmp_path / "checks" / "u.yaml").write_text(
+        checks("on: new_partition\n").replace("dw.sales", "dw.sales2"), encoding="utf-8"
+    )
+    load_tables(f"duckdb:///{tmp_path / 'wh.duckdb'}", {"dw.sales2": {"columns": COLUMNS, "rows": [[1, 5, "x"]]}})
+    s.scheduler.reload()
+    s.step()
+    assert len(s.events("sensor_poll")) == 1 and len(s.events("sensor_rate_limited")) == 1
+    s.clock.advance(seconds=61)
+    s.step()
+    assert len(s.events("sensor_poll")) == 2
+
+
+# -- retries ------------------------------------------------------------------------------------------
+def test_error_is_retried_with_exponential_backoff_then_given_up(tmp_path: Path, monkeypatch: Any) -> None:
+    s = Setup(tmp_path, monkeypatch, checks(), ["2026-11-01"])
+    monkeypatch.setenv("QUINTO_TEST_WAREHOUSE", f"duckdb:///{tmp_path / 'absent' / 'wh.duckdb'}")
+    run_id = submit(s.project, s.store, "dw.sales", "ds=2026-11-01")
+    assert s.step() == [run_id]
+    retry = s.events("retry")[-1]
+    assert retry["attempt"] == 1 and retry["not_before"].startswith("2026-11-28T04:00:30")
+    assert s.store.get_run(run_id)["status"] == "QUEUED"  # type: ignore[index]
+    s.clock.advance(seconds=29)
+    assert s.step() == []  # not before its time
+    s.clock.advance(seconds=2)
+    assert s.step() == [run_id]
+    assert s.events("retry")[-1]["not_before"].startswith("2026-11-28T04:01:31")  # 60 s: doubled
+    s.clock.advance(seconds=61)
+    assert s.step() == [run_id]  # the third and last attempt
+    run = s.store.get_run(run_id)
+    assert run is not None and run["status"] == "ERROR" and run["exit_code"] == 3 and run["attempts"] == 3
+    assert run["verdict"] == "do not publish" and {o["status"] for o in run["outcomes"]} == {"ERROR"}
+
+
+def test_an_error_that_recovers_completes_the_same_run(tmp_path: Path, monkeypatch: Any) -> None:
+    s = Setup(tmp_path, monkeypatch, checks(), ["2026-11-01"])
+    good = os.environ["QUINTO_TEST_WAREHOUSE"]
+    monkeypatch.setenv("QUINTO_TEST_WAREHOUSE", f"duckdb:///{tmp_path / 'absent' / 'wh.duckdb'}")
+    run_id = submit(s.project, s.store, "dw.sales", {"ds": "2026-11-01"})
+    s.step()
+    monkeypatch.setenv("QUINTO_TEST_WAREHOUSE", good)
+    s.clock.advance(seconds=31)
+    s.step()
+    run = s.store.get_run(run_id)
+    assert run is not None and (run["status"], run["verdict"], run["attempts"]) == ("PASS", "publish", 2)
+    assert len(s.store.recent_runs()) == 1  # one run, completed in place
+
+
+# -- check files --------------------------------------------------------------------------------------
+def test_a_file_that_stops_parsing_keeps_its_last_good_version(tmp_path: Path, monkeypatch: Any) -> None:
+    s = Setup(tmp_path, monkeypatch, checks("on: new_partition\n"), ["2026-11-01"])
+    s.step()
+    s.write_checks(checks("on: new_partition\n", "rowcount > 0"))
+    add_partition(tmp_path, "2026-11-02")
+    s.clock.advance(seconds=61)
+    assert len(s.step()) == 1  # audited with the last good checks
+    (problem,) = s.store.scheduler_problems()
+    assert problem["file"].endswith("t.yaml") and "unknown check type 'rowcount'" in problem["message"]
+    assert ":5:5:" in problem["message"] and s.events("check_file_problem")
+    s.write_checks(checks("on: new_partition\n"))
+    s.step()
+    assert s.store.scheduler_problems() == []
+
+
+# -- the queue ------------------------------------------------------------------------------------------
+def test_submit_validates_and_deduplicates(tmp_path: Path, monkeypatch: Any) -> None:
+    s = Setup(tmp_path, monkeypatch, checks(), ["2026-11-01"])
+    first = submit(s.project, s.store, "dw.sales", "ds=2026-11-01")
+    assert submit(s.project, s.store, "dw.sales", "2026-11-01") == first
+    assert submit(s.project, s.store, "dw.sales", "ds=2026-11-01", force=True) == first  # still queued
+    run = s.store.get_run(first)
+    assert run is not None and (run["status"], run["verdict"], run["force"]) == ("QUEUED", None, True)
+    for table, partition, message in [
+        ("dw.sale", "ds=2026-11-01", "no checks declared for table 'dw.sale' (did you mean 'dw.sales'?)"),
+        ("dw.sales", "day=2026-11-01", "table dw.sales is partitioned by 'ds', not 'day'"),
+        ("dw.sales", "ds=x' or 1=1", "refusing partition value"),
+        ("dw.sales", None, "say which partition of dw.sales to audit"),
+        ("dw.sales", {"ds": "a", "x": "b"}, "a partition is one column and its value"),
+    ]:
+        with pytest.raises(UsageError, match=re.escape(message)):
+            submit(s.project, s.store, table, partition)
+
+
+def test_save_run_completes_a_queued_row_and_supersedes(store_url: str) -> None:
+    store = Store(store_url)
+    old = store.save_run(make_run("2026-11-01", Status.FAIL, 0))
+    run_id, created = store.enqueue("dw.t", "warehouse", "ds", "2026-11-01", fingerprint="f")
+    assert created and store.enqueue("dw.t", "warehouse", "ds", "2026-11-01")[0] == run_id
+    run = make_run("2026-11-01", Status.PASS, 3, dt.datetime.now(dt.UTC))
+    run.id = run_id
+    assert store.save_run(run) == run_id
+    assert [r["id"] for r in store.recent_runs()] == [run_id, old]
+    assert [r["run_id"] for r in store.current_outcomes("dw.t", "2026-11-01")] == [run_id]
+    done = store.get_run(run_id)
+    assert done is not None and (done["status"], done["verdict"], done["exit_code"]) == ("PASS", "publish", 0)
+    assert store.get_run(run_id + 100) is None
+    # a completed row is never overwritten: replaying it again writes a new run
+    run.id = run_id
+    assert store.save_run(run) != run_id
+
+
+def test_claims_respect_the_connection_limit_and_reclaim_stale_runs(store_url: str) -> None:
+    store = Store(store_url)
+    now = dt.datetime(2026, 11, 28, tzinfo=dt.UTC)
+    ids = [store.enqueue("dw.t", "wh", "ds", f"2026-11-0{i}", now=now)[0] for i in range(1, 4)]
+    a = store.claim("a", {"wh": 5}, 2, now - dt.timedelta(seconds=30), now)
+    assert [r["id"] for r in a] == ids[:2]
+    assert store.claim("b", {"wh": 5}, 2, now - dt.timedelta(seconds=30), now) == []  # limit across schedulers
+    later = now + dt.timedelta(seconds=60)  # a's heartbeats stopped: its runs are stale
+    b = store.claim("b", {"wh": 5}, 2, later - dt.timedelta(seconds=30), later)
+    assert [r["id"] for r in b] == ids[:2] and all(r["reclaimed_from"] == "a" and r["attempts"] == 2 for r in b)
+    assert store.heartbeat("a", ids, later) == set()  # a learns it lost them
+    assert store.heartbeat("b", ids, later) == set(ids[:2])
