@@ -141,7 +141,7 @@ def _setting_problem(key: str, value: Any) -> str | None:
     if setting.choices and value not in setting.choices:
         return f"`{key}:` is one of {', '.join(setting.choices)}{did_you_mean(str(value), setting.choices)}"
     if setting.minimum is not None and isinstance(value, (int, float)) and value < setting.minimum:
-        return f"`{key}:` is at least {setting.minimum:g}, not {value!r}"
+        return f"`{key}:` is at least {setting.minimum:g}, not {value:g}"
     if key == "scheduler_timezone":
         return timezone_problem(value)
     return None
