@@ -45,17 +45,21 @@ SETTINGS: tuple[Setting, ...] = (
     # -- the scheduler (`quinto scheduler`) ---------------------------------------------------------
     Setting("scheduler_timezone", "UTC", str, "Time zone of `schedule:` cron expressions that name none."),
     Setting(
-        "sensor_interval", 300.0, float, "Seconds between two partition listings of a table with `on: new_partition`.",
+        "sensor_interval",
+        300.0,
+        float,
+        "Seconds between two partition listings of a table with `on: new_partition`.",
         minimum=0.1,
     ),
     Setting("sensor_partitions", 10, int, "Newest partitions a sensor lists and considers per poll.", minimum=1),
     Setting(
-        "sensor_rate_limit", 60, int, "At most this many sensor metadata queries per minute on one connection.",
+        "sensor_rate_limit",
+        60,
+        int,
+        "At most this many sensor metadata queries per minute on one connection.",
         minimum=1,
     ),
-    Setting(
-        "audit_concurrency", 2, int, "Audits running at once on one connection, across all schedulers.", minimum=1
-    ),
+    Setting("audit_concurrency", 2, int, "Audits running at once on one connection, across all schedulers.", minimum=1),
     Setting(
         "reaudit_on_change",
         "latest",
@@ -64,14 +68,35 @@ SETTINGS: tuple[Setting, ...] = (
         "`latest` (the newest one), `all` (every one a sensor lists) or `none`.",
         choices=("latest", "all", "none"),
     ),
-    Setting("retry_attempts", 4, int, "Attempts of a scheduled audit that ends in ERROR (never one that FAILs).",
-            minimum=1),
-    Setting("retry_backoff", 30.0, float, "Seconds before the first retry; doubled each time, at most one hour.",
-            minimum=0),
-    Setting("heartbeat_interval", 10.0, float, "Seconds between heartbeats of a running scheduled audit; an audit "
-            "without one for three intervals is taken over by another scheduler.", minimum=0.1),
-    Setting("queue_interval", 2.0, float, "Seconds between two looks of the scheduler at its queue and check files.",
-            minimum=0.05),
+    Setting(
+        "retry_attempts",
+        10,
+        int,
+        "Attempts of a scheduled audit that ends in ERROR (never one that FAILs); 10 cover about three hours.",
+        minimum=1,
+    ),
+    Setting(
+        "retry_backoff",
+        30.0,
+        float,
+        "Seconds before the first retry of a scheduled audit; doubled each time, at most one hour.",
+        minimum=0,
+    ),
+    Setting(
+        "heartbeat_interval",
+        10.0,
+        float,
+        "Seconds between heartbeats of a running scheduled audit; one without a heartbeat for three "
+        "intervals is taken over by another scheduler.",
+        minimum=0.1,
+    ),
+    Setting(
+        "queue_interval",
+        2.0,
+        float,
+        "Seconds between two looks of the scheduler at its queue and check files.",
+        minimum=0.05,
+    ),
 )
 
 BY_NAME = {s.name: s for s in SETTINGS}

@@ -350,7 +350,7 @@ class Scheduler:
             self.log("internal_error", **fields, message="".join(traceback.format_exception(exc))[-2000:])
         duration = round(time.perf_counter() - started, 3)
         retryable = code == EXIT_INFRA and (run is None or run.verdict_code == EXIT_INFRA)
-        if retryable and attempt < self.retry_attempts and not self.stopping.is_set():
+        if retryable and attempt < self.retry_attempts:
             delay = min(self.retry_backoff * 2 ** (attempt - 1), MAX_BACKOFF)
             why = error or (run.error if run is not None else None) or _errors_of(run)
             when = self.clock.now() + dt.timedelta(seconds=delay)

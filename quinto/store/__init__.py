@@ -21,7 +21,7 @@ from sqlalchemy.engine import make_url
 from quinto.errors import StoreError
 from quinto.evaluate import Status
 from quinto.results import Run, jsonable
-from quinto.store.queue import PENDING, ClaimLost, QueueMixin
+from quinto.store.queue import PENDING, ClaimLost, QueueMixin, lock_key
 from quinto.store.schema import metric_values, outcomes, partition_marks, runs, statements
 
 MIGRATIONS = str(Path(__file__).parent / "migrations")
@@ -73,6 +73,8 @@ class Store(QueueMixin):
         cfg.set_main_option("script_location", MIGRATIONS)
         try:
             with self.engine.begin() as conn:
+                if conn.dialect.name == "postgresql":  # processes starting together migrate one at a time
+                    conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": lock_key("quinto-migrate")})
                 cfg.attributes["connection"] = conn
                 command.upgrade(cfg, "head")
         except sa.exc.DBAPIError as exc:
