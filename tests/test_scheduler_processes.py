@@ -286,3 +286,33 @@ def test_http_trigger_end_to_end(served: tuple[str, Schedulers]) -> None:
     status, err = http(f"{base}/api/audits", {"table": "dw.sale", "partition": "ds=2026-11-01"}, "s3cret-token")
     assert status == 400 and "did you mean 'dw.sales'?" in err["error"]
     assert http(f"{base}/api/runs/999999") == (404, {"error": "no run 999999"})
+
+
+def test_stopping_twice_hands_the_running_audit_back(pg_project: tuple[Schedulers, sa.Engine], pg_url: str) -> None:
+    from quinto.scheduler import submit
+    from quinto.spec import load_project
+
+    schedulers, wh = pg_project
+    first = schedulers.start()
+    with wh.begin() as conn:
+        conn.execute(sa.text("UPDATE wh.knob SET secs = 600"))
+    store = Store(pg_url)
+    run_id = submit(load_project(schedulers.root / "quinto.yaml"), store, "wh.slow", "2026-11-01")
+    wait_for(
+        lambda: any(e["event"] == "audit_started" for e in schedulers.events(first)), "the audit to start", schedulers
+    )
+    first.send_signal(signal.SIGTERM)  # the first asks to finish the audit in progress ...
+    wait_for(
+        lambda: any(e["event"] == "scheduler_stopping" for e in schedulers.events(first)), "stopping", schedulers
+    )
+    assert first.poll() is None and store.get_run(run_id)["status"] == "RUNNING"  # type: ignore[index]
+    first.send_signal(signal.SIGTERM)  # ... the second hands it back at once
+    assert first.wait(timeout=HANG_GUARD) == 0
+    assert any(e["event"] == "released" and e["runs"] == 1 for e in schedulers.events(first))
+    run = store.get_run(run_id)
+    assert run is not None and (run["status"], run["attempts"]) == ("QUEUED", 0)
+    with wh.begin() as conn:
+        conn.execute(sa.text("UPDATE wh.knob SET secs = 0"))
+    schedulers.start()
+    wait_for(lambda: (store.get_run(run_id) or {}).get("verdict") == "publish", "the audit to complete", schedulers)
+    store.close()
