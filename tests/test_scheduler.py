@@ -128,6 +128,11 @@ def test_cron_audits_the_partition_it_names_once_and_catches_up_after_downtime(
     done = s.events("audit_done")
     assert {e["partition"] for e in done} == {"2026-11-27", "2026-11-28", "2026-11-29"}
     assert all(e["outcome"] == "PASS" and e["table"] == "dw.sales" and "duration_s" in e for e in done)
+    # changed checks: the partition of the latest firing only is audited again, once
+    s.write_checks(checks(sched, "row_count >= 1"))
+    again.reload()
+    assert len(again.step(inline=True)) == 1 and again.step(inline=True) == []
+    assert [p for p, _ in s.completed()] == ["2026-11-27", "2026-11-28", "2026-11-29", "2026-11-29"]
 
 
 # -- sensors ------------------------------------------------------------------------------------------

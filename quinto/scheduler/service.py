@@ -34,6 +34,7 @@ from quinto.scheduler.triggers import (
     parse_state,
     partition_for,
     to_audit,
+    trigger_of,
 )
 from quinto.spec import Project, TableSpec
 from quinto.spec.project import check_files, display_path
@@ -78,6 +79,8 @@ class Scheduler:
         self.files: dict[str, tuple[int, int]] = {}  # check file → (mtime_ns, size) last read
         self.file_table: dict[str, str] = {}  # check file → the table it declared when it last parsed
         self.problems: dict[str, str] = {}
+        self.due: dict[str, dt.datetime] = {}  # `cron:T` → next firing, `poll:T` → next sensor turn
+        self.recheck: set[str] = set()  # tables whose checks changed: their latest cron partition is re-audited
         self.running: dict[int, tuple[str, Future[None]]] = {}  # run id → (connection, future)
         self._lock = threading.Lock()
         self.stopping = threading.Event()
@@ -129,6 +132,8 @@ class Scheduler:
             self.file_table[shown] = spec.table
             if before is None or suite_fingerprint(before) != suite_fingerprint(spec):
                 changed = True
+                self.recheck.add(spec.table)
+                self.due.pop(f"cron:{spec.table}", None)
                 self.log("checks_loaded", file=shown, table=spec.table, fingerprint=suite_fingerprint(spec))
         for gone in set(self.files) - seen:  # a deleted file takes its table with it
             self.files.pop(gone)
@@ -168,12 +173,20 @@ class Scheduler:
 
     def cron(self, spec: TableSpec) -> None:
         """Enqueue the partitions named by the firings since the last one handled (restart-safe: the
-        last firing handled is in the store); the first time a table is seen, count from now."""
+        last firing handled is in the store); the first time a table is seen, count from now. The
+        store is read only when a firing is due, or after the table's checks changed."""
         assert spec.schedule is not None
         now = self.clock.now()
         key = f"cron:{spec.table}"
+        changed = spec.table in self.recheck
+        self.recheck.discard(spec.table)
+        due = self.due.get(key)
+        if due is not None and due > now and not changed:
+            return
         state = self.store.state(key)
         parsed = parse_state(state[0]) if state else None
+        trigger = trigger_of(spec.schedule, self.timezone)
+        self.due[key] = trigger.get_next_fire_time(None, now) or now + dt.timedelta(days=366)
         if parsed is None:
             self.store.state_swap(key, state[0] if state else None, f"since:{now.isoformat()}", now)
             return
@@ -190,7 +203,7 @@ class Scheduler:
             self.enqueue(spec, part, "cron", reason=f"cron firing at {fire.isoformat()}")
         if fires:
             self.store.state_swap(key, state[0] if state else None, f"fire:{fires[-1].isoformat()}", now)
-        elif kind == "fire" and not spec.sensor and self.policy != "none":
+        elif changed and kind == "fire" and not spec.sensor and self.policy != "none":
             # changed checks: the partition of the latest firing is audited again (once)
             part = partition_for(spec.schedule, self.timezone, last) if spec.partition else "*"
             done = self.store.audited(spec.table, [part]).get(part)
@@ -202,10 +215,15 @@ class Scheduler:
         shared between schedulers) and enqueue those not yet audited with the current checks."""
         assert spec.partition is not None
         now = self.clock.now()
+        key = f"poll:{spec.table}"
+        due = self.due.get(key)
+        if due is not None and due > now:  # this scheduler polled, or found it polled, within the interval
+            return
         if not self.rate.allow(spec.connection):
             self.log("sensor_rate_limited", table=spec.table, connection=spec.connection)
             return
-        if not self.store.take_turn(f"poll:{spec.table}", self.sensor_interval, now):
+        self.due[key] = now + self.sensor_interval
+        if not self.store.take_turn(key, self.sensor_interval, now):
             self.rate.events[spec.connection].pop()  # no query was made
             return
         started = time.perf_counter()
@@ -458,6 +476,7 @@ class Scheduler:
         for spec in self.tables.values():
             if spec.file:
                 self.file_table[spec.file] = spec.table
+        self.recheck = set(self.tables)  # checks may have changed while no scheduler ran
         try:
             paths = check_files(self.project.check_paths, self.project.root, self.project.check_locations)
         except SpecError:
