@@ -172,7 +172,9 @@ def print_remote(doc: dict[str, Any]) -> None:
 
 @main.command("scheduler")
 @config_option
-@click.option("--once", is_flag=True, help="One round (check files, triggers, queue), wait for its audits, exit.")
+@click.option(
+    "--once", is_flag=True, help="One round (check files, triggers), run every audit the queue holds now, exit."
+)
 def scheduler_cmd(config: str | None, once: bool) -> None:
     """Audit partitions as they land (`on: new_partition`), on cron (`schedule:`) and when asked over
     HTTP; runs until stopped (SIGTERM/Ctrl-C: finish the audits in progress; twice: hand them back).

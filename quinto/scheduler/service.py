@@ -304,10 +304,16 @@ class Scheduler:
             if inline:
                 self.audit(row)
                 continue
-            fut = self.pool.submit(self.audit, row)
+            fut = self.pool.submit(self._audit_then_refill, row)
             with self._lock:
                 self.running[int(row["id"])] = (str(row["connection"]), fut)
         return [int(r["id"]) for r in rows]
+
+    def _audit_then_refill(self, row: dict[str, Any]) -> None:
+        """Audit, then claim at once for the freed slot instead of waiting for the next round."""
+        self.audit(row)
+        if not self.stopping.is_set():
+            self._guarded("dispatch", self.dispatch)
 
     def beat(self) -> None:
         """Heartbeat the runs being audited; forget finished ones."""
@@ -404,14 +410,20 @@ class Scheduler:
 
     # -- running -------------------------------------------------------------------------------
     def step(self, inline: bool = False) -> list[int]:
-        """One round: reload, spooled runs, triggers, claims."""
+        """One round: reload, spooled runs, triggers, claims. With `inline`, the audits run in this
+        thread until the queue holds nothing more to claim now; returns the run ids claimed."""
         self.reload()
         try:
             self.store.replay_spool(self.spool_dir)
         except Exception as exc:  # noqa: BLE001 - still down: the files stay for the next round
             self.log("store_error", message=f"spooled runs not replayed: {_first_line(exc)}")
         self.triggers()
-        return self.dispatch(inline=inline)
+        if not inline:
+            return self.dispatch()
+        claimed: list[int] = []
+        while ids := self.dispatch(inline=True):  # inline: until nothing more can be claimed now
+            claimed += ids
+        return claimed
 
     def _guarded(self, what: str, fn: Any) -> None:
         try:
