@@ -170,8 +170,6 @@ def test_an_audit_killed_with_its_scheduler_completes_on_the_other(
     first = schedulers.start()
     with wh.begin() as conn:
         conn.execute(sa.text("UPDATE wh.knob SET secs = 600"))  # the first audit hangs in pg_sleep
-    proc = run_quinto(["audit", "wh.slow", "-p", "ds=2026-11-01", "--via", "http://127.0.0.1:9"], schedulers.root)
-    assert proc.returncode == 3 and "cannot reach the Quinto server" in proc.stderr  # nothing listens there
     from quinto.scheduler import submit
     from quinto.spec import load_project
 
@@ -277,6 +275,8 @@ def test_http_trigger_end_to_end(served: tuple[str, Schedulers]) -> None:
     assert typo.returncode == 2 and typo.stderr.strip() == "Error: table dw.sales is partitioned by 'ds', not 'day'"
     denied = run_quinto(["audit", "dw.sales", "-p", "ds=2026-11-02", "--via", base], root, {"QUINTO_API_TOKEN": "x"})
     assert denied.returncode == 2 and "a valid bearer token is required" in denied.stderr
+    down = run_quinto(["audit", "dw.sales", "-p", "ds=2026-11-02", "--via", "http://127.0.0.1:9"], root)
+    assert down.returncode == 3 and down.stderr.startswith("Error: cannot reach the Quinto server")
     # refusals
     body = {"table": "dw.sales", "partition": "ds=2026-11-01"}
     assert http(f"{base}/api/audits", body) == (401, {"error": "a valid bearer token is required"})

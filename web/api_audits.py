@@ -53,9 +53,11 @@ def _authorized() -> bool:
 
 @audits_api.errorhandler(QuintoError)
 def _quinto_error(exc: QuintoError) -> ResponseReturnValue:
-    if isinstance(exc, (UsageError, SpecError)):
+    if isinstance(exc, UsageError):  # the request is wrong
         return _error(exc.message, 400)
-    return _error(exc.message, 503)
+    if isinstance(exc, SpecError):  # the server's quinto.yaml is wrong
+        return _error(f"the server's project file has problems: {exc.message}", 500)
+    return _error(exc.message, 503)  # the store is down
 
 
 @audits_api.post("/api/audits")

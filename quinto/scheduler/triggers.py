@@ -27,7 +27,7 @@ class SystemClock:
 
 
 class FixedClock:
-    """A clock that moves only when told to (tests, and `quinto scheduler --once --at`)."""
+    """A clock that moves only when told to: cron and sensor logic is tested with it, not with sleeps."""
 
     def __init__(self, at: dt.datetime) -> None:
         self.at = at
