@@ -27,7 +27,7 @@ from quinto.store import Store
 from tests.test_bad_input import run_quinto
 from tests.warehouse import load_tables
 
-FAST = "queue_interval: 0.1\nsensor_interval: 0.3\nheartbeat_interval: 0.3\nretry_backoff: 0.2\n"
+FAST = "queue_interval: 0.1\nsensor_interval: 0.3\nheartbeat_interval: 0.5\nretry_backoff: 0.2\n"
 EVENTS = "table: wh.events\npartition: ds\non: new_partition\nchecks:\n  - row_count > 0\n  - min(amount) >= 0\n"
 SLOW = """table: wh.slow
 partition: ds
@@ -188,7 +188,8 @@ def test_an_audit_killed_with_its_scheduler_completes_on_the_other(
         conn.execute(sa.text("UPDATE wh.knob SET secs = 0"))
     wait_for(lambda: (store.get_run(run_id) or {}).get("verdict") is not None, "the audit to complete", schedulers)
     run = store.get_run(run_id)
-    assert run is not None and (run["status"], run["verdict"], run["attempts"]) == ("PASS", "publish", 2)
+    assert run is not None and (run["status"], run["verdict"]) == ("PASS", "publish")
+    assert run["attempts"] >= 2  # the killed attempt counts
     events = schedulers.events(second)
     assert any(e["event"] == "reclaimed" and e["run_id"] == run_id for e in events)
     assert any(e["event"] == "audit_done" and e["run_id"] == run_id and e["outcome"] == "PASS" for e in events)

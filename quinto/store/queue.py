@@ -59,6 +59,15 @@ def verdict_of(status: str) -> str | None:
     return None
 
 
+def _exit_code(status: str, stored: int | None) -> int | None:
+    """The stored exit code; for runs stored before it was (migration 0003), the status's."""
+    if status not in DONE:
+        return None
+    if stored is not None:
+        return int(stored)
+    return {"PASS": 0, "WARN": 0, "FAIL": 1}.get(status, 3)
+
+
 class QueueMixin:
     """Queue, claims and scheduler state; mixed into `Store`."""
 
@@ -291,7 +300,7 @@ class QueueMixin:
             "partitions": json.loads(m["partitions"]),
             "status": status,
             "verdict": verdict_of(status),
-            "exit_code": m["exit_code"] if status in DONE else None,
+            "exit_code": _exit_code(status, m["exit_code"]),
             "trigger": m["trigger"],
             "force": bool(m["force"]),
             "requested_at": jsonable(_aware(m["requested_at"])),
