@@ -125,7 +125,7 @@ def audit_cmd(
             click.echo(json.dumps(doc, indent=2, default=str))
         else:
             print_remote(doc)
-        sys.exit(int(doc["exit_code"]))
+        sys.exit(remote_exit_code(doc))
     result = audit(table, list(partitions), config=config)
     if as_json:
         click.echo(json.dumps(result.as_dict(), indent=2, default=str))
@@ -157,14 +157,25 @@ def print_result(result: AuditResult) -> None:
         click.echo(f"Error: {result.store_error}", err=True)
 
 
+def remote_exit_code(doc: dict[str, Any]) -> int:
+    """The exit code a finished run answers with: its stored code, else its status's."""
+    code = doc.get("exit_code")
+    if isinstance(code, int) and not isinstance(code, bool):
+        return code
+    return {"PASS": 0, "WARN": 0, "FAIL": 1}.get(str(doc.get("status")), EXIT_INFRA)
+
+
 def print_remote(doc: dict[str, Any]) -> None:
-    for o in doc.get("outcomes", []):
+    for o in doc.get("outcomes") or []:
         status = Status(o["status"])
         styled = click.style(f"{status:<5}", fg=COLORS[status], bold=status != Status.PASS)
-        click.echo(f"{styled} {o['check']}  value={fmt(o['value'])}  {o['message']}")
+        check = o.get("check") or o.get("check_key")
+        click.echo(f"{styled} {check}  value={fmt(o.get('value'))}  {o.get('message', '')}")
+    table = doc.get("table") or doc.get("table_name")
+    parts = doc.get("partitions") or []
     click.echo(
-        f"{doc['table']} {', '.join(doc['partitions'])}: {doc['status']}; run {doc['run_id']}; "
-        f"verdict: {doc['verdict']}"
+        f"{table} {', '.join(map(str, parts))}: {doc.get('status')}; run {doc.get('run_id') or doc.get('id')}; "
+        f"verdict: {doc.get('verdict')}"
     )
     if doc.get("error"):
         click.echo(f"Error: {doc['error']}", err=True)

@@ -180,7 +180,7 @@ def test_error_is_retried_with_exponential_backoff_then_given_up(tmp_path: Path,
     assert s.step() == [run_id]
     retry = s.events("retry")[-1]
     assert retry["attempt"] == 1 and retry["not_before"].startswith("2026-11-28T04:00:30")
-    assert s.store.get_run(run_id)["status"] == "QUEUED"  # type: ignore[index]
+    assert s.store.run_result(run_id)["status"] == "QUEUED"  # type: ignore[index]
     s.clock.advance(seconds=29)
     assert s.step() == []  # not before its time
     s.clock.advance(seconds=2)
@@ -188,7 +188,7 @@ def test_error_is_retried_with_exponential_backoff_then_given_up(tmp_path: Path,
     assert s.events("retry")[-1]["not_before"].startswith("2026-11-28T04:01:31")  # 60 s: doubled
     s.clock.advance(seconds=61)
     assert s.step() == [run_id]  # the third and last attempt
-    run = s.store.get_run(run_id)
+    run = s.store.run_result(run_id)
     assert run is not None and run["status"] == "ERROR" and run["exit_code"] == 3 and run["attempts"] == 3
     assert run["verdict"] == "do not publish" and {o["status"] for o in run["outcomes"]} == {"ERROR"}
 
@@ -202,7 +202,7 @@ def test_an_error_that_recovers_completes_the_same_run(tmp_path: Path, monkeypat
     monkeypatch.setenv("QUINTO_TEST_WAREHOUSE", good)
     s.clock.advance(seconds=31)
     s.step()
-    run = s.store.get_run(run_id)
+    run = s.store.run_result(run_id)
     assert run is not None and (run["status"], run["verdict"], run["attempts"]) == ("PASS", "publish", 2)
     assert len(s.store.recent_runs()) == 1  # one run, completed in place
 
@@ -229,7 +229,7 @@ def test_submit_validates_and_deduplicates(tmp_path: Path, monkeypatch: Any) -> 
     first = submit(s.project, s.store, "dw.sales", "ds=2026-11-01")
     assert submit(s.project, s.store, "dw.sales", "2026-11-01") == first
     assert submit(s.project, s.store, "dw.sales", "ds=2026-11-01", force=True) == first  # still queued
-    run = s.store.get_run(first)
+    run = s.store.run_result(first)
     assert run is not None and (run["status"], run["verdict"], run["force"]) == ("QUEUED", None, True)
     for table, partition, message in [
         ("dw.sale", "ds=2026-11-01", "no checks declared for table 'dw.sale' (did you mean 'dw.sales'?)"),
@@ -252,9 +252,9 @@ def test_save_run_completes_a_queued_row_and_supersedes(store_url: str) -> None:
     assert store.save_run(run) == run_id
     assert [r["id"] for r in store.recent_runs()] == [run_id, old]
     assert [r["run_id"] for r in store.current_outcomes("dw.t", "2026-11-01")] == [run_id]
-    done = store.get_run(run_id)
+    done = store.run_result(run_id)
     assert done is not None and (done["status"], done["verdict"], done["exit_code"]) == ("PASS", "publish", 0)
-    assert store.get_run(run_id + 100) is None
+    assert store.run_result(run_id + 100) is None
     # a completed row is never overwritten: replaying it again writes a new run
     run.id = run_id
     assert store.save_run(run) != run_id

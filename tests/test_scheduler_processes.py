@@ -186,8 +186,8 @@ def test_an_audit_killed_with_its_scheduler_completes_on_the_other(
     first.wait()
     with wh.begin() as conn:
         conn.execute(sa.text("UPDATE wh.knob SET secs = 0"))
-    wait_for(lambda: (store.get_run(run_id) or {}).get("verdict") is not None, "the audit to complete", schedulers)
-    run = store.get_run(run_id)
+    wait_for(lambda: (store.run_result(run_id) or {}).get("verdict") is not None, "the audit to complete", schedulers)
+    run = store.run_result(run_id)
     assert run is not None and (run["status"], run["verdict"]) == ("PASS", "publish")
     assert run["attempts"] >= 2  # the killed attempt counts
     events = schedulers.events(second)
@@ -306,14 +306,14 @@ def test_stopping_twice_hands_the_running_audit_back(pg_project: tuple[Scheduler
     wait_for(
         lambda: any(e["event"] == "scheduler_stopping" for e in schedulers.events(first)), "stopping", schedulers
     )
-    assert first.poll() is None and store.get_run(run_id)["status"] == "RUNNING"  # type: ignore[index]
+    assert first.poll() is None and store.run_result(run_id)["status"] == "RUNNING"  # type: ignore[index]
     first.send_signal(signal.SIGTERM)  # ... the second hands it back at once
     assert first.wait(timeout=HANG_GUARD) == 0
     assert any(e["event"] == "released" and e["runs"] == 1 for e in schedulers.events(first))
-    run = store.get_run(run_id)
+    run = store.run_result(run_id)
     assert run is not None and (run["status"], run["attempts"]) == ("QUEUED", 0)
     with wh.begin() as conn:
         conn.execute(sa.text("UPDATE wh.knob SET secs = 0"))
     schedulers.start()
-    wait_for(lambda: (store.get_run(run_id) or {}).get("verdict") == "publish", "the audit to complete", schedulers)
+    wait_for(lambda: (store.run_result(run_id) or {}).get("verdict") == "publish", "the audit to complete", schedulers)
     store.close()

@@ -82,9 +82,9 @@ def post_audit() -> ResponseReturnValue:
 
 
 @audits_api.get("/api/runs/<int:run_id>")
-def get_run(run_id: int) -> ResponseReturnValue:
+def run_result(run_id: int) -> ResponseReturnValue:
     """The run: status QUEUED / RUNNING / PASS / WARN / FAIL / ERROR, verdict, exit_code, outcomes."""
-    run = _store().get_run(run_id)
+    run = _store().run_result(run_id)
     if run is None:
         return _error(f"no run {run_id}", 404)
     return jsonify(run)

@@ -1,5 +1,5 @@
 """Asking for an audit: validate the table and partition against the project's check files, then
-queue it in the store. The scheduler runs it; `Store.get_run(id)` tells how it went."""
+queue it in the store. The scheduler runs it; `Store.run_result(id)` tells how it went."""
 
 from __future__ import annotations
 

@@ -280,7 +280,7 @@ class QueueMixin:
             ).rowcount
         return done == 1
 
-    def get_run(self, run_id: int) -> dict[str, Any] | None:
+    def run_result(self, run_id: int) -> dict[str, Any] | None:
         """One run as plain JSON-ready data: status QUEUED / RUNNING / PASS / WARN / FAIL / ERROR,
         verdict "publish" / "do not publish" (None while pending), exit_code, and its outcomes."""
         self.migrate()
