@@ -4,6 +4,7 @@ baselines or thresholds, and the failed points marked."""
 
 from __future__ import annotations
 
+import html
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -51,8 +52,10 @@ def trend_svg(points: Sequence[dict[str, Any]], label: str) -> Markup:
     lo, hi = lo - pad, hi + pad
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
 
+    xs = [LEFT + (plot_w * i / (n - 1) if n > 1 else plot_w / 2) for i in range(n)]
+
     def sx(i: int) -> float:
-        return LEFT + (plot_w * i / (n - 1) if n > 1 else plot_w / 2)
+        return xs[i]
 
     def sy(v: float) -> float:
         return TOP + plot_h * (hi - v) / (hi - lo)
@@ -96,16 +99,16 @@ def trend_svg(points: Sequence[dict[str, Any]], label: str) -> Markup:
             out.append(f'<polyline class="line" points="{" ".join(segment)}"/>')
         segment = []
     # the points; failed ones drawn larger
+    radius = {"fail": 3.5, "error": 3.5, "warn": 2.5}
     for i, p in enumerate(points):
         y = ys[i]
         if y is None:
             continue
         status = str(p.get("status") or "PASS").lower()
-        r = 3.5 if status in ("fail", "error") else 2.5 if status == "warn" else 1.6
-        tip = f"{p['partition']}: {_label(y)} ({status.upper()})"
+        tip = html.escape(f"{p['partition']}: {_label(y)} ({status.upper()})")
         out.append(
-            f'<circle class="pt {escape(status)}" cx="{sx(i):.1f}" cy="{sy(y):.1f}" r="{r}">'
-            f"<title>{escape(tip)}</title></circle>"
+            f'<circle class="pt {html.escape(status)}" cx="{xs[i]:.1f}" cy="{sy(y):.1f}" '
+            f'r="{radius.get(status, 1.6)}"><title>{tip}</title></circle>'
         )
     out.append("</svg>")
     return Markup("".join(out))

@@ -9,6 +9,7 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from quinto.web import project_problem, store, table_spec, table_specs
 from quinto.web.auth import check_csrf, require_writer, token_matches
 from quinto.web.charts import trend_svg
+from quinto.web.heatmap import heatmap_html
 from werkzeug.wrappers import Response
 
 from quinto.evaluate import Status
@@ -77,40 +78,36 @@ def table_page(table: str) -> str:
     if not parts:
         abort(404, f"no audits stored for table {table}")
     columns = [p["partition_value"] for p in reversed(parts)]  # newest on the right
-    rows = store().grid(table, columns)
-    checks: dict[str, dict[str, Any]] = {}
-    cells: dict[tuple[str, str], dict[str, Any]] = {}
-    for r in rows:
-        c = checks.setdefault(r["check_key"], {"key": r["check_key"], "source": r["source"], "type": r["check_type"]})
-        c["source"] = r["source"]  # the newest declaration
-        cells[(r["check_key"], r["partition_value"])] = r
-    links = {p: url_for("ui.partition_page", table=table, partition=p) for p in columns}
+    checks = store().checks_of(table, columns[-1])
+    known = {c["check_key"] for c in checks}
+    statuses: dict[tuple[str, str], str] = {}
+    series: dict[str, list[dict[str, Any]]] = {}
+    for partition, check, status, value, judged, low, high in store().grid(table, columns):
+        statuses[(check, partition)] = status
+        series.setdefault(check, []).append(
+            {"partition": partition, "y": judged if judged is not None else value, "low": low, "high": high}
+            | {"status": status}
+        )
+        if check not in known:  # a check no longer declared still has its history shown
+            known.add(check)
+            checks.append({"check_key": check, "check_type": "", "source": ""})
+    order = {p: i for i, p in enumerate(columns)}
     charts = []
-    for key, c in checks.items():
-        points = []
-        for p in columns:
-            cell = cells.get((key, p))
-            if cell is None:
-                continue
-            y = cell["judged"] if cell["judged"] is not None else cell["value"]
-            points.append(
-                {"partition": p, "y": y, "low": cell["band_low"], "high": cell["band_high"], "status": cell["status"]}
-            )
+    for c in checks:
+        points = sorted(series.get(c["check_key"], []), key=lambda pt: order[pt["partition"]])
         if any(pt["y"] is not None for pt in points):
-            charts.append({"check": c, "svg": trend_svg(points, key)})
-    spec = table_spec(table)
+            charts.append({"check": c, "svg": trend_svg(points, c["check_key"])})
+    links = {p: url_for("ui.partition_page", table=table, partition=p) for p in columns}
+    part_status = {p["partition_value"]: p["status"] for p in parts}
     return render_template(
         "table.html",
         table=table,
         summary=store().table_summary(table),
-        spec=spec,
+        spec=table_spec(table),
         last=last,
         ranges=RANGES,
-        columns=columns,
-        statuses={p["partition_value"]: p["status"] for p in parts},
-        checks=list(checks.values()),
-        cells=cells,
-        links=links,
+        heatmap=heatmap_html(columns, checks, statuses, links, part_status),
+        checks=checks,
         charts=charts,
         **_context(),
     )

@@ -467,19 +467,31 @@ class Store:
         with self.engine.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(q)]
 
-    def grid(self, table: str, partitions: Sequence[str]) -> list[dict[str, Any]]:
-        """The current outcomes of some partitions, without their samples: the heatmap and the trends."""
+    def grid(self, table: str, partitions: Sequence[str]) -> list[tuple[Any, ...]]:
+        """The current outcomes of some partitions, as (partition, check, status, value, judged,
+        band_low, band_high) tuples in check order: the heatmap and the trends, nothing more."""
         self.migrate()
         o = outcomes.c
-        cols = [o.partition_value, o.check_key, o.check_type, o.metric_key, o.status, o.value, o.judged, o.threshold]
-        cols += [o.band_low, o.band_high, o.message, o.source, o.id]
-        rows: list[dict[str, Any]] = []
+        cols = [o.partition_value, o.check_key, o.status, o.value, o.judged, o.band_low, o.band_high, o.id]
+        rows: list[tuple[Any, ...]] = []
         with self.engine.connect() as conn:
             for chunk in _chunks(list(partitions), 500):
                 q = sa.select(*cols).where(o.table_name == table, o.partition_value.in_(chunk), o.current.is_(True))
-                rows += [dict(r._mapping) for r in conn.execute(q)]
-        rows.sort(key=lambda r: r["id"])
-        return rows
+                rows += [tuple(r) for r in conn.execute(q)]
+        rows.sort(key=lambda r: r[-1])
+        return [r[:-1] for r in rows]
+
+    def checks_of(self, table: str, partition: str) -> list[dict[str, Any]]:
+        """The checks judged on a partition with their type and where they are declared."""
+        self.migrate()
+        o = outcomes.c
+        q = (
+            sa.select(o.check_key, o.check_type, o.source)
+            .where(o.table_name == table, o.partition_value == partition, o.current.is_(True))
+            .order_by(o.id)
+        )
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(q)]
 
     def failing_partitions(
         self, limit: int = 100, table: str | None = None, statuses: Sequence[str] = ("FAIL", "ERROR")
