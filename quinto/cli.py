@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+import secrets
 import sys
 from pathlib import Path
 from typing import Any
@@ -266,7 +268,10 @@ def demo_cmd(directory: str, checks_dir: str | None, end: str | None, serve: boo
     if serve:
         from quinto.web import create_app
 
-        app = create_app({"QUINTO_CONFIG": str(out / "quinto.yaml")})
+        token = os.environ.get("QUINTO_API_TOKEN") or secrets.token_urlsafe(12)
+        app = create_app({"QUINTO_CONFIG": str(out / "quinto.yaml"), "QUINTO_API_TOKEN": token})
+        if "QUINTO_API_TOKEN" not in os.environ:
+            click.echo(f"write token for this demo (sign in with it to mark partitions): {token}")
         serve_app(app, "127.0.0.1", port)
 
 
