@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from flask.testing import FlaskClient
 from quinto.web import create_app
 
@@ -255,3 +257,34 @@ def test_migration_fills_read_models_from_stored_outcomes(sqlite_store_url: str)
         ("2026-11-03", "WARN", 1, 3)
     ]
     assert [t["last_run_id"] for t in after] == [t["last_run_id"] for t in before]
+
+
+@pytest.fixture
+def counted() -> Iterator[list[str]]:
+    seen: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        if not statement.lstrip().upper().startswith(("PRAGMA", "SELECT VERSION_NUM")):
+            seen.append(statement)
+
+    sa.event.listen(sa.engine.Engine, "before_cursor_execute", count)
+    yield seen
+    sa.event.remove(sa.engine.Engine, "before_cursor_execute", count)
+
+
+@pytest.mark.parametrize(
+    ("url", "most"),
+    [
+        ("/", 1),
+        ("/failing", 4),
+        ("/tables/dw.fact_playback?last=365", 4),
+        ("/tables/dw.fact_playback/partitions/2026-11-13", 4),
+        ("/runs", 1),
+        ("/api/tables", 1),
+    ],
+)
+def test_pages_need_few_store_queries(client: FlaskClient, counted: list[str], url: str, most: int) -> None:
+    client.get(url)  # the store is migrated and the project loaded once
+    counted.clear()
+    assert client.get(url).status_code == 200
+    assert len(counted) <= most, counted
