@@ -30,9 +30,7 @@ RULES = {
     "robust 28d, 3 MAD": Anomaly(window=28, sigma=3, min_history=7, method="robust"),
     "same weekday 8w, 3σ": Anomaly(window=8, sigma=3, same_weekday=True, min_history=4),
     "same weekday 8w, 3σ calibrated": Anomaly(window=8, sigma=3, same_weekday=True, min_history=4, calibrate=True),
-    "same weekday 12w, 3σ calibrated": Anomaly(
-        window=12, sigma=3, same_weekday=True, min_history=4, calibrate=True
-    ),
+    "same weekday 12w, 3σ calibrated": Anomaly(window=12, sigma=3, same_weekday=True, min_history=4, calibrate=True),
     "same weekday 8w, robust": Anomaly(window=8, sigma=3, same_weekday=True, min_history=4, method="robust"),
 }
 KINDS = ("flat", "trend", "weekly", "trend+weekly")

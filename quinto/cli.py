@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import secrets
 import sys
 from pathlib import Path
 from typing import Any
@@ -368,21 +369,38 @@ def demo_cmd(directory: str, checks_dir: str | None, end: str | None, serve: boo
     if serve:
         from quinto.web import create_app
 
-        app = create_app({"QUINTO_CONFIG": str(out / "quinto.yaml")})
-        click.echo(f"serving the UI on http://127.0.0.1:{port}/ (Ctrl-C to stop)")
-        app.run(host="127.0.0.1", port=port)
+        token = os.environ.get("QUINTO_API_TOKEN") or secrets.token_urlsafe(12)
+        app = create_app({"QUINTO_CONFIG": str(out / "quinto.yaml"), "QUINTO_API_TOKEN": token})
+        if "QUINTO_API_TOKEN" not in os.environ:
+            click.echo(f"write token for this demo (sign in with it to mark partitions): {token}")
+        serve_app(app, "127.0.0.1", port)
 
 
 @main.command("serve")
 @config_option
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True)
-def serve_cmd(config: str | None, host: str, port: int) -> None:
-    """Serve the web UI on the results store (development server; see README for production)."""
+@click.option("--threads", default=8, show_default=True, help="Requests served at once (waitress threads).")
+@click.option("--dev", is_flag=True, help="Flask's development server with reloading, instead of waitress.")
+def serve_cmd(config: str | None, host: str, port: int, threads: int, dev: bool) -> None:
+    """Serve the web UI and JSON API on the results store (waitress, a production WSGI server).
+    Writes (marks, reruns) need QUINTO_API_TOKEN in the environment."""
     from quinto.web import create_app
 
-    app = create_app({"QUINTO_CONFIG": config})
-    app.run(host=host, port=port)
+    app = create_app({"QUINTO_CONFIG": config} if config else None)
+    serve_app(app, host, port, threads, dev)
+
+
+def serve_app(app: Any, host: str, port: int, threads: int = 8, dev: bool = False) -> None:
+    if not app.config.get("QUINTO_API_TOKEN"):
+        click.echo("read-only: set QUINTO_API_TOKEN to allow marking partitions and rerunning audits", err=True)
+    click.echo(f"serving the UI on http://{host}:{port}/ (Ctrl-C to stop)")
+    if dev:
+        app.run(host=host, port=port, debug=True)
+        return
+    import waitress
+
+    waitress.serve(app, host=host, port=port, threads=threads, ident="quinto")
 
 
 if __name__ == "__main__":

@@ -114,7 +114,7 @@ def test_summary_counts_failing_partitions(store_url: str) -> None:
         store.save_run(make_run(f"2026-11-0{i + 1}", status, i))
     (summary,) = store.table_summaries()
     assert summary["latest_partition"] == "2026-11-04"
-    assert summary["status"] == "FAIL" and summary["failing_partitions"] == 2
+    assert summary["status"] == "FAIL" and summary["failing_recent"] == 2
 
 
 def test_indexes_exist(store_url: str) -> None:

@@ -1,14 +1,38 @@
-"""The web UI reads the store and escapes everything it renders."""
+"""The web UI and JSON API through Flask's test client, on a real store: the audited demo project
+(SQLite) and hand-made runs on SQLite and PostgreSQL. Everything from the store is escaped."""
 
 from __future__ import annotations
 
 import datetime as dt
+import re
+from collections.abc import Iterator
+from pathlib import Path
 
+import pytest
+import sqlalchemy as sa
+from flask.testing import FlaskClient
 from quinto.web import create_app
 
 from quinto.evaluate import Status
-from quinto.store import Store
+from quinto.store import Store, sort_key
 from tests.test_store import make_run
+from tests.webdata import build_demo
+
+TOKEN = "s3cret-token"
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_demo(tmp_path_factory.mktemp("web") / "demo")
+
+
+@pytest.fixture
+def client(demo: Path) -> FlaskClient:
+    return create_app({"QUINTO_CONFIG": str(demo), "QUINTO_API_TOKEN": TOKEN}).test_client()
+
+
+def text(resp: object) -> str:
+    return resp.get_data(as_text=True)  # type: ignore[attr-defined]
 
 
 def test_pages_render_and_escape(store_url: str) -> None:
@@ -19,11 +43,248 @@ def test_pages_render_and_escape(store_url: str) -> None:
     store.save_run(run)
     store.save_run(make_run("2026-11-02", Status.PASS, 3, dt.datetime(2026, 11, 28, tzinfo=dt.UTC)))
     client = create_app({"QUINTO_STORE": store_url}).test_client()
-    page = client.get("/").get_data(as_text=True)
-    assert "dw.t" in page and "<script>x</script>" not in page and "&lt;script&gt;x&lt;/script&gt;" in page
+    for url in ("/", "/failing", "/runs", "/runs/1"):
+        page = text(client.get(url))
+        assert "<script>x</script>" not in page and "&lt;script&gt;x&lt;/script&gt;" in page, url
     table = client.get("/tables/dw.t")
-    assert table.status_code == 200 and "row_count &gt; 0" in table.get_data(as_text=True)
-    part = client.get("/tables/dw.<script>x</script>/partitions/2026-11-01").get_data(as_text=True)
+    assert table.status_code == 200 and "row_count &gt; 0" in text(table)
+    part = text(client.get("/tables/dw.<script>x</script>/partitions/2026-11-01"))
     assert "<script>alert(1)</script>" not in part and "&lt;script&gt;alert(1)&lt;/script&gt;" in part
     assert "&lt;b&gt;bold&lt;/b&gt;" in part and "SELECT 1" in part
     assert client.get("/tables/dw.nothing").status_code == 404
+    api = client.get("/api/tables").get_json()
+    assert {t["table_name"] for t in api["tables"]} == {"dw.<script>x</script>", "dw.t"}
+    assert client.get("/").headers["Content-Security-Policy"].startswith("default-src 'none'")
+
+
+def test_overview_lists_tables_with_owners_and_filters(client: FlaskClient) -> None:
+    page = text(client.get("/"))
+    for table in ("dw.fact_playback", "dw.fact_signup", "dw.dim_title"):
+        assert f">{table}</a>" in page
+    assert "playback-data@example.com" in page
+    only = text(client.get("/?owner=growth-data@example.com"))
+    assert ">dw.fact_signup</a>" in only and ">dw.fact_playback</a>" not in only
+    assert ">dw.fact_playback</a>" in text(client.get("/?q=PLAY")) and ">dw.fact_signup</a>" not in text(
+        client.get("/?q=PLAY")
+    )
+    assert "No table matches" in text(client.get("/?connection=elsewhere"))
+    rows = {t["table_name"]: t for t in client.get("/api/tables").get_json()["tables"]}
+    assert (
+        rows["dw.fact_playback"]["failing_recent"] == 7 and rows["dw.fact_playback"]["latest_partition"] == "2026-11-27"
+    )
+    assert rows["dw.fact_signup"]["failing_recent"] == 1
+    assert [t["table_name"] for t in client.get("/api/tables?status=WARN").get_json()["tables"]] == ["dw.fact_playback"]
+
+
+def test_failing_page_lists_each_failing_partition_with_its_checks(client: FlaskClient) -> None:
+    page = text(client.get("/failing"))
+    links = re.findall(r'class="partition-link" href="([^"]+)"', page)
+    assert len(links) == 8
+    assert "/tables/dw.fact_playback/partitions/2026-11-13" in links
+    assert "duplicate_count(play_id) = 0" in page
+    api = client.get("/api/failing?table=dw.fact_signup").get_json()["partitions"]
+    assert [(p["partition_value"], [f["check_key"] for f in p["failures"] if f["status"] == "FAIL"]) for p in api] == [
+        ("2026-11-16", ["invalid_count(email) = 0"])
+    ]
+
+
+def test_table_page_heatmap_trends_and_sources(client: FlaskClient) -> None:
+    page = text(client.get("/tables/dw.fact_playback?last=30"))
+    heat = page[page.index('id="heatmap"') : page.index("</table>", page.index('id="heatmap"'))]
+    cells = re.findall(r'<td class="cell (\w+)">', heat)
+    assert len(cells) == 10 * 30 and cells.count("fail") == 7
+    # newest on the right: the last column header is the newest partition
+    assert re.findall(r'<th class="part[^"]*" title="([^"]+)"', heat)[-1] == "2026-11-27"
+    assert 'data-partition="2026-11-13" data-status="FAIL"' in heat
+    charts = re.findall(r'<svg class="trend"[^>]*data-points="(\d+)"', page)
+    assert len(charts) == 10 and set(charts) == {"30"}
+    assert "checks/dw/fact_playback.yaml:11:5" in page  # duplicate_count's declaration
+    assert text(client.get("/tables/dw.fact_playback?last=7")).count('<td class="cell ') == 10 * 30  # 7 is not a range
+    assert client.get("/tables/dw.unknown").status_code == 404
+
+
+def test_partition_page_shows_values_sql_samples_and_run_log(client: FlaskClient) -> None:
+    page = text(client.get("/tables/dw.fact_playback/partitions/2026-11-13"))
+    assert "duplicate_count(play_id) = 0" in page and "p-2026-11-13-" in page  # failing-row samples
+    sql = re.findall(r'<pre class="sql">(.*?)</pre>', page, re.S)
+    assert sql and "GROUP BY" in sql[0]  # the grouped scan that computed all 30 partitions, with its binds
+    assert re.search(r'<pre class="params">:qp\d+ = ', page)
+    log = page[page.index('id="runlog"') :]
+    assert re.findall(r'<a href="/runs/(\d+)">', log) == ["2"] and "<td>demo</td>" in log
+    assert "Mark good" not in page and "Sign in</a> to mark" in page
+    assert client.get("/tables/dw.fact_playback/partitions/1999-01-01").status_code == 404
+
+
+def test_runs_page_and_run_page(client: FlaskClient) -> None:
+    page = text(client.get("/runs"))
+    assert page.count('<tr><td><a href="/runs/') == 3 and "dw.fact_signup" in page
+    run = text(client.get("/runs/2"))
+    assert "dw.fact_playback</a>" in run and run.count('<pre class="sql">') == 34 and "superseded" not in run
+    assert client.get("/runs/999").status_code == 404
+    assert len(client.get("/api/runs?limit=2").get_json()["runs"]) == 2
+    assert [r["id"] for r in client.get("/api/runs?before=2").get_json()["runs"]] == [1]
+
+
+def test_api_endpoints(client: FlaskClient) -> None:
+    parts = client.get("/api/tables/dw.fact_playback/partitions?last=5").get_json()["partitions"]
+    assert [p["partition_value"] for p in parts] == [f"2026-11-{d}" for d in (27, 26, 25, 24, 23)]
+    assert parts[2]["status"] == "FAIL" and parts[2]["failed"] == 1
+    detail = client.get("/api/tables/dw.fact_playback/partitions/2026-11-25").get_json()
+    assert any(o["status"] == "FAIL" and o["check_key"].startswith("invalid_percent") for o in detail["outcomes"])
+    metrics = client.get("/api/tables/dw.fact_playback/metrics").get_json()["metrics"]
+    assert "row_count" in metrics and "duplicate_count(play_id)" in metrics
+    hist = client.get("/api/tables/dw.fact_playback/metrics/row_count/history").get_json()["points"]
+    assert len(hist) == 30 and hist[0]["partition"] == "2026-10-29" and hist[-1]["partition"] == "2026-11-27"
+    assert len(client.get("/api/tables/dw.fact_playback/metrics/row_count/history?last=7").get_json()["points"]) == 7
+    run = client.get("/api/runs/1").get_json()
+    assert run["verdict"] in ("publish", "do not publish") and run["statements"] and run["outcomes"]
+    for url, code in [
+        ("/api/tables/dw.nope/partitions", 404),
+        ("/api/tables/dw.fact_playback/metrics/nope/history", 404),
+        ("/api/tables/dw.fact_playback/partitions?last=abc", 400),
+        ("/api/tables/dw.fact_playback/partitions?last=0", 400),
+        ("/api/runs/12345", 404),
+        ("/api/nothing", 404),
+    ]:
+        resp = client.get(url)
+        assert resp.status_code == code and "error" in resp.get_json(), url
+
+
+def test_openapi_document_is_valid_and_covers_the_routes(client: FlaskClient) -> None:
+    from openapi_spec_validator import validate
+
+    doc = client.get("/api/openapi.json").get_json()
+    validate(doc)
+    routes = {
+        re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", r.rule)
+        for r in client.application.url_map.iter_rules()
+        if r.rule.startswith("/api/") and r.rule != "/api/openapi.json"
+    }
+    assert routes == set(doc["paths"])
+
+
+def test_api_writes_need_the_bearer_token(demo: Path) -> None:
+    url = "/api/partitions/dw.fact_playback/2026-11-18/mark"
+    body = {"mark": "good", "reason": "a known holiday dip"}
+    closed = create_app({"QUINTO_CONFIG": str(demo), "QUINTO_API_TOKEN": None}).test_client()
+    assert closed.post(url, json=body, headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 401
+    client = create_app({"QUINTO_CONFIG": str(demo), "QUINTO_API_TOKEN": TOKEN}).test_client()
+    assert client.post(url, json=body).status_code == 401
+    assert client.post(url, json=body, headers={"Authorization": "Bearer wrong"}).status_code == 401
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    assert client.post(url, json={"mark": "maybe"}, headers=auth).status_code == 400
+    assert client.post(url, data="not json", headers=auth).status_code == 400
+    assert client.post("/api/partitions/dw.fact_playback/1999-01-01/mark", json=body, headers=auth).status_code == 404
+    resp = client.post(url, json=body, headers=auth)
+    assert resp.status_code == 200 and resp.get_json()["mark"] == "good"
+    assert client.get("/api/tables/dw.fact_playback/partitions/2026-11-18").get_json()["mark"] == "good"
+    client.post(url, json={"mark": "bad"}, headers=auth)  # leave the demo store as the other tests expect
+    assert "marked bad" in text(client.get("/tables/dw.fact_playback/partitions/2026-11-18"))
+
+
+def _csrf(page: str) -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert found
+    return found.group(1)
+
+
+def test_ui_writes_need_sign_in_and_csrf(demo: Path) -> None:
+    client = create_app({"QUINTO_CONFIG": str(demo), "QUINTO_API_TOKEN": TOKEN}).test_client()
+    part = "/tables/dw.fact_signup/partitions/2026-11-16"
+    csrf = _csrf(text(client.get("/signin")))
+    # a form post without our CSRF token is refused, signed in or not
+    assert client.post(part + "/mark", data={"mark": "bad"}).status_code == 400
+    assert client.post(part + "/mark", data={"mark": "bad", "csrf_token": csrf}).status_code == 401
+    assert client.post("/signin", data={"token": "wrong", "csrf_token": csrf}).status_code == 401
+    assert client.post("/signin", data={"token": TOKEN}).status_code == 400
+    resp = client.post("/signin", data={"token": TOKEN, "csrf_token": csrf, "next": part})
+    assert resp.status_code == 302 and resp.headers["Location"].endswith(part)
+    page = text(client.get(part))
+    assert "Mark good" in page
+    resp = client.post(part + "/mark", data={"mark": "bad", "reason": "<i>typo wave</i>", "csrf_token": "forged"})
+    assert resp.status_code == 400
+    resp = client.post(part + "/mark", data={"mark": "bad", "reason": "<i>typo wave</i>", "csrf_token": _csrf(page)})
+    assert resp.status_code == 302
+    assert "marked bad" in text(client.get(part))
+    assert (
+        client.post("/signin", data={"token": TOKEN, "csrf_token": csrf, "next": "//evil.example"}).headers["Location"]
+        == "/"
+    )
+    other = create_app({"QUINTO_CONFIG": str(demo), "QUINTO_API_TOKEN": TOKEN}).test_client()
+    assert other.post(part + "/mark", data={"mark": "good", "csrf_token": csrf}).status_code == 400  # not its session
+
+
+def test_read_models_follow_supersedes_and_integer_order(store_url: str) -> None:
+    store = Store(store_url)
+    for hour in (9, 10, 8):
+        store.save_run(make_run(str(hour), Status.PASS, hour))
+    assert [p["partition_value"] for p in store.partitions("dw.t")] == ["10", "9", "8"]
+    assert store.table_summary("dw.t")["latest_partition"] == "10"  # type: ignore[index]
+    later = dt.datetime(2026, 11, 29, tzinfo=dt.UTC)
+    store.save_run(make_run("10", Status.FAIL, 0, later))
+    summary = store.table_summary("dw.t")
+    assert summary is not None and (summary["status"], summary["failing_recent"], summary["partitions"]) == (
+        "FAIL",
+        1,
+        3,
+    )
+    store.save_run(make_run("10", Status.PASS, 5, later + dt.timedelta(hours=1)))
+    assert store.table_summary("dw.t")["failing_recent"] == 0  # type: ignore[index]
+    assert [p["status"] for p in store.failing_partitions()] == []
+    assert sort_key("-5") < sort_key("0") < sort_key("9") < sort_key("10") < sort_key("2026-11-01")
+
+
+def test_migration_fills_read_models_from_stored_outcomes(sqlite_store_url: str) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    from quinto.store import MIGRATIONS
+
+    store = Store(sqlite_store_url)
+    for i, status in enumerate([Status.PASS, Status.FAIL, Status.WARN]):
+        store.save_run(make_run(f"2026-11-0{i + 1}", status, i))
+    before = store.table_summaries()
+    cfg = Config()
+    cfg.set_main_option("script_location", MIGRATIONS)
+    with store.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0002")
+    with store.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+    after = Store(sqlite_store_url).table_summaries()
+    assert [(t["latest_partition"], t["status"], t["failing_recent"], t["partitions"]) for t in after] == [
+        ("2026-11-03", "WARN", 1, 3)
+    ]
+    assert [t["last_run_id"] for t in after] == [t["last_run_id"] for t in before]
+
+
+@pytest.fixture
+def counted() -> Iterator[list[str]]:
+    seen: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        if not statement.lstrip().upper().startswith(("PRAGMA", "SELECT VERSION_NUM")):
+            seen.append(statement)
+
+    sa.event.listen(sa.engine.Engine, "before_cursor_execute", count)
+    yield seen
+    sa.event.remove(sa.engine.Engine, "before_cursor_execute", count)
+
+
+@pytest.mark.parametrize(
+    ("url", "most"),
+    [
+        ("/", 1),
+        ("/failing", 4),
+        ("/tables/dw.fact_playback?last=365", 4),
+        ("/tables/dw.fact_playback/partitions/2026-11-13", 4),
+        ("/runs", 1),
+        ("/api/tables", 1),
+    ],
+)
+def test_pages_need_few_store_queries(client: FlaskClient, counted: list[str], url: str, most: int) -> None:
+    client.get(url)  # the store is migrated and the project loaded once
+    counted.clear()
+    assert client.get(url).status_code == 200
+    assert len(counted) <= most, counted

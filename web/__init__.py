@@ -1,36 +1,67 @@
-"""The Flask UI: reads the results store, never the warehouse. `create_app(config)` is the factory."""
+"""The Flask UI and JSON API: read the results store, never the warehouse. `create_app(config)` is
+the factory; `web/views.py` holds the pages, `web/api.py` the JSON API, `web/auth.py` the token and
+CSRF rules. Views call store functions and render; there is no SQL here."""
 
 from __future__ import annotations
 
-import json
+import hashlib
 import os
+import secrets
+import time
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Flask, abort, g, render_template
+from flask import Flask, current_app, g, render_template, request
+from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response
 
 from quinto.audit import open_store
 from quinto.errors import QuintoError
-from quinto.spec import load_project
+from quinto.spec import load_project, load_suite
+from quinto.spec.model import Project, TableSpec
 from quinto.store import Store
 
-from .api_audits import audits_api
+#: seconds a loaded project (quinto.yaml and its check files) is reused before it is read again
+PROJECT_TTL = 10.0
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """`config` keys: QUINTO_CONFIG (path of quinto.yaml), QUINTO_STORE (a store URL, instead of the
+    project's), QUINTO_API_TOKEN (bearer token for writes; default: the environment variable),
+    SECRET_KEY (signs sessions; default: QUINTO_SECRET_KEY, else derived from the token)."""
     app = Flask(__name__)
-    app.config.update(QUINTO_CONFIG=os.environ.get("QUINTO_CONFIG"), QUINTO_STORE=None)
+    app.config.update(
+        QUINTO_CONFIG=os.environ.get("QUINTO_CONFIG"),
+        QUINTO_STORE=os.environ.get("QUINTO_STORE"),
+        QUINTO_API_TOKEN=os.environ.get("QUINTO_API_TOKEN") or None,
+        SECRET_KEY=os.environ.get("QUINTO_SECRET_KEY") or None,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+    )
     app.config.update(config or {})
-    app.register_blueprint(audits_api)
+    if not app.config["SECRET_KEY"]:
+        token = app.config["QUINTO_API_TOKEN"]
+        # several workers must agree on the key: derive it from the shared token when there is one
+        app.config["SECRET_KEY"] = (
+            hashlib.sha256(b"quinto-session:" + token.encode()).hexdigest() if token else secrets.token_hex(32)
+        )
+    app.extensions["quinto_project"] = {"at": 0.0, "project": None, "suite": None, "problem": None}
 
-    def store() -> Store:
-        if "store" not in g:
-            url = app.config.get("QUINTO_STORE")
-            if url:
-                g.store = Store(url)
-            else:
-                g.store = open_store(load_project(app.config["QUINTO_CONFIG"]))
-        return g.store
+    from quinto.web import api, views
+    from quinto.web.auth import csrf_token
+
+    app.register_blueprint(views.bp)
+    app.register_blueprint(api.bp)
+    from quinto.web.api_audits import audits_api
+
+    app.register_blueprint(audits_api)
+    app.jinja_env.globals["csrf_token"] = csrf_token
+    app.jinja_env.filters["num"] = number
+    app.jinja_env.globals["writes_enabled"] = lambda: bool(app.config["QUINTO_API_TOKEN"])
+
+    @app.get("/favicon.ico")
+    def favicon() -> Response:
+        return app.send_static_file("favicon.svg")
 
     @app.teardown_appcontext
     def close_store(_exc: BaseException | None) -> None:
@@ -38,37 +69,96 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         if s is not None:
             s.close()
 
-    @app.get("/")
-    def overview() -> str:
-        return render_template("overview.html", tables=store().table_summaries(), runs=store().recent_runs(10))
-
-    @app.get("/tables/<path:table>")
-    def table_page(table: str) -> str:
-        rows = store().current_outcomes(table)
-        if not rows:
-            abort(404)
-        partitions = sorted({r["partition_value"] for r in rows})[-90:]
-        checks: list[str] = []
-        cells: dict[tuple[str, str], dict[str, Any]] = {}
-        for r in rows:
-            if r["check_key"] not in checks:
-                checks.append(r["check_key"])
-            cells[(r["check_key"], r["partition_value"])] = r
-        return render_template("table.html", table=table, partitions=partitions, checks=checks, cells=cells)
+    @app.after_request
+    def security_headers(resp: Response) -> Response:
+        resp.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'",
+        )
+        resp.headers.setdefault("X-Content-Type-Options", "nosniff")
+        resp.headers.setdefault("Referrer-Policy", "same-origin")
+        return resp
 
     @app.errorhandler(QuintoError)
-    def quinto_error(exc: QuintoError) -> tuple[str, int]:
-        return render_template("error.html", message=exc.message), 503
+    def quinto_error(exc: QuintoError) -> tuple[Any, int]:
+        code = 400 if exc.exit_code == 2 else 503
+        if request.path.startswith("/api/"):
+            return {"error": exc.message}, code
+        return render_template("error.html", message=exc.message, code=code), code
 
-    @app.get("/tables/<path:table>/partitions/<path:partition>")
-    def partition_page(table: str, partition: str) -> str:
-        rows = store().current_outcomes(table, partition)
-        if not rows:
-            abort(404)
-        for r in rows:
-            r["samples_list"] = json.loads(r["samples"]) if r["samples"] else []
-        run_ids = sorted({r["run_id"] for r in rows})
-        statements = [s for rid in run_ids for s in store().statements_of_run(rid)]
-        return render_template("partition.html", table=table, partition=partition, outcomes=rows, statements=statements)
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException) -> tuple[Any, int, dict[str, str]]:
+        code = exc.code or 500
+        headers = {k: v for k, v in exc.get_headers() if k.lower() != "content-type"}  # e.g. Allow on 405
+        if request.path.startswith("/api/"):
+            return {"error": exc.description or exc.name}, code, headers
+        return render_template("error.html", message=exc.description or exc.name, code=code), code, headers
 
     return app
+
+
+def store() -> Store:
+    """The store for this request (opened once, closed at teardown)."""
+    if "store" not in g:
+        url = current_app.config.get("QUINTO_STORE")
+        if url:
+            g.store = Store(url)
+        else:
+            project = project_or_none()
+            if project is None:
+                raise QuintoError(project_problem() or "no store: set QUINTO_STORE or QUINTO_CONFIG")
+            g.store = open_store(project)
+    return g.store  # type: ignore[no-any-return]
+
+
+def _load() -> dict[str, Any]:
+    cache: dict[str, Any] = current_app.extensions["quinto_project"]
+    if time.monotonic() - cache["at"] < PROJECT_TTL:
+        return cache
+    config = current_app.config.get("QUINTO_CONFIG")
+    cache.update(at=time.monotonic(), problem=None)
+    if not config and current_app.config.get("QUINTO_STORE"):
+        cache.update(project=None, suite=None)
+        return cache
+    try:
+        project = load_project(config)
+        cache["project"] = project
+        cache["suite"] = load_suite(project)
+    except QuintoError as exc:
+        # a check file that stops parsing: keep the last good version and say so on every page
+        cache["problem"] = exc.message
+    return cache
+
+
+def project_or_none() -> Project | None:
+    project: Project | None = _load()["project"]
+    return project
+
+
+def project_problem() -> str | None:
+    problem: str | None = _load()["problem"]
+    return problem
+
+
+def table_spec(table: str) -> TableSpec | None:
+    suite = _load()["suite"]
+    if suite is None:
+        return None
+    spec: TableSpec | None = suite.tables.get(table)
+    return spec
+
+
+def table_specs() -> dict[str, TableSpec]:
+    suite = _load()["suite"]
+    return dict(suite.tables) if suite is not None else {}
+
+
+def number(x: Any) -> str:
+    """A value for people: 6 significant digits, integers without a fraction, NULL for None."""
+    if x is None:
+        return "NULL"
+    if isinstance(x, float) and x.is_integer() and abs(x) < 1e15:
+        return f"{int(x):,}" if abs(x) >= 10000 else str(int(x))
+    if isinstance(x, float):
+        return f"{x:.6g}"
+    return str(x)

@@ -1,13 +1,11 @@
 """The audit trigger over HTTP: an ETL job POSTs /api/audits and polls GET /api/runs/<id> for the
 verdict; `quinto scheduler` runs the queued audits.
 
-POST needs `Authorization: Bearer <token>` with the token from the QUINTO_API_TOKEN environment
-variable (without one configured, every POST is refused)."""
+POST needs `Authorization: Bearer <token>` with the app's QUINTO_API_TOKEN (from the environment by
+default; without one configured, every POST is refused)."""
 
 from __future__ import annotations
 
-import hmac
-import os
 from typing import Any
 
 from flask import Blueprint, current_app, g, jsonify, request
@@ -43,12 +41,10 @@ def _error(message: str, status: int) -> ResponseReturnValue:
 
 
 def _authorized() -> bool:
-    expected = os.environ.get("QUINTO_API_TOKEN", "")
-    given = request.headers.get("Authorization", "")
-    scheme, _, token = given.partition(" ")
-    if not expected or scheme.lower() != "bearer" or not token:
-        return False
-    return hmac.compare_digest(token.strip().encode(), expected.encode())
+    from quinto.web.auth import token_matches
+
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    return scheme.lower() == "bearer" and token_matches(token.strip())
 
 
 @audits_api.errorhandler(QuintoError)
@@ -64,7 +60,7 @@ def _quinto_error(exc: QuintoError) -> ResponseReturnValue:
 def post_audit() -> ResponseReturnValue:
     """{"table": "dw.fact_playback", "partition": "ds=2026-11-27", "force": false} → 202 with the run id."""
     if not _authorized():
-        configured = bool(os.environ.get("QUINTO_API_TOKEN"))
+        configured = bool(current_app.config.get("QUINTO_API_TOKEN"))
         return _error("a valid bearer token is required" if configured else "the API has no token configured", 401)
     body: Any = request.get_json(silent=True)
     if not isinstance(body, dict):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import time
 import uuid
 from collections.abc import Iterable, Sequence
@@ -19,14 +20,33 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from quinto.errors import StoreError
-from quinto.evaluate import Status
+from quinto.evaluate import Status, worst
 from quinto.results import Run, jsonable
 from quinto.store.queue import PENDING, ClaimLost, QueueMixin, lock_key
-from quinto.store.schema import metric_values, outcomes, partition_marks, runs, statements
+from quinto.store.schema import (
+    metric_values,
+    outcomes,
+    partition_marks,
+    partition_status,
+    runs,
+    statements,
+    table_status,
+)
 
 MIGRATIONS = str(Path(__file__).parent / "migrations")
 #: the newest migration; `migrate()` runs Alembic only when the store is not there yet.
-HEAD_REVISION = "0003"
+HEAD_REVISION = "0005"
+#: the overview counts failing partitions among this many latest ones
+RECENT_PARTITIONS = 30
+
+
+def sort_key(partition: str) -> str:
+    """How partitions sort in the store: integers by value (9 before 10), everything else as text
+    (ISO dates and times sort correctly as text)."""
+    if re.fullmatch(r"-?\d{1,19}", partition):
+        n = int(partition)
+        return ("0" if n < 0 else "1") + f"{n + 10**19 if n < 0 else n:020d}"
+    return "2" + partition
 
 
 def _now() -> dt.datetime:
@@ -215,8 +235,60 @@ class Store(QueueMixin):
                         for i, s in enumerate(run.statements)
                     ],
                 )
+            self._refresh_status(conn, run, int(run_id), fresh, now)
         run.id = int(run_id)
         return run.id
+
+    def _refresh_status(self, conn: sa.Connection, run: Run, run_id: int, fresh: list[str], now: dt.datetime) -> None:
+        """Keep the read models in step with the outcomes this run made current."""
+        if not fresh:
+            return
+        by_part: dict[str, list[Status]] = {}
+        for o in run.outcomes:
+            if o.partition in fresh:
+                by_part.setdefault(o.partition, []).append(o.status)
+        ps = partition_status.c
+        for chunk in _chunks(fresh, 500):
+            conn.execute(partition_status.delete().where(ps.table_name == run.table, ps.partition_value.in_(chunk)))
+        conn.execute(
+            partition_status.insert(),
+            [
+                {
+                    "table_name": run.table,
+                    "partition_value": p,
+                    "sort_key": sort_key(p),
+                    "status": str(worst(st)),
+                    "checks": len(st),
+                    "failed": st.count(Status.FAIL),
+                    "warned": st.count(Status.WARN),
+                    "errored": st.count(Status.ERROR),
+                    "run_id": run_id,
+                    "audited_at": now,
+                }
+                for p, st in by_part.items()
+            ],
+        )
+        recent = conn.execute(
+            sa.select(ps.partition_value, ps.status)
+            .where(ps.table_name == run.table)
+            .order_by(ps.sort_key.desc())
+            .limit(RECENT_PARTITIONS)
+        ).all()
+        count = conn.execute(sa.select(sa.func.count()).where(ps.table_name == run.table)).scalar_one()
+        conn.execute(table_status.delete().where(table_status.c.table_name == run.table))
+        conn.execute(
+            table_status.insert().values(
+                table_name=run.table,
+                connection=run.connection,
+                partition_column=run.partition_column,
+                latest_partition=recent[0].partition_value,
+                status=recent[0].status,
+                failing_recent=sum(1 for r in recent if r.status in ("FAIL", "ERROR")),
+                partitions=count,
+                last_run_id=run_id,
+                last_run_at=now,
+            )
+        )
 
     def _partitions_with_newer_runs(self, conn: sa.Connection, run: Run, partitions: list[str]) -> set[str]:
         """Partitions already judged by a run that started after this one (a replayed spool file)."""
@@ -381,53 +453,135 @@ class Store(QueueMixin):
             q = sa.select(statements).where(statements.c.run_id == run_id).order_by(statements.c.seq)
             return [dict(r._mapping) for r in conn.execute(q)]
 
-    def recent_runs(self, limit: int = 50, table: str | None = None) -> list[dict[str, Any]]:
+    def recent_runs(
+        self, limit: int = 50, table: str | None = None, status: str | None = None, before: int | None = None
+    ) -> list[dict[str, Any]]:
+        """Runs, newest first; `before` (a run id) pages back."""
         self.migrate()
         q = sa.select(runs).order_by(runs.c.id.desc()).limit(limit)
         if table is not None:
             q = q.where(runs.c.table_name == table)
+        if status is not None:
+            q = q.where(runs.c.status == status)
+        if before is not None:
+            q = q.where(runs.c.id < before)
         with self.engine.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(q)]
 
     def table_summaries(self) -> list[dict[str, Any]]:
-        """Per table: latest audited partition, its status, and failing partitions among the last 30."""
+        """Per table: latest audited partition, its status, failing partitions among the last 30."""
         self.migrate()
-        cur = outcomes.c
-        latest = (
-            sa.select(cur.table_name, sa.func.max(cur.partition_value).label("latest"))
-            .where(cur.current.is_(True))
-            .group_by(cur.table_name)
-            .subquery()
-        )
-        per_part = (
-            sa.select(
-                cur.table_name,
-                cur.partition_value,
-                sa.func.max(
-                    sa.case((cur.status == "FAIL", 2), (cur.status == "ERROR", 3), (cur.status == "WARN", 1), else_=0)
-                ).label("rank"),
-            )
-            .where(cur.current.is_(True))
-            .group_by(cur.table_name, cur.partition_value)
-        )
-        names = {0: "PASS", 1: "WARN", 2: "FAIL", 3: "ERROR"}
-        out: dict[str, dict[str, Any]] = {}
         with self.engine.connect() as conn:
-            latest_rows = {r.table_name: r.latest for r in conn.execute(sa.select(latest))}
-            parts: dict[str, list[tuple[str, int]]] = {}
-            for r in conn.execute(per_part):
-                parts.setdefault(r.table_name, []).append((r.partition_value, r.rank))
-        for table, latest_p in sorted(latest_rows.items()):
-            ps = sorted(parts.get(table, []))[-30:]
-            status = names[dict(ps).get(latest_p, 0)]
-            out[table] = {
-                "table": table,
-                "latest_partition": latest_p,
-                "status": status,
-                "failing_partitions": sum(1 for _, rank in ps if rank >= 2),
-                "partitions": [(p, names[rank]) for p, rank in ps],
-            }
-        return list(out.values())
+            return [dict(r._mapping) for r in conn.execute(sa.select(table_status).order_by(table_status.c.table_name))]
+
+    def table_summary(self, table: str) -> dict[str, Any] | None:
+        self.migrate()
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(table_status).where(table_status.c.table_name == table)).first()
+        return dict(row._mapping) if row else None
+
+    def partitions(self, table: str, last: int | None = None, before: str | None = None) -> list[dict[str, Any]]:
+        """A table's audited partitions with their status, newest first."""
+        self.migrate()
+        ps = partition_status.c
+        q = sa.select(partition_status).where(ps.table_name == table).order_by(ps.sort_key.desc())
+        if before is not None:
+            q = q.where(ps.sort_key < sort_key(before))
+        if last is not None:
+            q = q.limit(last)
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(q)]
+
+    def grid(self, table: str, partitions: Sequence[str]) -> list[tuple[Any, ...]]:
+        """The current outcomes of some partitions, as (partition, check, status, value, judged,
+        band_low, band_high) tuples in check order: the heatmap and the trends, nothing more."""
+        self.migrate()
+        o = outcomes.c
+        cols = [o.partition_value, o.check_key, o.status, o.value, o.judged, o.band_low, o.band_high, o.id]
+        rows: list[tuple[Any, ...]] = []
+        with self.engine.connect() as conn:
+            for chunk in _chunks(list(partitions), 500):
+                q = sa.select(*cols).where(o.table_name == table, o.partition_value.in_(chunk), o.current.is_(True))
+                rows += [tuple(r) for r in conn.execute(q)]
+        rows.sort(key=lambda r: r[-1])
+        return [r[:-1] for r in rows]
+
+    def checks_of(self, table: str, partition: str) -> list[dict[str, Any]]:
+        """The checks judged on a partition with their type and where they are declared."""
+        self.migrate()
+        o = outcomes.c
+        q = (
+            sa.select(o.check_key, o.check_type, o.source)
+            .where(o.table_name == table, o.partition_value == partition, o.current.is_(True))
+            .order_by(o.id)
+        )
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(q)]
+
+    def failing_partitions(
+        self, limit: int = 100, table: str | None = None, statuses: Sequence[str] = ("FAIL", "ERROR")
+    ) -> list[dict[str, Any]]:
+        """Partitions whose current status is failing, most recently audited first, each with its
+        failing outcomes."""
+        self.migrate()
+        ps, o = partition_status.c, outcomes.c
+        q = sa.select(partition_status).where(ps.status.in_(list(statuses)))
+        if table is not None:
+            q = q.where(ps.table_name == table)
+        q = q.order_by(ps.audited_at.desc(), ps.table_name, ps.sort_key.desc()).limit(limit)
+        with self.engine.connect() as conn:
+            parts = [dict(r._mapping) for r in conn.execute(q)]
+            by_key = {(p["table_name"], p["partition_value"]): p for p in parts}
+            for p in parts:
+                p["failures"] = []
+            for tname in sorted({p["table_name"] for p in parts}):
+                values = [p["partition_value"] for p in parts if p["table_name"] == tname]
+                oq = (
+                    sa.select(o.partition_value, o.check_key, o.status, o.value, o.judged, o.threshold, o.band_low)
+                    .add_columns(o.band_high, o.message, o.source)
+                    .where(o.table_name == tname, o.partition_value.in_(values), o.current.is_(True))
+                    .where(o.status.in_(["FAIL", "ERROR", "WARN"]))
+                    .order_by(o.id)
+                )
+                for r in conn.execute(oq):
+                    by_key[(tname, r.partition_value)]["failures"].append(dict(r._mapping))
+        return parts
+
+    def partition_runs(self, table: str, partition: str) -> list[dict[str, Any]]:
+        """Every run that judged this partition, newest first: its run log."""
+        self.migrate()
+        o = outcomes.c
+        ids = sa.select(o.run_id).where(o.table_name == table, o.partition_value == partition).distinct()
+        q = sa.select(runs).where(runs.c.id.in_(ids)).order_by(runs.c.id.desc())
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(q)]
+
+    def get_run(self, run_id: int) -> dict[str, Any] | None:
+        self.migrate()
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(runs).where(runs.c.id == run_id)).first()
+        return dict(row._mapping) if row else None
+
+    def metric_history(self, table: str, metric: str, last: int | None = None) -> list[dict[str, Any]]:
+        """A metric's current values per partition, oldest first (newest `last` of them)."""
+        self.migrate()
+        mv = metric_values.c
+        q = (
+            sa.select(mv.partition_value, mv.value, mv.fingerprint, mv.run_id, mv.created_at)
+            .where(mv.table_name == table, mv.metric_key == metric, mv.current.is_(True))
+            .order_by(mv.partition_value.desc())
+        )
+        with self.engine.connect() as conn:
+            rows = [dict(r._mapping) for r in conn.execute(q)]
+        rows.sort(key=lambda r: sort_key(r["partition_value"]))
+        return rows[-last:] if last else rows
+
+    def metrics(self, table: str) -> list[str]:
+        self.migrate()
+        mv = metric_values.c
+        q = sa.select(mv.metric_key).where(mv.table_name == table, mv.current.is_(True)).distinct()
+        with self.engine.connect() as conn:
+            return sorted(r[0] for r in conn.execute(q))
 
 
 def _chunks(items: Sequence[str], n: int) -> Iterable[list[str]]:

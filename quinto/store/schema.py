@@ -110,6 +110,39 @@ partition_marks = sa.Table(
     sa.Index("ix_partition_marks_key", "table_name", "current", "partition_value"),
 )
 
+# Read models for the UI, maintained by save_run in the same transaction as the outcomes, so that
+# the overview and the heatmap read a few hundred rows instead of grouping millions of outcomes.
+partition_status = sa.Table(
+    "partition_status",
+    metadata,
+    sa.Column("table_name", sa.String(512), primary_key=True),
+    sa.Column("partition_value", sa.String(256), primary_key=True),
+    sa.Column("sort_key", sa.String(300), nullable=False),  # integers zero-padded: 9 before 10
+    sa.Column("status", sa.String(16), nullable=False),  # the worst current outcome
+    sa.Column("checks", sa.Integer, nullable=False),
+    sa.Column("failed", sa.Integer, nullable=False),
+    sa.Column("warned", sa.Integer, nullable=False),
+    sa.Column("errored", sa.Integer, nullable=False),
+    sa.Column("run_id", sa.Integer, nullable=False),
+    sa.Column("audited_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_partition_status_order", "table_name", "sort_key"),
+    sa.Index("ix_partition_status_recent", "status", "audited_at"),
+)
+
+table_status = sa.Table(
+    "table_status",
+    metadata,
+    sa.Column("table_name", sa.String(512), primary_key=True),
+    sa.Column("connection", sa.String(128), nullable=False),
+    sa.Column("partition_column", sa.String(256)),
+    sa.Column("latest_partition", sa.String(256), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),  # of the latest partition
+    sa.Column("failing_recent", sa.Integer, nullable=False),  # FAIL or ERROR among the last 30 partitions
+    sa.Column("partitions", sa.Integer, nullable=False),
+    sa.Column("last_run_id", sa.Integer, nullable=False),
+    sa.Column("last_run_at", sa.DateTime(timezone=True), nullable=False),
+)
+
 scheduler_state = sa.Table(
     "scheduler_state",
     metadata,

@@ -1,0 +1,119 @@
+"""The UI in real headless Chromium (Debian's `chromium`, driven by Playwright) against a real
+`quinto serve` on the audited demo project. Screenshots of every page go to
+test-output/browser/ (QUINTO_TEST_OUTPUT overrides)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT, engine_unavailable
+from tests.servers import quinto_serve
+from tests.webdata import build_demo
+
+TOKEN = "browser-token"
+
+
+def chromium_path() -> str:
+    found = os.environ.get("QUINTO_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+    if not found:
+        engine_unavailable("Chromium: no `chromium` on PATH (apt-get install chromium, or set QUINTO_CHROMIUM)")
+    return str(found)
+
+
+@pytest.fixture(scope="module")
+def shots() -> Path:
+    d = Path(os.environ.get("QUINTO_TEST_OUTPUT", ROOT / "test-output")) / "browser"
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+@pytest.fixture(scope="module")
+def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    tmp = tmp_path_factory.mktemp("browser")
+    config = build_demo(tmp / "demo")
+    with quinto_serve(config, token=TOKEN, log=tmp / "serve.log") as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    executable = chromium_path()
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=executable, args=["--no-sandbox", "--disable-gpu"])
+        yield b
+        b.close()
+
+
+def test_from_overview_to_a_failing_partition(browser: object, base_url: str, shots: Path) -> None:
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})  # type: ignore[attr-defined]
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.goto(base_url + "/")
+    page.screenshot(path=str(shots / "1-overview.png"), full_page=True)
+    rows = page.locator("#tables tbody tr")
+    assert rows.count() == 3
+    # the failing table: dw.fact_playback has 7 failing partitions among its last 30
+    row = page.locator("#tables tbody tr", has_text="dw.fact_playback")
+    assert row.locator("td").nth(3).inner_text() == "7"
+    row.locator("a.table-link").click()
+    page.wait_for_url("**/tables/dw.fact_playback")
+    assert page.locator("h1").inner_text().startswith("dw.fact_playback")
+    cells = page.locator("#heatmap td.cell")
+    assert cells.count() == 10 * 30
+    assert page.locator("#heatmap td.cell.fail").count() == 7
+    # every trend chart is drawn with one point per audited partition
+    charts = page.locator("svg.trend")
+    assert charts.count() == 10
+    first = charts.first
+    assert first.locator("circle.pt").count() == 30
+    box = first.bounding_box()
+    assert box is not None and box["width"] > 300 and box["height"] > 80
+    page.screenshot(path=str(shots / "2-table.png"), full_page=True)
+    # click the failing duplicate cell
+    page.locator('#heatmap a[data-partition="2026-11-13"][data-status="FAIL"]').click()
+    page.wait_for_url("**/tables/dw.fact_playback/partitions/2026-11-13")
+    failing = page.locator("#outcomes tr.outcome.fail")
+    assert failing.count() == 1 and "duplicate_count(play_id) = 0" in failing.inner_text()
+    sql = page.locator("#sql pre.sql").first
+    assert sql.is_visible() and "GROUP BY" in sql.inner_text()
+    page.screenshot(path=str(shots / "3-partition.png"), full_page=True)
+    page.goto(base_url + "/failing")
+    assert page.locator("a.partition-link").count() == 8
+    page.screenshot(path=str(shots / "4-failing.png"), full_page=True)
+    page.goto(base_url + "/runs")
+    assert page.locator("#runs tbody tr").count() == 3
+    page.screenshot(path=str(shots / "5-runs.png"), full_page=True)
+    assert errors == []  # no console errors (e.g. a Content-Security-Policy violation)
+    page.close()
+
+
+def test_a_year_of_partitions_stays_readable(browser: object, base_url: str, shots: Path) -> None:
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})  # type: ignore[attr-defined]
+    page.goto(base_url + "/tables/dw.fact_playback?last=365")
+    chart = page.locator("svg.trend").first
+    box = chart.bounding_box()
+    assert box is not None and box["width"] <= 1400
+    page.close()
+
+
+def test_sign_in_and_mark_a_partition(browser: object, base_url: str, shots: Path) -> None:
+    page = browser.new_page()  # type: ignore[attr-defined]
+    page.goto(base_url + "/tables/dw.fact_signup/partitions/2026-11-16")
+    assert page.locator("text=Mark good").count() == 0
+    page.locator(".actions a", has_text="Sign in").click()
+    page.fill("input[name=token]", TOKEN)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/tables/dw.fact_signup/partitions/2026-11-16")
+    page.fill("input[name=reason]", "3% malformed emails from a partner feed")
+    page.click("button[value=bad]")
+    page.wait_for_url("**/tables/dw.fact_signup/partitions/2026-11-16")
+    assert "marked bad" in page.locator("h1").inner_text()
+    page.screenshot(path=str(shots / "6-marked.png"), full_page=True)
+    page.close()

@@ -1,0 +1,176 @@
+"""The JSON API under /api. Reads are open like the UI; writes take the bearer token (web/auth.py).
+Its contract is web/openapi.py, served at /api/openapi.json."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import Blueprint, abort, request
+from quinto.web import store, table_specs
+from quinto.web.auth import require_token
+from quinto.web.openapi import MAX_ID, document
+
+from quinto.results import jsonable
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+
+MAX_LIMIT = 1000
+STATUSES = ("PASS", "WARN", "FAIL", "ERROR")
+
+
+def _int_arg(name: str, default: int, low: int = 1, high: int = MAX_LIMIT) -> int:
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        abort(400, f"`{name}` is a whole number, not {raw!r}")
+    if not low <= value <= high:
+        abort(400, f"`{name}` is between {low} and {high}")
+    return value
+
+
+def _status_arg() -> str | None:
+    raw = request.args.getlist("status")
+    if not raw:
+        return None
+    if len(raw) > 1 or raw[0] not in STATUSES:
+        abort(400, f"`status` is one of {', '.join(STATUSES)}")
+    return raw[0]
+
+
+def _rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{k: jsonable(v) for k, v in r.items()} for r in rows]
+
+
+def verdict(status: str) -> str:
+    """What an ETL job does with a partition: a WARN publishes, a FAIL or an ERROR does not."""
+    return "publish" if status in ("PASS", "WARN") else "do not publish"
+
+
+def run_document(run_id: int) -> dict[str, Any] | None:
+    if run_id > MAX_ID:
+        return None
+    run = store().get_run(run_id)
+    if run is None:
+        return None
+    doc = {k: jsonable(v) for k, v in run.items()}
+    doc["partitions"] = json.loads(run["partitions"] or "[]")
+    finished = run["status"] in ("PASS", "WARN", "FAIL", "ERROR")
+    doc["verdict"] = verdict(run["status"]) if finished else None
+    outcomes = store().outcomes_of_run(run_id)
+    for o in outcomes:
+        o["samples"] = json.loads(o["samples"]) if o["samples"] else None
+    doc["outcomes"] = _rows(outcomes)
+    doc["statements"] = _rows(store().statements_of_run(run_id))
+    return doc
+
+
+@bp.get("/openapi.json")
+def openapi() -> dict[str, Any]:
+    return document()
+
+
+@bp.get("/tables")
+def tables() -> dict[str, Any]:
+    specs = table_specs()
+    rows = store().table_summaries()
+    status, owner = _status_arg(), request.args.get("owner")
+    connection, q = request.args.get("connection"), request.args.get("q")
+    out = []
+    for r in rows:
+        spec = specs.get(r["table_name"])
+        owners = list(spec.owners) if spec else []
+        if status and r["status"] != status or owner and owner not in owners:
+            continue
+        if connection and r["connection"] != connection or q and q.lower() not in r["table_name"].lower():
+            continue
+        out.append({**{k: jsonable(v) for k, v in r.items()}, "owners": owners})
+    return {"tables": out}
+
+
+@bp.get("/tables/<path:table>/partitions")
+def partitions(table: str) -> dict[str, Any]:
+    rows = store().partitions(table, last=_int_arg("last", 90))
+    if not rows and store().table_summary(table) is None:
+        abort(404, f"no audits stored for table {table}")
+    status = _status_arg()
+    rows = [r for r in rows if not status or r["status"] == status]
+    return {"table": table, "partitions": _rows(rows)}
+
+
+@bp.get("/tables/<path:table>/partitions/<path:partition>")
+def partition(table: str, partition: str) -> dict[str, Any]:
+    rows = store().current_outcomes(table, partition)
+    if not rows:
+        abort(404, f"no audit stored for {table} partition {partition}")
+    for r in rows:
+        r["samples"] = json.loads(r["samples"]) if r["samples"] else None
+    marks = store().marks(table, [partition])
+    return {"table": table, "partition": partition, "mark": marks.get(partition), "outcomes": _rows(rows)}
+
+
+@bp.get("/tables/<path:table>/metrics")
+def metrics(table: str) -> dict[str, Any]:
+    names = store().metrics(table)
+    if not names and store().table_summary(table) is None:
+        abort(404, f"no audits stored for table {table}")
+    return {"table": table, "metrics": names}
+
+
+@bp.get("/tables/<path:table>/metrics/<path:metric>/history")
+def metric_history(table: str, metric: str) -> dict[str, Any]:
+    points = store().metric_history(table, metric, last=_int_arg("last", 365, high=100_000))
+    if not points:
+        abort(404, f"no values stored for metric {metric!r} of table {table}")
+    return {
+        "table": table,
+        "metric": metric,
+        "points": [{"partition": p["partition_value"], "value": p["value"], "run_id": p["run_id"]} for p in points],
+    }
+
+
+@bp.get("/failing")
+def failing() -> dict[str, Any]:
+    parts = store().failing_partitions(limit=_int_arg("limit", 100), table=request.args.get("table") or None)
+    return {"partitions": [{**{k: jsonable(v) for k, v in p.items()}, "failures": _rows(p["failures"])} for p in parts]}
+
+
+@bp.get("/runs")
+def runs() -> dict[str, Any]:
+    before = request.args.get("before")
+    rows = store().recent_runs(
+        limit=_int_arg("limit", 50),
+        table=request.args.get("table") or None,
+        status=_status_arg(),
+        before=_int_arg("before", 0, low=0, high=MAX_ID) if before is not None else None,
+    )
+    return {"runs": _rows(rows)}
+
+
+@bp.get("/runs/<int:run_id>")
+def run(run_id: int) -> dict[str, Any]:
+    doc = run_document(run_id)
+    if doc is None:
+        abort(404, f"no run {run_id}")
+    return doc
+
+
+@bp.post("/partitions/<table>/<path:partition>/mark")
+@require_token
+def mark(table: str, partition: str) -> tuple[dict[str, Any], int]:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        abort(400, 'send a JSON object: {"mark": "good" | "bad", "reason": "..."}')
+    verdict_ = body.get("mark")
+    reason, by = body.get("reason"), body.get("by")
+    if verdict_ not in ("good", "bad"):
+        abort(400, '`mark` is "good" or "bad"')
+    if reason is not None and not isinstance(reason, str) or by is not None and not isinstance(by, str):
+        abort(400, "`reason` and `by` are text")
+    if not store().current_outcomes(table, partition):
+        abort(404, f"no audit stored for {table} partition {partition}")
+    store().mark(table, partition, verdict_, reason, by or "api")
+    return {"table": table, "partition": partition, "mark": verdict_, "reason": reason}, 200

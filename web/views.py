@@ -1,0 +1,209 @@
+"""The pages. Each view calls store functions and renders a template; nothing here speaks SQL."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
+from quinto.web import project_problem, store, table_spec, table_specs
+from quinto.web.auth import check_csrf, require_writer, token_matches
+from quinto.web.charts import trend_svg
+from quinto.web.heatmap import heatmap_html
+from werkzeug.wrappers import Response
+
+from quinto.evaluate import Status
+
+bp = Blueprint("ui", __name__)
+
+RANGES = (30, 90, 365)
+STATUSES = ("PASS", "WARN", "FAIL", "ERROR")
+
+
+def _context() -> dict[str, Any]:
+    return {"project_problem": project_problem(), "signed_in": bool(session.get("writer"))}
+
+
+@bp.get("/")
+def overview() -> str:
+    specs = table_specs()
+    rows = store().table_summaries()
+    for r in rows:
+        spec = specs.get(r["table_name"])
+        r["owners"] = list(spec.owners) if spec else []
+    owners = sorted({o for r in rows for o in r["owners"]})
+    connections = sorted({r["connection"] for r in rows})
+    f = {k: request.args.get(k, "").strip() for k in ("status", "owner", "connection", "q")}
+    shown = [
+        r
+        for r in rows
+        if (not f["status"] or r["status"] == f["status"])
+        and (not f["owner"] or f["owner"] in r["owners"])
+        and (not f["connection"] or r["connection"] == f["connection"])
+        and (not f["q"] or f["q"].lower() in r["table_name"].lower())
+    ]
+    unaudited = sorted(set(specs) - {r["table_name"] for r in rows})
+    return render_template(
+        "overview.html",
+        tables=shown,
+        total=len(rows),
+        filters=f,
+        statuses=STATUSES,
+        owners=owners,
+        connections=connections,
+        unaudited=unaudited,
+        **_context(),
+    )
+
+
+@bp.get("/failing")
+def failing() -> str:
+    table = request.args.get("table") or None
+    parts = store().failing_partitions(limit=200, table=table)
+    return render_template("failing.html", partitions=parts, table=table, **_context())
+
+
+def _last() -> int:
+    try:
+        last = int(request.args.get("last", 90))
+    except ValueError:
+        last = 90
+    return last if last in RANGES else 90
+
+
+@bp.get("/tables/<path:table>")
+def table_page(table: str) -> str:
+    last = _last()
+    parts = store().partitions(table, last=last)
+    if not parts:
+        abort(404, f"no audits stored for table {table}")
+    columns = [p["partition_value"] for p in reversed(parts)]  # newest on the right
+    checks = store().checks_of(table, columns[-1])
+    known = {c["check_key"] for c in checks}
+    statuses: dict[tuple[str, str], str] = {}
+    series: dict[str, list[dict[str, Any]]] = {}
+    for partition, check, status, value, judged, low, high in store().grid(table, columns):
+        statuses[(check, partition)] = status
+        series.setdefault(check, []).append(
+            {"partition": partition, "y": judged if judged is not None else value, "low": low, "high": high}
+            | {"status": status}
+        )
+        if check not in known:  # a check no longer declared still has its history shown
+            known.add(check)
+            checks.append({"check_key": check, "check_type": "", "source": ""})
+    order = {p: i for i, p in enumerate(columns)}
+    charts = []
+    for c in checks:
+        points = sorted(series.get(c["check_key"], []), key=lambda pt: order[pt["partition"]])
+        if any(pt["y"] is not None for pt in points):
+            charts.append({"check": c, "svg": trend_svg(points, c["check_key"])})
+    links = {p: url_for("ui.partition_page", table=table, partition=p) for p in columns}
+    part_status = {p["partition_value"]: p["status"] for p in parts}
+    return render_template(
+        "table.html",
+        table=table,
+        summary=store().table_summary(table),
+        spec=table_spec(table),
+        last=last,
+        ranges=RANGES,
+        heatmap=heatmap_html(columns, checks, statuses, links, part_status),
+        checks=checks,
+        charts=charts,
+        **_context(),
+    )
+
+
+@bp.get("/tables/<path:table>/partitions/<path:partition>")
+def partition_page(table: str, partition: str) -> str:
+    rows = store().current_outcomes(table, partition)
+    if not rows:
+        abort(404, f"no audit stored for {table} partition {partition}")
+    for r in rows:
+        r["samples_list"] = json.loads(r["samples"]) if r["samples"] else []
+    current_runs = sorted({r["run_id"] for r in rows})
+    statements = []
+    for rid in current_runs:
+        for s in store().statements_of_run(rid):
+            params = json.loads(s["params"] or "{}")
+            # a run over many partitions: keep its scans and the statements about this partition
+            if s["purpose"] in ("scan", "reference") or partition in params.values():
+                statements.append(
+                    dict(s, run_id=rid, params_text=", ".join(f":{k} = {v!r}" for k, v in params.items()))
+                )
+    marks = store().marks(table, [partition])
+    return render_template(
+        "partition.html",
+        table=table,
+        partition=partition,
+        outcomes=rows,
+        statements=statements,
+        runs=store().partition_runs(table, partition),
+        mark=marks.get(partition),
+        status=str(max((Status(r["status"]) for r in rows), key=lambda s: s.rank)),
+        can_rerun=table_spec(table) is not None,
+        **_context(),
+    )
+
+
+@bp.post("/tables/<path:table>/partitions/<path:partition>/mark")
+@require_writer
+def mark_partition(table: str, partition: str) -> Response:
+    verdict = request.form.get("mark", "")
+    if verdict not in ("good", "bad"):
+        abort(400, "a partition is marked good or bad")
+    if not store().current_outcomes(table, partition):
+        abort(404, f"no audit stored for {table} partition {partition}")
+    reason = request.form.get("reason", "").strip() or None
+    store().mark(table, partition, verdict, reason, by="web")
+    flash(f"marked {partition} {verdict}")
+    return redirect(url_for("ui.partition_page", table=table, partition=partition))
+
+
+@bp.get("/runs")
+def runs_page() -> str:
+    before = request.args.get("before", type=int)
+    before = before if before is None or 0 <= before < 2**31 else None
+    table = request.args.get("table") or None
+    status = request.args.get("status") or None
+    rows = store().recent_runs(limit=100, table=table, status=status, before=before)
+    for r in rows:
+        r["duration_s"] = (r["finished_at"] - r["started_at"]).total_seconds() if r["finished_at"] else None
+    return render_template(
+        "runs.html", runs=rows, table=table, status=status, statuses=STATUSES, before=before, **_context()
+    )
+
+
+@bp.get("/runs/<int:run_id>")
+def run_page(run_id: int) -> str:
+    run = store().get_run(run_id) if run_id < 2**31 else None
+    if run is None:
+        abort(404, f"no run {run_id}")
+    run["partitions_list"] = json.loads(run["partitions"] or "[]")
+    return render_template(
+        "run.html",
+        run=run,
+        outcomes=store().outcomes_of_run(run_id),
+        statements=store().statements_of_run(run_id),
+        **_context(),
+    )
+
+
+@bp.route("/signin", methods=["GET", "POST"])
+def signin() -> Any:
+    if request.method == "POST":
+        check_csrf()
+        if not current_app.config.get("QUINTO_API_TOKEN"):
+            abort(401, "writes are disabled: the server has no QUINTO_API_TOKEN")
+        if not token_matches(request.form.get("token", "")):
+            return render_template("signin.html", error="that is not the write token", **_context()), 401
+        session["writer"] = True
+        target = request.form.get("next", "")
+        return redirect(target if target.startswith("/") and not target.startswith("//") else url_for("ui.overview"))
+    return render_template("signin.html", error=None, next=request.args.get("next", ""), **_context())
+
+
+@bp.post("/signout")
+def signout() -> Response:
+    check_csrf()
+    session.pop("writer", None)
+    return redirect(url_for("ui.overview"))
