@@ -328,7 +328,10 @@ class Scheduler:
         except Exception as exc:  # noqa: BLE001 - the store may be down for a while
             self.log("store_error", message=f"heartbeat: {_first_line(exc)}")
             return
-        for rid in set(ids) - held:
+        with self._lock:
+            # a run that finished meanwhile is no longer held either; only an unfinished one was taken over
+            lost = [rid for rid in set(ids) - held if rid in self.running and not self.running[rid][1].done()]
+        for rid in sorted(lost):
             self.log("claim_lost", run_id=rid, message="another scheduler took this run over")
 
     def audit(self, row: dict[str, Any]) -> None:
