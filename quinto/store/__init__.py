@@ -243,6 +243,10 @@ class Store(QueueMixin):
         """Keep the read models in step with the outcomes this run made current."""
         if not fresh:
             return
+        if conn.dialect.name == "postgresql":
+            # two writers of one table (schedulers, concurrent audits) would both delete and insert its
+            # status rows; one at a time, each sees the other's rows (SQLite has a single writer anyway)
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": lock_key("status", run.table)})
         by_part: dict[str, list[Status]] = {}
         for o in run.outcomes:
             if o.partition in fresh:
