@@ -197,6 +197,32 @@ def document() -> dict[str, Any]:
                     "required": ["runs"],
                     "properties": {"runs": {"type": "array", "items": {"type": "object"}}},
                 },
+                "AuditRequest": {
+                    "type": "object",
+                    "required": ["table"],
+                    "additionalProperties": False,
+                    "properties": {
+                        "table": {"type": "string", "description": "a table with a check file"},
+                        "partition": {
+                            "description": 'e.g. "ds=2026-11-27", "2026-11-27" or {"ds": "2026-11-27"}; '
+                            "none for a table without a partition column",
+                            "oneOf": [{"type": "string"}, {"type": "object"}],
+                        },
+                        "force": {
+                            "type": "boolean",
+                            "description": "a fresh audit even if one of this partition is already running",
+                        },
+                    },
+                },
+                "AuditAccepted": {
+                    "type": "object",
+                    "required": ["run_id", "status", "url"],
+                    "properties": {
+                        "run_id": {"type": "integer"},
+                        "status": {"type": "string", "enum": ["QUEUED"]},
+                        "url": {"type": "string"},
+                    },
+                },
                 "MarkRequest": {
                     "type": "object",
                     "required": ["mark"],
@@ -284,6 +310,23 @@ def document() -> dict[str, Any]:
                     }
                 ],
             ),
+            "/api/audits": {
+                "post": {
+                    "summary": "Queue an audit of one partition; `quinto scheduler` runs it, /api/runs/{id} tells",
+                    "security": [{"bearer": []}],
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/AuditRequest"}}},
+                    },
+                    "responses": {
+                        "202": _ok("#/components/schemas/AuditAccepted", "Queued"),
+                        "400": ERROR,
+                        "401": ERROR,
+                        "500": ERROR,
+                        "503": ERROR,
+                    },
+                }
+            },
             "/api/partitions/{table}/{partition}/mark": {
                 "post": {
                     "summary": "Mark a partition good (joins baselines) or bad (never does)",
