@@ -202,7 +202,12 @@ def document() -> dict[str, Any]:
                     "required": ["table"],
                     "additionalProperties": False,
                     "properties": {
-                        "table": {"type": "string", "description": "a table with a check file"},
+                        "table": {
+                            "type": "string",
+                            "minLength": 1,
+                            "pattern": r"^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*){0,2}$",
+                            "description": "a table with a check file",
+                        },
                         "partition": {
                             "description": 'e.g. "ds=2026-11-27", "2026-11-27" or {"ds": "2026-11-27"}; '
                             "none for a table without a partition column",
