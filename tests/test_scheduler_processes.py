@@ -286,7 +286,9 @@ def test_http_trigger_end_to_end(served: tuple[str, Schedulers]) -> None:
     status, err = http(f"{base}/api/audits", {"table": "dw.sales", "partition": "ds=1' or '1'='1"}, "s3cret-token")
     assert status == 400 and err["error"].startswith("refusing partition value")
     status, err = http(f"{base}/api/audits", {"table": "dw.sale", "partition": "ds=2026-11-01"}, "s3cret-token")
-    assert status == 400 and "did you mean 'dw.sales'?" in err["error"]
+    assert status == 404 and "did you mean 'dw.sales'?" in err["error"]
+    unknown = run_quinto(["audit", "dw.sale", "-p", "ds=2026-11-02", "--via", base], root)
+    assert unknown.returncode == 2 and "no checks declared for table 'dw.sale'" in unknown.stderr
     assert http(f"{base}/api/runs/999999") == (404, {"error": "no run 999999"})
 
 

@@ -14,6 +14,7 @@ from flask.typing import ResponseReturnValue
 from quinto.audit import open_store
 from quinto.errors import QuintoError, SpecError, UsageError
 from quinto.scheduler import submit
+from quinto.scheduler.queue import UnknownTable
 from quinto.spec import Project, load_project
 from quinto.store import Store
 
@@ -49,6 +50,8 @@ def _authorized() -> bool:
 
 @audits_api.errorhandler(QuintoError)
 def _quinto_error(exc: QuintoError) -> ResponseReturnValue:
+    if isinstance(exc, UnknownTable):  # no check file declares the table
+        return _error(exc.message, 404)
     if isinstance(exc, UsageError):  # the request is wrong
         return _error(exc.message, 400)
     if isinstance(exc, SpecError):  # the server's quinto.yaml is wrong

@@ -14,6 +14,10 @@ from quinto.spec.project import check_files, display_path, resolve_connection
 from quinto.store import Store
 
 
+class UnknownTable(UsageError):
+    """The request names a table no check file declares (HTTP 404, exit code 2)."""
+
+
 def load_tables(project: Project) -> tuple[dict[str, TableSpec], dict[str, str]]:
     """Every check file that parses, by table, and the problems of those that do not (by file):
     one broken file does not stop the others."""
@@ -83,7 +87,7 @@ def submit(
 ) -> int:
     """Queue an audit of one partition of `table` and return its run id (status QUEUED). An audit
     of the same partition that is queued, or running (unless `force`), is reused. Raises
-    UsageError for an unknown table or a bad partition."""
+    UnknownTable (a UsageError) for a table without checks, UsageError for a bad partition."""
     if not isinstance(table, str) or not table.strip():
         raise UsageError("say which table to audit, e.g. dw.fact_playback")
     tables, problems = load_tables(project)
@@ -92,7 +96,7 @@ def submit(
         known = sorted(tables)
         hint = did_you_mean(table, known) or (f"; known tables: {', '.join(known[:10])}" if known else "")
         broken = f"; check files with problems: {', '.join(sorted(problems))}" if problems else ""
-        raise UsageError(f"no checks declared for table '{table}'{hint}{broken}")
+        raise UnknownTable(f"no checks declared for table '{table}'{hint}{broken}")
     value = partition_value(spec, partition)
     run_id, _ = store.enqueue(
         spec.table,

@@ -63,7 +63,7 @@ def audit_via(
         raise UsageError(
             f"the server refused the request: {doc.get('error', 'unauthorized')} (set QUINTO_API_TOKEN to its token)"
         )
-    if status == 400:
+    if status in (400, 404):  # a bad request, or a table without checks
         raise UsageError(str(doc.get("error", "bad request")))
     if status not in (200, 202) or "run_id" not in doc:
         raise RemoteError(f"the server answered {status} to POST /api/audits: {doc.get('error', doc)}")
