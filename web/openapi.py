@@ -327,6 +327,7 @@ def document() -> dict[str, Any]:
                         "202": _ok("#/components/schemas/AuditAccepted", "Queued"),
                         "400": ERROR,
                         "401": ERROR,
+                        "404": ERROR,
                         "500": ERROR,
                         "503": ERROR,
                     },
