@@ -288,3 +288,24 @@ def test_pages_need_few_store_queries(client: FlaskClient, counted: list[str], u
     counted.clear()
     assert client.get(url).status_code == 200
     assert len(counted) <= most, counted
+
+
+def test_every_rendered_link_resolves(sqlite_store_url: str) -> None:
+    store = Store(sqlite_store_url)
+    for part in ("2026-11-01T10:00+01:00", "region=eu/2026 11 02", "100%"):
+        store.save_run(make_run(part, Status.FAIL, 1, table="dw.odd name+x?#"))
+    client = create_app({"QUINTO_STORE": sqlite_store_url}).test_client()
+    seen: set[str] = set()
+    todo = ["/", "/failing", "/runs"]
+    while todo:
+        url = todo.pop()
+        if url in seen:
+            continue
+        seen.add(url)
+        resp = client.get(url)
+        assert resp.status_code == 200, url
+        for href in re.findall(r'href="(/[^"]*)"', text(resp)):
+            href = href.replace("&amp;", "&")
+            if not href.startswith(("/static/", "/signin")) and "last=" not in href:
+                todo.append(href)
+    assert sum("/partitions/" in u for u in seen) == 3 and any(u.startswith("/runs/") for u in seen)

@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
-from quinto.web import project_problem, store, table_spec, table_specs
+from quinto.web import partition_url, project_problem, store, table_spec, table_specs
 from quinto.web.auth import check_csrf, require_writer, token_matches
 from quinto.web.charts import trend_svg
 from quinto.web.heatmap import heatmap_html
@@ -45,6 +45,7 @@ def overview() -> str:
     unaudited = sorted(set(specs) - {r["table_name"] for r in rows})
     return render_template(
         "overview.html",
+        failing_url=url_for("ui.failing"),
         tables=shown,
         total=len(rows),
         filters=f,
@@ -97,7 +98,7 @@ def table_page(table: str) -> str:
         points = sorted(series.get(c["check_key"], []), key=lambda pt: order[pt["partition"]])
         if any(pt["y"] is not None for pt in points):
             charts.append({"check": c, "svg": trend_svg(points, c["check_key"])})
-    links = {p: url_for("ui.partition_page", table=table, partition=p) for p in columns}
+    links = {p: partition_url(table, p) for p in columns}
     part_status = {p["partition_value"]: p["status"] for p in parts}
     return render_template(
         "table.html",
