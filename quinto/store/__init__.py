@@ -21,18 +21,19 @@ from sqlalchemy.engine import make_url
 from quinto.errors import StoreError
 from quinto.evaluate import Status
 from quinto.results import Run, jsonable
+from quinto.store.alerts import AlertTables
 from quinto.store.schema import metric_values, outcomes, partition_marks, runs, statements
 
 MIGRATIONS = str(Path(__file__).parent / "migrations")
 #: the newest migration; `migrate()` runs Alembic only when the store is not there yet.
-HEAD_REVISION = "0002"
+HEAD_REVISION = "0004"
 
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-class Store:
+class Store(AlertTables):
     def __init__(self, url: str) -> None:
         self.url = url
         try:
@@ -104,6 +105,9 @@ class Store:
             judged = sorted({o.partition for o in run.outcomes})
             newer = self._partitions_with_newer_runs(conn, run, judged)
             fresh = [p for p in judged if p not in newer]
+            # alert states advance and the outbox is written here, before the outcomes they compare
+            # with are superseded, and in this transaction: no outcome without its alert
+            self._record_alerts(conn, run, int(run_id), fresh, now)
             for chunk in _chunks(fresh, 500):
                 conn.execute(
                     outcomes.update()
