@@ -255,6 +255,8 @@ def alerts_send_cmd(config: str | None, loop: bool, interval: float) -> None:
     def show(report: SendReport) -> None:
         if report.reclaimed:
             click.echo(f"note: {report.reclaimed} alert(s) left by a stopped sender are sent again", err=True)
+        for note in report.notes:
+            click.echo(f"note: {note}", err=True)
         if report.sent or report.digests or not loop:
             digests = f" ({report.digests} digest(s) formed)" if report.digests else ""
             click.echo(f"sent {len(report.sent)} alert(s){digests}")
@@ -262,8 +264,11 @@ def alerts_send_cmd(config: str | None, loop: bool, interval: float) -> None:
         if error:
             click.echo(f"Error: {error}", err=True)
 
+    def store_down(error: QuintoError) -> None:
+        click.echo(f"Error: {error.message}; trying again in {interval:g}s", err=True)
+
     try:
-        report = commands.send(config=config, loop=loop, interval=interval, on_pass=show)
+        report = commands.send(config=config, loop=loop, interval=interval, on_pass=show, on_error=store_down)
     except KeyboardInterrupt:
         sys.exit(0)
     sys.exit(report.exit_code)

@@ -85,8 +85,7 @@ SETTINGS: tuple[Setting, ...] = (
         "slack",
         {},
         dict,
-        "Slack channels: `\"#channel\"` → incoming-webhook URL, from the environment only "
-        "(e.g. `${SLACK_DQ_WEBHOOK}`).",
+        'Slack channels: `"#channel"` → incoming-webhook URL, from the environment only (e.g. `${SLACK_DQ_WEBHOOK}`).',
     ),
     Setting("alerts", {}, dict, "Alert routing and timing: the `alerts.*` keys.", keys=ALERT_KEYS),
 )

@@ -55,6 +55,13 @@ class Inbox:
 
     def __init__(self) -> None:
         self.messages: list[tuple[list[str], EmailMessage]] = []
+        self.refuse: set[str] = set()  # recipients answered with 550
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:  # noqa: N802
+        if address in self.refuse:
+            return "550 no such user here"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd's name
         msg = email.message_from_bytes(envelope.content, policy=email.policy.default)
@@ -188,7 +195,7 @@ def test_email_and_slack_once_per_state_change(
     assert audit_with(project, tmp_path, BAD) == 1
     report = send_pending(store, project.settings)
     assert len(report.sent) == 2 and report.exit_code == 0
-    (rcpts, msg), = smtp.inbox.messages
+    ((rcpts, msg),) = smtp.inbox.messages
     assert sorted(rcpts) == sorted(OWNERS)
     assert msg["Subject"] == "[Quinto] dw.plays ds=2026-11-01: 1 failing"
     assert msg["From"] == "quinto@example.com"
@@ -237,22 +244,29 @@ def test_smtp_down_then_up_delivers_once(tmp_path: Path, monkeypatch: pytest.Mon
     project = make_project(tmp_path, f"sqlite:///{tmp_path / 's.db'}", monkeypatch, port, slack.url, checks=checks)
     store = open_project_store(project)
     assert audit_with(project, tmp_path, BAD) == 1  # the audit's verdict is about data, not delivery
+    assert audit_with(project, tmp_path, [[1, None, 50, "2026-11-02"]], "2026-11-02") == 1
     t0 = now_plus(0)
     report = send_pending(store, project.settings, now=t0)
-    assert report.sent == [] and report.exit_code == 3
-    assert report.error() is not None and f"cannot reach SMTP 127.0.0.1:{port}" in report.error()  # type: ignore[operator]
-    (row,) = store.outbox()
-    assert row["status"] == "pending" and row["attempts"] == 1
-    assert row["next_attempt_at"].replace(tzinfo=dt.UTC) == t0 + dt.timedelta(seconds=30)
+    assert report.sent == [] and report.exit_code == 3 and len(report.failed) == 1 and report.deferred == 1
+    assert report.error() == (
+        f"2 alert(s) not delivered, kept in the outbox and retried with backoff: cannot reach SMTP 127.0.0.1:{port}: "
+        "Connection refused"
+    )
+    rows = sorted(store.outbox(), key=lambda r: r["id"])
+    assert [(r["status"], r["attempts"]) for r in rows] == [("pending", 1), ("pending", 0)]  # the 2nd waited
+    assert {r["next_attempt_at"].replace(tzinfo=dt.UTC) for r in rows} == {t0 + dt.timedelta(seconds=30)}
     assert send_pending(store, project.settings, now=t0 + dt.timedelta(seconds=10)).sent == []  # not due yet
 
     server = SMTPServer(port)
     server.start()
     try:
         report = send_pending(store, project.settings, now=t0 + dt.timedelta(seconds=31))
-        assert len(report.sent) == 1 and report.exit_code == 0
+        assert len(report.sent) == 2 and report.exit_code == 0
         assert send_pending(store, project.settings, now=t0 + dt.timedelta(hours=2)).sent == []
-        assert len(server.inbox.messages) == 1
+        assert sorted(m["Subject"] for _, m in server.inbox.messages) == [
+            "[Quinto] dw.plays ds=2026-11-01: 1 failing",
+            "[Quinto] dw.plays ds=2026-11-02: 1 failing",
+        ]
     finally:
         server.stop()
     store.close()
@@ -454,3 +468,40 @@ def test_validate_notes_targets_that_are_not_configured(tmp_path: Path) -> None:
         "note: alerts of dw.plays are not delivered to slack:#dq-plays, email (no `smtp.host`): "
         "not configured in quinto.yaml"
     )
+
+
+def test_a_refused_recipient_does_not_resend_to_the_others(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, smtp: SMTPServer, slack: SlackServer
+) -> None:
+    checks = CHECKS.replace("slack:#dq-plays, ", "")
+    project = make_project(tmp_path, f"sqlite:///{tmp_path / 's.db'}", monkeypatch, smtp.port, slack.url, checks=checks)
+    store = open_project_store(project)
+    smtp.inbox.refuse = {OWNERS[1]}
+    audit_with(project, tmp_path, BAD)
+    report = send_pending(store, project.settings)
+    assert len(report.sent) == 1 and report.notes == [
+        f"alert {report.sent[0]}: SMTP refused {OWNERS[1]}; delivered to the other recipients"
+    ]
+    assert [rcpts for rcpts, _ in smtp.inbox.messages] == [[OWNERS[0]]]
+    assert send_pending(store, project.settings).sent == []
+    store.close()
+
+
+def test_default_targets_and_opting_out(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from quinto.alerts import policy_for
+    from quinto.spec import load_suite
+
+    default = "alerts:\n  notify: [email:owners]\n  reminder: 1d\n"
+    without = CHECKS.replace("notify: [slack:#dq-plays, email:owners, email:oncall@example.com]\n", "")
+    project = make_project(tmp_path, "sqlite://", monkeypatch, 2525, "http://127.0.0.1:1/hook", default, without)
+    policy = policy_for(project, load_suite(project).table("dw.plays"))
+    assert policy is not None
+    assert policy["targets"] == [{"channel": "email", "target": OWNERS[0]}] and policy["reminder_s"] == 86400
+    assert policy["levels"] == {
+        "row_count > 0": "fail",
+        "missing_count(account_id) < 1": "fail",
+        "avg(duration_s) between 10 and 100": None,
+    }
+    opted_out = without.replace("checks:", "notify: []\nchecks:")
+    project = make_project(tmp_path, "sqlite://", monkeypatch, 2525, "http://127.0.0.1:1/hook", default, opted_out)
+    assert policy_for(project, load_suite(project).table("dw.plays")) is None

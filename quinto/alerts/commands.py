@@ -9,9 +9,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
+
 from quinto.alerts.sender import SendReport, send_pending
 from quinto.audit import open_store
-from quinto.errors import UsageError, did_you_mean
+from quinto.errors import StoreError, UsageError, did_you_mean
 from quinto.spec import Project, load_project, load_suite
 from quinto.spec.grammar import parse_duration
 
@@ -98,22 +100,36 @@ def send(
     loop: bool = False,
     interval: float = 30.0,
     on_pass: Callable[[SendReport], None] | None = None,
+    on_error: Callable[[StoreError], None] | None = None,
 ) -> SendReport:
     """Deliver the pending alerts once (or, with `loop`, forever: every `interval` seconds, sooner
-    when a retry falls due). Returns the report of the last pass."""
+    when a retry falls due). Returns the report of the last pass. A store that cannot be read raises
+    StoreError, or with `loop` is reported to `on_error` and tried again at the next pass."""
     project = load_project(config)
     store = open_store(project)
     try:
         while True:
-            report = send_pending(store, project.settings)
-            if on_pass is not None:
-                on_pass(report)
-            if not loop:
-                return report
-            nxt = store.next_alert_due()
             wait = interval
-            if nxt is not None:
-                wait = min(interval, max(1.0, (nxt - dt.datetime.now(dt.UTC)).total_seconds()))
+            try:
+                report = send_pending(store, project.settings)
+                nxt = store.next_alert_due()
+            except (StoreError, sa.exc.SQLAlchemyError) as exc:
+                error = exc if isinstance(exc, StoreError) else StoreError(f"store ({store.where}): {_first_line(exc)}")
+                if not loop or on_error is None:
+                    raise error from None
+                on_error(error)
+            else:
+                if on_pass is not None:
+                    on_pass(report)
+                if not loop:
+                    return report
+                if nxt is not None:
+                    wait = min(interval, max(1.0, (nxt - dt.datetime.now(dt.UTC)).total_seconds()))
             time.sleep(wait)
     finally:
         store.close()
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", None) or exc)
+    return text.splitlines()[0] if text else type(exc).__name__

@@ -47,8 +47,9 @@ def send_email(
     html: str,
     message_id: str,
     timeout: float = TIMEOUT_S,
-) -> None:
-    """One email with a plain-text and an HTML part to every recipient."""
+) -> list[str]:
+    """One email with a plain-text and an HTML part to every recipient; returns the recipients the
+    server refused while accepting the others (the message was sent: retrying would duplicate it)."""
     host, port = smtp.get("host"), int(smtp.get("port") or 587)
     if not host:
         raise DeliveryError("email alerts need `smtp.host` in quinto.yaml", down=True)
@@ -80,9 +81,7 @@ def send_email(
     except (smtplib.SMTPException, OSError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc) or type(exc).__name__
         raise DeliveryError(f"cannot reach {where}: {reason}", down=True) from None
-    if refused:
-        # delivered to the others; retrying would send them a duplicate, so the refusal is reported
-        raise DeliveryError(f"{where} refused {', '.join(sorted(refused))} (delivered to the other recipients)")
+    return sorted(refused)
 
 
 def _reply(exc: smtplib.SMTPResponseException) -> str:

@@ -4,6 +4,7 @@ alerts when it is replayed."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from quinto.spec import Project, TableSpec
@@ -25,12 +26,17 @@ def recipients(spec: TableSpec, targets: list[str]) -> tuple[list[str], list[str
     return list(dict.fromkeys(channels)), list(dict.fromkeys(emails))
 
 
+def targets_of(spec: TableSpec, alerts: Mapping[str, Any]) -> list[str]:
+    """The check file's `notify:`, or quinto.yaml's `alerts.notify` when the file has none."""
+    return list(spec.notify if spec.notify_declared else alerts.get("notify") or [])
+
+
 def policy_for(project: Project, spec: TableSpec, trigger: str = "cli") -> dict[str, Any] | None:
     """The routing of `spec`'s alerts, or None when nothing would be delivered anywhere: no target,
     or targets whose channel quinto.yaml does not configure (`quinto validate` notes those)."""
     settings = project.settings
     alerts = settings.get("alerts") or {}
-    channels, emails = recipients(spec, list(spec.notify or alerts.get("notify") or []))
+    channels, emails = recipients(spec, targets_of(spec, alerts))
     slack = settings.get("slack") or {}
     channels = [c for c in channels if c in slack]
     if not (settings.get("smtp") or {}).get("host"):
@@ -60,7 +66,7 @@ def routing_notes(project: Project, tables: dict[str, TableSpec]) -> list[str]:
     slack = settings.get("slack") or {}
     notes = []
     for name, spec in sorted(tables.items()):
-        channels, emails = recipients(spec, list(spec.notify or alerts.get("notify") or []))
+        channels, emails = recipients(spec, targets_of(spec, alerts))
         missing = [f"slack:{c}" for c in channels if c not in slack]
         if emails and not (settings.get("smtp") or {}).get("host"):
             missing.append("email (no `smtp.host`)")

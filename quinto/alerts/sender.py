@@ -41,6 +41,7 @@ class SendReport:
     deferred: int = 0  # due, but its endpoint failed earlier in this pass
     digests: int = 0  # digests formed in this pass
     reclaimed: int = 0  # rows a dead sender left claimed, sent again
+    notes: list[str] = field(default_factory=list)  # delivered, but not to everyone
 
     @property
     def exit_code(self) -> int:
@@ -52,8 +53,8 @@ class SendReport:
             return None
         reasons = list(dict.fromkeys(why for _, why in self.failed))
         waiting = len(self.failed) + self.deferred
-        return (
-            f"{waiting} alert(s) not delivered, kept in the outbox and retried with backoff: " + "; ".join(reasons[:3])
+        return f"{waiting} alert(s) not delivered, kept in the outbox and retried with backoff: " + "; ".join(
+            reasons[:3]
         )
 
 
@@ -82,8 +83,9 @@ def backoff(attempts: int, retry_after: float | None = None) -> float:
     return min(BACKOFF_MAX_S, BACKOFF_S * 2 ** max(0, attempts - 1))
 
 
-def deliver(row: Mapping[str, Any], settings: Mapping[str, Any]) -> None:
-    """Send one outbox row; raises DeliveryError."""
+def deliver(row: Mapping[str, Any], settings: Mapping[str, Any]) -> str | None:
+    """Send one outbox row; raises DeliveryError. Returns a note when the message was sent but some
+    recipients were refused."""
     payload = json.loads(row["payload"])
     if row["channel"] == "slack":
         channel = row["target"]
@@ -91,14 +93,18 @@ def deliver(row: Mapping[str, Any], settings: Mapping[str, Any]) -> None:
         if not webhook:
             raise DeliveryError(f"Slack channel '{channel}' has no webhook under `slack:` in quinto.yaml", down=True)
         post_slack(webhook, channel, render_slack(payload))
-        return
+        return None
     smtp = settings.get("smtp") or {}
     subject, text, html = render_email(payload)
     sender = str(smtp.get("from") or "quinto@localhost")
     domain = sender.rpartition("@")[2] or "localhost"
-    stamp = dt.datetime.fromisoformat(str(row["created_at"])).strftime("%Y%m%d%H%M%S") if row.get("created_at") else ""
+    stamp = row["created_at"].strftime("%Y%m%d%H%M%S") if row.get("created_at") else ""
     message_id = f"<quinto-alert-{row['id']}.{stamp}@{domain}>"
-    send_email(smtp, [a.strip() for a in row["target"].split(",") if a.strip()], subject, text, html, message_id)
+    recipients = [a.strip() for a in row["target"].split(",") if a.strip()]
+    refused = send_email(smtp, recipients, subject, text, html, message_id)
+    if refused:
+        return f"SMTP refused {', '.join(refused)}; delivered to the other recipients"
+    return None
 
 
 def endpoint(row: Mapping[str, Any], settings: Mapping[str, Any]) -> str:
@@ -125,23 +131,24 @@ def send_pending(
     report = SendReport()
     report.reclaimed = store.reclaim_alerts(now, lease_s, is_dead)
     report.digests = store.form_digests(now)
-    down: set[str] = set()
+    down: dict[str, tuple[dt.datetime, str]] = {}  # endpoint → (its next attempt, why)
     for row in store.due_alerts(now, limit):
         where = endpoint(row, settings)
         if where in down:
+            store.defer_alert(row["id"], *down[where])
             report.deferred += 1
             continue
         if not store.claim_alert(row["id"], me, now):
             continue  # another sender has it
         attempts = int(row["attempts"]) + 1
         try:
-            deliver(row, settings)
+            note = deliver(row, settings)
         except DeliveryError as exc:
-            wait = backoff(attempts, exc.retry_after)
-            store.release_alert(row["id"], me, exc.message, now + dt.timedelta(seconds=wait))
+            retry_at = now + dt.timedelta(seconds=backoff(attempts, exc.retry_after))
+            store.release_alert(row["id"], me, exc.message, retry_at)
             report.failed.append((row["id"], exc.message))
             if exc.down:
-                down.add(where)
+                down[where] = (retry_at, exc.message)
             continue
         except Exception as exc:  # noqa: BLE001 - a bug must not leave the row claimed
             why = f"internal error: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
@@ -150,6 +157,8 @@ def send_pending(
             continue
         if os.environ.get(CRASH_HOOK) == "1":
             os._exit(CRASH_EXIT)  # test hook: die between delivery and marking (see the module doc)
-        store.mark_alert_sent(row["id"], me, dt.datetime.now(dt.UTC))
+        store.mark_alert_sent(row["id"], me, dt.datetime.now(dt.UTC), note)
         report.sent.append(row["id"])
+        if note:
+            report.notes.append(f"alert {row['id']}: {note}")
     return report

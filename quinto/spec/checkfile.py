@@ -114,6 +114,7 @@ class _FileParser:
             owners=owners,
             notify=notify,
             notify_locations=notify_locs,
+            notify_declared="notify" in doc,
             partition_format=str(pformat) if pformat is not None else None,
             connection_location=connection_loc,
             partition_type=ptype,

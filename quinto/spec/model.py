@@ -77,6 +77,7 @@ class TableSpec:
     owners: tuple[str, ...] = ()
     notify: tuple[str, ...] = ()  # targets: "slack:#channel", "email:owners", "email:a@b.c"
     notify_locations: tuple[Location, ...] = ()  # where each of `notify` is written
+    notify_declared: bool = False  # `notify:` written (`notify: []` opts out of quinto.yaml's default)
     partition_format: str | None = None  # a regex every partition value must match
     connection_location: Location | None = None
     partition_type: str = "string"  # how partition values compare: string, date, timestamp, integer

@@ -209,8 +209,10 @@ def _keyed_setting(
                 problems.append(Problem(where, f"`{name}:` is true or false, not {value!r}"))
                 continue
         elif setting.type is int:
-            if not isinstance(value, int) or isinstance(value, bool) or (
-                setting.kind == "port" and not 0 < value < 65536
+            if (
+                not isinstance(value, int)
+                or isinstance(value, bool)
+                or (setting.kind == "port" and not 0 < value < 65536)
             ):
                 what = "a port number (1-65535)" if setting.kind == "port" else "a whole number"
                 problems.append(Problem(where, f"`{name}:` is {what}, not {value!r}"))

@@ -59,7 +59,8 @@ class AlertTables:
             return 0
         now = utc(now)
         levels: dict[str, str | None] = policy.get("levels") or {}
-        judged = [o for o in run.outcomes if o.partition in set(partitions) and levels.get(o.check, "fail")]
+        fresh = set(partitions)
+        judged = [o for o in run.outcomes if o.partition in fresh and levels.get(o.check, "fail")]
         if not judged:
             return 0
         st, oc = alert_states.c, outcomes.c
@@ -295,16 +296,32 @@ class AlertTables:
             )
         return result.rowcount == 1
 
-    def mark_alert_sent(self, alert_id: int, sender: str, now: dt.datetime) -> bool:
-        """Record the delivery of a claimed row; False if the claim was lost meanwhile."""
+    def mark_alert_sent(self, alert_id: int, sender: str, now: dt.datetime, note: str | None = None) -> bool:
+        """Record the delivery of a claimed row (with `note`: what went partly wrong, e.g. a refused
+        recipient); False if the claim was lost meanwhile."""
         ob = alert_outbox.c
         with self.engine.begin() as conn:
             result = conn.execute(
                 alert_outbox.update()
                 .where(ob.id == alert_id, ob.status == SENDING, ob.claimed_by == sender)
-                .values(status=SENT, sent_at=utc(now), last_error=None)
+                .values(status=SENT, sent_at=utc(now), last_error=note)
             )
         return result.rowcount == 1
+
+    def defer_alert(self, alert_id: int, until: dt.datetime, why: str) -> None:
+        """Put off a pending row whose endpoint just failed for another row: it is tried with the
+        endpoint's next attempt, without counting as an attempt of its own."""
+        ob = alert_outbox.c
+        with self.engine.begin() as conn:
+            conn.execute(
+                alert_outbox.update()
+                .where(
+                    ob.id == alert_id,
+                    ob.status == PENDING,
+                    sa.or_(ob.next_attempt_at.is_(None), ob.next_attempt_at < utc(until)),
+                )
+                .values(next_attempt_at=utc(until), last_error=why)
+            )
 
     def release_alert(self, alert_id: int, sender: str, error: str, retry_at: dt.datetime) -> None:
         """A claimed row could not be delivered: pending again, next tried at `retry_at`."""

@@ -24,9 +24,7 @@ def upgrade() -> None:
         sa.Column("announced_at", sa.DateTime(timezone=True)),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
     )
-    op.create_index(
-        "ux_alert_states_key", "alert_states", ["table_name", "partition_value", "check_key"], unique=True
-    )
+    op.create_index("ux_alert_states_key", "alert_states", ["table_name", "partition_value", "check_key"], unique=True)
     op.create_table(
         "alert_outbox",
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
