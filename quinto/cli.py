@@ -276,7 +276,9 @@ def alerts_send_cmd(config: str | None, loop: bool, interval: float) -> None:
 
 @alerts_group.command("list")
 @config_option
-@click.option("--status", type=click.Choice(["pending", "sending", "sent", "held", "digested"]), default=None)
+@click.option(
+    "--status", type=click.Choice(["pending", "sending", "sent", "held", "digested", "cancelled"]), default=None
+)
 @click.option("--limit", default=20, show_default=True)
 def alerts_list_cmd(config: str | None, status: str | None, limit: int) -> None:
     """The newest outbox rows: what was sent, what waits and why."""
@@ -288,6 +290,17 @@ def alerts_list_cmd(config: str | None, status: str | None, limit: int) -> None:
             f"{r['id']:>6}  {r['created_at']:%Y-%m-%d %H:%M:%S}  {r['status']:<9} {r['kind']:<11} "
             f"{r['channel']}:{r['target']}  {r['table_name'] or ''}  attempts={r['attempts']}{error}"
         )
+
+
+@alerts_group.command("cancel")
+@click.argument("ids", nargs=-1, type=int, required=True)
+@config_option
+def alerts_cancel_cmd(ids: tuple[int, ...], config: str | None) -> None:
+    """Give up on undelivered alerts IDS (as `quinto alerts list` shows them); they are kept, never sent."""
+    from quinto.alerts import commands
+
+    n = commands.cancel(list(ids), by=_user(), config=config)
+    click.echo(f"{n} alert(s) cancelled" + ("" if n == len(ids) else f"; {len(ids) - n} were not pending"))
 
 
 @main.command("runs")

@@ -150,3 +150,15 @@ def test_claims_are_exclusive_and_dead_senders_are_reclaimed(sqlite_store_url: s
     assert store.mark_alert_sent(row["id"], "host-a:1", T0) is False  # not host-a's claim any more
     assert store.mark_alert_sent(row["id"], "host-b:2", T0) is True
     assert store.outbox()[0]["status"] == "sent"
+
+
+def test_a_check_erring_on_each_new_partition_alerts_once_it_persists(store_url: str) -> None:
+    store = Store(store_url)
+    store.save_run(run_at(Status.PASS, T0 - 24 * H, "2026-10-31"))
+    store.save_run(run_at(Status.ERROR, T0, "2026-11-01"))  # erring since T0, on a new partition
+    assert changes(store) == []
+    store.save_run(run_at(Status.ERROR, T0 + 24 * H, "2026-11-02"))  # the next day's partition errs too
+    assert changes(store) == [[("2026-11-02", "error")]]
+    store.save_run(run_at(Status.PASS, T0 + 48 * H, "2026-11-03"))
+    store.save_run(run_at(Status.ERROR, T0 + 72 * H, "2026-11-04"))  # erring again, anew
+    assert len(changes(store)) == 1

@@ -429,6 +429,11 @@ def test_cli_send_reports_undelivered_alerts_with_exit_3(tmp_path: Path, monkeyp
     listed = run_quinto(["alerts", "list", "--status", "pending"], tmp_path, env)
     assert listed.returncode == 0 and listed.stdout.count("pending") == 2
     assert "last error: cannot reach" in listed.stdout
+    ids = [line.split()[0] for line in listed.stdout.splitlines()]
+    cancelled = run_quinto(["alerts", "cancel", *ids, "999"], tmp_path, env)
+    assert cancelled.returncode == 0 and cancelled.stdout.strip() == "2 alert(s) cancelled; 1 were not pending"
+    done = run_quinto(["alerts", "send"], tmp_path, env)
+    assert done.returncode == 0 and done.stdout.strip() == "sent 0 alert(s)"
 
 
 def test_cli_snooze_list_and_unsnooze(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

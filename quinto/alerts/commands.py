@@ -94,6 +94,15 @@ def outbox(status: str | None = None, limit: int = 20, *, config: str | Path | N
         store.close()
 
 
+def cancel(ids: list[int], *, by: str | None = None, config: str | Path | None = None) -> int:
+    project = load_project(config)
+    store = open_store(project)
+    try:
+        return store.cancel_alerts(ids, by=by)
+    finally:
+        store.close()
+
+
 def send(
     *,
     config: str | Path | None = None,

@@ -34,7 +34,8 @@ def label(change: Mapping[str, Any]) -> str:
 def detail(change: Mapping[str, Any]) -> str:
     """`value 0, threshold > 0 (band 3-9): 0 is not > 0`."""
     unit = display_unit(str(change.get("check_type") or ""))
-    parts = [f"value {fmt(change.get('value'), unit)}"]
+    value = change.get("value")
+    parts = [f"value {fmt(value, unit)}" if value is not None else "no value"]
     if change.get("threshold"):
         parts.append(f"threshold {change['threshold']}")
     low, high = change.get("band_low"), change.get("band_high")

@@ -52,13 +52,15 @@ def step(
     reminder_s: float | None = None,
     error_after_s: float = 3600.0,
     silent: bool = False,
+    error_since: dt.datetime | None = None,
 ) -> tuple[State, str | None]:
     """The next state and the kind of alert to send: FAILING, RECOVERED, ERRORED, REMINDER or None.
     `silent` (a snooze, a backfill) records the state but announces nothing, so the first run after
-    it announces whatever differs from what was last announced."""
+    it announces whatever differs from what was last announced. `error_since`: when the check began
+    erring elsewhere (on the table's previous partition), for an ERROR that is new here."""
     prior = prior or State(OK, now, OK, None)
     cat = category(status, level)
-    since = prior.since if prior.state == cat else now
+    since = prior.since if prior.state == cat else (error_since or now) if cat == ERROR else now
     due_reminder = bool(
         reminder_s
         and prior.announced == cat

@@ -21,7 +21,7 @@ from quinto.store.schema import alert_outbox, alert_snoozes, alert_states, outco
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
-PENDING, SENDING, SENT, HELD, DIGESTED = "pending", "sending", "sent", "held", "digested"
+PENDING, SENDING, SENT, HELD, DIGESTED, CANCELLED = "pending", "sending", "sent", "held", "digested", "cancelled"
 
 
 def utc(value: dt.datetime) -> dt.datetime:
@@ -97,6 +97,9 @@ class AlertTables:
                 reminder_s=policy.get("reminder_s"),
                 error_after_s=float(policy.get("error_after_s") or 0.0),
                 silent=silent,
+                error_since=self._erring_since(conn, run.table, o.partition, o.check)
+                if str(o.status) == "ERROR" and (prior is None or prior.state != "error")
+                else None,
             )
             values = {
                 "state": state.state,
@@ -161,6 +164,19 @@ class AlertTables:
         if rows:
             conn.execute(alert_outbox.insert(), rows)
         return len(rows)
+
+    def _erring_since(self, conn: sa.Connection, table: str, partition: str, check: str) -> dt.datetime | None:
+        """When the check started erring, if its newest state on another partition is ERROR: a check
+        that errs on each day's new partition has been erring since the first of those days."""
+        st = alert_states.c
+        q = (
+            sa.select(st.state, st.since)
+            .where(st.table_name == table, st.check_key == check, st.partition_value != partition)
+            .order_by(st.updated_at.desc(), st.id.desc())
+            .limit(1)
+        )
+        row = conn.execute(q).first()
+        return utc(row.since) if row is not None and row.state == "error" else None
 
     def _snoozed_checks(self, conn: sa.Connection, table: str, now: dt.datetime) -> set[str | None]:
         """Checks of `table` snoozed at `now`; None in the set: the whole table."""
@@ -358,6 +374,20 @@ class AlertTables:
                     )
                     reclaimed += result.rowcount
         return reclaimed
+
+    def cancel_alerts(self, ids: Sequence[int], by: str | None = None, now: dt.datetime | None = None) -> int:
+        """Give up on undelivered rows (e.g. for a channel that no longer exists): they are kept,
+        marked cancelled, and never sent. Rows being sent or already sent are left alone."""
+        self.migrate()
+        ob = alert_outbox.c
+        when = utc(now or _utcnow())
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                alert_outbox.update()
+                .where(ob.id.in_(list(ids)), ob.status.in_([PENDING, HELD]))
+                .values(status=CANCELLED, last_error=f"cancelled by {by or 'someone'} at {when:%Y-%m-%d %H:%M} UTC")
+            )
+        return int(result.rowcount)
 
     def form_digests(self, now: dt.datetime) -> int:
         """Turn the held digest items of days before `now`'s UTC day into one pending digest per
