@@ -13,7 +13,7 @@ class Setting:
     type: type
     help: str
     #: "duration" (text like 90s, 30m, 26h, 2d, read as seconds), "secret" (only `${VAR}`, never a
-    #: literal), "port" (1-65535), or "" for a plain value of `type`
+    #: literal), "port" (1-65535), "email" (an address, or `${VAR}`), or "" for a plain value of `type`
     kind: str = ""
     #: for a mapping with fixed keys: the settings of its keys (documented as `parent.key`)
     keys: tuple[Setting, ...] = ()
@@ -27,7 +27,7 @@ SMTP_KEYS: tuple[Setting, ...] = (
     Setting(
         "password", None, str, "Login password, from the environment only, e.g. `${SMTP_PASSWORD}`.", kind="secret"
     ),
-    Setting("from", "quinto@localhost", str, "The From address of alert emails."),
+    Setting("from", "quinto@localhost", str, "The From address of alert emails.", kind="email"),
 )
 
 ALERT_KEYS: tuple[Setting, ...] = (

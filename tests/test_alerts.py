@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from quinto import audit
 from quinto.alerts import send_pending
@@ -71,13 +72,26 @@ class Inbox:
 
 
 class SMTPServer:
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, password: str | None = None) -> None:
         self.inbox = Inbox()
         self.port = port
+        self.password = password  # with a password, AUTH is required (user "quinto")
+        self.logins: list[tuple[str, bool]] = []
         self.controller: Controller | None = None
 
+    def authenticate(self, server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> AuthResult:
+        ok = isinstance(data, LoginPassword) and (data.login, data.password) == (
+            b"quinto",
+            (self.password or "").encode(),
+        )
+        self.logins.append((data.login.decode(), ok))
+        return AuthResult(success=ok, handled=False)  # the server answers 235 or 535
+
     def start(self) -> None:
-        self.controller = Controller(self.inbox, hostname="127.0.0.1", port=self.port)
+        auth: dict[str, Any] = {}
+        if self.password is not None:
+            auth = {"authenticator": self.authenticate, "auth_require_tls": False, "auth_required": True}
+        self.controller = Controller(self.inbox, hostname="127.0.0.1", port=self.port, **auth)
         self.controller.start()
 
     def stop(self) -> None:
@@ -144,6 +158,7 @@ def make_project(
     slack_url: str,
     alerts: str = "",
     checks: str = CHECKS,
+    smtp_login: str = "",
 ) -> Project:
     monkeypatch.setenv("WAREHOUSE_URL", f"duckdb:///{tmp_path / 'wh.duckdb'}")
     monkeypatch.setenv("STORE_URL", store_url)
@@ -153,7 +168,7 @@ def make_project(
     (tmp_path / "quinto.yaml").write_text(
         "connections:\n  warehouse: ${WAREHOUSE_URL}\nstore: ${STORE_URL}\nchecks: [checks/]\n"
         "base_url: https://quinto.example.com\n"
-        f"smtp:\n  host: 127.0.0.1\n  port: {smtp_port}\n  starttls: false\n  from: quinto@example.com\n"
+        f"smtp:\n  host: 127.0.0.1\n  port: {smtp_port}\n  starttls: false\n  from: quinto@example.com\n{smtp_login}"
         'slack:\n  "#dq-plays": ${SLACK_DQ_PLAYS_WEBHOOK}\n' + alerts,
         encoding="utf-8",
     )
@@ -448,14 +463,6 @@ def test_cli_snooze_list_and_unsnooze(tmp_path: Path, monkeypatch: pytest.Monkey
     bad = run_quinto(["snooze", "dw.plays", "--check", "row_count>0", "--for", "2h"], tmp_path, env)
     assert bad.returncode == 2
     assert bad.stderr.strip() == "Error: table dw.plays has no check 'row_count>0' (did you mean 'row_count > 0'?)"
-    for args, message in [
-        (["snooze", "dw.plyas", "--for", "2h"], "no checks declared for table 'dw.plyas' (did you mean 'dw.plays'?)"),
-        (["snooze", "dw.plays", "--for", "2 hours"], "--for '2 hours' is not a duration like 90s, 30m, 26h or 2d"),
-        (["snooze", "dw.plays", "--until", "2001-01-01"], "--until 2001-01-01 is in the past"),
-        (["snooze", "dw.plays"], "say how long: --until TIME or --for DURATION (e.g. --for 2h)"),
-    ]:
-        proc = run_quinto(args, tmp_path, env)
-        assert (proc.returncode, proc.stderr.strip()) == (2, f"Error: {message}")
     done = run_quinto(["unsnooze", "dw.plays"], tmp_path, env)
     assert done.returncode == 0 and "1 snooze(s) ended" in done.stdout
     assert len(run_quinto(["snooze", "--list"], tmp_path, env).stdout.splitlines()) == 1
@@ -510,3 +517,52 @@ def test_default_targets_and_opting_out(tmp_path: Path, monkeypatch: pytest.Monk
     opted_out = without.replace("checks:", "notify: []\nchecks:")
     project = make_project(tmp_path, "sqlite://", monkeypatch, 2525, "http://127.0.0.1:1/hook", default, opted_out)
     assert policy_for(project, load_suite(project).table("dw.plays")) is None
+
+
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")  # plain SMTP on 127.0.0.1
+def test_smtp_login_with_the_password_from_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, slack: SlackServer
+) -> None:
+    server = SMTPServer(free_port(), password="s3cret pass")
+    server.start()
+    try:
+        login = "  user: quinto\n  password: ${SMTP_PASSWORD}\n"
+        checks = CHECKS.replace("slack:#dq-plays, ", "")
+        store_url = f"sqlite:///{tmp_path / 's.db'}"
+        project = make_project(
+            tmp_path, store_url, monkeypatch, server.port, slack.url, checks=checks, smtp_login=login
+        )
+        store = open_project_store(project)
+        audit_with(project, tmp_path, BAD)
+        monkeypatch.setenv("SMTP_PASSWORD", "wrong")
+        t0 = now_plus(0)
+        refused = send_pending(store, project.settings, now=t0)
+        assert refused.error() is not None and "refused the login of 'quinto'" in refused.error()  # type: ignore[operator]
+        assert "wrong" not in (refused.error() or "")
+        monkeypatch.setenv("SMTP_PASSWORD", "s3cret pass")
+        assert len(send_pending(store, project.settings, now=t0 + dt.timedelta(minutes=1)).sent) == 1
+        assert [ok for _, ok in server.logins].count(True) == 1 and server.logins[-1] == ("quinto", True)
+        assert len(server.inbox.messages) == 1
+        store.close()
+    finally:
+        server.stop()
+
+
+def test_snooze_times_and_targets_are_checked() -> None:
+    from quinto.alerts.commands import snooze_end
+    from quinto.errors import UsageError
+
+    t0 = dt.datetime(2026, 11, 28, 9, 0, tzinfo=dt.UTC)
+    assert snooze_end(None, "1d12h", t0) == t0 + dt.timedelta(hours=36)
+    assert snooze_end("2026-11-30T09:00", None, t0) == dt.datetime(2026, 11, 30, 9, 0, tzinfo=dt.UTC)
+    assert snooze_end("2026-11-30T09:00+01:00", None, t0) == dt.datetime(2026, 11, 30, 8, 0, tzinfo=dt.UTC)
+    for until, length, message in [
+        (None, "2 hours", "--for '2 hours' is not a duration like 90s, 30m, 26h or 2d"),
+        ("2001-01-01", None, "--until 2001-01-01 is in the past"),
+        ("tomorrow", None, "--until is an ISO time like 2026-11-30T09:00, not 'tomorrow'"),
+        (None, None, "say how long: --until TIME or --for DURATION (e.g. --for 2h)"),
+        ("2026-12-01", "2h", "say how long: --until TIME or --for DURATION (e.g. --for 2h)"),
+    ]:
+        with pytest.raises(UsageError) as exc:
+            snooze_end(until, length, t0)
+        assert exc.value.message == message

@@ -49,7 +49,9 @@ def send_email(
     timeout: float = TIMEOUT_S,
 ) -> list[str]:
     """One email with a plain-text and an HTML part to every recipient; returns the recipients the
-    server refused while accepting the others (the message was sent: retrying would duplicate it)."""
+    server refused while accepting the others (the message was sent: retrying would duplicate it).
+    Text settings may use ${VAR}, read from the environment now."""
+    smtp = {k: _secret(v, f"smtp.{k}") if isinstance(v, str) and "${" in v else v for k, v in smtp.items()}
     host, port = smtp.get("host"), int(smtp.get("port") or 587)
     if not host:
         raise DeliveryError("email alerts need `smtp.host` in quinto.yaml", down=True)
@@ -62,7 +64,7 @@ def send_email(
     msg["Message-ID"] = message_id  # the same for a resend, so mail clients can fold a duplicate
     msg.set_content(text)
     msg.add_alternative(html, subtype="html")
-    password = _secret(smtp["password"], "smtp.password") if smtp.get("password") else None
+    password = smtp.get("password")
     try:
         with smtplib.SMTP(host, port, timeout=timeout) as conn:
             if smtp.get("starttls", True):

@@ -15,7 +15,7 @@ from quinto.settings import BY_NAME, SETTINGS, Setting
 from quinto.spec.checkfile import parse_check_file, with_connection
 from quinto.spec.grammar import parse_duration
 from quinto.spec.model import Project, TableSpec
-from quinto.spec.targets import SLACK_CHANNEL, parse_target
+from quinto.spec.targets import EMAIL, SLACK_CHANNEL, parse_target
 from quinto.spec.yamlfile import Map, Seq, load_file
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -219,6 +219,9 @@ def _keyed_setting(
                 continue
         elif not isinstance(value, setting.type) or isinstance(value, bool):
             problems.append(Problem(where, f"`{name}:` must be {setting.type.__name__}: {setting.help}"))
+            continue
+        elif setting.kind == "email" and not EMAIL.match(str(value)) and not _VAR.search(str(value)):
+            problems.append(Problem(where, f"`{name}:` is an email address, not {value!r}"))
             continue
         out[key] = value
     return out
