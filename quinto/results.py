@@ -58,6 +58,8 @@ class Run:
     statements: list[dict[str, Any]] = field(default_factory=list)
     error: str | None = None
     id: int | None = None
+    # who hears about this run's state changes (quinto.alerts.policy_for); None: nobody
+    alert_policy: dict[str, Any] | None = None
 
     @property
     def status(self) -> Status:
