@@ -10,6 +10,7 @@ from quinto.web import partition_url, project_problem, store, table_spec, table_
 from quinto.web.auth import check_csrf, require_writer, token_matches
 from quinto.web.charts import trend_svg
 from quinto.web.heatmap import heatmap_html
+from quinto.web.snoozes import add_snooze
 from werkzeug.wrappers import Response
 
 from quinto.evaluate import Status
@@ -17,6 +18,7 @@ from quinto.evaluate import Status
 bp = Blueprint("ui", __name__)
 
 RANGES = (30, 90, 365)
+SNOOZE_LENGTHS = ("1h", "4h", "1d", "3d", "7d")
 STATUSES = ("PASS", "WARN", "FAIL", "ERROR")
 
 
@@ -28,9 +30,11 @@ def _context() -> dict[str, Any]:
 def overview() -> str:
     specs = table_specs()
     rows = store().table_summaries()
+    snoozed = {s["table"] for s in store().active_snoozes()}
     for r in rows:
         spec = specs.get(r["table_name"])
         r["owners"] = list(spec.owners) if spec else []
+        r["snoozed"] = r["table_name"] in snoozed
     owners = sorted({o for r in rows for o in r["owners"]})
     connections = sorted({r["connection"] for r in rows})
     f = {k: request.args.get(k, "").strip() for k in ("status", "owner", "connection", "q")}
@@ -102,6 +106,8 @@ def table_page(table: str) -> str:
     part_status = {p["partition_value"]: p["status"] for p in parts}
     return render_template(
         "table.html",
+        snoozes=store().active_snoozes(table),
+        snooze_lengths=SNOOZE_LENGTHS,
         table=table,
         summary=store().table_summary(table),
         spec=table_spec(table),
@@ -158,6 +164,27 @@ def mark_partition(table: str, partition: str) -> Response:
     store().mark(table, partition, verdict, reason, by="web")
     flash(f"marked {partition} {verdict}")
     return redirect(url_for("ui.partition_page", table=table, partition=partition))
+
+
+@bp.post("/tables/<path:table>/snooze")
+@require_writer
+def snooze_table(table: str) -> Response:
+    length = request.form.get("for", "")
+    if length not in SNOOZE_LENGTHS:
+        abort(400, f"snooze for one of {', '.join(SNOOZE_LENGTHS)}")
+    form = {"table": table, "check": request.form.get("check"), "for": length, "reason": request.form.get("reason")}
+    made = add_snooze(form, by="web")
+    what = f"check {made['check']}" if made["check"] else "all checks"
+    flash(f"alerts of {table} ({what}) snoozed until {made['until'][:16].replace('T', ' ')} UTC")
+    return redirect(url_for("ui.table_page", table=table))
+
+
+@bp.post("/tables/<path:table>/unsnooze")
+@require_writer
+def unsnooze_table(table: str) -> Response:
+    ended = store().unsnooze(table, check=request.form.get("check") or None, by="web")
+    flash(f"{ended} snooze(s) of {table} ended")
+    return redirect(url_for("ui.table_page", table=table))
 
 
 @bp.get("/runs")
