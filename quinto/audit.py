@@ -16,6 +16,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from quinto.alerts.policy import policy_for, routing_notes
 from quinto.checks import CHECK_TYPES, Aggregate, display_unit
 from quinto.compile import (
     Compiled,
@@ -651,6 +652,7 @@ def audit(
         run = auditor.run(parts, trigger)
         result = AuditResult(run, notes=result_notes)
         if save and store is not None:
+            run.alert_policy = policy_for(project, spec, trigger)
             try:
                 store.save_or_spool(run, spool_dir)
             except StoreError as exc:
@@ -749,6 +751,7 @@ class Validation:
     suite: Suite
     verified: list[str] = field(default_factory=list)  # tables whose columns were checked in the warehouse
     unverified: dict[str, str] = field(default_factory=dict)  # table → why not
+    notes: list[str] = field(default_factory=list)  # e.g. alert targets quinto.yaml does not configure
 
 
 def validate(
@@ -759,7 +762,7 @@ def validate(
     never with False, and with None whenever the warehouse can be reached."""
     project = load_project(config)
     suite = load_suite(project, list(paths) if paths else None)
-    report = Validation(suite)
+    report = Validation(suite, notes=routing_notes(project, suite.tables) if project.location else [])
     if connect is False:
         return report
     problems: list[Problem] = []

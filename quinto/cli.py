@@ -81,6 +81,8 @@ def validate_cmd(paths: tuple[str, ...], config: str | None, connect: bool | Non
     n = sum(len(t.checks) for t in tables.values())
     for table, why in sorted(report.unverified.items()):
         click.echo(f"note: columns of {table} not verified: {why}", err=True)
+    for note in report.notes:
+        click.echo(f"note: {note}", err=True)
     click.echo(f"ok: {len(tables)} table(s), {n} check(s); columns verified for {len(report.verified)} table(s)")
 
 
@@ -276,14 +278,132 @@ def backfill_cmd(table: str, since: str, until: str | None, chunk: int | None, c
 @config_option
 def mark_cmd(table: str, partition: str, verdict: str, reason: str | None, config: str | None) -> None:
     """Mark a partition good (it joins baselines even after a failure) or bad (never in a baseline)."""
+    mark(table, partition, verdict, reason, config=config, by=_user())
+    click.echo(f"{table} {partition} marked {verdict}")
+
+
+def _user() -> str | None:
     import getpass
 
     try:
-        user = getpass.getuser()
+        return getpass.getuser()
     except (OSError, KeyError):
-        user = None
-    mark(table, partition, verdict, reason, config=config, by=user)
-    click.echo(f"{table} {partition} marked {verdict}")
+        return None
+
+
+@main.command("snooze")
+@click.argument("table", required=False)
+@click.option("--check", default=None, help="Snooze only this check (its key, as `quinto audit` prints it).")
+@click.option("--until", default=None, help="When it ends: ISO time, UTC unless it says, e.g. 2026-11-30T09:00.")
+@click.option("--for", "length", default=None, help="How long: 90m, 2h, 3d.")
+@click.option("--reason", default=None, help="Why; shown with the snooze.")
+@click.option("--list", "list_only", is_flag=True, help="List the snoozes in force (of TABLE, if given).")
+@config_option
+def snooze_cmd(
+    table: str | None,
+    check: str | None,
+    until: str | None,
+    length: str | None,
+    reason: str | None,
+    list_only: bool,
+    config: str | None,
+) -> None:
+    """No alerts for TABLE (or one of its checks) until a time; --list shows the snoozes in force."""
+    from quinto.alerts import commands
+
+    if list_only:
+        rows = commands.snoozes(table, config=config)
+        for r in rows:
+            what = f"{r['table']} check '{r['check']}'" if r["check"] else f"{r['table']} (all checks)"
+            why = f": {r['reason']}" if r["reason"] else ""
+            by = f" by {r['created_by']}" if r["created_by"] else ""
+            click.echo(f"{what} until {r['until']:%Y-%m-%d %H:%M} UTC{by}{why}")
+        if not rows:
+            click.echo("no snoozes in force")
+        return
+    if table is None:
+        raise UsageError("say which table to snooze, or --list")
+    end = commands.snooze_end(until, length)
+    commands.snooze(table, until=end, check=check, reason=reason, by=_user(), config=config)
+    what = f"check '{check}' of {table}" if check else table
+    click.echo(f"{what} snoozed until {end:%Y-%m-%d %H:%M} UTC: no alerts until then")
+
+
+@main.command("unsnooze")
+@click.argument("table")
+@click.option("--check", default=None, help="End only this check's snooze.")
+@config_option
+def unsnooze_cmd(table: str, check: str | None, config: str | None) -> None:
+    """End the snoozes of TABLE (or of one of its checks)."""
+    from quinto.alerts import commands
+
+    n = commands.unsnooze(table, check=check, by=_user(), config=config)
+    what = f"check '{check}' of {table}" if check else table
+    click.echo(f"{what}: {n} snooze(s) ended" if n else f"{what} was not snoozed")
+
+
+@main.group("alerts", cls=Group)
+def alerts_group() -> None:
+    """Deliver and inspect alerts (the outbox)."""
+
+
+@alerts_group.command("send")
+@config_option
+@click.option("--loop", is_flag=True, help="Keep delivering until interrupted.")
+@click.option("--interval", default=30.0, show_default=True, help="Seconds between passes with --loop.")
+def alerts_send_cmd(config: str | None, loop: bool, interval: float) -> None:
+    """Deliver pending alerts. Exit 0 when all were delivered, 3 when some stay in the outbox."""
+    from quinto.alerts import SendReport, commands
+
+    def show(report: SendReport) -> None:
+        if report.reclaimed:
+            click.echo(f"note: {report.reclaimed} alert(s) left by a stopped sender are sent again", err=True)
+        for note in report.notes:
+            click.echo(f"note: {note}", err=True)
+        if report.sent or report.digests or not loop:
+            digests = f" ({report.digests} digest(s) formed)" if report.digests else ""
+            click.echo(f"sent {len(report.sent)} alert(s){digests}")
+        error = report.error()
+        if error:
+            click.echo(f"Error: {error}", err=True)
+
+    def store_down(error: QuintoError) -> None:
+        click.echo(f"Error: {error.message}; trying again in {interval:g}s", err=True)
+
+    try:
+        report = commands.send(config=config, loop=loop, interval=interval, on_pass=show, on_error=store_down)
+    except KeyboardInterrupt:
+        sys.exit(0)
+    sys.exit(report.exit_code)
+
+
+@alerts_group.command("list")
+@config_option
+@click.option(
+    "--status", type=click.Choice(["pending", "sending", "sent", "held", "digested", "cancelled"]), default=None
+)
+@click.option("--limit", default=20, show_default=True)
+def alerts_list_cmd(config: str | None, status: str | None, limit: int) -> None:
+    """The newest outbox rows: what was sent, what waits and why."""
+    from quinto.alerts import commands
+
+    for r in commands.outbox(status, limit, config=config):
+        error = f"  last error: {r['last_error']}" if r["last_error"] and r["status"] != "sent" else ""
+        click.echo(
+            f"{r['id']:>6}  {r['created_at']:%Y-%m-%d %H:%M:%S}  {r['status']:<9} {r['kind']:<11} "
+            f"{r['channel']}:{r['target']}  {r['table_name'] or ''}  attempts={r['attempts']}{error}"
+        )
+
+
+@alerts_group.command("cancel")
+@click.argument("ids", nargs=-1, type=int, required=True)
+@config_option
+def alerts_cancel_cmd(ids: tuple[int, ...], config: str | None) -> None:
+    """Give up on undelivered alerts IDS (as `quinto alerts list` shows them); they are kept, never sent."""
+    from quinto.alerts import commands
+
+    n = commands.cancel(list(ids), by=_user(), config=config)
+    click.echo(f"{n} alert(s) cancelled" + ("" if n == len(ids) else f"; {len(ids) - n} were not pending"))
 
 
 @main.command("runs")

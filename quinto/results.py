@@ -60,6 +60,8 @@ class Run:
     id: int | None = None  # set when stored; set before an audit of a queued run, whose row it completes
     fingerprint: str | None = None  # the table's check definitions (audit.suite_fingerprint)
     exit_code: int | None = None  # when an audit ends before judging (bad checks): the code it exits with
+    # who hears about this run's state changes (quinto.alerts.policy_for); None: nobody
+    alert_policy: dict[str, Any] | None = None
 
     @property
     def status(self) -> Status:

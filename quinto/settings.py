@@ -14,6 +14,46 @@ class Setting:
     help: str
     choices: tuple[str, ...] = ()  # the allowed values of a text setting (empty: any)
     minimum: float | None = None  # the smallest allowed number
+    #: "duration" (text like 90s, 30m, 26h, 2d, read as seconds), "secret" (only `${VAR}`, never a
+    #: literal), "port" (1-65535), "email" (an address, or `${VAR}`), or "" for a plain value of `type`
+    kind: str = ""
+    #: for a mapping with fixed keys: the settings of its keys (documented as `parent.key`)
+    keys: tuple[Setting, ...] = ()
+
+
+SMTP_KEYS: tuple[Setting, ...] = (
+    Setting("host", None, str, "SMTP server that sends alert emails (none: email alerts are not sent)."),
+    Setting("port", 587, int, "SMTP port.", kind="port"),
+    Setting("starttls", True, bool, "Upgrade the connection with STARTTLS before logging in."),
+    Setting("user", None, str, "Login user (none: no login)."),
+    Setting(
+        "password", None, str, "Login password, from the environment only, e.g. `${SMTP_PASSWORD}`.", kind="secret"
+    ),
+    Setting("from", "quinto@localhost", str, "The From address of alert emails.", kind="email"),
+)
+
+ALERT_KEYS: tuple[Setting, ...] = (
+    Setting(
+        "notify",
+        [],
+        list,
+        "Where alerts of check files without `notify:` go, e.g. `[email:owners]`.",
+    ),
+    Setting(
+        "reminder",
+        None,
+        str,
+        "Alert again about a check still failing after this long, e.g. `24h` (none: never).",
+        kind="duration",
+    ),
+    Setting("error_after", "1h", str, "An ERROR alerts only when it persists this long.", kind="duration"),
+    Setting(
+        "digest",
+        [],
+        list,
+        "Low-priority tables: their state changes go into one message per recipient per day (UTC).",
+    ),
+)
 
 
 SETTINGS: tuple[Setting, ...] = (
@@ -97,6 +137,14 @@ SETTINGS: tuple[Setting, ...] = (
         "Seconds between two looks of the scheduler at its queue and check files.",
         minimum=0.05,
     ),
+    Setting("smtp", {}, dict, "Email delivery of alerts: the `smtp.*` keys.", keys=SMTP_KEYS),
+    Setting(
+        "slack",
+        {},
+        dict,
+        'Slack channels: `"#channel"` → incoming-webhook URL, from the environment only (e.g. `${SLACK_DQ_WEBHOOK}`).',
+    ),
+    Setting("alerts", {}, dict, "Alert routing and timing: the `alerts.*` keys.", keys=ALERT_KEYS),
 )
 
 BY_NAME = {s.name: s for s in SETTINGS}

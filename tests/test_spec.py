@@ -119,3 +119,6 @@ def test_every_check_type_and_setting_is_documented() -> None:
         assert f"`{name}`" in readme, f"check type {name} is not documented in README.md"
     for setting in SETTINGS:
         assert f"`{setting.name}`" in readme, f"setting {setting.name} is not documented in README.md"
+        for key in setting.keys:
+            name = f"{setting.name}.{key.name}"
+            assert f"`{name}`" in readme, f"setting {name} is not documented in README.md"

@@ -248,7 +248,7 @@ def test_migration_fills_read_models_from_stored_outcomes(sqlite_store_url: str)
     cfg.set_main_option("script_location", MIGRATIONS)
     with store.engine.begin() as conn:
         cfg.attributes["connection"] = conn
-        command.downgrade(cfg, "0002")
+        command.downgrade(cfg, "-1")  # to just before the read models
     with store.engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
@@ -275,9 +275,9 @@ def counted() -> Iterator[list[str]]:
 @pytest.mark.parametrize(
     ("url", "most"),
     [
-        ("/", 1),
+        ("/", 2),
         ("/failing", 4),
-        ("/tables/dw.fact_playback?last=365", 4),
+        ("/tables/dw.fact_playback?last=365", 6),
         ("/tables/dw.fact_playback/partitions/2026-11-13", 4),
         ("/runs", 1),
         ("/api/tables", 1),
@@ -288,3 +288,64 @@ def test_pages_need_few_store_queries(client: FlaskClient, counted: list[str], u
     counted.clear()
     assert client.get(url).status_code == 200
     assert len(counted) <= most, counted
+
+
+def test_every_rendered_link_resolves(sqlite_store_url: str) -> None:
+    store = Store(sqlite_store_url)
+    for part in ("2026-11-01T10:00+01:00", "region=eu/2026 11 02", "100%"):
+        store.save_run(make_run(part, Status.FAIL, 1, table="dw.odd name+x?#"))
+    client = create_app({"QUINTO_STORE": sqlite_store_url}).test_client()
+    seen: set[str] = set()
+    todo = ["/", "/failing", "/runs"]
+    while todo:
+        url = todo.pop()
+        if url in seen:
+            continue
+        seen.add(url)
+        resp = client.get(url)
+        assert resp.status_code == 200, url
+        for href in re.findall(r'href="(/[^"]*)"', text(resp)):
+            href = href.replace("&amp;", "&")
+            if not href.startswith(("/static/", "/signin")) and "last=" not in href:
+                todo.append(href)
+    assert sum("/partitions/" in u for u in seen) == 3 and any(u.startswith("/runs/") for u in seen)
+
+
+def test_snoozes_through_the_api_and_the_ui(demo: Path) -> None:
+    client = create_app({"QUINTO_CONFIG": str(demo), "QUINTO_API_TOKEN": TOKEN}).test_client()
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    body = {"table": "dw.fact_signup", "for": "2h", "reason": "<b>partner feed</b> outage"}
+    assert client.post("/api/snoozes", json=body).status_code == 401
+    for bad in [
+        {"table": "dw.fact_signup"},
+        {"table": "dw.fact_signup", "for": "2 hours"},
+        {"table": "dw.fact_signup", "until": "2000-01-01T00:00Z"},
+        {"table": "dw.fact_signup", "for": "400d"},
+        {"table": "dw.fact_signup", "for": "2h", "check": "row_count > 1"},
+    ]:
+        resp = client.post("/api/snoozes", json=bad, headers=auth)
+        assert resp.status_code == 400, bad
+    assert "did you mean" in client.post("/api/snoozes", json=bad, headers=auth).get_json()["error"]
+    assert client.post("/api/snoozes", json={"table": "dw.nope", "for": "2h"}, headers=auth).status_code == 404
+    made = client.post("/api/snoozes", json=body, headers=auth)
+    assert made.status_code == 201 and made.get_json()["check"] is None
+    listed = client.get("/api/snoozes?table=dw.fact_signup").get_json()["snoozes"]
+    assert [(s["table"], s["reason"], s["created_by"]) for s in listed] == [
+        ("dw.fact_signup", "<b>partner feed</b> outage", "api")
+    ]
+    page = text(client.get("/tables/dw.fact_signup"))
+    assert "Alerts snoozed until" in page and "&lt;b&gt;partner feed&lt;/b&gt; outage" in page
+    assert '<span class="snoozed"' in text(client.get("/?q=signup"))
+    assert client.delete("/api/snoozes?table=dw.fact_signup", headers=auth).get_json() == {"ended": 1}
+    assert client.get("/api/snoozes").get_json()["snoozes"] == []
+    # the UI: signed in, snooze one check for a day from the table page, then end it
+    csrf = _csrf(text(client.get("/signin")))
+    client.post("/signin", data={"token": TOKEN, "csrf_token": csrf})
+    form = {"check": "invalid_count(email) = 0", "for": "1d", "reason": "known", "csrf_token": csrf}
+    assert client.post("/tables/dw.fact_signup/snooze", data={**form, "for": "1y"}).status_code == 400
+    assert client.post("/tables/dw.fact_signup/snooze", data=form).status_code == 302
+    page = text(client.get("/tables/dw.fact_signup"))
+    assert "Alerts snoozed for <strong>invalid_count(email) = 0</strong>" in page and "End snooze" in page
+    data = {"check": "invalid_count(email) = 0", "csrf_token": csrf}
+    assert client.post("/tables/dw.fact_signup/unsnooze", data=data).status_code == 302
+    assert "Alerts snoozed" not in text(client.get("/tables/dw.fact_signup"))

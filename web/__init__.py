@@ -10,6 +10,7 @@ import secrets
 import time
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import quote
 
 from flask import Flask, current_app, g, render_template, request
 from werkzeug.exceptions import HTTPException
@@ -57,6 +58,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(audits_api)
     app.jinja_env.globals["csrf_token"] = csrf_token
     app.jinja_env.filters["num"] = number
+    app.jinja_env.globals.update(table_url=table_url, partition_url=partition_url, run_url=run_url)
     app.jinja_env.globals["writes_enabled"] = lambda: bool(app.config["QUINTO_API_TOKEN"])
 
     @app.get("/favicon.ico")
@@ -162,3 +164,20 @@ def number(x: Any) -> str:
     if isinstance(x, float):
         return f"{x:.6g}"
     return str(x)
+
+
+# Links built directly: a page of 500 tables would otherwise spend most of its time in url_for.
+# They match the routes in web/views.py (tests follow every link they render).
+_SAFE = "/:@!$'()*+,;="
+
+
+def table_url(table: str) -> str:
+    return f"{request.script_root}/tables/{quote(table, safe=_SAFE)}"
+
+
+def partition_url(table: str, partition: str) -> str:
+    return f"{table_url(table)}/partitions/{quote(partition, safe=_SAFE)}"
+
+
+def run_url(run_id: int) -> str:
+    return f"{request.script_root}/runs/{int(run_id)}"

@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from flask import Blueprint, abort, request
+from quinto.web import snoozes as snoozes_
 from quinto.web import store, table_specs
 from quinto.web.auth import require_token
 from quinto.web.openapi import MAX_ID, document
@@ -174,3 +175,27 @@ def mark(table: str, partition: str) -> tuple[dict[str, Any], int]:
         abort(404, f"no audit stored for {table} partition {partition}")
     store().mark(table, partition, verdict_, reason, by or "api")
     return {"table": table, "partition": partition, "mark": verdict_, "reason": reason}, 200
+
+
+@bp.get("/snoozes")
+def snoozes() -> dict[str, Any]:
+    return {"snoozes": _rows(store().active_snoozes(table=request.args.get("table") or None))}
+
+
+@bp.post("/snoozes")
+@require_token
+def add_snooze() -> tuple[dict[str, Any], int]:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        abort(400, 'send a JSON object: {"table": "...", "for": "2h", "reason": "..."}')
+    by = body.get("by")
+    return snoozes_.add_snooze(body, by if isinstance(by, str) and by else "api"), 201
+
+
+@bp.delete("/snoozes")
+@require_token
+def end_snoozes() -> dict[str, Any]:
+    table = request.args.get("table")
+    if not table:
+        abort(400, "`table` names the table whose snooze ends")
+    return {"ended": store().unsnooze(table, check=request.args.get("check") or None, by="api")}

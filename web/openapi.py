@@ -228,6 +228,37 @@ def document() -> dict[str, Any]:
                         "url": {"type": "string"},
                     },
                 },
+                "Snooze": {
+                    "type": "object",
+                    "required": ["table", "until"],
+                    "properties": {
+                        "id": {"type": "integer"},
+                        "table": {"type": "string"},
+                        "check": nullable_str,
+                        "until": {"type": "string"},
+                        "reason": nullable_str,
+                        "created_by": nullable_str,
+                        "created_at": nullable_str,
+                    },
+                },
+                "Snoozes": {
+                    "type": "object",
+                    "required": ["snoozes"],
+                    "properties": {"snoozes": {"type": "array", "items": {"$ref": "#/components/schemas/Snooze"}}},
+                },
+                "SnoozeRequest": {
+                    "type": "object",
+                    "required": ["table"],
+                    "description": "give `until` (ISO time, UTC unless it names a zone) or `for` (e.g. 2h, 3d)",
+                    "properties": {
+                        "table": {"type": "string"},
+                        "check": {"type": "string", "description": "only this check (default: the whole table)"},
+                        "until": {"type": "string"},
+                        "for": {"type": "string"},
+                        "reason": {"type": "string"},
+                        "by": {"type": "string"},
+                    },
+                },
                 "MarkRequest": {
                     "type": "object",
                     "required": ["mark"],
@@ -332,6 +363,50 @@ def document() -> dict[str, Any]:
                         "503": ERROR,
                     },
                 }
+            },
+            "/api/snoozes": {
+                **_get(
+                    "Snoozes in force", "#/components/schemas/Snoozes", [_q("table", {"type": "string"}, "")], False
+                ),
+                "post": {
+                    "summary": "Snooze a table's (or one check's) alerts until a time",
+                    "security": [{"bearer": []}],
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SnoozeRequest"}}},
+                    },
+                    "responses": {
+                        "201": _ok("#/components/schemas/Snooze", "Created"),
+                        "400": ERROR,
+                        "401": ERROR,
+                        "404": ERROR,
+                        "503": ERROR,
+                    },
+                },
+                "delete": {
+                    "summary": "End a table's (or one check's) snoozes",
+                    "security": [{"bearer": []}],
+                    "parameters": [
+                        {"name": "table", "in": "query", "required": True, "schema": {"type": "string"}},
+                        _q("check", {"type": "string"}, "only this check's snooze"),
+                    ],
+                    "responses": {
+                        "200": {
+                            "description": "OK",
+                            "content": {
+                                "application/json": {
+                                    "schema": {
+                                        "type": "object",
+                                        "required": ["ended"],
+                                        "properties": {"ended": {"type": "integer"}},
+                                    }
+                                }
+                            },
+                        },
+                        "400": ERROR,
+                        "401": ERROR,
+                    },
+                },
             },
             "/api/partitions/{table}/{partition}/mark": {
                 "post": {

@@ -6,10 +6,11 @@ import json
 from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
-from quinto.web import project_problem, store, table_spec, table_specs
+from quinto.web import partition_url, project_problem, store, table_spec, table_specs
 from quinto.web.auth import check_csrf, require_writer, token_matches
 from quinto.web.charts import trend_svg
 from quinto.web.heatmap import heatmap_html
+from quinto.web.snoozes import add_snooze
 from werkzeug.wrappers import Response
 
 from quinto.evaluate import Status
@@ -17,6 +18,7 @@ from quinto.evaluate import Status
 bp = Blueprint("ui", __name__)
 
 RANGES = (30, 90, 365)
+SNOOZE_LENGTHS = ("1h", "4h", "1d", "3d", "7d")
 STATUSES = ("PASS", "WARN", "FAIL", "ERROR")
 
 
@@ -28,9 +30,11 @@ def _context() -> dict[str, Any]:
 def overview() -> str:
     specs = table_specs()
     rows = store().table_summaries()
+    snoozed = {s["table"] for s in store().active_snoozes()}
     for r in rows:
         spec = specs.get(r["table_name"])
         r["owners"] = list(spec.owners) if spec else []
+        r["snoozed"] = r["table_name"] in snoozed
     owners = sorted({o for r in rows for o in r["owners"]})
     connections = sorted({r["connection"] for r in rows})
     f = {k: request.args.get(k, "").strip() for k in ("status", "owner", "connection", "q")}
@@ -45,6 +49,7 @@ def overview() -> str:
     unaudited = sorted(set(specs) - {r["table_name"] for r in rows})
     return render_template(
         "overview.html",
+        failing_url=url_for("ui.failing"),
         tables=shown,
         total=len(rows),
         filters=f,
@@ -97,10 +102,12 @@ def table_page(table: str) -> str:
         points = sorted(series.get(c["check_key"], []), key=lambda pt: order[pt["partition"]])
         if any(pt["y"] is not None for pt in points):
             charts.append({"check": c, "svg": trend_svg(points, c["check_key"])})
-    links = {p: url_for("ui.partition_page", table=table, partition=p) for p in columns}
+    links = {p: partition_url(table, p) for p in columns}
     part_status = {p["partition_value"]: p["status"] for p in parts}
     return render_template(
         "table.html",
+        snoozes=store().active_snoozes(table),
+        snooze_lengths=SNOOZE_LENGTHS,
         table=table,
         summary=store().table_summary(table),
         spec=table_spec(table),
@@ -157,6 +164,27 @@ def mark_partition(table: str, partition: str) -> Response:
     store().mark(table, partition, verdict, reason, by="web")
     flash(f"marked {partition} {verdict}")
     return redirect(url_for("ui.partition_page", table=table, partition=partition))
+
+
+@bp.post("/tables/<path:table>/snooze")
+@require_writer
+def snooze_table(table: str) -> Response:
+    length = request.form.get("for", "")
+    if length not in SNOOZE_LENGTHS:
+        abort(400, f"snooze for one of {', '.join(SNOOZE_LENGTHS)}")
+    form = {"table": table, "check": request.form.get("check"), "for": length, "reason": request.form.get("reason")}
+    made = add_snooze(form, by="web")
+    what = f"check {made['check']}" if made["check"] else "all checks"
+    flash(f"alerts of {table} ({what}) snoozed until {made['until'][:16].replace('T', ' ')} UTC")
+    return redirect(url_for("ui.table_page", table=table))
+
+
+@bp.post("/tables/<path:table>/unsnooze")
+@require_writer
+def unsnooze_table(table: str) -> Response:
+    ended = store().unsnooze(table, check=request.form.get("check") or None, by="web")
+    flash(f"{ended} snooze(s) of {table} ended")
+    return redirect(url_for("ui.table_page", table=table))
 
 
 @bp.get("/runs")

@@ -16,6 +16,7 @@ from quinto.checks import CHECK_TYPES, COMMON_OPTIONS, COUNT, PERCENT, SECONDS, 
 from quinto.errors import Location, Problem, SpecError, did_you_mean
 from quinto.spec.grammar import CheckLine, Condition, GrammarError, parse_check_line, parse_condition
 from quinto.spec.model import Anomaly, Check, Column, Reference, Schedule, TableSpec
+from quinto.spec.targets import EMAIL, TARGET_FORMS, parse_level, parse_target
 from quinto.spec.yamlfile import Map, Seq, load_file, locate
 
 TOP_KEYS = (
@@ -95,7 +96,7 @@ class _FileParser:
         schedule = self.schedule(doc, ptype) if "schedule" in doc else None
         sensor = self.on(doc, partition) if "on" in doc else False
         owners = self.str_list(doc, "owners")
-        notify = self.str_list(doc, "notify")
+        notify, notify_locs = self.notify_targets(doc, owners)
         connection = doc.get("connection", "")
         connection_loc = doc.value_loc("connection") if "connection" in doc else doc.loc
         if not isinstance(connection, str):
@@ -135,6 +136,8 @@ class _FileParser:
             location=doc.loc,
             owners=owners,
             notify=notify,
+            notify_locations=notify_locs,
+            notify_declared="notify" in doc,
             partition_format=str(pformat) if pformat is not None else None,
             connection_location=connection_loc,
             partition_type=ptype,
@@ -223,6 +226,33 @@ class _FileParser:
             return tuple(value)
         self.err(doc.value_loc(key), f"`{key}:` must be a list of text")
         return ()
+
+    def notify_targets(self, doc: Map, owners: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[Location, ...]]:
+        value = doc.get("notify")
+        if value is None:
+            return (), ()
+        if isinstance(value, str):
+            items, locs = [value], [doc.value_loc("notify")]
+        elif isinstance(value, Seq) and all(isinstance(v, str) for v in value):
+            items, locs = list(value), list(value.item_locs)
+        else:
+            self.err(doc.value_loc("notify"), f"`notify:` lists where alerts go: {TARGET_FORMS}")
+            return (), ()
+        targets: list[str] = []
+        target_locs: list[Location] = []
+        for item, loc in zip(items, locs, strict=True):
+            try:
+                target = parse_target(item)
+            except ValueError as exc:
+                self.err(loc, str(exc))
+                continue
+            if target.address == "owners" and not any(EMAIL.match(o) for o in owners):
+                self.err(loc, "email:owners needs `owners:` with at least one email address")
+                continue
+            if str(target) not in targets:
+                targets.append(str(target))
+                target_locs.append(loc)
+        return tuple(targets), tuple(target_locs)
 
     # -- one check ---------------------------------------------------------------------------
     def check(
@@ -340,10 +370,11 @@ class _FileParser:
         if not isinstance(samples, int) or isinstance(samples, bool) or samples < 0:
             self.err(oloc("samples"), f"`samples:` is a number of rows (0 for none), not {samples!r}")
             samples = 0
-        notify = opts.get("notify", True)
-        if not isinstance(notify, bool):
-            self.err(oloc("notify"), "`notify:` is true or false")
-            notify = True
+        try:
+            notify = parse_level(opts.get("notify", True))
+        except ValueError as exc:
+            self.err(oloc("notify"), str(exc))
+            notify = "fail"
         name = opts.get("name")
         if name is not None and (not isinstance(name, str) or not name.strip()):
             self.err(oloc("name"), "`name:` is a non-empty text")

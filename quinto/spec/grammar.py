@@ -140,6 +140,13 @@ def parse_value(tok: Token) -> Value:
     raise GrammarError(f"expected a number, percentage or duration, found '{tok.text}'", tok.offset)
 
 
+def parse_duration(text: str) -> float:
+    """`90s`, `30m`, `26h`, `2d`, `1w`, `1d12h` → seconds; raises ValueError otherwise."""
+    if not re.fullmatch(r"(?:\d+(?:\.\d+)?[smhdw])+", text.strip()):
+        raise ValueError(f"'{text}' is not a duration like 90s, 30m, 26h or 2d")
+    return sum(float(n) * _DURATION_UNITS[u] for n, u in re.findall(r"(\d+(?:\.\d+)?)([smhdw])", text))
+
+
 class _Parser:
     def __init__(self, text: str) -> None:
         self.text = text

@@ -50,7 +50,7 @@ class Check:
     metric_sql: str | None = None  # a named custom metric: any SQL aggregate expression
     sql: str | None = None  # a custom query returning one number, `:partition` bound
     samples: int = 20  # failing rows fetched after a row-level check fails (0: none)
-    notify: bool = True
+    notify: str | None = "fail"  # the lowest status that alerts: "fail" or "warn"; None: never alerts
     options: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
 
     @property
@@ -88,7 +88,9 @@ class TableSpec:
     checks: tuple[Check, ...]
     location: Location
     owners: tuple[str, ...] = ()
-    notify: tuple[str, ...] = ()
+    notify: tuple[str, ...] = ()  # targets: "slack:#channel", "email:owners", "email:a@b.c"
+    notify_locations: tuple[Location, ...] = ()  # where each of `notify` is written
+    notify_declared: bool = False  # `notify:` written (`notify: []` opts out of quinto.yaml's default)
     partition_format: str | None = None  # a regex every partition value must match
     connection_location: Location | None = None
     partition_type: str = "string"  # how partition values compare: string, date, timestamp, integer
@@ -106,3 +108,5 @@ class Project:
     settings: Mapping[str, Any]
     location: Location | None = None
     check_locations: tuple[Location, ...] = ()  # where each of `check_paths` is written
+    # where nested settings are written: "alerts.digest" (the value), "alerts.digest.0" (an item)
+    locations: Mapping[str, Location] = field(default_factory=lambda: MappingProxyType({}))

@@ -11,9 +11,11 @@ from types import MappingProxyType
 from typing import Any
 
 from quinto.errors import Location, Problem, SpecError, did_you_mean
-from quinto.settings import BY_NAME, SETTINGS
+from quinto.settings import BY_NAME, SETTINGS, Setting
 from quinto.spec.checkfile import parse_check_file, timezone_problem, with_connection
+from quinto.spec.grammar import parse_duration
 from quinto.spec.model import Project, TableSpec
+from quinto.spec.targets import EMAIL, SLACK_CHANNEL, parse_target
 from quinto.spec.yamlfile import Map, Seq, load_file
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -57,7 +59,7 @@ def load_project(config: str | Path | None = None) -> Project:
             connections=MappingProxyType({}),
             store=BY_NAME["store"].default,
             check_paths=tuple(BY_NAME["checks"].default),
-            settings=MappingProxyType({s.name: s.default for s in SETTINGS}),
+            settings=MappingProxyType(default_settings()),
         )
     doc = load_file(path)
     problems: list[Problem] = []
@@ -66,7 +68,7 @@ def load_project(config: str | Path | None = None) -> Project:
         doc.loc, doc.key_locs, doc.value_locs = Location(str(path), 1, 1), {}, {}
     if not isinstance(doc, Map):
         raise SpecError([Problem(Location(str(path), 1, 1), "quinto.yaml is a mapping of settings")])
-    settings: dict[str, Any] = {s.name: s.default for s in SETTINGS}
+    settings: dict[str, Any] = default_settings()
     for key, value in doc.items():
         setting = BY_NAME.get(key)
         if setting is None:
@@ -118,6 +120,12 @@ def load_project(config: str | Path | None = None) -> Project:
                 f"unknown connection '{default}'{did_you_mean(default, connections)}",
             )
         )
+    locations: dict[str, Location] = {}
+    for name in ("smtp", "alerts"):
+        if isinstance(doc.get(name), Map):
+            settings[name] = _keyed_setting(BY_NAME[name], doc[name], problems, locations)
+    if isinstance(doc.get("slack"), Map):
+        settings["slack"] = _slack_channels(doc["slack"], problems)
     raw_checks = doc.get("checks")
     checks = settings["checks"]
     if not all(isinstance(c, str) for c in checks):
@@ -132,6 +140,7 @@ def load_project(config: str | Path | None = None) -> Project:
         settings=MappingProxyType(settings),
         location=Location(str(path), 1, 1),
         check_locations=tuple(raw_checks.item_locs) if isinstance(raw_checks, Seq) else (),
+        locations=MappingProxyType(locations),
     )
 
 
@@ -145,6 +154,118 @@ def _setting_problem(key: str, value: Any) -> str | None:
     if key == "scheduler_timezone":
         return timezone_problem(value)
     return None
+def default_settings() -> dict[str, Any]:
+    """Every setting at its default; mappings with fixed keys hold their keys' defaults."""
+    out: dict[str, Any] = {}
+    for s in SETTINGS:
+        default = {k.name: _default(k) for k in s.keys} if s.keys else s.default
+        out[s.name] = default.copy() if isinstance(default, (dict, list)) else default
+    return out
+
+
+def _default(setting: Setting) -> Any:
+    if setting.kind == "duration" and isinstance(setting.default, str):
+        return parse_duration(setting.default)
+    return setting.default.copy() if isinstance(setting.default, (dict, list)) else setting.default
+
+
+def _keyed_setting(
+    parent: Setting, raw: Map, problems: list[Problem], locations: dict[str, Location]
+) -> dict[str, Any]:
+    """A mapping setting with fixed keys (`smtp:`, `alerts:`): each key validated by its Setting."""
+    keys = {k.name: k for k in parent.keys}
+    out = {k.name: _default(k) for k in parent.keys}
+    for key, value in raw.items():
+        setting = keys.get(key)
+        where = raw.value_loc(key)
+        if setting is None:
+            problems.append(
+                Problem(raw.key_loc(key), f"unknown key '{key}' in `{parent.name}:`{did_you_mean(key, keys)}")
+            )
+            continue
+        name = f"{parent.name}.{key}"
+        locations[name] = where
+        if value is None:
+            out[key] = None if setting.default is None or setting.kind == "duration" else out[key]
+            continue
+        if setting.kind == "secret":
+            if not isinstance(value, str) or not _VAR.search(value):
+                problems.append(
+                    Problem(
+                        where,
+                        f"`{name}:` is a secret written in the file; read it from the environment, "
+                        f"e.g. {key}: ${{{parent.name.upper()}_{key.upper()}}}",
+                    )
+                )
+                continue
+        elif setting.kind == "duration":
+            try:
+                value = parse_duration(str(value))
+            except ValueError as exc:
+                problems.append(Problem(where, f"`{name}:` {exc}"))
+                continue
+        elif setting.type is list:
+            if isinstance(value, str):
+                value = [value]
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                problems.append(Problem(where, f"`{name}:` is a list of text: {setting.help}"))
+                continue
+            items = list(value)
+            item_locs = list(value.item_locs) if isinstance(value, Seq) else [where] * len(items)
+            for i, loc in enumerate(item_locs):
+                locations[f"{name}.{i}"] = loc
+            if name == "alerts.notify":
+                for item, loc in zip(items, item_locs, strict=True):
+                    try:
+                        parse_target(item)
+                    except ValueError as exc:
+                        problems.append(Problem(loc, str(exc)))
+            value = items
+        elif setting.type is bool:
+            if not isinstance(value, bool):
+                problems.append(Problem(where, f"`{name}:` is true or false, not {value!r}"))
+                continue
+        elif setting.type is int:
+            if (
+                not isinstance(value, int)
+                or isinstance(value, bool)
+                or (setting.kind == "port" and not 0 < value < 65536)
+            ):
+                what = "a port number (1-65535)" if setting.kind == "port" else "a whole number"
+                problems.append(Problem(where, f"`{name}:` is {what}, not {value!r}"))
+                continue
+        elif not isinstance(value, setting.type) or isinstance(value, bool):
+            problems.append(Problem(where, f"`{name}:` must be {setting.type.__name__}: {setting.help}"))
+            continue
+        elif setting.kind == "email" and not EMAIL.match(str(value)) and not _VAR.search(str(value)):
+            problems.append(Problem(where, f"`{name}:` is an email address, not {value!r}"))
+            continue
+        out[key] = value
+    return out
+
+
+def _slack_channels(raw: Map, problems: list[Problem]) -> dict[str, str]:
+    """`slack:` maps "#channel" to its incoming-webhook URL, which is a secret: only ${VAR}."""
+    out: dict[str, str] = {}
+    for key, value in raw.items():
+        channel = key if key.startswith("#") else f"#{key}"
+        if not SLACK_CHANNEL.match(channel):
+            problems.append(
+                Problem(raw.key_loc(key), f"'{key}' is not a Slack channel name like \"#dq-alerts\" (quoted in YAML)")
+            )
+            continue
+        if not isinstance(value, str) or not _VAR.search(value):
+            var = "SLACK_" + re.sub(r"[^A-Z0-9]+", "_", channel[1:].upper()).strip("_") + "_WEBHOOK"
+            problems.append(
+                Problem(
+                    raw.value_loc(key),
+                    f"the webhook URL of Slack channel '{channel}' is a secret; read it from the environment, "
+                    f"e.g. ${{{var}}}",
+                )
+            )
+            continue
+        out[channel] = value.strip()
+    return out
 
 
 @dataclass(frozen=True)
@@ -203,6 +324,8 @@ def load_suite(project: Project, paths: list[str] | tuple[str, ...] | None = Non
             problems.append(Problem(spec.location, f"table '{spec.table}' is already declared at {first}"))
             continue
         tables[spec.table] = spec
+    if project.location is not None:
+        problems.extend(_routing_problems(project, tables, every_table=not paths))
     if problems:
         raise SpecError(problems)
     return Suite(tables)
@@ -237,6 +360,37 @@ def resolve_connection(project: Project, spec: TableSpec) -> tuple[TableSpec, li
 
 def display_path(path: Path) -> str:
     return _display(path)
+def _routing_problems(project: Project, tables: dict[str, TableSpec], every_table: bool) -> list[Problem]:
+    """Slack channels that quinto.yaml does not declare (when it declares some: a typo, with a hint),
+    and digest tables that no check file declares."""
+    problems: list[Problem] = []
+    slack = project.settings.get("slack") or {}
+    alerts = project.settings.get("alerts") or {}
+    if slack:
+        named: list[tuple[str, Location | None]] = [
+            (t, loc) for spec in tables.values() for t, loc in zip(spec.notify, spec.notify_locations, strict=True)
+        ]
+        named += [(t, project.locations.get(f"alerts.notify.{i}")) for i, t in enumerate(alerts.get("notify") or [])]
+        for text, loc in named:
+            target = parse_target(text)
+            if target.channel == "slack" and target.address not in slack:
+                problems.append(
+                    Problem(
+                        loc,
+                        f"unknown Slack channel '{target.address}'{did_you_mean(target.address, slack)}; "
+                        "channels and their webhooks are declared under `slack:` in quinto.yaml",
+                    )
+                )
+    if every_table:
+        for i, name in enumerate(alerts.get("digest") or []):
+            if name not in tables:
+                problems.append(
+                    Problem(
+                        project.locations.get(f"alerts.digest.{i}"),
+                        f"unknown table '{name}' in `alerts.digest:`{did_you_mean(name, tables)}",
+                    )
+                )
+    return problems
 
 
 def _display(path: Path) -> str:

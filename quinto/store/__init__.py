@@ -22,6 +22,7 @@ from sqlalchemy.engine import make_url
 from quinto.errors import StoreError
 from quinto.evaluate import Status, worst
 from quinto.results import Run, jsonable
+from quinto.store.alerts import AlertTables
 from quinto.store.queue import PENDING, ClaimLost, QueueMixin, lock_key
 from quinto.store.schema import (
     metric_values,
@@ -53,7 +54,7 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-class Store(QueueMixin):
+class Store(QueueMixin, AlertTables):
     def __init__(self, url: str) -> None:
         self.url = url
         try:
@@ -148,6 +149,9 @@ class Store(QueueMixin):
             judged = sorted({o.partition for o in run.outcomes})
             newer = self._partitions_with_newer_runs(conn, run, judged)
             fresh = [p for p in judged if p not in newer]
+            # alert states advance and the outbox is written here, before the outcomes they compare
+            # with are superseded, and in this transaction: no outcome without its alert
+            self._record_alerts(conn, run, int(run_id), fresh, now)
             for chunk in _chunks(fresh, 500):
                 conn.execute(
                     outcomes.update()

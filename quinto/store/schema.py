@@ -162,3 +162,60 @@ scheduler_problems = sa.Table(
     sa.Column("first_seen", sa.DateTime(timezone=True), nullable=False),
     sa.Column("last_seen", sa.DateTime(timezone=True), nullable=False),
 )
+
+# -- alerts: state per (table, partition, check), the outbox, snoozes ------------------------------
+
+alert_states = sa.Table(
+    "alert_states",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("table_name", sa.String(512), nullable=False),
+    sa.Column("partition_value", sa.String(256), nullable=False),
+    sa.Column("check_key", sa.String(1024), nullable=False),
+    sa.Column("state", sa.String(8), nullable=False),  # "ok", "bad" or "error", as of the newest run
+    sa.Column("since", sa.DateTime(timezone=True), nullable=False),  # when it entered `state`
+    sa.Column("announced", sa.String(8), nullable=False),  # the state last alerted about ("ok" at first)
+    sa.Column("announced_at", sa.DateTime(timezone=True)),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ux_alert_states_key", "table_name", "partition_value", "check_key", unique=True),
+)
+
+alert_outbox = sa.Table(
+    "alert_outbox",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("run_id", sa.Integer, sa.ForeignKey("runs.id")),  # none for a digest
+    sa.Column("table_name", sa.String(512)),  # none for a digest, which may span tables
+    sa.Column("channel", sa.String(16), nullable=False),  # "email" or "slack"
+    sa.Column("target", sa.Text, nullable=False),  # "#channel", or email addresses separated by ", "
+    sa.Column("kind", sa.String(16), nullable=False),  # "alert", "digest_item" or "digest"
+    # "pending" → "sending" (claimed by one sender) → "sent"; digest items: "held" → "digested"
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("payload", sa.Text, nullable=False),  # JSON: what changed; rendered when sent
+    sa.Column("day", sa.String(10)),  # UTC day of a digest item or digest
+    sa.Column("digest_id", sa.Integer),  # the digest a digest item went into
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("next_attempt_at", sa.DateTime(timezone=True)),
+    sa.Column("claimed_by", sa.String(256)),
+    sa.Column("claimed_at", sa.DateTime(timezone=True)),
+    sa.Column("sent_at", sa.DateTime(timezone=True)),
+    sa.Column("last_error", sa.Text),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_alert_outbox_status", "status", "next_attempt_at"),
+    sa.Index("ix_alert_outbox_run", "run_id"),
+)
+
+alert_snoozes = sa.Table(
+    "alert_snoozes",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("table_name", sa.String(512), nullable=False),
+    sa.Column("check_key", sa.String(1024)),  # none: the whole table
+    sa.Column("until", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("reason", sa.Text),
+    sa.Column("created_by", sa.String(256)),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("ended_at", sa.DateTime(timezone=True)),  # set by unsnooze
+    sa.Column("ended_by", sa.String(256)),
+    sa.Index("ix_alert_snoozes_table", "table_name", "until"),
+)

@@ -1,7 +1,7 @@
 """status read models: partition_status and table_status, filled from the current outcomes
 
 Revision ID: 0005
-Revises: 0003
+Revises: 0004
 """
 
 import re
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0005"
-down_revision = "0003"
+down_revision = "0004"
 
 RANK = {"PASS": 0, "WARN": 1, "FAIL": 2, "ERROR": 3}
 RECENT = 30

@@ -1,0 +1,144 @@
+"""What `quinto snooze`, `quinto unsnooze` and `quinto alerts ...` do, as library functions: each
+checks its input against the project, opens the store, calls one store or sender function."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from quinto.alerts.sender import SendReport, send_pending
+from quinto.audit import open_store
+from quinto.errors import StoreError, UsageError, did_you_mean
+from quinto.spec import Project, load_project, load_suite
+from quinto.spec.grammar import parse_duration
+
+
+def snooze_end(until: str | None, length: str | None, now: dt.datetime | None = None) -> dt.datetime:
+    """`--until 2026-11-30T09:00` (UTC unless it names a zone; a date is its midnight) or `--for 2h`."""
+    now = now or dt.datetime.now(dt.UTC)
+    if (until is None) == (length is None):
+        raise UsageError("say how long: --until TIME or --for DURATION (e.g. --for 2h)")
+    if length is not None:
+        try:
+            return now + dt.timedelta(seconds=parse_duration(length))
+        except ValueError as exc:
+            raise UsageError(f"--for {exc}") from None
+    assert until is not None
+    try:
+        end = dt.datetime.fromisoformat(until)
+    except ValueError:
+        raise UsageError(f"--until is an ISO time like 2026-11-30T09:00, not {until!r}") from None
+    end = end.replace(tzinfo=dt.UTC) if end.tzinfo is None else end.astimezone(dt.UTC)
+    if end <= now:
+        raise UsageError(f"--until {until} is in the past")
+    return end
+
+
+def _check_target(project: Project, table: str, check: str | None) -> str:
+    spec = load_suite(project).table(table)
+    keys = [c.key for c in spec.checks]
+    if check is not None and check not in keys:
+        raise UsageError(f"table {table} has no check '{check}'{did_you_mean(check, keys)}")
+    return spec.table
+
+
+def snooze(
+    table: str,
+    *,
+    until: dt.datetime,
+    check: str | None = None,
+    reason: str | None = None,
+    by: str | None = None,
+    config: str | Path | None = None,
+) -> int:
+    """Snooze a declared table (or one of its checks) until `until`; returns the snooze id."""
+    project = load_project(config)
+    name = _check_target(project, table, check)
+    store = open_store(project)
+    try:
+        return store.snooze(name, until, check=check, reason=reason, by=by)
+    finally:
+        store.close()
+
+
+def unsnooze(table: str, *, check: str | None = None, by: str | None = None, config: str | Path | None = None) -> int:
+    """End the snoozes of a table (or of one check); returns how many ended."""
+    project = load_project(config)
+    store = open_store(project)
+    try:
+        return store.unsnooze(table, check=check, by=by)
+    finally:
+        store.close()
+
+
+def snoozes(table: str | None = None, *, config: str | Path | None = None) -> list[dict[str, Any]]:
+    project = load_project(config)
+    store = open_store(project)
+    try:
+        return store.active_snoozes(table)
+    finally:
+        store.close()
+
+
+def outbox(status: str | None = None, limit: int = 20, *, config: str | Path | None = None) -> list[dict[str, Any]]:
+    project = load_project(config)
+    store = open_store(project)
+    try:
+        return store.outbox(status=status, limit=limit)
+    finally:
+        store.close()
+
+
+def cancel(ids: list[int], *, by: str | None = None, config: str | Path | None = None) -> int:
+    project = load_project(config)
+    store = open_store(project)
+    try:
+        return store.cancel_alerts(ids, by=by)
+    finally:
+        store.close()
+
+
+def send(
+    *,
+    config: str | Path | None = None,
+    loop: bool = False,
+    interval: float = 30.0,
+    on_pass: Callable[[SendReport], None] | None = None,
+    on_error: Callable[[StoreError], None] | None = None,
+) -> SendReport:
+    """Deliver the pending alerts once (or, with `loop`, forever: every `interval` seconds, sooner
+    when a retry falls due). Returns the report of the last pass. A store that cannot be read raises
+    StoreError, or with `loop` is reported to `on_error` and tried again at the next pass."""
+    project = load_project(config)
+    store = open_store(project)
+    try:
+        while True:
+            wait = interval
+            try:
+                report = send_pending(store, project.settings)
+                nxt = store.next_alert_due()
+            except (StoreError, sa.exc.SQLAlchemyError) as exc:
+                error = exc if isinstance(exc, StoreError) else StoreError(f"store ({store.where}): {_first_line(exc)}")
+                if not loop or on_error is None:
+                    raise error from None
+                on_error(error)
+            else:
+                if on_pass is not None:
+                    on_pass(report)
+                if not loop:
+                    return report
+                if nxt is not None:
+                    wait = min(interval, max(1.0, (nxt - dt.datetime.now(dt.UTC)).total_seconds()))
+            time.sleep(wait)
+    finally:
+        store.close()
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", None) or exc)
+    return text.splitlines()[0] if text else type(exc).__name__

@@ -1,0 +1,164 @@
+"""The sender: delivers pending outbox rows. Claim a row (one UPDATE ... WHERE status='pending', so
+two senders never both take it), send it, mark it sent. A row that cannot be delivered goes back to
+pending with an exponential backoff (Slack's Retry-After when it rate-limits); nothing is dropped.
+
+The one allowed duplicate: a sender that dies after a message left and before its row was marked
+leaves the row claimed; the next sender reclaims it (at once when the dead sender ran on the same
+host, otherwise after the lease) and sends it again.
+
+Test hook: with QUINTO_TEST_CRASH_AFTER_SEND=1 in the environment the process exits with
+os._exit(CRASH_EXIT) right after the first successful send, before marking the row: a real crash at
+the worst moment, used by the tests to prove the duplicate is the only consequence.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import socket
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from quinto.alerts.deliver import DeliveryError, post_slack, send_email
+from quinto.alerts.render import render_email, render_slack
+
+if TYPE_CHECKING:
+    from quinto.store import Store
+
+CRASH_HOOK = "QUINTO_TEST_CRASH_AFTER_SEND"
+CRASH_EXIT = 97
+BACKOFF_S = 30.0  # first retry after 30 s, then 60, 120, ... up to BACKOFF_MAX_S
+BACKOFF_MAX_S = 3600.0
+LEASE_S = 600.0  # a claim older than this is a dead sender's (sending takes at most 30 s per try)
+
+
+@dataclass
+class SendReport:
+    sent: list[int] = field(default_factory=list)
+    failed: list[tuple[int, str]] = field(default_factory=list)  # (outbox id, why)
+    deferred: int = 0  # due, but its endpoint failed earlier in this pass
+    digests: int = 0  # digests formed in this pass
+    reclaimed: int = 0  # rows a dead sender left claimed, sent again
+    notes: list[str] = field(default_factory=list)  # delivered, but not to everyone
+
+    @property
+    def exit_code(self) -> int:
+        return 3 if self.failed else 0
+
+    def error(self) -> str | None:
+        """One readable line when something was not delivered."""
+        if not self.failed:
+            return None
+        reasons = list(dict.fromkeys(why for _, why in self.failed))
+        waiting = len(self.failed) + self.deferred
+        return f"{waiting} alert(s) not delivered, kept in the outbox and retried with backoff: " + "; ".join(
+            reasons[:3]
+        )
+
+
+def sender_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def is_dead(claimed_by: str) -> bool:
+    """True when `claimed_by` names a process of this host that no longer runs."""
+    host, _, pid = claimed_by.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False  # it exists but belongs to someone else
+    return False
+
+
+def backoff(attempts: int, retry_after: float | None = None) -> float:
+    """Seconds before the next try of a row that failed `attempts` times."""
+    if retry_after is not None:
+        return max(1.0, retry_after)
+    return min(BACKOFF_MAX_S, BACKOFF_S * 2 ** max(0, attempts - 1))
+
+
+def deliver(row: Mapping[str, Any], settings: Mapping[str, Any]) -> str | None:
+    """Send one outbox row; raises DeliveryError. Returns a note when the message was sent but some
+    recipients were refused."""
+    payload = json.loads(row["payload"])
+    if row["channel"] == "slack":
+        channel = row["target"]
+        webhook = (settings.get("slack") or {}).get(channel)
+        if not webhook:
+            raise DeliveryError(f"Slack channel '{channel}' has no webhook under `slack:` in quinto.yaml", down=True)
+        post_slack(webhook, channel, render_slack(payload))
+        return None
+    smtp = settings.get("smtp") or {}
+    subject, text, html = render_email(payload)
+    sender = str(smtp.get("from") or "quinto@localhost")
+    domain = sender.rpartition("@")[2] or "localhost"
+    stamp = row["created_at"].strftime("%Y%m%d%H%M%S") if row.get("created_at") else ""
+    message_id = f"<quinto-alert-{row['id']}.{stamp}@{domain}>"
+    recipients = [a.strip() for a in row["target"].split(",") if a.strip()]
+    refused = send_email(smtp, recipients, subject, text, html, message_id)
+    if refused:
+        return f"SMTP refused {', '.join(refused)}; delivered to the other recipients"
+    return None
+
+
+def endpoint(row: Mapping[str, Any], settings: Mapping[str, Any]) -> str:
+    if row["channel"] == "slack":
+        return f"slack {row['target']}"
+    smtp = settings.get("smtp") or {}
+    return f"smtp {smtp.get('host')}:{smtp.get('port')}"
+
+
+def send_pending(
+    store: Store,
+    settings: Mapping[str, Any],
+    *,
+    now: dt.datetime | None = None,
+    sender: str | None = None,
+    limit: int = 500,
+    lease_s: float = LEASE_S,
+) -> SendReport:
+    """One pass over the outbox: reclaim rows of dead senders, form the digests of days that are
+    over, then deliver every due row once. Safe to run in several processes at once. `settings` are
+    the project's (`project.settings`). Never raises for a delivery failure: see the report."""
+    now = now or dt.datetime.now(dt.UTC)
+    me = sender or sender_id()
+    report = SendReport()
+    report.reclaimed = store.reclaim_alerts(now, lease_s, is_dead)
+    report.digests = store.form_digests(now)
+    down: dict[str, tuple[dt.datetime, str]] = {}  # endpoint → (its next attempt, why)
+    for row in store.due_alerts(now, limit):
+        where = endpoint(row, settings)
+        if where in down:
+            store.defer_alert(row["id"], *down[where])
+            report.deferred += 1
+            continue
+        if not store.claim_alert(row["id"], me, now):
+            continue  # another sender has it
+        attempts = int(row["attempts"]) + 1
+        try:
+            note = deliver(row, settings)
+        except DeliveryError as exc:
+            retry_at = now + dt.timedelta(seconds=backoff(attempts, exc.retry_after))
+            store.release_alert(row["id"], me, exc.message, retry_at)
+            report.failed.append((row["id"], exc.message))
+            if exc.down:
+                down[where] = (retry_at, exc.message)
+            continue
+        except Exception as exc:  # noqa: BLE001 - a bug must not leave the row claimed
+            why = f"internal error: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+            store.release_alert(row["id"], me, why, now + dt.timedelta(seconds=backoff(attempts)))
+            report.failed.append((row["id"], why))
+            continue
+        if os.environ.get(CRASH_HOOK) == "1":
+            os._exit(CRASH_EXIT)  # test hook: die between delivery and marking (see the module doc)
+        store.mark_alert_sent(row["id"], me, dt.datetime.now(dt.UTC), note)
+        report.sent.append(row["id"])
+        if note:
+            report.notes.append(f"alert {row['id']}: {note}")
+    return report
