@@ -210,6 +210,7 @@ def scheduler_cmd(config: str | None, once: bool) -> None:
         scheduler.load()
         if once:
             scheduler.step(inline=True)
+            scheduler.send_alerts()
             return
         stop, force = threading.Event(), threading.Event()
 

@@ -272,3 +272,16 @@ def test_claims_respect_the_connection_limit_and_reclaim_stale_runs(store_url: s
     assert [r["id"] for r in b] == ids[:2] and all(r["reclaimed_from"] == "a" and r["attempts"] == 2 for r in b)
     assert store.heartbeat("a", ids, later) == set()  # a learns it lost them
     assert store.heartbeat("b", ids, later) == set(ids[:2])
+
+
+def test_a_scheduled_audit_queues_its_alerts(tmp_path: Path, monkeypatch: Any) -> None:
+    monkeypatch.setenv("SLACK_DQ_WEBHOOK", "http://127.0.0.1:9/hook")
+    settings = 'slack:\n  "#dq": ${SLACK_DQ_WEBHOOK}\n'
+    s = Setup(tmp_path, monkeypatch, checks("on: new_partition\nnotify: [slack:#dq]\n"), ["2026-11-01"], settings)
+    s.step()
+    add_partition(tmp_path, "2026-11-02", amount=-1)
+    s.clock.advance(seconds=61)
+    s.step()
+    assert s.completed()[-1] == ("2026-11-02", "FAIL")
+    rows = s.store.outbox(table="dw.sales")
+    assert [(r["channel"], r["target"], r["status"]) for r in rows] == [("slack", "#dq", "pending")]

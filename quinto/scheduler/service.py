@@ -20,6 +20,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from quinto.alerts import policy_for, send_pending
 from quinto.audit import Auditor, make_connector, suite_fingerprint, validate_partition
 from quinto.errors import EXIT_BAD_SPEC, EXIT_INFRA, QuintoError, SpecError, UsageError
 from quinto.evaluate import partition_order
@@ -389,6 +390,7 @@ class Scheduler:
             self.log("audit_done", **fields, outcome="ERROR", exit_code=code, duration_s=duration, message=error)
             return
         run.id = rid
+        run.alert_policy = policy_for(self.project, spec, trigger)  # state changes alert as after `quinto audit`
         try:
             self.store.save_run(run, claimed_by=self.name)
         except ClaimLost:
@@ -428,6 +430,18 @@ class Scheduler:
             claimed += ids
         return claimed
 
+    def send_alerts(self) -> None:
+        """Deliver the alerts that are due (ours and any other process's: senders never send a row twice)."""
+        report = send_pending(self.store, self.project.settings, sender=self.name)
+        if report.sent or report.failed or report.digests:
+            self.log(
+                "alerts_sent",
+                sent=len(report.sent),
+                failed=len(report.failed),
+                digests=report.digests,
+                message=report.error(),
+            )
+
     def _guarded(self, what: str, fn: Any) -> None:
         try:
             fn()
@@ -447,6 +461,13 @@ class Scheduler:
             lambda: self._guarded("round", self.step),
             IntervalTrigger(seconds=self.queue_interval),
             id="round",
+            next_run_time=now,
+            misfire_grace_time=None,
+        )
+        jobs.add_job(
+            lambda: self._guarded("alerts", self.send_alerts),
+            IntervalTrigger(seconds=max(self.queue_interval, 5.0)),
+            id="alerts",
             next_run_time=now,
             misfire_grace_time=None,
         )
