@@ -28,7 +28,10 @@ TOKEN = "fuzz-token"
 def schemathesis(base_url: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
     exe = shutil.which("schemathesis", path=str(Path(sys.executable).parent)) or "schemathesis"
     return subprocess.run(
+        # every check but positive_data_acceptance: business rules (a snooze ends in the future and
+        # lasts at most a year, a partition matches its partition_format) are not all in the schema
         [exe, "run", f"{base_url}/api/openapi.json", "--max-examples", "25", "--seed", "7"]
+        + ["--exclude-checks", "positive_data_acceptance"]
         + ["--header", f"Authorization: Bearer {TOKEN}", "--report-dir", str(tmp_path / "report")],
         capture_output=True,
         text=True,
@@ -53,7 +56,15 @@ def test_fuzz_the_api_on_the_demo(tmp_path: Path) -> None:
     with quinto_serve(config, token=TOKEN, log=tmp_path / "serve.log") as url:
         proc = schemathesis(url, tmp_path)
     assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-2000:]
-    assert "Tested: 10" in proc.stdout
+    operations = sum(
+        len(methods)
+        for methods in create_app({"QUINTO_STORE": "sqlite://"})
+        .test_client()
+        .get("/api/openapi.json")
+        .get_json()["paths"]
+        .values()
+    )
+    assert f"Tested: {operations}" in proc.stdout
 
 
 def test_fuzz_the_api_on_postgresql(pg_url: str, tmp_path: Path) -> None:

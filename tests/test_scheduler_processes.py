@@ -306,9 +306,7 @@ def test_stopping_twice_hands_the_running_audit_back(pg_project: tuple[Scheduler
         lambda: any(e["event"] == "audit_started" for e in schedulers.events(first)), "the audit to start", schedulers
     )
     first.send_signal(signal.SIGTERM)  # the first asks to finish the audit in progress ...
-    wait_for(
-        lambda: any(e["event"] == "scheduler_stopping" for e in schedulers.events(first)), "stopping", schedulers
-    )
+    wait_for(lambda: any(e["event"] == "scheduler_stopping" for e in schedulers.events(first)), "stopping", schedulers)
     assert first.poll() is None and store.run_result(run_id)["status"] == "RUNNING"  # type: ignore[index]
     first.send_signal(signal.SIGTERM)  # ... the second hands it back at once
     assert first.wait(timeout=HANG_GUARD) == 0

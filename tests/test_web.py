@@ -16,6 +16,7 @@ from quinto.web import create_app
 from quinto.evaluate import Status
 from quinto.store import Store, sort_key
 from tests.test_store import make_run
+from tests.test_bad_input import run_quinto
 from tests.webdata import build_demo
 
 TOKEN = "s3cret-token"
@@ -275,11 +276,11 @@ def counted() -> Iterator[list[str]]:
 @pytest.mark.parametrize(
     ("url", "most"),
     [
-        ("/", 2),
-        ("/failing", 4),
-        ("/tables/dw.fact_playback?last=365", 6),
-        ("/tables/dw.fact_playback/partitions/2026-11-13", 4),
-        ("/runs", 1),
+        ("/", 3),
+        ("/failing", 5),
+        ("/tables/dw.fact_playback?last=365", 7),
+        ("/tables/dw.fact_playback/partitions/2026-11-13", 5),
+        ("/runs", 2),
         ("/api/tables", 1),
     ],
 )
@@ -349,3 +350,36 @@ def test_snoozes_through_the_api_and_the_ui(demo: Path) -> None:
     data = {"check": "invalid_count(email) = 0", "csrf_token": csrf}
     assert client.post("/tables/dw.fact_signup/unsnooze", data=data).status_code == 302
     assert "Alerts snoozed" not in text(client.get("/tables/dw.fact_signup"))
+
+
+def test_rerun_button_queues_an_audit_the_scheduler_runs(tmp_path: Path) -> None:
+    config = build_demo(tmp_path / "demo")
+    client = create_app({"QUINTO_CONFIG": str(config), "QUINTO_API_TOKEN": TOKEN}).test_client()
+    part = "/tables/dw.fact_signup/partitions/2026-11-16"
+    csrf = _csrf(text(client.get("/signin")))
+    assert client.post(part + "/rerun", data={"csrf_token": csrf}).status_code == 401  # not signed in
+    client.post("/signin", data={"token": TOKEN, "csrf_token": csrf})
+    assert "Rerun audit" in text(client.get(part))
+    resp = client.post(part + "/rerun", data={"csrf_token": csrf})
+    assert resp.status_code == 302
+    run_id = int(resp.headers["Location"].rsplit("/", 1)[1])
+    queued = client.get(f"/api/runs/{run_id}").get_json()
+    assert (queued["status"], queued["verdict"], queued["trigger"]) == ("QUEUED", None, "web")
+    assert "QUEUED" in text(client.get("/runs"))
+    proc = run_quinto(["scheduler", "--once", "-c", str(config)], tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    done = client.get(f"/api/runs/{run_id}").get_json()
+    assert (done["status"], done["verdict"], done["exit_code"]) == ("FAIL", "do not publish", 1)
+    assert any(o["check"] == "invalid_count(email) = 0" and o["status"] == "FAIL" for o in done["outcomes"])
+    log = text(client.get(part))
+    assert re.findall(r'<a href="/runs/(\d+)">', log[log.index('id="runlog"') :]) == [str(run_id), "3"]
+
+
+def test_scheduler_problems_are_shown_on_every_page(sqlite_store_url: str) -> None:
+    store = Store(sqlite_store_url)
+    store.save_run(make_run("2026-11-01", Status.PASS, 1))
+    store.report_problems("host:1", {"checks/dw/t.yaml": "checks/dw/t.yaml:3:5: unknown check type '<rowcount>'"})
+    client = create_app({"QUINTO_STORE": sqlite_store_url}).test_client()
+    for url in ("/", "/tables/dw.t", "/runs"):
+        page = text(client.get(url))
+        assert "keeps running their last good version" in page and "&lt;rowcount&gt;" in page

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
-from flask import Flask, current_app, g, render_template, request
+from flask import Flask, abort, current_app, g, render_template, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
@@ -53,9 +53,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     app.register_blueprint(views.bp)
     app.register_blueprint(api.bp)
-    from quinto.web.api_audits import audits_api
-
-    app.register_blueprint(audits_api)
     app.jinja_env.globals["csrf_token"] = csrf_token
     app.jinja_env.filters["num"] = number
     app.jinja_env.globals.update(table_url=table_url, partition_url=partition_url, run_url=run_url)
@@ -70,6 +67,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         s = g.pop("store", None)
         if s is not None:
             s.close()
+
+    @app.before_request
+    def refuse_nul() -> None:
+        # NUL is never part of a table, partition or check name, and PostgreSQL refuses it in text
+        body = request.get_data(cache=True) if request.mimetype == "application/json" else b""
+        if "\x00" in request.path or any("\x00" in v for v in request.values.values()) or b"\\u0000" in body:
+            abort(400, "NUL characters are not allowed")
 
     @app.after_request
     def security_headers(resp: Response) -> Response:

@@ -8,11 +8,13 @@ from typing import Any
 
 from flask import Blueprint, abort, request
 from quinto.web import snoozes as snoozes_
-from quinto.web import store, table_specs
+from quinto.web import project_or_none, project_problem, store, table_specs
 from quinto.web.auth import require_token
 from quinto.web.openapi import MAX_ID, document
 
 from quinto.results import jsonable
+from quinto.scheduler import submit
+from quinto.scheduler.queue import UnknownTable
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -46,26 +48,13 @@ def _rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{k: jsonable(v) for k, v in r.items()} for r in rows]
 
 
-def verdict(status: str) -> str:
-    """What an ETL job does with a partition: a WARN publishes, a FAIL or an ERROR does not."""
-    return "publish" if status in ("PASS", "WARN") else "do not publish"
-
-
 def run_document(run_id: int) -> dict[str, Any] | None:
+    """The run as the scheduler reports it (status, verdict, exit code, outcomes) and its SQL."""
     if run_id > MAX_ID:
         return None
-    run = store().get_run(run_id)
-    if run is None:
-        return None
-    doc = {k: jsonable(v) for k, v in run.items()}
-    doc["partitions"] = json.loads(run["partitions"] or "[]")
-    finished = run["status"] in ("PASS", "WARN", "FAIL", "ERROR")
-    doc["verdict"] = verdict(run["status"]) if finished else None
-    outcomes = store().outcomes_of_run(run_id)
-    for o in outcomes:
-        o["samples"] = json.loads(o["samples"]) if o["samples"] else None
-    doc["outcomes"] = _rows(outcomes)
-    doc["statements"] = _rows(store().statements_of_run(run_id))
+    doc = store().run_result(run_id)
+    if doc is not None:
+        doc["statements"] = _rows(store().statements_of_run(run_id))
     return doc
 
 
@@ -199,3 +188,37 @@ def end_snoozes() -> dict[str, Any]:
     if not table:
         abort(400, "`table` names the table whose snooze ends")
     return {"ended": store().unsnooze(table, check=request.args.get("check") or None, by="api")}
+
+
+AUDIT_FIELDS = ("table", "partition", "force")
+
+
+@bp.post("/audits")
+@require_token
+def post_audit() -> tuple[dict[str, Any], int]:
+    """{"table": "dw.fact_playback", "partition": "ds=2026-11-27", "force": false} → 202 with the run
+    id; `quinto scheduler` runs it and GET /api/runs/<id> gives the verdict. An HTTP request is
+    always audited (the ETL job has just rewritten the partition); `force` also skips joining an
+    audit of the partition that is already running."""
+    body: Any = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        abort(400, 'the body is a JSON object like {"table": "dw.t", "partition": "ds=2026-11-27"}')
+    unknown = sorted(set(body) - set(AUDIT_FIELDS))
+    if unknown:
+        abort(400, f"unknown field(s): {', '.join(unknown)}; the fields are {', '.join(AUDIT_FIELDS)}")
+    table, force = body.get("table"), body.get("force", False)
+    if not isinstance(table, str) or not table:
+        abort(400, "`table` is required: the table to audit, e.g. dw.fact_playback")
+    if not isinstance(force, bool):
+        abort(400, "`force` is true or false")
+    project = project_or_none()
+    if project is None:
+        problem = project_problem()
+        if problem:
+            abort(500, f"the server's project file has problems: {problem}")
+        abort(404, f"no checks declared for table '{table}': this server reads a store, without check files")
+    try:
+        run_id = submit(project, store(), table, body.get("partition"), force=force, trigger="http")
+    except UnknownTable as exc:  # no check file declares the table: the resource is not there
+        abort(404, exc.message)
+    return {"run_id": run_id, "status": "QUEUED", "url": f"/api/runs/{run_id}"}, 202

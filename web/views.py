@@ -6,7 +6,9 @@ import json
 from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
-from quinto.web import partition_url, project_problem, store, table_spec, table_specs
+from quinto.scheduler import submit
+from quinto.scheduler.queue import UnknownTable
+from quinto.web import partition_url, project_or_none, project_problem, store, table_spec, table_specs
 from quinto.web.auth import check_csrf, require_writer, token_matches
 from quinto.web.charts import trend_svg
 from quinto.web.heatmap import heatmap_html
@@ -23,7 +25,11 @@ STATUSES = ("PASS", "WARN", "FAIL", "ERROR")
 
 
 def _context() -> dict[str, Any]:
-    return {"project_problem": project_problem(), "signed_in": bool(session.get("writer"))}
+    return {
+        "project_problem": project_problem(),
+        "scheduler_problems": store().scheduler_problems(),
+        "signed_in": bool(session.get("writer")),
+    }
 
 
 @bp.get("/")
@@ -185,6 +191,20 @@ def unsnooze_table(table: str) -> Response:
     ended = store().unsnooze(table, check=request.form.get("check") or None, by="web")
     flash(f"{ended} snooze(s) of {table} ended")
     return redirect(url_for("ui.table_page", table=table))
+
+
+@bp.post("/tables/<path:table>/partitions/<path:partition>/rerun")
+@require_writer
+def rerun_partition(table: str, partition: str) -> Response:
+    project = project_or_none()
+    if project is None:
+        abort(400, "this server reads a store without check files: it cannot queue audits")
+    try:
+        run_id = submit(project, store(), table, partition, trigger="web", requested_by="web")
+    except UnknownTable as exc:
+        abort(404, exc.message)
+    flash(f"audit of {table} {partition} queued as run {run_id}; `quinto scheduler` runs it")
+    return redirect(url_for("ui.run_page", run_id=run_id))
 
 
 @bp.get("/runs")

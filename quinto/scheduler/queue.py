@@ -59,7 +59,7 @@ def partition_value(spec: TableSpec, partition: str | Mapping[str, Any] | None) 
     table without a partition column)."""
     if isinstance(partition, Mapping):
         if len(partition) != 1:
-            raise UsageError(f"a partition is one column and its value, e.g. {{\"{spec.partition or 'ds'}\": ...}}")
+            raise UsageError(f'a partition is one column and its value, e.g. {{"{spec.partition or "ds"}": ...}}')
         ((column, value),) = partition.items()
         if not isinstance(value, (str, int)) or isinstance(value, bool):
             raise UsageError(f"the partition value of '{column}' is text or a whole number, not {value!r}")

@@ -78,8 +78,7 @@ def audit_via(
             return run
         if time.monotonic() > deadline:
             raise RemoteError(
-                f"run {run_id} is still {run.get('status')} after {timeout:g}s; "
-                f"see {root}/api/runs/{run_id}"
+                f"run {run_id} is still {run.get('status')} after {timeout:g}s; see {root}/api/runs/{run_id}"
             )
         time.sleep(delay)
         delay = min(delay * 2, poll)

@@ -647,7 +647,7 @@ def cron_problem(expression: str, timezone: str) -> str | None:
 
     if len(expression.split()) != 5:
         return (
-            f"`cron:` has five fields (minute hour day month weekday), e.g. \"0 6 * * *\"; "
+            f'`cron:` has five fields (minute hour day month weekday), e.g. "0 6 * * *"; '
             f"{expression!r} has {len(expression.split())}"
         )
     try:

@@ -154,6 +154,8 @@ def _setting_problem(key: str, value: Any) -> str | None:
     if key == "scheduler_timezone":
         return timezone_problem(value)
     return None
+
+
 def default_settings() -> dict[str, Any]:
     """Every setting at its default; mappings with fixed keys hold their keys' defaults."""
     out: dict[str, Any] = {}
@@ -360,6 +362,8 @@ def resolve_connection(project: Project, spec: TableSpec) -> tuple[TableSpec, li
 
 def display_path(path: Path) -> str:
     return _display(path)
+
+
 def _routing_problems(project: Project, tables: dict[str, TableSpec], every_table: bool) -> list[Problem]:
     """Slack channels that quinto.yaml does not declare (when it declares some: a typo, with a hint),
     and digest tables that no check file declares."""

@@ -442,8 +442,7 @@ class QueueMixin:
         with self.engine.connect() as conn:
             rows = conn.execute(sa.select(scheduler_problems).order_by(p.file))
             return [
-                {**dict(r._mapping), "first_seen": _aware(r.first_seen), "last_seen": _aware(r.last_seen)}
-                for r in rows
+                {**dict(r._mapping), "first_seen": _aware(r.first_seen), "last_seen": _aware(r.last_seen)} for r in rows
             ]
 
 
