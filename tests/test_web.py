@@ -15,8 +15,8 @@ from quinto.web import create_app
 
 from quinto.evaluate import Status
 from quinto.store import Store, sort_key
-from tests.test_store import make_run
 from tests.test_bad_input import run_quinto
+from tests.test_store import make_run
 from tests.webdata import build_demo
 
 TOKEN = "s3cret-token"

@@ -7,8 +7,8 @@ import json
 from typing import Any
 
 from flask import Blueprint, abort, request
-from quinto.web import snoozes as snoozes_
 from quinto.web import project_or_none, project_problem, store, table_specs
+from quinto.web import snoozes as snoozes_
 from quinto.web.auth import require_token
 from quinto.web.openapi import MAX_ID, document
 

@@ -185,7 +185,7 @@ def document() -> dict[str, Any]:
                         "exit_code": {
                             "type": "integer",
                             "nullable": True,
-                            "description": "as `quinto audit`: 0 publish, 1 do not publish, 2 bad input, 3 infrastructure",
+                            "description": "as `quinto audit`: 0 publish, 1 do not publish, 2 bad input, 3 infra",
                         },
                         "trigger": {"type": "string"},
                         "force": {"type": "boolean"},

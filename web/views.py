@@ -6,8 +6,6 @@ import json
 from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
-from quinto.scheduler import submit
-from quinto.scheduler.queue import UnknownTable
 from quinto.web import partition_url, project_or_none, project_problem, store, table_spec, table_specs
 from quinto.web.auth import check_csrf, require_writer, token_matches
 from quinto.web.charts import trend_svg
@@ -16,6 +14,8 @@ from quinto.web.snoozes import add_snooze
 from werkzeug.wrappers import Response
 
 from quinto.evaluate import Status
+from quinto.scheduler import submit
+from quinto.scheduler.queue import UnknownTable
 
 bp = Blueprint("ui", __name__)
 
