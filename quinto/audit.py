@@ -30,7 +30,6 @@ from quinto.compile import (
 from quinto.engines import Connector, connector_for, type_family
 from quinto.errors import (
     EXIT_BAD_SPEC,
-    EXIT_FAILED,
     EXIT_INFRA,
     EXIT_OK,
     Problem,
@@ -50,7 +49,7 @@ from quinto.evaluate import (
     partition_order,
     threshold_text,
 )
-from quinto.results import MetricValue, Outcome, Run, jsonable
+from quinto.results import MetricValue, Outcome, Run, jsonable, verdict_of
 from quinto.spec import Check, Project, Suite, TableSpec, interpolate, load_project, load_suite
 from quinto.store import Store
 
@@ -74,16 +73,12 @@ class AuditResult:
 
     @property
     def exit_code(self) -> int:
-        statuses = {o.status for o in self.outcomes}
-        if Status.FAIL in statuses:
-            return EXIT_FAILED
-        if Status.ERROR in statuses or self.run.error or self.store_error:
-            return EXIT_INFRA
-        return EXIT_OK
+        code = self.run.verdict_code
+        return EXIT_INFRA if code == EXIT_OK and self.store_error else code
 
     @property
     def verdict(self) -> str:
-        return "publish" if self.exit_code == EXIT_OK else "do not publish"
+        return verdict_of(self.exit_code) or "do not publish"
 
     def as_dict(self) -> dict[str, Any]:
         return {

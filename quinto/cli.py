@@ -21,6 +21,7 @@ from quinto.audit import AuditResult, audit, backfill, mark, open_store, validat
 from quinto.checks import display_unit
 from quinto.errors import EXIT_BAD_SPEC, EXIT_INFRA, QuintoError, SpecError, UsageError
 from quinto.evaluate import Status, fmt
+from quinto.results import exit_code_of
 
 COLORS = {Status.PASS: "green", Status.WARN: "yellow", Status.FAIL: "red", Status.ERROR: "magenta"}
 
@@ -165,7 +166,8 @@ def remote_exit_code(doc: dict[str, Any]) -> int:
     code = doc.get("exit_code")
     if isinstance(code, int) and not isinstance(code, bool):
         return code
-    return {"PASS": 0, "WARN": 0, "FAIL": 1}.get(str(doc.get("status")), EXIT_INFRA)
+    found = exit_code_of(str(doc.get("status")))
+    return EXIT_INFRA if found is None else found
 
 
 def print_remote(doc: dict[str, Any]) -> None:

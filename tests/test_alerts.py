@@ -456,10 +456,11 @@ def test_cli_snooze_list_and_unsnooze(tmp_path: Path, monkeypatch: pytest.Monkey
     env = {"WAREHOUSE_URL": "duckdb:///:memory:", "STORE_URL": f"sqlite:///{tmp_path / 's.db'}"}
     proc = run_quinto(["snooze", "dw.plays", "--for", "2h", "--reason", "upstream outage"], tmp_path, env)
     assert proc.returncode == 0 and "dw.plays snoozed until" in proc.stdout, proc.stderr
-    proc = run_quinto(["snooze", "dw.plays", "--check", "row_count > 0", "--until", "2999-01-01T09:00"], tmp_path, env)
+    later = (dt.datetime.now(dt.UTC) + dt.timedelta(days=200)).strftime("%Y-%m-%d")
+    proc = run_quinto(["snooze", "dw.plays", "--check", "row_count > 0", "--until", f"{later}T09:00"], tmp_path, env)
     assert proc.returncode == 0, proc.stderr
     listed = run_quinto(["snooze", "--list"], tmp_path, env).stdout.splitlines()
-    assert len(listed) == 2 and listed[0].endswith(": upstream outage") and "2999-01-01 09:00 UTC" in listed[1]
+    assert len(listed) == 2 and listed[0].endswith(": upstream outage") and f"{later} 09:00 UTC" in listed[1]
     bad = run_quinto(["snooze", "dw.plays", "--check", "row_count>0", "--for", "2h"], tmp_path, env)
     assert bad.returncode == 2
     assert bad.stderr.strip() == "Error: table dw.plays has no check 'row_count>0' (did you mean 'row_count > 0'?)"
@@ -557,11 +558,13 @@ def test_snooze_times_and_targets_are_checked() -> None:
     assert snooze_end("2026-11-30T09:00", None, t0) == dt.datetime(2026, 11, 30, 9, 0, tzinfo=dt.UTC)
     assert snooze_end("2026-11-30T09:00+01:00", None, t0) == dt.datetime(2026, 11, 30, 8, 0, tzinfo=dt.UTC)
     for until, length, message in [
-        (None, "2 hours", "--for '2 hours' is not a duration like 90s, 30m, 26h or 2d"),
-        ("2001-01-01", None, "--until 2001-01-01 is in the past"),
-        ("tomorrow", None, "--until is an ISO time like 2026-11-30T09:00, not 'tomorrow'"),
-        (None, None, "say how long: --until TIME or --for DURATION (e.g. --for 2h)"),
-        ("2026-12-01", "2h", "say how long: --until TIME or --for DURATION (e.g. --for 2h)"),
+        (None, "2 hours", "for: '2 hours' is not a duration like 90s, 30m, 26h or 2d"),
+        ("2001-01-01", None, "a snooze ends in the future"),
+        ("tomorrow", None, "until: an ISO time like 2026-11-30T09:00Z, not 'tomorrow'"),
+        (None, None, "say how long: until an ISO time, or for a duration like 2h or 3d"),
+        ("2026-12-01", "2h", "say how long: until an ISO time, or for a duration like 2h or 3d"),
+        (None, "999999999d", "a snooze lasts at most a year"),
+        (None, "400d", "a snooze lasts at most a year; to silence a table for good, drop its notify:"),
     ]:
         with pytest.raises(UsageError) as exc:
             snooze_end(until, length, t0)

@@ -285,3 +285,22 @@ def test_a_scheduled_audit_queues_its_alerts(tmp_path: Path, monkeypatch: Any) -
     assert s.completed()[-1] == ("2026-11-02", "FAIL")
     rows = s.store.outbox(table="dw.sales")
     assert [(r["channel"], r["target"], r["status"]) for r in rows] == [("slack", "#dq", "pending")]
+
+
+def test_cron_audits_a_whole_table_at_every_firing(tmp_path: Path, monkeypatch: Any) -> None:
+    """A table without partitions changes under one name (`*`): no firing is skipped as audited."""
+    text = "table: dw.sales\nschedule: {cron: '0 6 * * *', timezone: UTC}\nchecks:\n  - row_count > 0\n"
+    s = Setup(tmp_path, monkeypatch, text, ["2026-11-27"])
+    s.step()
+    s.clock.advance(hours=3)
+    assert len(s.step()) == 1
+    s.clock.advance(days=1)
+    assert len(s.step()) == 1
+    assert s.events("skipped") == []
+
+
+def test_a_whole_table_can_be_requested(tmp_path: Path, monkeypatch: Any) -> None:
+    text = "table: dw.sales\nchecks:\n  - row_count > 0\n"
+    s = Setup(tmp_path, monkeypatch, text, ["2026-11-27"])
+    run_id = submit(s.project, s.store, "dw.sales", "*", trigger="web")
+    assert s.store.run_result(run_id)["partitions"] == ["*"]  # type: ignore[index]

@@ -276,12 +276,15 @@ def test_http_trigger_end_to_end(served: tuple[str, Schedulers]) -> None:
     typo = run_quinto(["audit", "dw.sales", "-p", "day=2026-11-02", "--via", base], root)
     assert typo.returncode == 2 and typo.stderr.strip() == "Error: table dw.sales is partitioned by 'ds', not 'day'"
     denied = run_quinto(["audit", "dw.sales", "-p", "ds=2026-11-02", "--via", base], root, {"QUINTO_API_TOKEN": "x"})
-    assert denied.returncode == 2 and "a valid bearer token is required" in denied.stderr
+    assert denied.returncode == 2 and "a valid `Authorization: Bearer <token>` header is required" in denied.stderr
     down = run_quinto(["audit", "dw.sales", "-p", "ds=2026-11-02", "--via", "http://127.0.0.1:9"], root)
     assert down.returncode == 3 and down.stderr.startswith("Error: cannot reach the Quinto server")
     # refusals
     body = {"table": "dw.sales", "partition": "ds=2026-11-01"}
-    assert http(f"{base}/api/audits", body) == (401, {"error": "a valid bearer token is required"})
+    assert http(f"{base}/api/audits", body) == (
+        401,
+        {"error": "a valid `Authorization: Bearer <token>` header is required"},
+    )
     assert http(f"{base}/api/audits", body, "s3cret-token-but-longer")[0] == 401
     status, err = http(f"{base}/api/audits", {"table": "dw.sales", "partition": "ds=1' or '1'='1"}, "s3cret-token")
     assert status == 400 and err["error"].startswith("refusing partition value")

@@ -133,3 +133,39 @@ def test_head_revision_constant_matches_the_migrations() -> None:
     cfg = Config()
     cfg.set_main_option("script_location", MIGRATIONS)
     assert ScriptDirectory.from_config(cfg).get_current_head() == HEAD_REVISION
+
+
+def test_concurrent_saves_of_one_partition_leave_one_current_result(pg_url: str, monkeypatch: object) -> None:
+    """An older audit still writing when a newer one of the same partition saves: the newer waits
+    for the table's lock, then supersedes it; one current result, the newer, and its status."""
+    import threading
+
+    store = Store(pg_url)
+    store.migrate()
+    gate, entered = threading.Event(), threading.Event()
+    original = Store._refresh_status
+
+    def paused(self: Store, conn: sa.Connection, run: Run, *args: object) -> None:
+        if run.started_at == T0:  # the older run stops inside its transaction
+            entered.set()
+            gate.wait(60)
+        original(self, conn, run, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Store, "_refresh_status", paused)  # type: ignore[attr-defined]
+    older = make_run("2026-11-27", Status.PASS, 5.0, started=T0)
+    newer = make_run("2026-11-27", Status.FAIL, 0.0, started=T0 + dt.timedelta(minutes=1))
+    first = threading.Thread(target=store.save_run, args=(older,))
+    first.start()
+    assert entered.wait(60)
+    second = threading.Thread(target=store.save_run, args=(newer,))
+    second.start()
+    waiting = sa.text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
+    with store.engine.connect() as conn:
+        while not conn.execute(waiting).scalar_one() and second.is_alive():
+            conn.rollback()
+    gate.set()
+    first.join()
+    second.join()
+    current = store.current_outcomes("dw.t", "2026-11-27")
+    assert [(r["run_id"], r["status"]) for r in current] == [(newer.id, "FAIL")]
+    assert [(p["status"], p["run_id"]) for p in store.partitions("dw.t")] == [("FAIL", newer.id)]

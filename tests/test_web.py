@@ -383,3 +383,11 @@ def test_scheduler_problems_are_shown_on_every_page(sqlite_store_url: str) -> No
     for url in ("/", "/tables/dw.t", "/runs"):
         page = text(client.get(url))
         assert "keeps running their last good version" in page and "&lt;rowcount&gt;" in page
+
+
+@pytest.mark.parametrize("target", ["//evil.example", "/\t/evil.example", "/\\evil.example", "https://evil.example/"])
+def test_sign_in_never_redirects_off_site(demo: Path, target: str) -> None:
+    client = create_app({"QUINTO_CONFIG": str(demo), "QUINTO_API_TOKEN": TOKEN}).test_client()
+    csrf = _csrf(text(client.get("/signin")))
+    resp = client.post("/signin", data={"token": TOKEN, "csrf_token": csrf, "next": target})
+    assert resp.status_code == 302 and resp.headers["Location"] == "/"

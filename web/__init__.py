@@ -4,7 +4,6 @@ CSRF rules. Views call store functions and render; there is no SQL here."""
 
 from __future__ import annotations
 
-import hashlib
 import os
 import secrets
 import time
@@ -29,7 +28,7 @@ PROJECT_TTL = 10.0
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """`config` keys: QUINTO_CONFIG (path of quinto.yaml), QUINTO_STORE (a store URL, instead of the
     project's), QUINTO_API_TOKEN (bearer token for writes; default: the environment variable),
-    SECRET_KEY (signs sessions; default: QUINTO_SECRET_KEY, else derived from the token)."""
+    SECRET_KEY (signs sessions; default: QUINTO_SECRET_KEY, else random per process)."""
     app = Flask(__name__)
     app.config.update(
         QUINTO_CONFIG=os.environ.get("QUINTO_CONFIG"),
@@ -41,11 +40,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     )
     app.config.update(config or {})
     if not app.config["SECRET_KEY"]:
-        token = app.config["QUINTO_API_TOKEN"]
-        # several workers must agree on the key: derive it from the shared token when there is one
-        app.config["SECRET_KEY"] = (
-            hashlib.sha256(b"quinto-session:" + token.encode()).hexdigest() if token else secrets.token_hex(32)
-        )
+        # never derived from the write token: a session cookie would let anyone test guesses of it
+        # offline. Several worker processes must share QUINTO_SECRET_KEY (sign-in and CSRF use it).
+        app.config["SECRET_KEY"] = secrets.token_hex(32)
     app.extensions["quinto_project"] = {"at": 0.0, "project": None, "suite": None, "problem": None}
 
     from quinto.web import api, views

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
 from quinto.web import partition_url, project_or_none, project_problem, store, table_spec, table_specs
@@ -245,9 +246,16 @@ def signin() -> Any:
         if not token_matches(request.form.get("token", "")):
             return render_template("signin.html", error="that is not the write token", **_context()), 401
         session["writer"] = True
-        target = request.form.get("next", "")
-        return redirect(target if target.startswith("/") and not target.startswith("//") else url_for("ui.overview"))
+        return redirect(_local(request.form.get("next", "")) or url_for("ui.overview"))
     return render_template("signin.html", error=None, next=request.args.get("next", ""), **_context())
+
+
+def _local(target: str) -> str | None:
+    """`target` when it is a path on this site, else None (no open redirect after sign-in)."""
+    if not target.startswith("/") or any(c in target for c in "\\\t\r\n") or not target.isprintable():
+        return None
+    parts = urlsplit(target)
+    return target if not parts.scheme and not parts.netloc and not target.startswith("//") else None
 
 
 @bp.post("/signout")

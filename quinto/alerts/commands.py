@@ -17,25 +17,37 @@ from quinto.errors import StoreError, UsageError, did_you_mean
 from quinto.spec import Project, load_project, load_suite
 from quinto.spec.grammar import parse_duration
 
+#: the longest snooze: a year (a table that should never alert drops its `notify:` instead)
+LONGEST_SNOOZE = dt.timedelta(days=366)
 
-def snooze_end(until: str | None, length: str | None, now: dt.datetime | None = None) -> dt.datetime:
-    """`--until 2026-11-30T09:00` (UTC unless it names a zone; a date is its midnight) or `--for 2h`."""
+
+def snooze_end(until: Any, length: Any, now: dt.datetime | None = None) -> dt.datetime:
+    """When a snooze ends: `until` an ISO time (UTC unless it names a zone; a date is its midnight)
+    or `length` a duration like 2h. The CLI (--until/--for) and the API (until/for) share it."""
     now = now or dt.datetime.now(dt.UTC)
-    if (until is None) == (length is None):
-        raise UsageError("say how long: --until TIME or --for DURATION (e.g. --for 2h)")
-    if length is not None:
+    if (until in (None, "")) == (length in (None, "")):
+        raise UsageError("say how long: until an ISO time, or for a duration like 2h or 3d")
+    if length not in (None, ""):
+        if not isinstance(length, str):
+            raise UsageError("for: a duration like 90m, 2h or 3d")
         try:
-            return now + dt.timedelta(seconds=parse_duration(length))
+            end = now + dt.timedelta(seconds=parse_duration(length))
         except ValueError as exc:
-            raise UsageError(f"--for {exc}") from None
-    assert until is not None
-    try:
-        end = dt.datetime.fromisoformat(until)
-    except ValueError:
-        raise UsageError(f"--until is an ISO time like 2026-11-30T09:00, not {until!r}") from None
-    end = end.replace(tzinfo=dt.UTC) if end.tzinfo is None else end.astimezone(dt.UTC)
+            raise UsageError(f"for: {exc}") from None
+        except OverflowError:
+            raise UsageError("a snooze lasts at most a year") from None
+    else:
+        if not isinstance(until, str):
+            raise UsageError("until: an ISO time like 2026-11-30T09:00Z")
+        try:
+            end = dt.datetime.fromisoformat(until)
+        except ValueError:
+            raise UsageError(f"until: an ISO time like 2026-11-30T09:00Z, not {until[:40]!r}") from None
+        end = end.replace(tzinfo=dt.UTC) if end.tzinfo is None else end.astimezone(dt.UTC)
     if end <= now:
-        raise UsageError(f"--until {until} is in the past")
+        raise UsageError("a snooze ends in the future")
+    if end - now > LONGEST_SNOOZE:
+        raise UsageError("a snooze lasts at most a year; to silence a table for good, drop its notify:")
     return end
 
 

@@ -67,7 +67,7 @@ def partition_value(spec: TableSpec, partition: str | Mapping[str, Any] | None) 
     if partition is not None and not isinstance(partition, str):
         raise UsageError(f"a partition is text like ds=2026-11-27, not {partition!r}")
     if spec.partition is None:
-        if partition:
+        if partition and partition != WHOLE_TABLE:  # the UI names a whole table's audit `*`
             raise UsageError(f"table {spec.table} declares no `partition:` column; ask for it without a partition")
         return WHOLE_TABLE
     if not partition:

@@ -198,7 +198,8 @@ class Scheduler:
         fp = suite_fingerprint(spec)
         for fire in fires:
             part = partition_for(spec.schedule, self.timezone, fire) if spec.partition else "*"
-            if fp in self.store.audited(spec.table, [part]).get(part, set()):
+            # a whole table changes between firings under the same name: every firing audits it
+            if part != "*" and fp in self.store.audited(spec.table, [part]).get(part, set()):
                 self.log("skipped", table=spec.table, partition=part, trigger="cron", reason="already audited")
                 continue
             self.enqueue(spec, part, "cron", reason=f"cron firing at {fire.isoformat()}")
@@ -353,7 +354,8 @@ class Scheduler:
             self.log("gave_up", **fields, outcome="ERROR", exit_code=EXIT_INFRA, message=message)
             return
         fp = suite_fingerprint(spec)
-        if trigger in AUTOMATIC and not row["force"] and fp in self.store.audited(table, [part]).get(part, set()):
+        already = part != "*" and fp in self.store.audited(table, [part]).get(part, set())
+        if trigger in AUTOMATIC and not row["force"] and already:
             if self.store.forget(rid, self.name):
                 self.log("skipped", **fields, reason="audited meanwhile with the same checks")
             return

@@ -132,7 +132,11 @@ class Store(QueueMixin, AlertTables):
             "heartbeat_at": None,
             "not_before": None,
         }
-        with self.engine.begin() as conn:
+        with self._begin() as conn:
+            # writers of one table (schedulers, concurrent audits, a replayed spool file) save one at
+            # a time, so each sees the runs the other made current before it supersedes, alerts and
+            # updates the read models (SQLite has a single writer anyway)
+            self._lock(conn, "save", run.table)
             run_id = None
             if run.id is not None:
                 pending = runs.c.status.in_(PENDING)
@@ -247,10 +251,6 @@ class Store(QueueMixin, AlertTables):
         """Keep the read models in step with the outcomes this run made current."""
         if not fresh:
             return
-        if conn.dialect.name == "postgresql":
-            # two writers of one table (schedulers, concurrent audits) would both delete and insert its
-            # status rows; one at a time, each sees the other's rows (SQLite has a single writer anyway)
-            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": lock_key("status", run.table)})
         by_part: dict[str, list[Status]] = {}
         for o in run.outcomes:
             if o.partition in fresh:

@@ -21,7 +21,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from quinto.errors import StoreError
-from quinto.results import jsonable
+from quinto.results import exit_code_of, jsonable, verdict_of
 from quinto.store.schema import outcomes, runs, scheduler_problems, scheduler_state
 
 QUEUED = "QUEUED"
@@ -49,23 +49,6 @@ def lock_key(*parts: str) -> int:
     """A signed 64-bit key for pg_advisory_xact_lock, from text."""
     digest = hashlib.sha256("\x1f".join(parts).encode()).digest()
     return int.from_bytes(digest[:8], "big", signed=True)
-
-
-def verdict_of(status: str) -> str | None:
-    if status in ("PASS", "WARN"):
-        return "publish"
-    if status in ("FAIL", "ERROR"):
-        return "do not publish"
-    return None
-
-
-def _exit_code(status: str, stored: int | None) -> int | None:
-    """The stored exit code; for runs stored before it was (migration 0003), the status's."""
-    if status not in DONE:
-        return None
-    if stored is not None:
-        return int(stored)
-    return {"PASS": 0, "WARN": 0, "FAIL": 1}.get(status, 3)
 
 
 class QueueMixin:
@@ -124,7 +107,9 @@ class QueueMixin:
                 if force and not queued[0].force:
                     conn.execute(runs.update().where(r.id == queued[0].id).values(force=True))
                 return int(queued[0].id), False
-            if pending and not force:  # a forced request does not trust an audit that already started
+            # an audit that already started may have read the partition before the ETL job rewrote
+            # it: a request from the ETL job (HTTP) or a person (web), or a forced one, never joins it
+            if pending and not force and trigger not in ("http", "web"):
                 return int(pending[0].id), False
             run_id = conn.execute(
                 runs.insert().values(
@@ -299,8 +284,8 @@ class QueueMixin:
             "table": m["table_name"],
             "partitions": json.loads(m["partitions"]),
             "status": status,
-            "verdict": verdict_of(status),
-            "exit_code": _exit_code(status, m["exit_code"]),
+            "verdict": verdict_of(exit_code_of(status, m["exit_code"])),
+            "exit_code": exit_code_of(status, m["exit_code"]),
             "trigger": m["trigger"],
             "force": bool(m["force"]),
             "requested_at": jsonable(_aware(m["requested_at"])),
