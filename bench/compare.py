@@ -49,7 +49,7 @@ sys.path.insert(0, str(ROOT))
 from bench.peers import venvs  # noqa: E402
 from bench.peers.data import PARTITIONS, build_duckdb, build_postgres, generate_sql  # noqa: E402
 from bench.peers.statements import Count, PostgresLog, count_duckdb_logs  # noqa: E402
-from bench.peers.suite import WHOLE  # noqa: E402
+from bench.peers.suite import CHECKS, WHOLE  # noqa: E402
 
 PEERS = HERE / "peers"
 TOOLS = ["quinto", "hand", "gx", "soda"]
@@ -350,10 +350,7 @@ def main() -> None:
     work.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
 
-    ctx: dict[str, Any] = {"urls": {}, "quinto_urls": {}, "checks": None}
-    from bench.peers.suite import CHECKS
-
-    ctx["checks"] = CHECKS
+    ctx: dict[str, Any] = {"urls": {}, "quinto_urls": {}, "checks": CHECKS}
     ctx["pythons"] = {t: venvs.ensure(t) for t in tools if t in venvs.REQUIREMENTS}
     log_dir = work / "duckdb-log"
     shutil.rmtree(log_dir, ignore_errors=True)
