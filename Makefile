@@ -43,6 +43,7 @@ bench: install
 	$(BIN)/python bench/backfill.py
 	$(BIN)/python bench/anomaly_quality.py
 	$(BIN)/python bench/compare.py
+	$(BIN)/python bench/web_pages.py
 
 clean:
 	rm -rf $(VENV) .quinto-demo .pytest_cache
