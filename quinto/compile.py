@@ -255,23 +255,84 @@ def compile_scan(
     """ONE statement computing every aggregate; grouped by partition when several are audited."""
     b = _Binder()
     unique: dict[str, Aggregate] = {a.key: a for a in aggregates}
-    selects: list[exp.Expr] = []
     aliases: dict[str, str] = {}
     grouped = partition_column is not None and len(partitions) > 1
+    hashed: dict[str, Aggregate] = {}  # alias → exact distinct count computed by a GROUP BY
+    selects: list[exp.Expr] = []
     if grouped:
         assert partition_column is not None
         selects.append(exp.alias_(col(partition_column.name), PARTITION_ALIAS, quoted=True))
     for i, (key, agg) in enumerate(unique.items()):
         alias = f"m{i}"
         aliases[alias] = key
+        if connector.DISTINCT_BY_GROUPING and agg.kind == "distinct_rows" and not agg.param("approx"):
+            hashed[alias] = agg
+            continue
         selects.append(exp.alias_(aggregate_sql(agg, b, connector), alias, quoted=True))
+    if not hashed:
+        query = _scan_query(selects, table, b, partition_column, partitions, grouped)
+        return Compiled(_render(query, connector, b), b.params, aliases, grouped)
+    # the scan without the distinct counts, then one hashed GROUP BY per distinct count, joined by
+    # partition: still one statement, and no sort of every key
+    if len(selects) == int(grouped):
+        selects.append(exp.alias_(exp.Count(this=exp.Star()), "quinto_rows", quoted=True))
+    sources: list[exp.Expr] = [
+        exp.Subquery(
+            this=_scan_query(selects, table, b, partition_column, partitions, grouped),
+            alias=exp.TableAlias(this=ident("s")),
+        )
+    ]
+    outer: list[exp.Expr] = []
+    if grouped:
+        outer.append(exp.alias_(col(PARTITION_ALIAS, "s"), PARTITION_ALIAS, quoted=True))
+    for alias in aliases:
+        if alias not in hashed:
+            outer.append(exp.alias_(col(alias, "s"), alias, quoted=True))
+            continue
+        name = f"d_{alias}"
+        count: exp.Expr = col("n", name)
+        if grouped:
+            count = exp.Coalesce(this=count, expressions=[exp.Literal.number(0)])
+        outer.append(exp.alias_(count, alias, quoted=True))
+    query = exp.select(*outer).from_(sources[0])
+    for alias, agg in hashed.items():
+        name = f"d_{alias}"
+        keys = [col(c) for c in agg.columns]
+        part = [col(partition_column.name)] if grouped and partition_column is not None else []
+        inner = exp.select(*part, *keys).from_(table_node(table)).where(_all_not_null(agg.columns))
+        where = partition_filter(b, partition_column, partitions)
+        if where is not None:
+            inner = inner.where(where)
+        inner = inner.group_by(*part, *[col(c) for c in agg.columns])
+        counted = exp.select(*[exp.alias_(p.copy(), PARTITION_ALIAS, quoted=True) for p in part])
+        counted = counted.select(exp.alias_(exp.Count(this=exp.Star()), "n", quoted=True))
+        counted = counted.from_(exp.Subquery(this=inner, alias=exp.TableAlias(this=ident("g"))))
+        if part:
+            counted = counted.group_by(col(partition_column.name))  # type: ignore[union-attr]
+        derived = exp.Subquery(this=counted, alias=exp.TableAlias(this=ident(name)))
+        if grouped:
+            on = exp.EQ(this=col(PARTITION_ALIAS, name), expression=col(PARTITION_ALIAS, "s"))
+            query = query.join(derived, on=on, join_type="left")
+        else:
+            query = query.join(derived, join_type="cross")
+    return Compiled(_render(query, connector, b), b.params, aliases, grouped)
+
+
+def _scan_query(
+    selects: list[exp.Expr],
+    table: str,
+    b: _Binder,
+    partition_column: PartitionColumn | None,
+    partitions: Sequence[str],
+    grouped: bool,
+) -> exp.Select:
     query = exp.select(*selects).from_(table_node(table))
     where = partition_filter(b, partition_column, partitions)
     if where is not None:
         query = query.where(where)
     if grouped and partition_column is not None:
         query = query.group_by(col(partition_column.name))
-    return Compiled(_render(query, connector, b), b.params, aliases, grouped)
+    return query
 
 
 def compile_samples(

@@ -79,6 +79,9 @@ class Connector:
     #: how COUNT(DISTINCT ...) over several columns is written: "tuple" `(a, b)`, "args" `a, b`,
     #: or "concat" (text concatenation with a separator).
     DISTINCT_TUPLES: ClassVar[str] = "tuple"
+    #: exact distinct counts as a hashed GROUP BY in a derived table of the same statement, instead
+    #: of COUNT(DISTINCT ...) in the scan (PostgreSQL sorts for COUNT(DISTINCT), hashes GROUP BY).
+    DISTINCT_BY_GROUPING: ClassVar[bool] = False
     #: whether the engine has a regex predicate at all.
     HAS_REGEX: ClassVar[bool] = True
     #: how partitions are listed: "distinct" (bounded SELECT DISTINCT), "show" (SHOW PARTITIONS) or

@@ -10,6 +10,7 @@ class PostgresConnector(Connector):
     DIALECT: ClassVar[str] = "postgres"
     PERCENTILE: ClassVar[str | None] = "percentile_cont(:p) within group (order by :col)"
     DISTINCT_TUPLES: ClassVar[str] = "tuple"
+    DISTINCT_BY_GROUPING: ClassVar[bool] = True
 
     def columns(self, table: str) -> dict[str, str]:
         """From pg_catalog, which (unlike information_schema) also lists materialized views and
