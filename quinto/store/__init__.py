@@ -23,6 +23,7 @@ from quinto.errors import StoreError
 from quinto.evaluate import Status, worst
 from quinto.results import Run, jsonable
 from quinto.store.alerts import AlertTables
+from quinto.store.common import chunks, utcnow
 from quinto.store.queue import PENDING, ClaimLost, QueueMixin, lock_key
 from quinto.store.schema import (
     metric_values,
@@ -48,10 +49,6 @@ def sort_key(partition: str) -> str:
         n = int(partition)
         return ("0" if n < 0 else "1") + f"{n + 10**19 if n < 0 else n:020d}"
     return "2" + partition
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 class Store(QueueMixin, AlertTables):
@@ -113,7 +110,7 @@ class Store(QueueMixin, AlertTables):
         `claimed_by`, only while that scheduler still holds it (else ClaimLost). A run whose id
         names a row that is already complete (a spooled run replayed late) is written as a new run."""
         self.migrate()
-        now = run.finished_at or _now()
+        now = run.finished_at or utcnow()
         values = {
             "table_name": run.table,
             "connection": run.connection,
@@ -156,7 +153,7 @@ class Store(QueueMixin, AlertTables):
             # alert states advance and the outbox is written here, before the outcomes they compare
             # with are superseded, and in this transaction: no outcome without its alert
             self._record_alerts(conn, run, int(run_id), fresh, now)
-            for chunk in _chunks(fresh, 500):
+            for chunk in chunks(fresh, 500):
                 conn.execute(
                     outcomes.update()
                     .where(
@@ -256,7 +253,7 @@ class Store(QueueMixin, AlertTables):
             if o.partition in fresh:
                 by_part.setdefault(o.partition, []).append(o.status)
         ps = partition_status.c
-        for chunk in _chunks(fresh, 500):
+        for chunk in chunks(fresh, 500):
             conn.execute(partition_status.delete().where(ps.table_name == run.table, ps.partition_value.in_(chunk)))
         conn.execute(
             partition_status.insert(),
@@ -301,7 +298,7 @@ class Store(QueueMixin, AlertTables):
     def _partitions_with_newer_runs(self, conn: sa.Connection, run: Run, partitions: list[str]) -> set[str]:
         """Partitions already judged by a run that started after this one (a replayed spool file)."""
         found: set[str] = set()
-        for chunk in _chunks(partitions, 500):
+        for chunk in chunks(partitions, 500):
             q = (
                 sa.select(outcomes.c.partition_value)
                 .distinct()
@@ -426,7 +423,7 @@ class Store(QueueMixin, AlertTables):
                     reason=reason,
                     marked_by=by,
                     current=True,
-                    created_at=_now(),
+                    created_at=utcnow(),
                 )
             )
 
@@ -508,7 +505,7 @@ class Store(QueueMixin, AlertTables):
         cols = [o.partition_value, o.check_key, o.status, o.value, o.judged, o.band_low, o.band_high, o.id]
         rows: list[tuple[Any, ...]] = []
         with self.engine.connect() as conn:
-            for chunk in _chunks(list(partitions), 500):
+            for chunk in chunks(list(partitions), 500):
                 q = sa.select(*cols).where(o.table_name == table, o.partition_value.in_(chunk), o.current.is_(True))
                 rows += [tuple(r) for r in conn.execute(q)]
         rows.sort(key=lambda r: r[-1])
@@ -590,11 +587,6 @@ class Store(QueueMixin, AlertTables):
         q = sa.select(mv.metric_key).where(mv.table_name == table, mv.current.is_(True)).distinct()
         with self.engine.connect() as conn:
             return sorted(r[0] for r in conn.execute(q))
-
-
-def _chunks(items: Sequence[str], n: int) -> Iterable[list[str]]:
-    for i in range(0, len(items), n):
-        yield list(items[i : i + n])
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -9,33 +9,20 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
 from quinto.alerts.state import State, initial, step
 from quinto.results import Run, jsonable
+from quinto.store.common import chunks, utc, utcnow
 from quinto.store.schema import alert_outbox, alert_snoozes, alert_states, outcomes
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
 PENDING, SENDING, SENT, HELD, DIGESTED, CANCELLED = "pending", "sending", "sent", "held", "digested", "cancelled"
-
-
-def utc(value: dt.datetime) -> dt.datetime:
-    """A stored time as an aware UTC time (SQLite gives them back naive)."""
-    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
-
-
-def _utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
-def _chunked(items: Sequence[Any], n: int = 500) -> Iterable[list[Any]]:
-    for i in range(0, len(items), n):
-        yield list(items[i : i + n])
 
 
 class AlertTables:
@@ -67,7 +54,7 @@ class AlertTables:
         parts = sorted({o.partition for o in judged})
         known: dict[tuple[str, str], tuple[int, State]] = {}
         previous: dict[tuple[str, str], tuple[str, dt.datetime]] = {}
-        for chunk in _chunked(parts):
+        for chunk in chunks(parts):
             q = sa.select(alert_states).where(st.table_name == run.table, st.partition_value.in_(chunk))
             for r in conn.execute(q.with_for_update()):
                 known[(r.partition_value, r.check_key)] = (
@@ -199,19 +186,9 @@ class AlertTables:
         if until.tzinfo is None:
             raise ValueError("a snooze ends at an aware time (with a time zone)")
         self.migrate()
-        now = utc(now or _utcnow())
-        sn = alert_snoozes.c
+        now = utc(now or utcnow())
         with self.engine.begin() as conn:
-            conn.execute(
-                alert_snoozes.update()
-                .where(
-                    sn.table_name == table,
-                    sn.check_key.is_(None) if check is None else sn.check_key == check,
-                    sn.ended_at.is_(None),
-                    sn.until > now,
-                )
-                .values(ended_at=now, ended_by=by)
-            )
+            self._end_snoozes(conn, table, check, by, now)
             new_id = conn.execute(
                 alert_snoozes.insert().values(
                     table_name=table,
@@ -229,26 +206,30 @@ class AlertTables:
     ) -> int:
         """End the active snoozes of `table` (with `check`: only that check's); returns how many ended."""
         self.migrate()
-        now = utc(now or _utcnow())
-        sn = alert_snoozes.c
+        now = utc(now or utcnow())
         with self.engine.begin() as conn:
-            result = conn.execute(
-                alert_snoozes.update()
-                .where(
-                    sn.table_name == table,
-                    sn.check_key.is_(None) if check is None else sn.check_key == check,
-                    sn.ended_at.is_(None),
-                    sn.until > now,
-                )
-                .values(ended_at=now, ended_by=by)
+            return self._end_snoozes(conn, table, check, by, now)
+
+    @staticmethod
+    def _end_snoozes(conn: sa.Connection, table: str, check: str | None, by: str | None, now: dt.datetime) -> int:
+        sn = alert_snoozes.c
+        result = conn.execute(
+            alert_snoozes.update()
+            .where(
+                sn.table_name == table,
+                sn.check_key.is_(None) if check is None else sn.check_key == check,
+                sn.ended_at.is_(None),
+                sn.until > now,
             )
+            .values(ended_at=now, ended_by=by)
+        )
         return int(result.rowcount)
 
     def active_snoozes(self, table: str | None = None, now: dt.datetime | None = None) -> list[dict[str, Any]]:
         """Snoozes in force at `now` (default: now), soonest ending first: dicts with id, table,
         check (None: the whole table), until, reason, created_by, created_at (aware UTC times)."""
         self.migrate()
-        now = utc(now or _utcnow())
+        now = utc(now or utcnow())
         sn = alert_snoozes.c
         q = sa.select(alert_snoozes).where(sn.until > now, sn.ended_at.is_(None)).order_by(sn.until, sn.id)
         if table is not None:
@@ -380,7 +361,7 @@ class AlertTables:
         marked cancelled, and never sent. Rows being sent or already sent are left alone."""
         self.migrate()
         ob = alert_outbox.c
-        when = utc(now or _utcnow())
+        when = utc(now or utcnow())
         with self.engine.begin() as conn:
             result = conn.execute(
                 alert_outbox.update()
@@ -433,7 +414,7 @@ class AlertTables:
             )
         ).inserted_primary_key[0]  # type: ignore[index]
         moved = 0
-        for chunk in _chunked(ids):
+        for chunk in chunks(ids):
             moved += conn.execute(
                 alert_outbox.update()
                 .where(ob.id.in_(chunk), ob.status == HELD)

@@ -22,6 +22,7 @@ import sqlalchemy as sa
 
 from quinto.errors import StoreError
 from quinto.results import exit_code_of, jsonable, verdict_of
+from quinto.store.common import aware, utcnow
 from quinto.store.schema import outcomes, runs, scheduler_problems, scheduler_state
 
 QUEUED = "QUEUED"
@@ -32,17 +33,6 @@ DONE = ("PASS", "WARN", "FAIL", "ERROR")
 
 class ClaimLost(StoreError):
     """Another scheduler took over a run this one was running (its heartbeat went stale)."""
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
-def _aware(value: dt.datetime | None) -> dt.datetime | None:
-    """SQLite hands back naive datetimes; every time in the store is UTC."""
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=dt.UTC)
-    return value
 
 
 def lock_key(*parts: str) -> int:
@@ -93,7 +83,7 @@ class QueueMixin:
         QUEUED or RUNNING run of the same table and partition is reused instead (a forced request
         makes a queued one forced)."""
         self.migrate()
-        now = now or _now()
+        now = now or utcnow()
         r = runs.c
         with self._begin() as conn:
             self._lock(conn, "enqueue", table, partition)
@@ -144,7 +134,7 @@ class QueueMixin:
         more than `limit_per_connection` running at once across all workers. Oldest first; each
         claim counts as an attempt. Returns the claimed rows."""
         self.migrate()
-        now = now or _now()
+        now = now or utcnow()
         r = runs.c
         claimed: list[dict[str, Any]] = []
         other = runs.alias("other")
@@ -206,7 +196,7 @@ class QueueMixin:
         r = runs.c
         mine = sa.and_(r.id.in_(ids), r.claimed_by == worker, r.status == RUNNING)
         with self.engine.begin() as conn:
-            conn.execute(runs.update().where(mine).values(heartbeat_at=now or _now()))
+            conn.execute(runs.update().where(mine).values(heartbeat_at=now or utcnow()))
             return {int(i) for (i,) in conn.execute(sa.select(r.id).where(mine))}
 
     def retry_later(self, run_id: int, worker: str, not_before: dt.datetime, error: str) -> bool:
@@ -258,7 +248,7 @@ class QueueMixin:
                     status="ERROR",
                     error=error,
                     exit_code=exit_code,
-                    finished_at=now or _now(),
+                    finished_at=now or utcnow(),
                     claimed_by=None,
                     heartbeat_at=None,
                 )
@@ -288,12 +278,12 @@ class QueueMixin:
             "exit_code": exit_code_of(status, m["exit_code"]),
             "trigger": m["trigger"],
             "force": bool(m["force"]),
-            "requested_at": jsonable(_aware(m["requested_at"])),
+            "requested_at": jsonable(aware(m["requested_at"])),
             "requested_by": m["requested_by"],
-            "started_at": jsonable(_aware(m["started_at"])) if status not in PENDING else None,
-            "finished_at": jsonable(_aware(m["finished_at"])),
+            "started_at": jsonable(aware(m["started_at"])) if status not in PENDING else None,
+            "finished_at": jsonable(aware(m["finished_at"])),
             "attempts": int(m["attempts"]),
-            "not_before": jsonable(_aware(m["not_before"])) if status == QUEUED else None,
+            "not_before": jsonable(aware(m["not_before"])) if status == QUEUED else None,
             "claimed_by": m["claimed_by"],
             "error": m["error"],
             "statement_count": int(m["statement_count"]),
@@ -354,13 +344,13 @@ class QueueMixin:
         s = scheduler_state.c
         with self.engine.connect() as conn:
             row = conn.execute(sa.select(s.value, s.at).where(s.key == key)).first()
-        return None if row is None else (row.value, _aware(row.at) or _now())
+        return None if row is None else (row.value, aware(row.at) or utcnow())
 
     def state_swap(self, key: str, old: str | None, new: str, now: dt.datetime | None = None) -> bool:
         """Set `key` to `new` if it is still `old` (None: not there yet); True when this call did."""
         self.migrate()
         s = scheduler_state.c
-        now = now or _now()
+        now = now or utcnow()
         with self._begin() as conn:
             self._lock(conn, "state", key)
             row = conn.execute(sa.select(s.value).where(s.key == key)).first()
@@ -377,14 +367,14 @@ class QueueMixin:
         and records `now`: schedulers sharing a store poll a table once per interval between them."""
         self.migrate()
         s = scheduler_state.c
-        now = now or _now()
+        now = now or utcnow()
         with self._begin() as conn:
             self._lock(conn, "state", key)
             row = conn.execute(sa.select(s.at).where(s.key == key)).first()
             if row is None:
                 conn.execute(scheduler_state.insert().values(key=key, value=None, at=now))
                 return True
-            last = _aware(row.at)
+            last = aware(row.at)
             if last is not None and now - last < interval:
                 return False
             conn.execute(scheduler_state.update().where(s.key == key).values(at=now))
@@ -396,7 +386,7 @@ class QueueMixin:
         is cleared (it parses again, or is gone)."""
         self.migrate()
         p = scheduler_problems.c
-        now = _now()
+        now = utcnow()
         with self._begin() as conn:
             for file, message in sorted(problems.items()):
                 self._lock(conn, "problem", file)
@@ -427,7 +417,7 @@ class QueueMixin:
         with self.engine.connect() as conn:
             rows = conn.execute(sa.select(scheduler_problems).order_by(p.file))
             return [
-                {**dict(r._mapping), "first_seen": _aware(r.first_seen), "last_seen": _aware(r.last_seen)} for r in rows
+                {**dict(r._mapping), "first_seen": aware(r.first_seen), "last_seen": aware(r.last_seen)} for r in rows
             ]
 
 
