@@ -582,6 +582,11 @@ def open_store(project: Project) -> Store:
     return Store(url)
 
 
+def spool_dir(project: Project) -> Path:
+    """Where runs wait when the store cannot be written (relative to quinto.yaml)."""
+    return Path(project.root) / str(project.settings.get("spool_dir", ".quinto/spool"))
+
+
 def make_connector(project: Project, name: str) -> Connector:
     connector = _connector(project, name)
     timeout = project.settings.get("statement_timeout")
@@ -631,11 +636,11 @@ def audit(
     own_store = store is None and save
     if save and store is None:
         store = open_store(project)
-    spool_dir = Path(project.root) / str(project.settings.get("spool_dir", ".quinto/spool"))
+    spool = spool_dir(project)
     result_notes: list[str] = []
     if save and store is not None:
         try:
-            replayed = store.replay_spool(spool_dir)
+            replayed = store.replay_spool(spool)
             if replayed:
                 result_notes.append(f"replayed {len(replayed)} spooled run(s) into the store")
         except Exception as exc:  # noqa: BLE001 - the store may be down; this run will spool too
@@ -649,7 +654,7 @@ def audit(
         if save and store is not None:
             run.alert_policy = policy_for(project, spec, trigger)
             try:
-                store.save_or_spool(run, spool_dir)
+                store.save_or_spool(run, spool)
             except StoreError as exc:
                 result.store_error = exc.message
         return result

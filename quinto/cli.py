@@ -22,6 +22,7 @@ from quinto.checks import display_unit
 from quinto.errors import EXIT_BAD_SPEC, EXIT_INFRA, QuintoError, SpecError, UsageError
 from quinto.evaluate import Status, fmt
 from quinto.results import exit_code_of
+from quinto.store.alerts import OUTBOX_STATUSES
 
 COLORS = {Status.PASS: "green", Status.WARN: "yellow", Status.FAIL: "red", Status.ERROR: "magenta"}
 
@@ -163,11 +164,11 @@ def print_result(result: AuditResult) -> None:
 
 def remote_exit_code(doc: dict[str, Any]) -> int:
     """The exit code a finished run answers with: its stored code, else its status's."""
-    code = doc.get("exit_code")
-    if isinstance(code, int) and not isinstance(code, bool):
-        return code
-    found = exit_code_of(str(doc.get("status")))
-    return EXIT_INFRA if found is None else found
+    stored = doc.get("exit_code")
+    code = exit_code_of(
+        str(doc.get("status")), stored if isinstance(stored, int) and not isinstance(stored, bool) else None
+    )
+    return EXIT_INFRA if code is None else code
 
 
 def print_remote(doc: dict[str, Any]) -> None:
@@ -382,9 +383,7 @@ def alerts_send_cmd(config: str | None, loop: bool, interval: float) -> None:
 
 @alerts_group.command("list")
 @config_option
-@click.option(
-    "--status", type=click.Choice(["pending", "sending", "sent", "held", "digested", "cancelled"]), default=None
-)
+@click.option("--status", type=click.Choice(OUTBOX_STATUSES), default=None)
 @click.option("--limit", default=20, show_default=True)
 def alerts_list_cmd(config: str | None, status: str | None, limit: int) -> None:
     """The newest outbox rows: what was sent, what waits and why."""

@@ -17,10 +17,13 @@ from werkzeug.wrappers import Response
 
 from quinto.audit import open_store
 from quinto.errors import QuintoError
+from quinto.evaluate import Status
 from quinto.spec import load_project, load_suite
 from quinto.spec.model import Project, TableSpec
 from quinto.store import Store
 
+#: the outcome statuses, mildest first (filters and the API's `status` argument)
+STATUSES = tuple(str(s) for s in Status)
 #: seconds a loaded project (quinto.yaml and its check files) is reused before it is read again
 PROJECT_TTL = 10.0
 
@@ -149,6 +152,27 @@ def table_spec(table: str) -> TableSpec | None:
         return None
     spec: TableSpec | None = suite.tables.get(table)
     return spec
+
+
+def audited_tables(
+    status: str | None, owner: str | None, connection: str | None, q: str | None
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Every audited table's summary with its owners (from its check file), and those matching the
+    filters (empty or None: any): (all, shown). The overview page and /api/tables list these."""
+    specs = table_specs()
+    rows = store().table_summaries()
+    for r in rows:
+        spec = specs.get(r["table_name"])
+        r["owners"] = list(spec.owners) if spec else []
+    shown = [
+        r
+        for r in rows
+        if (not status or r["status"] == status)
+        and (not owner or owner in r["owners"])
+        and (not connection or r["connection"] == connection)
+        and (not q or q.lower() in r["table_name"].lower())
+    ]
+    return rows, shown
 
 
 def table_specs() -> dict[str, TableSpec]:

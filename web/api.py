@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from flask import Blueprint, abort, request
-from quinto.web import project_or_none, project_problem, store, table_specs
+from quinto.web import STATUSES, audited_tables, project_or_none, project_problem, store
 from quinto.web import snoozes as snoozes_
 from quinto.web.auth import require_token
 from quinto.web.openapi import MAX_ID, document
@@ -19,7 +19,6 @@ from quinto.scheduler.queue import UnknownTable
 bp = Blueprint("api", __name__, url_prefix="/api")
 
 MAX_LIMIT = 1000
-STATUSES = ("PASS", "WARN", "FAIL", "ERROR")
 
 
 def _int_arg(name: str, default: int, low: int = 1, high: int = MAX_LIMIT) -> int:
@@ -65,20 +64,9 @@ def openapi() -> dict[str, Any]:
 
 @bp.get("/tables")
 def tables() -> dict[str, Any]:
-    specs = table_specs()
-    rows = store().table_summaries()
-    status, owner = _status_arg(), request.args.get("owner")
-    connection, q = request.args.get("connection"), request.args.get("q")
-    out = []
-    for r in rows:
-        spec = specs.get(r["table_name"])
-        owners = list(spec.owners) if spec else []
-        if status and r["status"] != status or owner and owner not in owners:
-            continue
-        if connection and r["connection"] != connection or q and q.lower() not in r["table_name"].lower():
-            continue
-        out.append({**{k: jsonable(v) for k, v in r.items()}, "owners": owners})
-    return {"tables": out}
+    args = request.args
+    _, shown = audited_tables(_status_arg(), args.get("owner"), args.get("connection"), args.get("q"))
+    return {"tables": _rows(shown)}
 
 
 @bp.get("/tables/<path:table>/partitions")

@@ -7,7 +7,9 @@ from collections.abc import Mapping, Sequence
 
 from markupsafe import Markup, escape
 
-STATUSES = {"PASS", "WARN", "FAIL", "ERROR"}
+from quinto.evaluate import Status
+
+STATUSES = frozenset(Status)
 
 
 def heatmap_html(

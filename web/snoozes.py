@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from quinto.web import store, table_spec
@@ -10,6 +9,7 @@ from werkzeug.exceptions import BadRequest, NotFound
 
 from quinto.alerts.commands import snooze_end
 from quinto.errors import did_you_mean
+from quinto.store.common import utcnow
 
 
 def checks_of(table: str) -> list[str]:
@@ -35,7 +35,7 @@ def add_snooze(body: dict[str, Any], by: str) -> dict[str, Any]:
     keys = checks_of(table)
     if check is not None and check not in keys:
         raise BadRequest(f"table {table} has no check '{check}'{did_you_mean(check, keys)}")
-    now = dt.datetime.now(dt.UTC)
+    now = utcnow()
     until = snooze_end(body.get("until"), body.get("for"), now)
     snooze_id = store().snooze(table, until, check=check, reason=reason or None, by=by, now=now)
     return {"id": snooze_id, "table": table, "check": check, "until": until.isoformat(), "reason": reason or None}

@@ -7,14 +7,23 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
-from quinto.web import partition_url, project_or_none, project_problem, store, table_spec, table_specs
+from quinto.web import (
+    STATUSES,
+    audited_tables,
+    partition_url,
+    project_or_none,
+    project_problem,
+    store,
+    table_spec,
+    table_specs,
+)
 from quinto.web.auth import check_csrf, require_writer, token_matches
 from quinto.web.charts import trend_svg
 from quinto.web.heatmap import heatmap_html
 from quinto.web.snoozes import add_snooze
 from werkzeug.wrappers import Response
 
-from quinto.evaluate import Status
+from quinto.evaluate import Status, worst
 from quinto.scheduler import submit
 from quinto.scheduler.queue import UnknownTable
 
@@ -22,7 +31,6 @@ bp = Blueprint("ui", __name__)
 
 RANGES = (30, 90, 365)
 SNOOZE_LENGTHS = ("1h", "4h", "1d", "3d", "7d")
-STATUSES = ("PASS", "WARN", "FAIL", "ERROR")
 
 
 def _context() -> dict[str, Any]:
@@ -35,25 +43,14 @@ def _context() -> dict[str, Any]:
 
 @bp.get("/")
 def overview() -> str:
-    specs = table_specs()
-    rows = store().table_summaries()
+    f = {k: request.args.get(k, "").strip() for k in ("status", "owner", "connection", "q")}
+    rows, shown = audited_tables(**f)
     snoozed = {s["table"] for s in store().active_snoozes()}
     for r in rows:
-        spec = specs.get(r["table_name"])
-        r["owners"] = list(spec.owners) if spec else []
         r["snoozed"] = r["table_name"] in snoozed
     owners = sorted({o for r in rows for o in r["owners"]})
     connections = sorted({r["connection"] for r in rows})
-    f = {k: request.args.get(k, "").strip() for k in ("status", "owner", "connection", "q")}
-    shown = [
-        r
-        for r in rows
-        if (not f["status"] or r["status"] == f["status"])
-        and (not f["owner"] or f["owner"] in r["owners"])
-        and (not f["connection"] or r["connection"] == f["connection"])
-        and (not f["q"] or f["q"].lower() in r["table_name"].lower())
-    ]
-    unaudited = sorted(set(specs) - {r["table_name"] for r in rows})
+    unaudited = sorted(set(table_specs()) - {r["table_name"] for r in rows})
     return render_template(
         "overview.html",
         failing_url=url_for("ui.failing"),
@@ -96,9 +93,9 @@ def table_page(table: str) -> str:
     series: dict[str, list[dict[str, Any]]] = {}
     for partition, check, status, value, judged, low, high in store().grid(table, columns):
         statuses[(check, partition)] = status
+        y = judged if judged is not None else value
         series.setdefault(check, []).append(
-            {"partition": partition, "y": judged if judged is not None else value, "low": low, "high": high}
-            | {"status": status}
+            {"partition": partition, "y": y, "low": low, "high": high, "status": status}
         )
         if check not in known:  # a check no longer declared still has its history shown
             known.add(check)
@@ -153,7 +150,7 @@ def partition_page(table: str, partition: str) -> str:
         statements=statements,
         runs=store().partition_runs(table, partition),
         mark=marks.get(partition),
-        status=str(max((Status(r["status"]) for r in rows), key=lambda s: s.rank)),
+        status=str(worst([Status(r["status"]) for r in rows])),
         can_rerun=table_spec(table) is not None,
         **_context(),
     )

@@ -13,9 +13,10 @@ import sqlalchemy as sa
 
 from quinto.alerts.sender import SendReport, send_pending
 from quinto.audit import open_store
-from quinto.errors import StoreError, UsageError, did_you_mean
+from quinto.errors import StoreError, UsageError, did_you_mean, first_line
 from quinto.spec import Project, load_project, load_suite
 from quinto.spec.grammar import parse_duration
+from quinto.store.common import utc, utcnow
 
 #: the longest snooze: a year (a table that should never alert drops its `notify:` instead)
 LONGEST_SNOOZE = dt.timedelta(days=366)
@@ -24,7 +25,7 @@ LONGEST_SNOOZE = dt.timedelta(days=366)
 def snooze_end(until: Any, length: Any, now: dt.datetime | None = None) -> dt.datetime:
     """When a snooze ends: `until` an ISO time (UTC unless it names a zone; a date is its midnight)
     or `length` a duration like 2h. The CLI (--until/--for) and the API (until/for) share it."""
-    now = now or dt.datetime.now(dt.UTC)
+    now = now or utcnow()
     if (until in (None, "")) == (length in (None, "")):
         raise UsageError("say how long: until an ISO time, or for a duration like 2h or 3d")
     if length not in (None, ""):
@@ -43,7 +44,7 @@ def snooze_end(until: Any, length: Any, now: dt.datetime | None = None) -> dt.da
             end = dt.datetime.fromisoformat(until)
         except ValueError:
             raise UsageError(f"until: an ISO time like 2026-11-30T09:00Z, not {until[:40]!r}") from None
-        end = end.replace(tzinfo=dt.UTC) if end.tzinfo is None else end.astimezone(dt.UTC)
+        end = utc(end)
     if end <= now:
         raise UsageError("a snooze ends in the future")
     if end - now > LONGEST_SNOOZE:
@@ -135,7 +136,7 @@ def send(
                 report = send_pending(store, project.settings)
                 nxt = store.next_alert_due()
             except (StoreError, sa.exc.SQLAlchemyError) as exc:
-                error = exc if isinstance(exc, StoreError) else StoreError(f"store ({store.where}): {_first_line(exc)}")
+                error = exc if isinstance(exc, StoreError) else StoreError(f"store ({store.where}): {first_line(exc)}")
                 if not loop or on_error is None:
                     raise error from None
                 on_error(error)
@@ -145,12 +146,7 @@ def send(
                 if not loop:
                     return report
                 if nxt is not None:
-                    wait = min(interval, max(1.0, (nxt - dt.datetime.now(dt.UTC)).total_seconds()))
+                    wait = min(interval, max(1.0, (nxt - utcnow()).total_seconds()))
             time.sleep(wait)
     finally:
         store.close()
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(getattr(exc, "orig", None) or exc)
-    return text.splitlines()[0] if text else type(exc).__name__

@@ -5,7 +5,6 @@ sender stops trying it for this pass) and, for Slack's 429, how long Slack asked
 
 from __future__ import annotations
 
-import datetime as dt
 import email.utils
 import json
 import smtplib
@@ -19,6 +18,7 @@ from typing import Any
 
 from quinto.errors import QuintoError
 from quinto.spec import interpolate
+from quinto.store.common import utcnow
 
 TIMEOUT_S = 30.0
 
@@ -39,6 +39,11 @@ def _secret(template: str, what: str) -> str:
         raise DeliveryError(exc.message, down=True) from None
 
 
+def smtp_settings(smtp: Mapping[str, Any]) -> dict[str, Any]:
+    """The `smtp:` settings with ${VAR} read from the environment now."""
+    return {k: _secret(v, f"smtp.{k}") if isinstance(v, str) and "${" in v else v for k, v in smtp.items()}
+
+
 def send_email(
     smtp: Mapping[str, Any],
     recipients: list[str],
@@ -51,7 +56,7 @@ def send_email(
     """One email with a plain-text and an HTML part to every recipient; returns the recipients the
     server refused while accepting the others (the message was sent: retrying would duplicate it).
     Text settings may use ${VAR}, read from the environment now."""
-    smtp = {k: _secret(v, f"smtp.{k}") if isinstance(v, str) and "${" in v else v for k, v in smtp.items()}
+    smtp = smtp_settings(smtp)
     host, port = smtp.get("host"), int(smtp.get("port") or 587)
     if not host:
         raise DeliveryError("email alerts need `smtp.host` in quinto.yaml", down=True)
@@ -129,4 +134,4 @@ def _retry_after(value: str | None) -> float | None:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None
-    return max(0.0, (when - dt.datetime.now(dt.UTC)).total_seconds())
+    return max(0.0, (when - utcnow()).total_seconds())

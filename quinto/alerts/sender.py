@@ -21,8 +21,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from quinto.alerts.deliver import DeliveryError, post_slack, send_email
+from quinto.alerts.deliver import DeliveryError, post_slack, send_email, smtp_settings
 from quinto.alerts.render import render_email, render_slack
+from quinto.store.common import utcnow
 
 if TYPE_CHECKING:
     from quinto.store import Store
@@ -94,7 +95,7 @@ def deliver(row: Mapping[str, Any], settings: Mapping[str, Any]) -> str | None:
             raise DeliveryError(f"Slack channel '{channel}' has no webhook under `slack:` in quinto.yaml", down=True)
         post_slack(webhook, channel, render_slack(payload))
         return None
-    smtp = settings.get("smtp") or {}
+    smtp = smtp_settings(settings.get("smtp") or {})  # the Message-ID's domain is the expanded sender's
     subject, text, html = render_email(payload)
     sender = str(smtp.get("from") or "quinto@localhost")
     domain = sender.rpartition("@")[2] or "localhost"
@@ -126,7 +127,7 @@ def send_pending(
     """One pass over the outbox: reclaim rows of dead senders, form the digests of days that are
     over, then deliver every due row once. Safe to run in several processes at once. `settings` are
     the project's (`project.settings`). Never raises for a delivery failure: see the report."""
-    now = now or dt.datetime.now(dt.UTC)
+    now = now or utcnow()
     me = sender or sender_id()
     report = SendReport()
     report.reclaimed = store.reclaim_alerts(now, lease_s, is_dead)
@@ -157,7 +158,7 @@ def send_pending(
             continue
         if os.environ.get(CRASH_HOOK) == "1":
             os._exit(CRASH_EXIT)  # test hook: die between delivery and marking (see the module doc)
-        store.mark_alert_sent(row["id"], me, dt.datetime.now(dt.UTC), note)
+        store.mark_alert_sent(row["id"], me, utcnow(), note)
         report.sent.append(row["id"])
         if note:
             report.notes.append(f"alert {row['id']}: {note}")

@@ -5,7 +5,6 @@ naming the holder."""
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import os
 import socket
@@ -13,6 +12,7 @@ from pathlib import Path
 
 from quinto.errors import QuintoError
 from quinto.store import Store
+from quinto.store.common import utcnow
 
 
 class SchedulerBusy(QuintoError):
@@ -56,7 +56,7 @@ def single_instance(store: Store) -> InstanceLock | None:
             f"another scheduler already runs on the SQLite store {url.database} ({who}); "
             "with SQLite only one scheduler may run: stop that one, or use a PostgreSQL store to run several"
         ) from None
-    info = {"pid": os.getpid(), "host": socket.gethostname(), "since": dt.datetime.now(dt.UTC).isoformat()}
+    info = {"pid": os.getpid(), "host": socket.gethostname(), "since": utcnow().isoformat()}
     os.ftruncate(fd, 0)
     os.pwrite(fd, json.dumps(info).encode(), 0)
     return InstanceLock(path, fd)

@@ -3,13 +3,13 @@ outcome), easy to grep and to ship."""
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import sys
 import threading
 from typing import IO, Any
 
 from quinto.results import jsonable
+from quinto.store.common import utcnow
 
 
 class EventLog:
@@ -20,7 +20,7 @@ class EventLog:
 
     def __call__(self, event: str, **fields: Any) -> None:
         record = {
-            "ts": dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds"),
+            "ts": utcnow().isoformat(timespec="milliseconds"),
             "event": event,
             "scheduler": self.scheduler,
             **{k: jsonable(v) for k, v in fields.items() if v is not None},

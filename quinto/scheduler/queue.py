@@ -26,7 +26,7 @@ def load_tables(project: Project) -> tuple[dict[str, TableSpec], dict[str, str]]
     try:
         files = check_files(project.check_paths, project.root, project.check_locations)
     except SpecError as exc:
-        return {}, {"quinto.yaml": "\n".join(str(p) for p in exc.problems)}
+        return {}, {"quinto.yaml": exc.message}
     for f in files:
         if f.name == "quinto.yaml":
             continue
@@ -44,7 +44,7 @@ def parse_one(project: Project, path: Path, known: Mapping[str, TableSpec]) -> t
     try:
         spec = parse_check_file(path, shown)
     except SpecError as exc:
-        return None, "\n".join(str(p) for p in exc.problems)
+        return None, exc.message
     spec, problems = resolve_connection(project, spec)
     other = known.get(spec.table)
     if other is not None and other.file != spec.file:

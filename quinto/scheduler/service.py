@@ -17,12 +17,11 @@ import time
 import traceback
 import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 from quinto.alerts import policy_for, send_pending
-from quinto.audit import Auditor, make_connector, suite_fingerprint, validate_partition
-from quinto.errors import EXIT_BAD_SPEC, EXIT_INFRA, QuintoError, SpecError, UsageError
+from quinto.audit import WHOLE_TABLE, Auditor, make_connector, spool_dir, suite_fingerprint, validate_partition
+from quinto.errors import EXIT_BAD_SPEC, EXIT_INFRA, QuintoError, SpecError, UsageError, first_line
 from quinto.evaluate import partition_order
 from quinto.results import Run
 from quinto.scheduler.log import EventLog
@@ -40,6 +39,7 @@ from quinto.scheduler.triggers import (
 from quinto.spec import Project, TableSpec
 from quinto.spec.project import check_files, display_path
 from quinto.store import ClaimLost, Store, spool
+from quinto.store.common import utcnow
 
 AUTOMATIC = ("sensor", "cron")  # triggers that skip a partition already audited with the same checks
 MAX_BACKOFF = 3600.0
@@ -74,7 +74,7 @@ class Scheduler:
         self.retry_backoff = float(s["retry_backoff"])
         self.heartbeat_interval = float(s["heartbeat_interval"])
         self.queue_interval = float(s["queue_interval"])
-        self.spool_dir = Path(project.root) / str(s.get("spool_dir", ".quinto/spool"))
+        self.spool_dir = spool_dir(project)
         self.rate = RateLimit(int(s["sensor_rate_limit"]), self.clock)
         self.tables: dict[str, TableSpec] = {}  # the last good version of every table
         self.files: dict[str, tuple[int, int]] = {}  # check file → (mtime_ns, size) last read
@@ -96,7 +96,7 @@ class Scheduler:
         try:
             paths = check_files(self.project.check_paths, self.project.root, self.project.check_locations)
         except SpecError as exc:
-            return self._set_problems({**self.problems, "quinto.yaml": "\n".join(map(str, exc.problems))})
+            return self._set_problems({**self.problems, "quinto.yaml": exc.message})
         problems = {k: v for k, v in self.problems.items() if k != "quinto.yaml"}
         seen: set[str] = set()
         for path in paths:
@@ -153,7 +153,7 @@ class Scheduler:
             try:
                 self.store.report_problems(self.name, problems)
             except Exception as exc:  # noqa: BLE001 - the store may be down; the log has them
-                self.log("store_error", message=_first_line(exc))
+                self.log("store_error", message=first_line(exc, 500))
         return False
 
     # -- triggers ------------------------------------------------------------------------------
@@ -196,10 +196,11 @@ class Scheduler:
         if dropped:
             self.log("cron_missed", table=spec.table, message=f"{dropped} older firing(s) not caught up")
         fp = suite_fingerprint(spec)
-        for fire in fires:
-            part = partition_for(spec.schedule, self.timezone, fire) if spec.partition else "*"
+        named = [(f, partition_for(spec.schedule, self.timezone, f) if spec.partition else WHOLE_TABLE) for f in fires]
+        seen = self.store.audited(spec.table, [p for _, p in named if p != WHOLE_TABLE]) if named else {}
+        for fire, part in named:
             # a whole table changes between firings under the same name: every firing audits it
-            if part != "*" and fp in self.store.audited(spec.table, [part]).get(part, set()):
+            if part != WHOLE_TABLE and fp in seen.get(part, set()):
                 self.log("skipped", table=spec.table, partition=part, trigger="cron", reason="already audited")
                 continue
             self.enqueue(spec, part, "cron", reason=f"cron firing at {fire.isoformat()}")
@@ -207,7 +208,7 @@ class Scheduler:
             self.store.state_swap(key, state[0] if state else None, f"fire:{fires[-1].isoformat()}", now)
         elif changed and kind == "fire" and not spec.sensor and self.policy != "none":
             # changed checks: the partition of the latest firing is audited again (once)
-            part = partition_for(spec.schedule, self.timezone, last) if spec.partition else "*"
+            part = partition_for(spec.schedule, self.timezone, last) if spec.partition else WHOLE_TABLE
             done = self.store.audited(spec.table, [part]).get(part)
             if done is not None and fp not in done:
                 self.enqueue(spec, part, "cron", reason="checks changed")
@@ -226,7 +227,7 @@ class Scheduler:
             return
         self.due[key] = now + self.sensor_interval
         if not self.store.take_turn(key, self.sensor_interval, now):
-            self.rate.events[spec.connection].pop()  # no query was made
+            self.rate.refund(spec.connection)  # no query was made
             return
         started = time.perf_counter()
         try:
@@ -274,7 +275,7 @@ class Scheduler:
                 if spec.sensor:
                     self.sense(spec)
             except Exception as exc:  # noqa: BLE001 - one table's trouble must not stop the others
-                self.log("trigger_error", table=spec.table, message=_first_line(exc))
+                self.log("trigger_error", table=spec.table, message=first_line(exc, 500))
 
     # -- the queue -----------------------------------------------------------------------------
     def stale_before(self, now: dt.datetime) -> dt.datetime:
@@ -328,7 +329,7 @@ class Scheduler:
         try:
             held = self.store.heartbeat(self.name, ids, self.clock.now())
         except Exception as exc:  # noqa: BLE001 - the store may be down for a while
-            self.log("store_error", message=f"heartbeat: {_first_line(exc)}")
+            self.log("store_error", message=f"heartbeat: {first_line(exc, 500)}")
             return
         with self._lock:
             # a run that finished meanwhile is no longer held either; only an unfinished one was taken over
@@ -354,8 +355,8 @@ class Scheduler:
             self.log("gave_up", **fields, outcome="ERROR", exit_code=EXIT_INFRA, message=message)
             return
         fp = suite_fingerprint(spec)
-        already = part != "*" and fp in self.store.audited(table, [part]).get(part, set())
-        if trigger in AUTOMATIC and not row["force"] and already:
+        automatic = trigger in AUTOMATIC and not row["force"] and part != WHOLE_TABLE
+        if automatic and fp in self.store.audited(table, [part]).get(part, set()):
             if self.store.forget(rid, self.name):
                 self.log("skipped", **fields, reason="audited meanwhile with the same checks")
             return
@@ -376,7 +377,7 @@ class Scheduler:
         except QuintoError as exc:
             error = exc.message
         except Exception as exc:  # noqa: BLE001 - an unforeseen failure is an ERROR, not a crash
-            error = f"internal error: {type(exc).__name__}: {_first_line(exc)}"
+            error = f"internal error: {type(exc).__name__}: {first_line(exc, 500)}"
             self.log("internal_error", **fields, message="".join(traceback.format_exception(exc))[-2000:])
         duration = round(time.perf_counter() - started, 3)
         retryable = code == EXIT_INFRA and (run is None or run.verdict_code == EXIT_INFRA)
@@ -401,9 +402,9 @@ class Scheduler:
         except Exception as exc:  # noqa: BLE001 - the store is down: keep the result for replay
             try:
                 path = spool(run, self.spool_dir)
-                self.log("spooled", **fields, message=f"{_first_line(exc)}; kept in {path}")
+                self.log("spooled", **fields, message=f"{first_line(exc, 500)}; kept in {path}")
             except OSError as err:
-                self.log("store_error", **fields, message=f"{_first_line(exc)}; cannot spool: {err.strerror}")
+                self.log("store_error", **fields, message=f"{first_line(exc, 500)}; cannot spool: {err.strerror}")
             return
         self.log(
             "audit_done",
@@ -423,7 +424,7 @@ class Scheduler:
         try:
             self.store.replay_spool(self.spool_dir)
         except Exception as exc:  # noqa: BLE001 - still down: the files stay for the next round
-            self.log("store_error", message=f"spooled runs not replayed: {_first_line(exc)}")
+            self.log("store_error", message=f"spooled runs not replayed: {first_line(exc, 500)}")
         self.triggers()
         if not inline:
             return self.dispatch()
@@ -448,7 +449,7 @@ class Scheduler:
         try:
             fn()
         except Exception as exc:  # noqa: BLE001 - a failed round is logged; the next one tries again
-            self.log("round_error", message=f"{what}: {_first_line(exc)}")
+            self.log("round_error", message=f"{what}: {first_line(exc, 500)}")
 
     def serve(self, stop: threading.Event, force: threading.Event | None = None) -> None:
         """Run rounds and heartbeats on APScheduler until `stop` is set, then wait for the audits
@@ -458,7 +459,7 @@ class Scheduler:
         from apscheduler.triggers.interval import IntervalTrigger
 
         jobs = BackgroundScheduler(timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1})
-        now = dt.datetime.now(dt.UTC)
+        now = utcnow()
         jobs.add_job(
             lambda: self._guarded("round", self.step),
             IntervalTrigger(seconds=self.queue_interval),
@@ -539,8 +540,3 @@ def _errors_of(run: Run | None) -> str:
         return "no result"
     errors = sorted({o.message for o in run.outcomes if str(o.status) == "ERROR"})
     return "; ".join(errors)[:1000] or "ERROR"
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(getattr(exc, "orig", None) or exc).strip() or type(exc).__name__
-    return text.splitlines()[0][:500]

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import datetime as dt
 import zoneinfo
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from apscheduler.triggers.cron import CronTrigger
 
 from quinto.spec.model import Schedule
+from quinto.store.common import utcnow
 
 #: at most this many missed cron firings are caught up after a scheduler was down
 MAX_CATCH_UP = 100
@@ -23,7 +24,7 @@ class Clock(Protocol):
 
 class SystemClock:
     def now(self) -> dt.datetime:
-        return dt.datetime.now(dt.UTC)
+        return utcnow()
 
 
 class FixedClock:
@@ -118,6 +119,11 @@ class RateLimit:
         recent.append(now)
         return True
 
+    def refund(self, key: str) -> None:
+        """Give back the last event allowed for `key` (nothing was done with it)."""
+        if self.events.get(key):
+            self.events[key].pop()
+
 
 def parse_state(value: str | None) -> tuple[str, dt.datetime] | None:
     """A cron state value: `fire:<iso>` (the last firing handled) or `since:<iso>` (first seen)."""
@@ -128,7 +134,3 @@ def parse_state(value: str | None) -> tuple[str, dt.datetime] | None:
         return kind, dt.datetime.fromisoformat(when)
     except ValueError:
         return None
-
-
-def newest(values: Iterable[str], order: Callable[[str], Any] = str) -> str | None:
-    return max(values, key=order, default=None)

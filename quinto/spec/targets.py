@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from quinto.errors import did_you_mean
+from quinto.errors import closest, did_you_mean
 
 CHANNELS = ("slack", "email")
 LEVELS = ("fail", "warn")  # the lowest status that alerts; `notify: false` for none
@@ -32,10 +32,8 @@ def parse_target(text: str) -> Target:
         guess = "email:owners" if raw == "owners" else f"email:{raw}" if "@" in raw else f"slack:#{raw.lstrip('#')}"
         raise ValueError(f"notify target '{raw}' names no channel (did you mean '{guess}'?); use {TARGET_FORMS}")
     if channel not in CHANNELS:
-        hint = did_you_mean(channel, CHANNELS)
-        if hint:
-            close = hint.split("'")[1]
-            hint = f" (did you mean '{close}:{address}'?)"
+        close = closest(channel, CHANNELS)
+        hint = f" (did you mean '{close}:{address}'?)" if close else ""
         raise ValueError(f"unknown notify channel '{channel}' in '{raw}'{hint}; use {TARGET_FORMS}")
     if channel == "slack":
         if not address.startswith("#") and SLACK_CHANNEL.match("#" + address):

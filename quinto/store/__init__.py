@@ -24,7 +24,7 @@ from quinto.evaluate import Status, worst
 from quinto.results import Run, jsonable
 from quinto.store.alerts import AlertTables
 from quinto.store.common import chunks, utcnow
-from quinto.store.queue import PENDING, ClaimLost, QueueMixin, lock_key
+from quinto.store.queue import PENDING, ClaimLost, QueueMixin
 from quinto.store.schema import (
     metric_values,
     outcomes,
@@ -91,8 +91,7 @@ class Store(QueueMixin, AlertTables):
         cfg.set_main_option("script_location", MIGRATIONS)
         try:
             with self.engine.begin() as conn:
-                if conn.dialect.name == "postgresql":  # processes starting together migrate one at a time
-                    conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": lock_key("quinto-migrate")})
+                self._lock(conn, "quinto-migrate")  # processes starting together migrate one at a time
                 cfg.attributes["connection"] = conn
                 command.upgrade(cfg, "head")
         except sa.exc.DBAPIError as exc:
@@ -485,13 +484,11 @@ class Store(QueueMixin, AlertTables):
             row = conn.execute(sa.select(table_status).where(table_status.c.table_name == table)).first()
         return dict(row._mapping) if row else None
 
-    def partitions(self, table: str, last: int | None = None, before: str | None = None) -> list[dict[str, Any]]:
+    def partitions(self, table: str, last: int | None = None) -> list[dict[str, Any]]:
         """A table's audited partitions with their status, newest first."""
         self.migrate()
         ps = partition_status.c
         q = sa.select(partition_status).where(ps.table_name == table).order_by(ps.sort_key.desc())
-        if before is not None:
-            q = q.where(ps.sort_key < sort_key(before))
         if last is not None:
             q = q.limit(last)
         with self.engine.connect() as conn:
@@ -523,14 +520,12 @@ class Store(QueueMixin, AlertTables):
         with self.engine.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(q)]
 
-    def failing_partitions(
-        self, limit: int = 100, table: str | None = None, statuses: Sequence[str] = ("FAIL", "ERROR")
-    ) -> list[dict[str, Any]]:
+    def failing_partitions(self, limit: int = 100, table: str | None = None) -> list[dict[str, Any]]:
         """Partitions whose current status is failing, most recently audited first, each with its
         failing outcomes."""
         self.migrate()
         ps, o = partition_status.c, outcomes.c
-        q = sa.select(partition_status).where(ps.status.in_(list(statuses)))
+        q = sa.select(partition_status).where(ps.status.in_(["FAIL", "ERROR"]))
         if table is not None:
             q = q.where(ps.table_name == table)
         q = q.order_by(ps.audited_at.desc(), ps.table_name, ps.sort_key.desc()).limit(limit)
@@ -571,10 +566,8 @@ class Store(QueueMixin, AlertTables):
         """A metric's current values per partition, oldest first (newest `last` of them)."""
         self.migrate()
         mv = metric_values.c
-        q = (
-            sa.select(mv.partition_value, mv.value, mv.fingerprint, mv.run_id, mv.created_at)
-            .where(mv.table_name == table, mv.metric_key == metric, mv.current.is_(True))
-            .order_by(mv.partition_value.desc())
+        q = sa.select(mv.partition_value, mv.value, mv.fingerprint, mv.run_id, mv.created_at).where(
+            mv.table_name == table, mv.metric_key == metric, mv.current.is_(True)
         )
         with self.engine.connect() as conn:
             rows = [dict(r._mapping) for r in conn.execute(q)]

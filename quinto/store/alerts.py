@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
 PENDING, SENDING, SENT, HELD, DIGESTED, CANCELLED = "pending", "sending", "sent", "held", "digested", "cancelled"
+OUTBOX_STATUSES = (PENDING, SENDING, SENT, HELD, DIGESTED, CANCELLED)
 
 
 class AlertTables:

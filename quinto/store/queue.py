@@ -22,7 +22,7 @@ import sqlalchemy as sa
 
 from quinto.errors import StoreError
 from quinto.results import exit_code_of, jsonable, verdict_of
-from quinto.store.common import aware, utcnow
+from quinto.store.common import aware, chunks, utcnow
 from quinto.store.schema import outcomes, runs, scheduler_problems, scheduler_state
 
 QUEUED = "QUEUED"
@@ -269,13 +269,14 @@ class QueueMixin:
             ]
         m = row._mapping
         status = str(m["status"])
+        code = exit_code_of(status, m["exit_code"])
         return {
             "run_id": int(m["id"]),
             "table": m["table_name"],
             "partitions": json.loads(m["partitions"]),
             "status": status,
-            "verdict": verdict_of(exit_code_of(status, m["exit_code"])),
-            "exit_code": exit_code_of(status, m["exit_code"]),
+            "verdict": verdict_of(code),
+            "exit_code": code,
             "trigger": m["trigger"],
             "force": bool(m["force"]),
             "requested_at": jsonable(aware(m["requested_at"])),
@@ -321,8 +322,7 @@ class QueueMixin:
             return found
         o, r = outcomes.c, runs.c
         with self.engine.connect() as conn:
-            for i in range(0, len(parts), 500):
-                chunk = parts[i : i + 500]
+            for chunk in chunks(parts):
                 q1 = (
                     sa.select(o.partition_value, o.suite_fingerprint)
                     .distinct()
