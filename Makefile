@@ -17,10 +17,12 @@ $(VENV)/.installed: pyproject.toml
 demo: install
 	$(BIN)/quinto demo
 
-# Starts a throw-away PostgreSQL on 127.0.0.1 (installing it from apt if needed) and runs pytest.
+# Starts throw-away PostgreSQL and MariaDB servers on 127.0.0.1 (installing them from apt if needed)
+# and runs pytest.
 test: install
 	@url=$$(scripts/pg.sh start) || { echo "PostgreSQL could not be started; its tests will skip" >&2; url=""; }; \
-	QUINTO_TEST_PG_URL="$$url" $(BIN)/pytest $(PYTEST_ARGS)
+	myurl=$$(scripts/mariadb.sh start) || { echo "MariaDB could not be started; its tests will skip" >&2; myurl=""; }; \
+	QUINTO_TEST_PG_URL="$$url" QUINTO_TEST_MYSQL_URL="$$myurl" $(BIN)/pytest $(PYTEST_ARGS)
 
 # Real Spark Thrift (Hive), Trino and Presto servers on 127.0.0.1, downloaded once into ~/.cache/quinto;
 # `make test` runs the engine tests against them (they skip, with the reason, when a server is absent).

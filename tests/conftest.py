@@ -50,6 +50,20 @@ def pg_url(pg_server_url: str) -> Iterator[str]:
     admin.dispose()
 
 
+@pytest.fixture(scope="session")
+def mysql_url() -> str:
+    """The MariaDB server `make test` starts (scripts/mariadb.sh); tests make and drop databases."""
+    url = os.environ.get("QUINTO_TEST_MYSQL_URL", "")
+    if not url:
+        engine_unavailable("MariaDB: QUINTO_TEST_MYSQL_URL is not set (`make test` starts a server)")
+    try:
+        with sa.create_engine(url, poolclass=sa.NullPool).connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+    except sa.exc.OperationalError as exc:
+        engine_unavailable(f"MariaDB at {make_url(url).host}: {str(exc.orig).splitlines()[0]}")
+    return url
+
+
 SERVERS = {
     # engine: (env var with its URL, default URL, how to start it)
     "hive": ("QUINTO_TEST_HIVE_URL", "hive://quinto@127.0.0.1:10000/default", "scripts/engines/spark-thrift.sh start"),

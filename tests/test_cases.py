@@ -1,6 +1,6 @@
 """Data-driven cases: each file in tests/cases/ is a check file + small data + expected outcomes.
-Every case runs on every warehouse engine: DuckDB, PostgreSQL, Hive (Spark Thrift Server), Trino and
-Presto, and must give the same outcomes and the same values everywhere (floats within 1e-6
+Every case runs on every warehouse engine: DuckDB, PostgreSQL, MariaDB, Hive (Spark Thrift Server),
+Trino and Presto, and must give the same outcomes and the same values everywhere (floats within 1e-6
 relative). A case that an engine cannot run says so (`engines:` and `engines_why:`)."""
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from quinto.spec import load_project, load_suite
 from tests.warehouse import load_tables, reset
 
 CASES = sorted((Path(__file__).parent / "cases").glob("*.yaml"))
-ENGINES = ["duckdb", "postgres", "hive", "trino", "presto"]
+ENGINES = ["duckdb", "postgres", "mysql", "hive", "trino", "presto"]
 
 
 def load_case(path: Path) -> dict[str, Any]:

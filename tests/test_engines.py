@@ -139,7 +139,13 @@ def test_missing_column_is_located(server, tmp_path: Path) -> None:  # type: ign
 
 
 @pytest.mark.parametrize(
-    "url", ["hive://quinto@127.0.0.1:1/default", "trino://quinto@127.0.0.1:1/hive", "presto://quinto@127.0.0.1:1/hive"]
+    "url",
+    [
+        "hive://quinto@127.0.0.1:1/default",
+        "trino://quinto@127.0.0.1:1/hive",
+        "presto://quinto@127.0.0.1:1/hive",
+        "mysql+pymysql://quinto:quinto@127.0.0.1:1/quinto",
+    ],
 )
 def test_server_down_is_a_clear_error(url: str, tmp_path: Path) -> None:
     from quinto.errors import WarehouseError
@@ -165,3 +171,33 @@ def test_trino_errors_are_cleaned_and_explained() -> None:
         "Table 'hive.qe.nope' does not exist\", query_id=x)"
     )
     assert other == "TABLE_NOT_FOUND: line 1:15: Table 'hive.qe.nope' does not exist"
+
+
+def test_mysql_statement_is_killed_from_a_second_connection(mysql_url: str) -> None:
+    """MySQL has no server-side limit for every statement: a statement past the timeout is stopped
+    with KILL QUERY from a second connection (MariaDB stops it itself, see test_timeout.py)."""
+    import threading
+
+    from tests.test_timeout import SLOW
+
+    connector = connector_for(mysql_url)
+    with connector.engine().connect() as conn:
+        dbapi_connection = conn.connection.dbapi_connection
+        killer = threading.Timer(0.5, connector.kill_query, [dbapi_connection])  # type: ignore[attr-defined]
+        killer.start()
+        with pytest.raises(sa.exc.OperationalError) as err:
+            conn.execute(sa.text(SLOW["mysql"]))
+        killer.join()
+    assert err.value.orig.args[0] == 1317  # "Query execution was interrupted"
+    connector.close()
+
+
+def test_mysql_errors_are_cleaned(mysql_url: str) -> None:
+    from quinto.errors import WarehouseError
+
+    connector = connector_for(mysql_url)
+    with pytest.raises(WarehouseError) as err:
+        connector.execute("SELECT x FROM quinto.no_such_table")
+    assert err.value.message.endswith("statement failed: Table 'quinto.no_such_table' doesn't exist")
+    assert connector.columns("quinto.no_such_table") == {}
+    connector.close()

@@ -7,6 +7,7 @@ from sqlalchemy.engine import make_url
 from quinto.engines.base import Connector, Statement, type_family
 from quinto.engines.duckdb import DuckDBConnector
 from quinto.engines.hive import HiveConnector
+from quinto.engines.mysql import MySQLConnector
 from quinto.engines.postgres import PostgresConnector
 from quinto.engines.sqlite import SQLiteConnector
 from quinto.engines.trino import PrestoConnector, TrinoConnector
@@ -18,6 +19,8 @@ CONNECTORS: dict[str, type[Connector]] = {
     "postgres": PostgresConnector,
     "sqlite": SQLiteConnector,
     "hive": HiveConnector,
+    "mysql": MySQLConnector,
+    "mariadb": MySQLConnector,
     "trino": TrinoConnector,
     "presto": PrestoConnector,
 }
