@@ -12,14 +12,12 @@ import re
 from typing import Any, ClassVar
 
 import sqlalchemy as sa
+import sqlglot
 from sqlalchemy.engine import make_url
 from sqlglot import exp
 from sqlglot.dialects.mysql import MySQL
 
 from quinto.engines.base import Connector, StatementTimeout
-
-#: the longest GROUP_CONCAT MariaDB builds (the percentile's sorted values); the default is 1 MiB.
-_GROUP_CONCAT_MAX = 4294967295
 
 
 def _regexp(self: Any, e: exp.RegexpLike) -> str:
@@ -49,6 +47,75 @@ def _exact_text(value: exp.Expr) -> exp.Expr:
     return exp.Collate(this=exp.Cast(this=value, to=utf8), expression=exp.Var(this="utf8mb4_bin"))
 
 
+# :r numbers the rows by the value descending (NULLs last, with numbers above :n, the count of
+# values), so :n - :r is a value's 0-based place in ascending order.
+_INTERPOLATE = sqlglot.parse_one(
+    "MAX(CASE WHEN :n - :r = FLOOR(:p * (:n - 1)) THEN :v END) + (:p * (MAX(:n) - 1) - FLOOR(:p * (MAX(:n) - 1)))"
+    " * (MAX(CASE WHEN :n - :r = CEIL(:p * (:n - 1)) THEN :v END) - MAX(CASE WHEN :n - :r = FLOOR(:p * (:n - 1))"
+    " THEN :v END))",
+    read="mysql",
+)
+
+
+def _window_percentiles(select: exp.Expr) -> exp.Expr:
+    """Neither engine has a percentile aggregate (MariaDB's PERCENTILE_CONT is a window function,
+    and rounds to 10 decimals). A query taking percentiles reads its table through a derived table
+    that numbers the rows in the value's order (ROW_NUMBER, partitioned like the GROUP BY; its WHERE
+    moves inside) and counts the values; the query interpolates between the two rows around p·(n-1), as
+    PERCENTILE_CONT does. Still one statement, one sort per percentile."""
+    if not isinstance(select, exp.Select) or not isinstance(select.args.get("from_"), exp.From):
+        return select
+    source = select.args["from_"].this
+    if not _aggregate_percentiles(select) or not isinstance(source, exp.Table) or select.args.get("joins"):
+        return select
+    select = select.copy()
+    used = {c.name: c.this.copy() for c in select.find_all(exp.Column)}
+    group = select.args.get("group")
+    partition_by = [g.copy() for g in group.expressions] if group else []
+    inner = exp.select(*[exp.Column(this=name) for name in used.values()]).from_(source.copy())
+    if select.args.get("where"):
+        inner.set("where", select.args["where"].copy())
+        select.set("where", None)
+    for i, within in enumerate(_aggregate_percentiles(select)):
+        value = within.expression.expressions[0].this
+        rank = exp.to_identifier(f"quinto_rank{i}", quoted=True)
+        count = exp.to_identifier(f"quinto_count{i}", quoted=True)
+        numbered = exp.Window(
+            this=exp.RowNumber(),
+            partition_by=[p.copy() for p in partition_by],
+            order=exp.Order(expressions=[exp.Ordered(this=value.copy(), desc=True, nulls_first=False)]),
+        )
+        counted = exp.Window(this=exp.Count(this=value.copy()), partition_by=[p.copy() for p in partition_by])
+        inner = inner.select(exp.alias_(numbered, rank), exp.alias_(counted, count))
+        within.replace(
+            exp.replace_placeholders(
+                _INTERPOLATE.copy(),
+                v=value,
+                p=within.this.this,
+                r=exp.Column(this=rank),
+                n=exp.Column(this=count),
+            )
+        )
+    name = source.alias_or_name
+    derived = exp.Subquery(this=inner, alias=exp.TableAlias(this=exp.to_identifier(name, quoted=True)))
+    select.set("from_", exp.From(this=derived))
+    return select
+
+
+def _aggregate_percentiles(select: exp.Select) -> list[exp.WithinGroup]:
+    return [
+        w
+        for w in select.find_all(exp.WithinGroup)
+        if isinstance(w.this, exp.PercentileCont)
+        and not isinstance(w.parent, exp.Window)
+        and w.find_ancestor(exp.Select) is select
+    ]
+
+
+def _select(self: Any, e: exp.Select) -> str:
+    return str(MySQL.Generator.TRANSFORMS[exp.Select](self, _window_percentiles(e)))
+
+
 def _count_if(self: Any, e: exp.CountIf) -> str:
     return self.sql(exp.Count(this=exp.Case(ifs=[exp.If(this=e.this.copy(), true=exp.Literal.number(1))])))
 
@@ -62,6 +129,7 @@ class MariaDB(MySQL):
             exp.RegexpLike: _regexp,
             exp.CountIf: _count_if,
             exp.In: _in,
+            exp.Select: _select,
         }
 
 
@@ -70,24 +138,14 @@ class MySQLConnector(Connector):
 
     ENGINE: ClassVar[str] = "mysql"
     DIALECT: ClassVar[str] = "mariadb"
-    #: neither has a percentile aggregate (MariaDB's PERCENTILE_CONT is a window function): the exact
-    #: interpolated percentile is read from the column's values sorted by GROUP_CONCAT, at the two
-    #: ranks around p·(n-1). One pass, in the scan; it holds a partition's values as text in memory.
-    PERCENTILE: ClassVar[str | None] = (
-        "CAST(SUBSTRING_INDEX(SUBSTRING_INDEX(GROUP_CONCAT(:col ORDER BY :col SEPARATOR ','), ',',"
-        " FLOOR(1 + :p * (COUNT(:col) - 1))), ',', -1) AS DOUBLE) * (1 - (:p * (COUNT(:col) - 1)"
-        " - FLOOR(:p * (COUNT(:col) - 1)))) + CAST(SUBSTRING_INDEX(SUBSTRING_INDEX(GROUP_CONCAT(:col"
-        " ORDER BY :col SEPARATOR ','), ',', CEIL(1 + :p * (COUNT(:col) - 1))), ',', -1) AS DOUBLE)"
-        " * (:p * (COUNT(:col) - 1) - FLOOR(:p * (COUNT(:col) - 1)))"
-    )
+    #: written as everywhere; the dialect computes it with window functions (`_window_percentiles`).
+    PERCENTILE: ClassVar[str | None] = "percentile_cont(:p) within group (order by :col)"
     #: COUNT(DISTINCT a, b) counts the rows where every column is non-NULL.
     DISTINCT_TUPLES: ClassVar[str] = "args"
     #: column names are case-insensitive (table names follow the file system's case).
     CASE_SENSITIVE_IDENTIFIERS: ClassVar[bool] = False
     #: AVG and STDDEV_SAMP round to `div_precision_increment` (4) decimals by default: 30 is exact.
-    CONNECT_ARGS: ClassVar[dict[str, Any]] = {
-        "init_command": f"SET SESSION group_concat_max_len = {_GROUP_CONCAT_MAX}, div_precision_increment = 30",
-    }
+    CONNECT_ARGS: ClassVar[dict[str, Any]] = {"init_command": "SET SESSION div_precision_increment = 30"}
 
     def connect_args(self) -> dict[str, Any]:
         """MariaDB stops a statement past `timeout_s` itself (max_statement_time, in a comment that
