@@ -201,3 +201,24 @@ def test_mysql_errors_are_cleaned(mysql_url: str) -> None:
     assert err.value.message.endswith("statement failed: Table 'quinto.no_such_table' doesn't exist")
     assert connector.columns("quinto.no_such_table") == {}
     connector.close()
+
+
+def test_presto_url_names_catalog_and_schema(presto_url: str) -> None:
+    """`presto://user@host:port/catalog/schema` (pyhive's form) through presto-python-client: the
+    schema is the session's, so unqualified names resolve in it."""
+    connector = connector_for(presto_url.rstrip("/") + "/information_schema")
+    assert ("columns",) in connector.execute("SHOW TABLES")
+    connector.close()
+
+
+def test_presto_url_with_password_talks_https() -> None:
+    from sqlalchemy.engine import make_url
+
+    from quinto.engines.presto import PrestoDialect
+
+    _, args = PrestoDialect().create_connect_args(make_url("presto://alice:secret@presto.example:8443/hive/dw"))
+    assert (args["host"], args["port"], args["user"]) == ("presto.example", 8443, "alice")
+    assert (args["catalog"], args["schema"], args["http_scheme"]) == ("hive", "dw", "https")
+    assert args["auth"] is not None
+    _, plain = PrestoDialect().create_connect_args(make_url("presto://bob@127.0.0.1/memory"))
+    assert (plain["port"], plain["schema"], plain["http_scheme"], "auth" in plain) == (8080, None, "http", False)

@@ -9,8 +9,9 @@ from quinto.engines.duckdb import DuckDBConnector
 from quinto.engines.hive import HiveConnector
 from quinto.engines.mysql import MySQLConnector
 from quinto.engines.postgres import PostgresConnector
+from quinto.engines.presto import PrestoConnector
 from quinto.engines.sqlite import SQLiteConnector
-from quinto.engines.trino import PrestoConnector, TrinoConnector
+from quinto.engines.trino import TrinoConnector
 from quinto.errors import WarehouseError
 
 CONNECTORS: dict[str, type[Connector]] = {

@@ -186,7 +186,7 @@ class Connector:
             timer.start()
         try:
             result = conn.execute(sa.text(sql), params)
-            return list(result.keys()), [tuple(r) for r in result.fetchall()]
+            columns, rows = list(result.keys()), [tuple(r) for r in result.fetchall()]
         except Exception:
             if fired.is_set():
                 raise StatementTimeout() from None
@@ -194,6 +194,9 @@ class Connector:
         finally:
             if timer is not None:
                 timer.cancel()
+        if fired.is_set():  # a driver may end a cancelled statement quietly, with the rows it had
+            raise StatementTimeout()
+        return columns, rows
 
     def clean_error(self, text: str) -> str:
         """The engine's message without driver wrapping (subclasses strip what their driver adds)."""

@@ -38,11 +38,3 @@ class TrinoConnector(Connector):
             )
         return cleaned
 
-
-class PrestoConnector(TrinoConnector):
-    """PrestoDB (`presto://user@host:8080/catalog`, pyhive's presto dialect)."""
-
-    ENGINE: ClassVar[str] = "presto"
-    DIALECT: ClassVar[str] = "presto"
-    #: pyhive polls Presto for results once a second by default; short statements wait for nothing.
-    CONNECT_ARGS: ClassVar[dict[str, Any]] = {"poll_interval": 0.05}
