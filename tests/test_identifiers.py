@@ -1,6 +1,6 @@
 """Identifiers are quoted exactly as written. On an engine where quoted names are case-sensitive
 (PostgreSQL), a column written in another case is a located error with a suggestion, not an ERROR of
-every check; on case-insensitive engines (DuckDB) it simply works."""
+every check; on case-insensitive engines (DuckDB, MariaDB) it simply works."""
 
 from __future__ import annotations
 
@@ -21,11 +21,12 @@ checks:
 """
 
 
-@pytest.mark.parametrize("engine", ["duckdb", "postgres"])
+@pytest.mark.parametrize("engine", ["duckdb", "postgres", "mysql"])
 def test_column_case(
     engine: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
 ) -> None:
-    url = f"duckdb:///{tmp_path / 'wh.duckdb'}" if engine == "duckdb" else request.getfixturevalue("pg_url")
+    server = "pg_url" if engine == "postgres" else "mysql_url"
+    url = f"duckdb:///{tmp_path / 'wh.duckdb'}" if engine == "duckdb" else request.getfixturevalue(server)
     load_tables(
         url,
         {
@@ -44,7 +45,7 @@ def test_column_case(
     )
     project = load_project(tmp_path / "quinto.yaml")
     suite = load_suite(project)
-    if engine == "duckdb":
+    if engine != "postgres":  # DuckDB and MariaDB match column names in any case
         result = audit("dw.crm_contacts", "ds=2026-11-19", project=project, suite=suite)
         assert [str(o.status) for o in result.outcomes] == ["PASS", "PASS"]
         return

@@ -85,11 +85,12 @@ def _count_statements(url: str, run) -> tuple[list[str], object]:  # type: ignor
     return seen, result
 
 
-@pytest.mark.parametrize("engine", ["duckdb", "postgres"])
+@pytest.mark.parametrize("engine", ["duckdb", "postgres", "mysql"])
 def test_twelve_checks_one_statement(
     engine: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
 ) -> None:
-    url = f"duckdb:///{tmp_path / 'wh.duckdb'}" if engine == "duckdb" else request.getfixturevalue("pg_url")
+    server = "pg_url" if engine == "postgres" else "mysql_url"
+    url = f"duckdb:///{tmp_path / 'wh.duckdb'}" if engine == "duckdb" else request.getfixturevalue(server)
     load_tables(url, DATA)
     project, suite = _project(tmp_path, url, monkeypatch)
     assert len(suite.tables["dw.orders"].checks) == 12
@@ -102,11 +103,12 @@ def test_twelve_checks_one_statement(
     assert "ds" in seen[0] and "2026-11-01" not in seen[0]  # the partition is a bound parameter
 
 
-@pytest.mark.parametrize("engine", ["duckdb", "postgres"])
+@pytest.mark.parametrize("engine", ["duckdb", "postgres", "mysql"])
 def test_backfill_is_one_grouped_statement(
     engine: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
 ) -> None:
-    url = f"duckdb:///{tmp_path / 'wh.duckdb'}" if engine == "duckdb" else request.getfixturevalue("pg_url")
+    server = "pg_url" if engine == "postgres" else "mysql_url"
+    url = f"duckdb:///{tmp_path / 'wh.duckdb'}" if engine == "duckdb" else request.getfixturevalue(server)
     load_tables(url, DATA)
     project, suite = _project(tmp_path, url, monkeypatch)
     seen, result = _count_statements(
