@@ -4,7 +4,8 @@
 #   scripts/mariadb.sh stop
 # Installs Debian's mariadb-server from apt when it is missing (the packaged service is not used:
 # mariadbd runs as a plain process with its own datadir, port and socket under /tmp).
-# Works as root (runs the server as `mysql`).
+# Works as root (runs the server as `mysql`) or as any user (runs it as that user). Its root account
+# has no password, like the PostgreSQL of scripts/pg.sh: a throw-away server for tests only.
 set -euo pipefail
 PORT="${QUINTO_MYSQL_PORT:-33069}"
 DATA="${QUINTO_MYSQL_DATA:-/tmp/quinto-mariadb}"
@@ -38,7 +39,7 @@ case "${1:-start}" in
       rm -rf "$DATA"; mkdir -p "$DATA"
       [ "$(id -u)" = "0" ] && chown mysql:mysql "$DATA"
       mariadb-install-db --no-defaults --datadir="$DATA/db" $(owner_args) \
-        --auth-root-authentication-method=socket --skip-test-db >"$DATA/install.log" 2>&1 \
+        --auth-root-authentication-method=normal --skip-test-db >"$DATA/install.log" 2>&1 \
         || { cat "$DATA/install.log" >&2; exit 1; }
       touch "$DATA/initialised"
     fi
