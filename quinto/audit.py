@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from quinto.alerts.policy import policy_for, routing_notes
+from quinto.baseline import Point
 from quinto.checks import CHECK_TYPES, Aggregate, display_unit
 from quinto.compile import (
     Compiled,
@@ -430,9 +431,7 @@ class Auditor:
             return ((ref or self.now) - newest).total_seconds()
         return value
 
-    def judge(
-        self, check: Check, partition: str, value: Any, history: Mapping[str, list[tuple[str, float]]]
-    ) -> Verdict:
+    def judge(self, check: Check, partition: str, value: Any, history: Mapping[str, list[Point]]) -> Verdict:
         unit = display_unit(check.type)
         if value is None:
             return Verdict(Status.FAIL, "no value: the metric is NULL (no non-NULL rows in the partition)")
@@ -440,16 +439,12 @@ class Auditor:
             return Verdict(Status.ERROR, f"the metric is not a number: {str(value)[:80]!r}")
         hist = history.get(self.fps[check.key], [])
         if check.change:
-            here = self.order(partition)
-            earlier = sorted(((p, v) for p, v in hist if self.order(p) < here), key=lambda pv: self.order(pv[0]))
-            prev = earlier[-1] if earlier else (None, None)
-            return judge_change(check, float(value), prev[1], prev[0])
+            return judge_change(check, float(value), hist, partition, self.order)
         verdicts = []
         if check.anomaly is not None:
-            verdict = judge_anomaly(check, float(value), hist, partition, self.order)
-            if verdict.status == Status.FAIL and check.severity == "warn":
-                verdict = Verdict(Status.WARN, verdict.message, verdict.judged, verdict.low, verdict.high)
-            verdicts.append(verdict)
+            verdicts.append(
+                judge_anomaly(check, float(value), hist, partition, self.order, CHECK_TYPES[check.type].unit)
+            )
         if check.condition is not None or check.warn is not None or check.fail is not None:
             verdicts.append(judge_levels(check, float(value), unit))
         worst = max(verdicts, key=lambda v: v.status.rank)
@@ -518,20 +513,24 @@ class Auditor:
                     metric_seen.add(fp)
                     run.metric_values.append(MetricValue(spec.table, part, check.metric_key, fp, num))
             run.outcomes.extend(part_outcomes)
-            good = marks.get(part) == "good" or (
-                marks.get(part) != "bad" and all(o.status != Status.FAIL for o in part_outcomes)
-            )
-            if good:  # later partitions of this run learn from the good ones before them
+            if marks.get(part) != "bad":  # later partitions of this run learn from this one
+                good = marks.get(part) == "good"
                 for mv in run.metric_values:
                     if mv.partition == part and mv.value is not None:
-                        history.setdefault(mv.fingerprint, []).append((part, mv.value))
+                        by = frozenset(
+                            o.check
+                            for o in part_outcomes
+                            if o.status == Status.FAIL and o.fingerprint == mv.fingerprint
+                        )
+                        history.setdefault(mv.fingerprint, []).append(Point(part, mv.value, good=good, failed_by=by))
         run.statements = [s.as_dict() for s in self.connector.statements]
         run.finished_at = dt.datetime.now(dt.UTC)
         return run
 
-    def load_history(self, parts: Sequence[str], run: Run) -> tuple[dict[str, list[tuple[str, float]]], dict[str, str]]:
-        """Stored values of good partitions before the newest one audited (those audited now are
-        judged in order and learn from each other), and the marks of the partitions audited."""
+    def load_history(self, parts: Sequence[str], run: Run) -> tuple[dict[str, list[Point]], dict[str, str]]:
+        """Stored values of the partitions before the newest one audited, as the baseline model
+        reads them (those audited now are judged in order and learn from each other), and the
+        marks of the partitions audited."""
         needs = {self.fps[c.key] for c in self.spec.checks if c.change or c.anomaly is not None}
         if not needs or self.store is None or self.spec.partition is None:
             return {}, {}
@@ -543,7 +542,7 @@ class Auditor:
             )
             if not text_order:
                 newest = self.order(max(parts, key=self.order))
-                history = {fp: [(p, v) for p, v in vals if self.order(p) < newest] for fp, vals in history.items()}
+                history = {fp: [pt for pt in vals if self.order(pt.partition) < newest] for fp, vals in history.items()}
             return history, self.store.marks(self.spec.table, parts)
         except Exception as exc:  # noqa: BLE001 - a store outage must not stop the audit; say so
             note = f"history unavailable: {str(exc).splitlines()[0]}"

@@ -24,7 +24,13 @@ from quinto.evaluate import Status, fmt
 from quinto.results import exit_code_of
 from quinto.store.alerts import OUTBOX_STATUSES
 
-COLORS = {Status.PASS: "green", Status.WARN: "yellow", Status.FAIL: "red", Status.ERROR: "magenta"}
+COLORS = {
+    Status.LEARNING: "cyan",
+    Status.PASS: "green",
+    Status.WARN: "yellow",
+    Status.FAIL: "red",
+    Status.ERROR: "magenta",
+}
 
 
 def fail(exc: QuintoError) -> None:

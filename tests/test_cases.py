@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
-from quinto.audit import audit
+from quinto.audit import audit, mark
 from quinto.spec import load_project, load_suite
 from tests.warehouse import load_tables, reset
 
@@ -43,10 +43,22 @@ def run_case(
     table = next(iter(suite.tables))
     now = case.get("now")
     now_dt = dt.datetime.fromisoformat(str(now).replace("Z", "+00:00")) if now else None
-    parts = [str(p) for p in case.get("partitions") or []]
     spec = suite.tables[table]
-    args = [f"{spec.partition}={p}" for p in parts]
-    result = audit(table, args, project=project, suite=suite, now=now_dt)
+    # `steps:` audits and marks in order (e.g. audit, mark a partition good, audit again); the
+    # outcomes of every audit step are checked together. Without steps: one audit of `partitions`.
+    steps = case.get("steps") or [{"audit": case.get("partitions") or []}]
+    result = None
+    outcomes = []
+    for step in steps:
+        if "mark" in step:
+            mark(table, f"{spec.partition}={step['mark']}", step["as"], "case", config=tmp_path / "quinto.yaml")
+            continue
+        args = [f"{spec.partition}={p}" for p in step["audit"]]
+        result = audit(table, args, project=project, suite=suite, now=now_dt)
+        outcomes += result.outcomes
+    assert result is not None
+    if len(steps) > 1:
+        result.run.outcomes = outcomes
     return result, case["expect"]
 
 
