@@ -60,7 +60,7 @@ def _literal(value: Any, type_name: str) -> exp.Expr:
 def load_tables(url: str, tables: Mapping[str, Mapping[str, Any]]) -> None:
     """(Re)create each table in its schema and insert its rows."""
     backend = make_url(url).get_backend_name()
-    dialect = CONNECTORS[backend].DIALECT
+    dialect = CONNECTORS[backend].dialect.SQLGLOT
     engine = sa.create_engine(url, poolclass=sa.NullPool, connect_args=CONNECTORS[backend].CONNECT_ARGS)
     with engine.begin() as conn:
 
