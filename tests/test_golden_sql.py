@@ -176,29 +176,32 @@ _CLAUSE = re.compile(r" (?=(FROM|WHERE|GROUP BY|HAVING|ORDER BY|LIMIT|LEFT JOIN|
 
 
 def readable(sql: str) -> str:
-    """Line breaks before top-level clauses and after top-level select items; nothing else changes
-    (a statement with line breaks of its own, a user's `sql:`, is left as written)."""
+    """Line breaks before the clauses and after the select items of the statement and of each
+    subquery, indented by depth; each replaces one space and nothing else changes (a statement
+    with line breaks of its own, a user's `sql:`, is left as written)."""
     if "\n" in sql:
         return sql
     out: list[str] = []
-    depth, quote, i, selecting = 0, "", 0, True
+    stack = ["items"]  # per open parenthesis: "items" (a SELECT's list), "clauses" (after it), "other"
+    quote, i = "", 0
     while i < len(sql):
         ch = sql[i]
+        indent = "  " * (len(stack) - 1)
         if quote:
             quote = "" if ch == quote else quote
         elif ch in "'\"`":
             quote = ch
         elif ch == "(":
-            depth += 1
+            stack.append("items" if sql.startswith("(SELECT ", i) else "other")
         elif ch == ")":
-            depth -= 1
-        elif depth == 0 and selecting and sql.startswith(", ", i):
-            out.append(",\n  ")
+            stack.pop()
+        elif stack[-1] == "items" and sql.startswith(", ", i):
+            out.append(",\n  " + indent)
             i += 2
             continue
-        elif depth == 0 and ch == " " and _CLAUSE.match(sql, i) and not sql[:i].endswith(("LEFT", "CROSS")):
-            selecting = False
-            out.append("\n")
+        elif stack[-1] != "other" and ch == " " and _CLAUSE.match(sql, i) and not sql[:i].endswith(("LEFT", "CROSS")):
+            stack[-1] = "clauses"
+            out.append("\n" + indent)
             i += 1
             continue
         out.append(ch)
@@ -208,7 +211,7 @@ def readable(sql: str) -> str:
 
 def statement_text(readable_sql: str) -> str:
     """The exact statement back from its readable form."""
-    return readable_sql.replace(",\n  ", ", ").replace("\n", " ")
+    return re.sub(r"\n *", " ", readable_sql)
 
 
 def _printable(text: str) -> str:
@@ -272,3 +275,13 @@ def test_user_values_are_bound_never_formatted_into_sql(engine: str, tmp_path: P
 def test_every_engine_of_the_registry_has_a_golden_file_and_no_file_is_stale() -> None:
     assert {"duckdb", "sqlite", "postgres", "hive", "trino", "presto"} <= set(ENGINES)
     assert sorted(p.stem for p in GOLDEN.glob("*.sql")) == sorted(ENGINES)
+
+
+def test_every_engine_is_a_dialect_plus_a_connection() -> None:
+    for engine, cls in ENGINES.items():
+        assert type(cls.dialect) is not Dialect, f"{engine} has no dialect of its own"
+        assert cls.dialect.ENGINE == engine
+    with pytest.raises(TypeError, match="DISTINCT_TUPLES: SQL quirks belong to the engine's Dialect"):
+
+        class Misplaced(Connector):  # a connection that sets a SQL quirk would be silently ignored
+            DISTINCT_TUPLES = "args"

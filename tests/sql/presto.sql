@@ -106,7 +106,12 @@ LIMIT 20;
 -- samples: duplicate_count(play_id) = 0
 SELECT "t".*
 FROM "dw"."fact_playback" AS "t"
-JOIN (SELECT "play_id" FROM "dw"."fact_playback" WHERE "ds" = :qp1 AND NOT "play_id" IS NULL GROUP BY "play_id" HAVING COUNT(*) > 1 LIMIT 20) AS "d" ON "t"."play_id" = "d"."play_id"
+JOIN (SELECT "play_id"
+  FROM "dw"."fact_playback"
+  WHERE "ds" = :qp1 AND NOT "play_id" IS NULL
+  GROUP BY "play_id"
+  HAVING COUNT(*) > 1
+  LIMIT 20) AS "d" ON "t"."play_id" = "d"."play_id"
 WHERE "t"."ds" = :qp0
 ORDER BY "t"."play_id"
 LIMIT 20;
@@ -115,7 +120,12 @@ LIMIT 20;
 -- samples: duplicate_percent(play_id) < 1%
 SELECT "t".*
 FROM "dw"."fact_playback" AS "t"
-JOIN (SELECT "play_id" FROM "dw"."fact_playback" WHERE "ds" = :qp1 AND NOT "play_id" IS NULL GROUP BY "play_id" HAVING COUNT(*) > 1 LIMIT 20) AS "d" ON "t"."play_id" = "d"."play_id"
+JOIN (SELECT "play_id"
+  FROM "dw"."fact_playback"
+  WHERE "ds" = :qp1 AND NOT "play_id" IS NULL
+  GROUP BY "play_id"
+  HAVING COUNT(*) > 1
+  LIMIT 20) AS "d" ON "t"."play_id" = "d"."play_id"
 WHERE "t"."ds" = :qp0
 ORDER BY "t"."play_id"
 LIMIT 20;
@@ -124,7 +134,14 @@ LIMIT 20;
 -- samples: duplicate_count(account_id, device, title) = 0
 SELECT "t".*
 FROM "dw"."fact_playback" AS "t"
-JOIN (SELECT "account_id", "device", "title" FROM "dw"."fact_playback" WHERE "ds" = :qp1 AND (NOT "account_id" IS NULL AND NOT "device" IS NULL AND NOT "title" IS NULL) GROUP BY "account_id", "device", "title" HAVING COUNT(*) > 1 LIMIT 20) AS "d" ON "t"."account_id" = "d"."account_id" AND "t"."device" = "d"."device" AND "t"."title" = "d"."title"
+JOIN (SELECT "account_id",
+    "device",
+    "title"
+  FROM "dw"."fact_playback"
+  WHERE "ds" = :qp1 AND (NOT "account_id" IS NULL AND NOT "device" IS NULL AND NOT "title" IS NULL)
+  GROUP BY "account_id", "device", "title"
+  HAVING COUNT(*) > 1
+  LIMIT 20) AS "d" ON "t"."account_id" = "d"."account_id" AND "t"."device" = "d"."device" AND "t"."title" = "d"."title"
 WHERE "t"."ds" = :qp0
 ORDER BY "t"."account_id", "t"."device", "t"."title"
 LIMIT 20;
@@ -168,7 +185,13 @@ LIMIT 20;
 -- samples: duplicate_count(order, "Group") = 0
 SELECT "t".*
 FROM "dw"."fact_playback" AS "t"
-JOIN (SELECT "order", "Group" FROM "dw"."fact_playback" WHERE "ds" = :qp1 AND (NOT "order" IS NULL AND NOT "Group" IS NULL) GROUP BY "order", "Group" HAVING COUNT(*) > 1 LIMIT 20) AS "d" ON "t"."order" = "d"."order" AND "t"."Group" = "d"."Group"
+JOIN (SELECT "order",
+    "Group"
+  FROM "dw"."fact_playback"
+  WHERE "ds" = :qp1 AND (NOT "order" IS NULL AND NOT "Group" IS NULL)
+  GROUP BY "order", "Group"
+  HAVING COUNT(*) > 1
+  LIMIT 20) AS "d" ON "t"."order" = "d"."order" AND "t"."Group" = "d"."Group"
 WHERE "t"."ds" = :qp0
 ORDER BY "t"."order", "t"."Group"
 LIMIT 20;
