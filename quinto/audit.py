@@ -53,6 +53,7 @@ from quinto.evaluate import (
 from quinto.results import MetricValue, Outcome, Run, jsonable, verdict_of
 from quinto.spec import Check, Project, Suite, TableSpec, interpolate, load_project, load_suite
 from quinto.store import Store
+from quinto.workspace import open_store
 
 PARTITION_VALUE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-:.+/ ]{0,127}$")
 WHOLE_TABLE = "*"
@@ -250,7 +251,7 @@ class Auditor:
         if not aggs:
             return {p: {} for p in chunk}
         column = self.part_col
-        compiled = compile_scan(self.connector, self.spec.table, column, [] if column is None else chunk, aggs)
+        compiled = compile_scan(self.connector.dialect, self.spec.table, column, [] if column is None else chunk, aggs)
         rows = self._run(compiled, "scan")
         if not compiled.grouped:
             return {chunk[0]: {compiled.aliases[f"m{j}"]: _number(v) for j, v in enumerate(rows[0])}}
@@ -316,7 +317,7 @@ class Auditor:
                 ]
             )
         problems = []
-        exact = self.connector.CASE_SENSITIVE_IDENTIFIERS
+        exact = self.connector.dialect.CASE_SENSITIVE_IDENTIFIERS
         lower = {} if exact else {c.lower(): c for c in columns}
         if self.spec.partition and self.spec.partition not in columns and self.spec.partition.lower() not in lower:
             problems.append(
@@ -350,7 +351,7 @@ class Auditor:
                 if check.type == "reference":
                     assert check.reference is not None
                     compiled = compile_reference(
-                        self.connector,
+                        self.connector.dialect,
                         self.spec.table,
                         column,
                         partitions,
@@ -394,7 +395,7 @@ class Auditor:
         if check.type == "reference":
             assert check.reference is not None
             compiled = compile_reference_samples(
-                self.connector,
+                self.connector.dialect,
                 self.spec.table,
                 self.part_col,
                 partition,
@@ -407,7 +408,7 @@ class Auditor:
             agg = CHECK_TYPES[check.type].bad_rows(check)
             if agg is None:
                 return None
-            compiled = compile_samples(self.connector, self.spec.table, self.part_col, partition, agg, limit)
+            compiled = compile_samples(self.connector.dialect, self.spec.table, self.part_col, partition, agg, limit)
         try:
             cols, rows = self.connector.execute_with_columns(compiled.sql, compiled.params, purpose="samples")
         except WarehouseError:
@@ -569,16 +570,6 @@ def schema_problems(check: Check, columns: Mapping[str, str]) -> list[str]:
         known = {n.lower() for n in wanted}
         problems.extend(f"unexpected column {c}" for c in columns if c.lower() not in known)
     return problems
-
-
-def open_store(project: Project) -> Store:
-    """The project's store; a relative SQLite path is relative to quinto.yaml, not to the current
-    directory, so every job of a project shares one store."""
-    url = interpolate(project.store, "the store URL")
-    prefix = "sqlite:///"
-    if url.startswith(prefix) and not url.startswith(prefix + "/") and url != prefix + ":memory:":
-        url = prefix + str(Path(project.root) / url[len(prefix) :])
-    return Store(url)
 
 
 def spool_dir(project: Project) -> Path:

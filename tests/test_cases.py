@@ -1,7 +1,11 @@
 """Data-driven cases: each file in tests/cases/ is a check file + small data + expected outcomes.
-Every case runs on every warehouse engine: DuckDB, PostgreSQL, Hive (Spark Thrift Server), Trino and
-Presto, and must give the same outcomes and the same values everywhere (floats within 1e-6
-relative). A case that an engine cannot run says so (`engines:` and `engines_why:`)."""
+Every case runs on every warehouse engine: DuckDB, SQLite, PostgreSQL, Hive (Spark Thrift Server),
+Trino and Presto, and must give the same outcomes and the same values everywhere (floats within
+1e-6 relative). A case that an engine cannot run says so (`engines:` and `engines_why:`).
+
+SQLite names a schema by attaching a database file: on SQLite, each schema the case's tables use
+(`dw` of `dw.orders`) is a file attached to every connection the test opens, the loader's and the
+connector's alike (a SQLAlchemy `connect` event, removed after the test)."""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 import yaml
 
 from quinto.audit import audit, mark
@@ -18,7 +23,7 @@ from quinto.spec import load_project, load_suite
 from tests.warehouse import load_tables, reset
 
 CASES = sorted((Path(__file__).parent / "cases").glob("*.yaml"))
-ENGINES = ["duckdb", "postgres", "hive", "trino", "presto"]
+ENGINES = ["duckdb", "sqlite", "postgres", "hive", "trino", "presto"]
 
 
 def load_case(path: Path) -> dict[str, Any]:
@@ -62,6 +67,24 @@ def run_case(
     return result, case["expect"]
 
 
+def attach_schemas(url: str, files: dict[str, Path]) -> Any:
+    """Attach `files` (schema name → database file) to every new connection to the SQLite database
+    `url`; returns the function that stops it."""
+
+    def attach(dbapi_connection: Any, record: Any) -> None:
+        if f"sqlite:///{_database_of(dbapi_connection)}" == url:
+            for schema, path in files.items():
+                dbapi_connection.execute(f"ATTACH DATABASE '{path}' AS \"{schema}\"")
+
+    sa.event.listen(sa.engine.Engine, "connect", attach)
+    return lambda: sa.event.remove(sa.engine.Engine, "connect", attach)
+
+
+def _database_of(dbapi_connection: Any) -> str:
+    rows = getattr(dbapi_connection, "execute", None) and dbapi_connection.execute("PRAGMA database_list").fetchall()
+    return next((str(r[2]) for r in rows or [] if r[1] == "main"), "")
+
+
 def check_expectations(result: Any, expect: list[dict[str, Any]], engine: str) -> None:
     by_key = {(o.partition, o.check): o for o in result.outcomes}
     for e in expect:
@@ -97,6 +120,10 @@ def test_case(
         pytest.skip(f"{path.stem} does not run on {engine}: {case.get('engines_why', 'engine lacks a feature')}")
     if engine == "duckdb":
         url = f"duckdb:///{tmp_path / 'wh.duckdb'}"
+    elif engine == "sqlite":
+        url = f"sqlite:///{tmp_path / 'wh.sqlite'}"
+        schemas = {name.split(".")[0] for name in case.get("tables") or {} if "." in name}
+        request.addfinalizer(attach_schemas(url, {s: tmp_path / f"{s}.sqlite" for s in schemas}))
     else:
         url = request.getfixturevalue("pg_server_url" if engine == "postgres" else f"{engine}_url")
         reset(url)

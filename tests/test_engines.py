@@ -148,7 +148,7 @@ def test_server_down_is_a_clear_error(url: str, tmp_path: Path) -> None:
     with pytest.raises(WarehouseError) as err:
         connector.execute("SELECT 1")
     assert err.value.exit_code == 3
-    assert err.value.message.startswith(f"{connector.ENGINE} at 127.0.0.1:1 (warehouse): cannot connect")
+    assert err.value.message.startswith(f"{connector.dialect.ENGINE} at 127.0.0.1:1 (warehouse): cannot connect")
 
 
 def test_trino_errors_are_cleaned_and_explained() -> None:
