@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from quinto.alerts.policy import policy_for, routing_notes
+from quinto.baseline import Point
 from quinto.checks import CHECK_TYPES, Aggregate, display_unit
 from quinto.compile import (
     Compiled,
@@ -52,6 +53,7 @@ from quinto.evaluate import (
 from quinto.results import MetricValue, Outcome, Run, jsonable, verdict_of
 from quinto.spec import Check, Project, Suite, TableSpec, interpolate, load_project, load_suite
 from quinto.store import Store
+from quinto.workspace import open_store
 
 PARTITION_VALUE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-:.+/ ]{0,127}$")
 WHOLE_TABLE = "*"
@@ -249,7 +251,7 @@ class Auditor:
         if not aggs:
             return {p: {} for p in chunk}
         column = self.part_col
-        compiled = compile_scan(self.connector, self.spec.table, column, [] if column is None else chunk, aggs)
+        compiled = compile_scan(self.connector.dialect, self.spec.table, column, [] if column is None else chunk, aggs)
         rows = self._run(compiled, "scan")
         if not compiled.grouped:
             return {chunk[0]: {compiled.aliases[f"m{j}"]: _number(v) for j, v in enumerate(rows[0])}}
@@ -315,7 +317,7 @@ class Auditor:
                 ]
             )
         problems = []
-        exact = self.connector.CASE_SENSITIVE_IDENTIFIERS
+        exact = self.connector.dialect.CASE_SENSITIVE_IDENTIFIERS
         lower = {} if exact else {c.lower(): c for c in columns}
         if self.spec.partition and self.spec.partition not in columns and self.spec.partition.lower() not in lower:
             problems.append(
@@ -349,7 +351,7 @@ class Auditor:
                 if check.type == "reference":
                     assert check.reference is not None
                     compiled = compile_reference(
-                        self.connector,
+                        self.connector.dialect,
                         self.spec.table,
                         column,
                         partitions,
@@ -393,7 +395,7 @@ class Auditor:
         if check.type == "reference":
             assert check.reference is not None
             compiled = compile_reference_samples(
-                self.connector,
+                self.connector.dialect,
                 self.spec.table,
                 self.part_col,
                 partition,
@@ -406,7 +408,7 @@ class Auditor:
             agg = CHECK_TYPES[check.type].bad_rows(check)
             if agg is None:
                 return None
-            compiled = compile_samples(self.connector, self.spec.table, self.part_col, partition, agg, limit)
+            compiled = compile_samples(self.connector.dialect, self.spec.table, self.part_col, partition, agg, limit)
         try:
             cols, rows = self.connector.execute_with_columns(compiled.sql, compiled.params, purpose="samples")
         except WarehouseError:
@@ -430,9 +432,7 @@ class Auditor:
             return ((ref or self.now) - newest).total_seconds()
         return value
 
-    def judge(
-        self, check: Check, partition: str, value: Any, history: Mapping[str, list[tuple[str, float]]]
-    ) -> Verdict:
+    def judge(self, check: Check, partition: str, value: Any, history: Mapping[str, list[Point]]) -> Verdict:
         unit = display_unit(check.type)
         if value is None:
             return Verdict(Status.FAIL, "no value: the metric is NULL (no non-NULL rows in the partition)")
@@ -440,16 +440,12 @@ class Auditor:
             return Verdict(Status.ERROR, f"the metric is not a number: {str(value)[:80]!r}")
         hist = history.get(self.fps[check.key], [])
         if check.change:
-            here = self.order(partition)
-            earlier = sorted(((p, v) for p, v in hist if self.order(p) < here), key=lambda pv: self.order(pv[0]))
-            prev = earlier[-1] if earlier else (None, None)
-            return judge_change(check, float(value), prev[1], prev[0])
+            return judge_change(check, float(value), hist, partition, self.order)
         verdicts = []
         if check.anomaly is not None:
-            verdict = judge_anomaly(check, float(value), hist, partition, self.order)
-            if verdict.status == Status.FAIL and check.severity == "warn":
-                verdict = Verdict(Status.WARN, verdict.message, verdict.judged, verdict.low, verdict.high)
-            verdicts.append(verdict)
+            verdicts.append(
+                judge_anomaly(check, float(value), hist, partition, self.order, CHECK_TYPES[check.type].unit)
+            )
         if check.condition is not None or check.warn is not None or check.fail is not None:
             verdicts.append(judge_levels(check, float(value), unit))
         worst = max(verdicts, key=lambda v: v.status.rank)
@@ -518,20 +514,24 @@ class Auditor:
                     metric_seen.add(fp)
                     run.metric_values.append(MetricValue(spec.table, part, check.metric_key, fp, num))
             run.outcomes.extend(part_outcomes)
-            good = marks.get(part) == "good" or (
-                marks.get(part) != "bad" and all(o.status != Status.FAIL for o in part_outcomes)
-            )
-            if good:  # later partitions of this run learn from the good ones before them
+            if marks.get(part) != "bad":  # later partitions of this run learn from this one
+                good = marks.get(part) == "good"
                 for mv in run.metric_values:
                     if mv.partition == part and mv.value is not None:
-                        history.setdefault(mv.fingerprint, []).append((part, mv.value))
+                        by = frozenset(
+                            o.check
+                            for o in part_outcomes
+                            if o.status == Status.FAIL and o.fingerprint == mv.fingerprint
+                        )
+                        history.setdefault(mv.fingerprint, []).append(Point(part, mv.value, good=good, failed_by=by))
         run.statements = [s.as_dict() for s in self.connector.statements]
         run.finished_at = dt.datetime.now(dt.UTC)
         return run
 
-    def load_history(self, parts: Sequence[str], run: Run) -> tuple[dict[str, list[tuple[str, float]]], dict[str, str]]:
-        """Stored values of good partitions before the newest one audited (those audited now are
-        judged in order and learn from each other), and the marks of the partitions audited."""
+    def load_history(self, parts: Sequence[str], run: Run) -> tuple[dict[str, list[Point]], dict[str, str]]:
+        """Stored values of the partitions before the newest one audited, as the baseline model
+        reads them (those audited now are judged in order and learn from each other), and the
+        marks of the partitions audited."""
         needs = {self.fps[c.key] for c in self.spec.checks if c.change or c.anomaly is not None}
         if not needs or self.store is None or self.spec.partition is None:
             return {}, {}
@@ -543,7 +543,7 @@ class Auditor:
             )
             if not text_order:
                 newest = self.order(max(parts, key=self.order))
-                history = {fp: [(p, v) for p, v in vals if self.order(p) < newest] for fp, vals in history.items()}
+                history = {fp: [pt for pt in vals if self.order(pt.partition) < newest] for fp, vals in history.items()}
             return history, self.store.marks(self.spec.table, parts)
         except Exception as exc:  # noqa: BLE001 - a store outage must not stop the audit; say so
             note = f"history unavailable: {str(exc).splitlines()[0]}"
@@ -570,16 +570,6 @@ def schema_problems(check: Check, columns: Mapping[str, str]) -> list[str]:
         known = {n.lower() for n in wanted}
         problems.extend(f"unexpected column {c}" for c in columns if c.lower() not in known)
     return problems
-
-
-def open_store(project: Project) -> Store:
-    """The project's store; a relative SQLite path is relative to quinto.yaml, not to the current
-    directory, so every job of a project shares one store."""
-    url = interpolate(project.store, "the store URL")
-    prefix = "sqlite:///"
-    if url.startswith(prefix) and not url.startswith(prefix + "/") and url != prefix + ":memory:":
-        url = prefix + str(Path(project.root) / url[len(prefix) :])
-    return Store(url)
 
 
 def spool_dir(project: Project) -> Path:

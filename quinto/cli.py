@@ -17,14 +17,21 @@ from typing import Any
 import click
 
 from quinto import __version__
-from quinto.audit import AuditResult, audit, backfill, mark, open_store, validate
+from quinto.audit import AuditResult, audit, backfill, mark, validate
 from quinto.checks import display_unit
 from quinto.errors import EXIT_BAD_SPEC, EXIT_INFRA, QuintoError, SpecError, UsageError
 from quinto.evaluate import Status, fmt
 from quinto.results import exit_code_of
 from quinto.store.alerts import OUTBOX_STATUSES
+from quinto.workspace import open_store
 
-COLORS = {Status.PASS: "green", Status.WARN: "yellow", Status.FAIL: "red", Status.ERROR: "magenta"}
+COLORS = {
+    Status.LEARNING: "cyan",
+    Status.PASS: "green",
+    Status.WARN: "yellow",
+    Status.FAIL: "red",
+    Status.ERROR: "magenta",
+}
 
 
 def fail(exc: QuintoError) -> None:
@@ -357,7 +364,8 @@ def alerts_group() -> None:
 @click.option("--interval", default=30.0, show_default=True, help="Seconds between passes with --loop.")
 def alerts_send_cmd(config: str | None, loop: bool, interval: float) -> None:
     """Deliver pending alerts. Exit 0 when all were delivered, 3 when some stay in the outbox."""
-    from quinto.alerts import SendReport, commands
+    from quinto.alerts import commands
+    from quinto.alerts.sender import SendReport
 
     def show(report: SendReport) -> None:
         if report.reclaimed:

@@ -14,10 +14,10 @@ from typing import Any
 
 import sqlglot
 from sqlglot import exp
-from sqlglot.dialects.dialect import Dialect
+from sqlglot.dialects.dialect import Dialect as SqlglotDialect
 
 from quinto.checks import Aggregate
-from quinto.engines.base import Connector
+from quinto.dialect import Dialect
 from quinto.errors import Problem, SpecError
 
 PARTITION_ALIAS = "quinto_partition"
@@ -25,9 +25,9 @@ _SEPARATOR = "\x1f"
 
 
 @cache
-def bind_dialect(name: str) -> Dialect:
+def bind_dialect(name: str) -> SqlglotDialect:
     """The sqlglot dialect `name`, but writing placeholders as SQLAlchemy's `:name`."""
-    base: Any = type(Dialect.get_or_raise(name))
+    base: Any = type(SqlglotDialect.get_or_raise(name))
 
     class Generator(base.Generator):  # type: ignore[name-defined,misc]
         TRANSFORMS = {**base.Generator.TRANSFORMS, exp.Placeholder: lambda self, e: f":{e.name}"}
@@ -94,33 +94,33 @@ def _as_text(node: exp.Expr) -> exp.Expr:
     return exp.Cast(this=node, to=exp.DataType.build("varchar"))
 
 
-def _value_binds(values: Sequence[Any], b: _Binder, connector: Connector) -> list[exp.Expr]:
+def _value_binds(values: Sequence[Any], b: _Binder, dialect: Dialect) -> list[exp.Expr]:
     """A list of user values to compare with a column; bound as text where the engine casts text to
     the column's type, so the YAML's guess (200 is a number) does not decide the comparison."""
-    if connector.TEXT_PARAMETERS_COERCE:
+    if dialect.TEXT_PARAMETERS_COERCE:
         return [b.bind(v if isinstance(v, str) else str(v)) for v in values]
     return [b.bind(v) for v in values]
 
 
-def missing_predicate(agg: Aggregate, b: _Binder, connector: Connector, table: str | None = None) -> exp.Expr:
+def missing_predicate(agg: Aggregate, b: _Binder, dialect: Dialect, table: str | None = None) -> exp.Expr:
     c = col(agg.columns[0], table)
     pred: exp.Expr = exp.Is(this=c, expression=exp.Null())
     values = agg.param("missing_values")
     if values:
-        pred = exp.or_(pred, exp.In(this=c, expressions=_value_binds(values, b, connector)))
+        pred = exp.or_(pred, exp.In(this=c, expressions=_value_binds(values, b, dialect)))
     return exp.Paren(this=pred)
 
 
-def invalid_predicate(agg: Aggregate, b: _Binder, connector: Connector, table: str | None = None) -> exp.Expr:
+def invalid_predicate(agg: Aggregate, b: _Binder, dialect: Dialect, table: str | None = None) -> exp.Expr:
     c = col(agg.columns[0], table)
     rules: list[exp.Expr] = []
     for name, value in agg.params:
         if name == "valid_values":
-            rules.append(exp.In(this=c, expressions=_value_binds(value, b, connector)))
+            rules.append(exp.In(this=c, expressions=_value_binds(value, b, dialect)))
         elif name == "valid_regex":
-            if not connector.HAS_REGEX:
+            if not dialect.HAS_REGEX:
                 raise SpecError(
-                    [Problem(None, f"{connector.ENGINE} has no regular expressions; valid_regex cannot run there")]
+                    [Problem(None, f"{dialect.ENGINE} has no regular expressions; valid_regex cannot run there")]
                 )
             rules.append(exp.RegexpLike(this=_as_text(c), expression=b.bind(value)))
         elif name == "valid_min":
@@ -137,12 +137,12 @@ def invalid_predicate(agg: Aggregate, b: _Binder, connector: Connector, table: s
     return exp.and_(exp.Not(this=exp.Is(this=c, expression=exp.Null())), exp.Not(this=exp.Paren(this=valid)))
 
 
-def _distinct_rows(cols: Sequence[str], connector: Connector) -> exp.Expr:
+def _distinct_rows(cols: Sequence[str], dialect: Dialect) -> exp.Expr:
     if len(cols) == 1:
         return exp.Count(this=exp.Distinct(expressions=[col(cols[0])]))
-    if connector.DISTINCT_TUPLES == "args":
+    if dialect.DISTINCT_TUPLES == "args":
         return exp.Count(this=exp.Distinct(expressions=[col(c) for c in cols]))
-    if connector.DISTINCT_TUPLES == "tuple":
+    if dialect.DISTINCT_TUPLES == "tuple":
         key: exp.Expr = exp.Tuple(expressions=[col(c) for c in cols])
     else:
         parts: list[exp.Expr] = []
@@ -150,26 +150,26 @@ def _distinct_rows(cols: Sequence[str], connector: Connector) -> exp.Expr:
             if i:
                 parts.append(exp.Literal.string(_SEPARATOR))
             parts.append(_as_text(col(c)))
-        key = exp.DPipe(this=parts[0], expression=parts[1]) if len(parts) == 2 else parts[0]
-        for p in parts[2:]:
+        key = parts[0]
+        for p in parts[1:]:
             key = exp.DPipe(this=key, expression=p)
     return exp.Count(this=exp.Distinct(expressions=[exp.Case(ifs=[exp.If(this=_all_not_null(cols), true=key)])]))
 
 
-def aggregate_sql(agg: Aggregate, b: _Binder, connector: Connector) -> exp.Expr:
+def aggregate_sql(agg: Aggregate, b: _Binder, dialect: Dialect) -> exp.Expr:
     k = agg.kind
     if k == "row_count":
         return exp.Count(this=exp.Star())
     if k == "null_count":
-        return _count_when(missing_predicate(agg, b, connector))
+        return _count_when(missing_predicate(agg, b, dialect))
     if k == "nonnull_rows":
         return exp.Count(this=col(agg.columns[0])) if len(agg.columns) == 1 else _count_when(_all_not_null(agg.columns))
     if k == "distinct_rows":
         if agg.param("approx") and len(agg.columns) == 1:
-            return _template(connector, "APPROX_DISTINCT", col=col(agg.columns[0]))
-        return _distinct_rows(agg.columns, connector)
+            return _template(dialect, "APPROX_DISTINCT", col=col(agg.columns[0]))
+        return _distinct_rows(agg.columns, dialect)
     if k == "invalid_count":
-        return _count_when(invalid_predicate(agg, b, connector))
+        return _count_when(invalid_predicate(agg, b, dialect))
     simple = {
         "min": exp.Min,
         "max": exp.Max,
@@ -182,26 +182,26 @@ def aggregate_sql(agg: Aggregate, b: _Binder, connector: Connector) -> exp.Expr:
         return simple[k](this=col(agg.columns[0]))
     if k == "percentile":
         quirk = "APPROX_PERCENTILE" if agg.param("approx") else "PERCENTILE"
-        return _template(connector, quirk, col=col(agg.columns[0]), p=exp.Literal.number(agg.param("p")))
+        return _template(dialect, quirk, col=col(agg.columns[0]), p=exp.Literal.number(agg.param("p")))
     if k == "expression":
-        return parse_expression(agg.param("sql"), connector)
+        return parse_expression(agg.param("sql"), dialect)
     raise ValueError(f"unknown aggregate {k}")
 
 
-def _template(connector: Connector, quirk: str, **nodes: exp.Expr) -> exp.Expr:
-    """An engine's aggregate template (a connector attribute) with `:name` replaced by SQL nodes."""
-    template = getattr(connector, quirk)
+def _template(dialect: Dialect, quirk: str, **nodes: exp.Expr) -> exp.Expr:
+    """An engine's aggregate template (a dialect attribute) with `:name` replaced by SQL nodes."""
+    template = getattr(dialect, quirk)
     if template is None:
         what = {
             "PERCENTILE": "percentile",
             "APPROX_PERCENTILE": "approximate percentile",
             "APPROX_DISTINCT": "approximate distinct count",
         }[quirk]
-        raise SpecError([Problem(None, f"{connector.ENGINE} has no {what} aggregate")])
-    return exp.replace_placeholders(sqlglot.parse_one(template, read=connector.DIALECT), **nodes)
+        raise SpecError([Problem(None, f"{dialect.ENGINE} has no {what} aggregate")])
+    return exp.replace_placeholders(sqlglot.parse_one(template, read=dialect.SQLGLOT), **nodes)
 
 
-def parse_expression(sql: str, connector: Connector) -> exp.Expr:
+def parse_expression(sql: str, dialect: Dialect) -> exp.Expr:
     """A `metric:` expression. It is written once, in portable SQL (double-quoted identifiers,
     standard functions), and translated to each engine's dialect, so a check file runs anywhere."""
     try:
@@ -210,8 +210,8 @@ def parse_expression(sql: str, connector: Connector) -> exp.Expr:
         raise SpecError([Problem(None, f"metric '{sql}' is not valid SQL: {str(exc).splitlines()[0]}")]) from None
 
 
-def _render(tree: exp.Expr, connector: Connector, b: _Binder) -> str:
-    return protect_colons(tree.sql(dialect=bind_dialect(connector.DIALECT)), list(b.params))
+def _render(tree: exp.Expr, dialect: Dialect, b: _Binder) -> str:
+    return protect_colons(tree.sql(dialect=bind_dialect(dialect.SQLGLOT)), list(b.params))
 
 
 @dataclass(frozen=True)
@@ -246,7 +246,7 @@ def partition_filter(
 
 
 def compile_scan(
-    connector: Connector,
+    dialect: Dialect,
     table: str,
     partition_column: PartitionColumn | None,
     partitions: Sequence[str],
@@ -265,13 +265,13 @@ def compile_scan(
     for i, (key, agg) in enumerate(unique.items()):
         alias = f"m{i}"
         aliases[alias] = key
-        if connector.DISTINCT_BY_GROUPING and agg.kind == "distinct_rows" and not agg.param("approx"):
+        if dialect.DISTINCT_BY_GROUPING and agg.kind == "distinct_rows" and not agg.param("approx"):
             hashed[alias] = agg
             continue
-        selects.append(exp.alias_(aggregate_sql(agg, b, connector), alias, quoted=True))
+        selects.append(exp.alias_(aggregate_sql(agg, b, dialect), alias, quoted=True))
     if not hashed:
         query = _scan_query(selects, table, b, partition_column, partitions, grouped)
-        return Compiled(_render(query, connector, b), b.params, aliases, grouped)
+        return Compiled(_render(query, dialect, b), b.params, aliases, grouped)
     # the scan without the distinct counts, then one hashed GROUP BY per distinct count, joined by
     # partition: still one statement, and no sort of every key
     if len(selects) == int(grouped):
@@ -315,7 +315,7 @@ def compile_scan(
             query = query.join(derived, on=on, join_type="left")
         else:
             query = query.join(derived, join_type="cross")
-    return Compiled(_render(query, connector, b), b.params, aliases, grouped)
+    return Compiled(_render(query, dialect, b), b.params, aliases, grouped)
 
 
 def _scan_query(
@@ -336,7 +336,7 @@ def _scan_query(
 
 
 def compile_samples(
-    connector: Connector,
+    dialect: Dialect,
     table: str,
     partition_column: PartitionColumn | None,
     partition: str,
@@ -370,9 +370,9 @@ def compile_samples(
         query = query.order_by(*[col(c, "t") for c in cols]).limit(limit)
     else:
         pred = (
-            missing_predicate(agg, b, connector, "t")
+            missing_predicate(agg, b, dialect, "t")
             if agg.kind == "null_count"
-            else invalid_predicate(agg, b, connector, "t")
+            else invalid_predicate(agg, b, dialect, "t")
         )
         cond = exp.and_(where, pred) if where is not None else pred
         query = (
@@ -381,7 +381,7 @@ def compile_samples(
             .where(cond)
             .limit(limit)
         )
-    return Compiled(_render(query, connector, b), b.params)
+    return Compiled(_render(query, dialect, b), b.params)
 
 
 def _reference_parts(
@@ -408,7 +408,7 @@ def _reference_parts(
 
 
 def compile_reference(
-    connector: Connector,
+    dialect: Dialect,
     table: str,
     partition_column: PartitionColumn | None,
     partitions: Sequence[str],
@@ -425,11 +425,11 @@ def compile_reference(
     query = base.select(*selects).where(where)
     if grouped and partition_column is not None:
         query = query.group_by(col(partition_column.name, "t"))
-    return Compiled(_render(query, connector, b), b.params, {"m0": "reference"}, grouped)
+    return Compiled(_render(query, dialect, b), b.params, {"m0": "reference"}, grouped)
 
 
 def compile_reference_samples(
-    connector: Connector,
+    dialect: Dialect,
     table: str,
     partition_column: PartitionColumn | None,
     partition: str,
@@ -441,7 +441,7 @@ def compile_reference_samples(
     b = _Binder()
     base, where = _reference_parts(b, table, partition_column, [partition], columns, ref_table, ref_columns)
     query = base.select(exp.Column(this=exp.Star(), table=ident("t"))).where(where).limit(limit)
-    return Compiled(_render(query, connector, b), b.params)
+    return Compiled(_render(query, dialect, b), b.params)
 
 
 def compile_custom_sql(sql: str) -> Compiled:
@@ -450,7 +450,7 @@ def compile_custom_sql(sql: str) -> Compiled:
 
 
 def compile_partitions(
-    connector: Connector,
+    dialect: Dialect,
     table: str,
     column: str,
     since: str | None,
@@ -478,4 +478,4 @@ def compile_partitions(
         .order_by(exp.Ordered(this=col(column), desc=True))
         .limit(limit)
     )
-    return Compiled(_render(query, connector, b), b.params)
+    return Compiled(_render(query, dialect, b), b.params)

@@ -9,9 +9,9 @@ import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from functools import lru_cache
 from typing import Any
 
+from quinto.baseline import Learning, Model, Point, fit, parse_day
 from quinto.spec.grammar import Condition
 from quinto.spec.model import Anomaly, Check
 
@@ -21,10 +21,14 @@ class Status(StrEnum):
     WARN = "WARN"
     FAIL = "FAIL"
     ERROR = "ERROR"
+    LEARNING = "LEARNING"  # not enough history to judge yet: neither colours a table nor alerts
 
     @property
     def rank(self) -> int:
-        return {"PASS": 0, "WARN": 1, "FAIL": 2, "ERROR": 3}[self.value]
+        return RANK[self.value]
+
+
+RANK = {"LEARNING": -1, "PASS": 0, "WARN": 1, "FAIL": 2, "ERROR": 3}
 
 
 @dataclass(frozen=True)
@@ -70,21 +74,26 @@ def format_duration(seconds: float) -> str:
 def threshold_text(check: Check) -> str:
     parts = []
     if check.condition is not None:
-        parts.append(("change " if check.change else "") + check.condition.text)
+        parts.append((f"change vs {check.change.text} " if check.change else "") + check.condition.text)
     if check.warn is not None:
         parts.append(f"warn when {check.warn.text}")
     if check.fail is not None:
         parts.append(f"fail when {check.fail.text}")
     if check.anomaly is not None:
         a = check.anomaly
-        center = "median ± {s}·MAD" if a.method == "robust" else "mean ± {s}σ"
-        if a.calibrate:
-            center += " (calibrated)"
-        parts.append(
-            f"{center.format(s=f'{a.sigma:g}')} of last {a.window}"
-            + (" same-weekday" if a.same_weekday else "")
-            + " good partitions"
-        )
+        seasonality = a.seasonality if a.seasonality is not None else ("weekday on daily partitions",)
+        if a.same_weekday and "weekday" not in seasonality:
+            seasonality = ("weekday", *seasonality)
+        words = [
+            f"anomaly: {a.sigma:g}σ prediction band from the last {a.window}"
+            + (" weeks" if a.same_weekday else " partitions")
+        ]
+        words.append("seasonality " + (", ".join(seasonality) or "none"))
+        if a.direction != "both":
+            words.append(f"{a.direction}s only")
+        if a.min_change:
+            words.append("min change " + " and ".join(f.text for f in a.min_change))
+        parts.append("; ".join(words))
     return "; ".join(parts)
 
 
@@ -118,21 +127,108 @@ def _complement(cond: Condition) -> tuple[float | None, float | None]:
     return None, None
 
 
-def judge_change(check: Check, value: float, previous: float | None, previous_partition: str | None) -> Verdict:
-    if previous is None:
-        return Verdict(Status.WARN, "needs history: no earlier good partition to compare with")
-    assert check.condition is not None
+def human(x: float | None, unit: str = "") -> str:
+    """A number for people: 3 significant digits, thousands separators (3,101 · 2,750 · 4.15 ·
+    0.0123), durations in s/min/h/d, percentages with %."""
+    if x is None:
+        return "NULL"
+    if not math.isfinite(x):
+        return str(x)
+    if unit == "s":
+        return format_duration(x)
+    if x == 0:
+        text = "0"
+    elif abs(x) >= 1000 or float(x).is_integer() and abs(x) >= 100:
+        text = f"{round(x):,}"
+    else:
+        digits = max(0, 2 - math.floor(math.log10(abs(x))))
+        text = f"{round(x, digits):,.{digits}f}".rstrip("0").rstrip(".") if digits else f"{round(x):,}"
+    return text + ("%" if unit == "%" else "")
+
+
+def relative_change(value: float, base: float) -> float | None:
+    return None if base == 0 else 100.0 * (value - base) / abs(base)
+
+
+def signed_pct(pct: float | None) -> str:
+    if pct is None:
+        return "n/a"
+    return ("+" if pct >= 0 else "\u2212") + human(abs(pct), "%")
+
+
+def _good(points: Sequence[Point], partition: str, order: Callable[[str], Any], key: str) -> list[Point]:
+    """Earlier partitions a change is measured against: not marked bad (the store leaves those out)
+    and where this check did not FAIL unless marked good; oldest first."""
+    here = order(partition)
+    return sorted(
+        (p for p in points if order(p.partition) < here and not p.failed(key)), key=lambda p: order(p.partition)
+    )
+
+
+def change_base(
+    check: Check, points: Sequence[Point], partition: str, order: Callable[[str], Any]
+) -> tuple[float, str] | str:
+    """The value a change check compares with and a description of it, or why there is none yet."""
+    assert check.change is not None
+    vs, n = check.change.vs, check.change.n
+    good = _good(points, partition, order, check.key)
+    skipped = [p.partition for p in points if p.failed(check.key) and order(p.partition) < order(partition)]
+    if vs == "average":
+        if len(good) < n:
+            return f"learning: {len(good)} of {n} good partitions for the average"
+        last = good[-n:]
+        mean = statistics.fmean(p.value for p in last)
+        return mean, f"(average of {n} partitions {last[0].partition} to {last[-1].partition})"
+    if vs == "weekday":
+        day = parse_day(partition)
+        if day is None:
+            return f"`change vs same weekday last week` needs date partitions, not {partition!r}"
+        same = [p for p in good if (d := parse_day(p.partition)) is not None and d.weekday() == day.weekday()]
+        if not same:
+            return f"learning: no earlier good {day.strftime('%A')} yet"
+        base = same[-1]
+        week_ago = (day - dt.timedelta(days=7)).isoformat()
+        note = (
+            "same weekday last week"
+            if parse_day(base.partition) == day - dt.timedelta(days=7)
+            else (
+                f"newest earlier good {day.strftime('%A')}; {week_ago} "
+                + ("FAILed" if week_ago in skipped else "is missing")
+            )
+        )
+        return base.value, f"on {base.partition} ({note})"
+    if len(good) < n:
+        return (
+            f"learning: {len(good)} earlier good partition(s), {n} needed"
+            if n > 1
+            else ("learning: no earlier good partition to compare with yet")
+        )
+    base = good[-n]
+    newer_failed = [p for p in skipped if order(p) > order(base.partition)]
+    note = "previous good partition" if vs == "previous" else f"{n} good partitions ago"
+    if newer_failed:
+        note += f"; skipped {', '.join(newer_failed[-3:])} (FAIL)"
+    return base.value, f"on {base.partition} ({note})"
+
+
+def judge_change(
+    check: Check, value: float, points: Sequence[Point], partition: str, order: Callable[[str], Any] | None = None
+) -> Verdict:
+    assert check.condition is not None and check.change is not None
+    base = change_base(check, points, partition, order or partition_order())
+    if isinstance(base, str):  # nothing to compare with yet, or never (a misfit base)
+        return Verdict(Status.LEARNING if base.startswith("learning") else Status.WARN, base)
+    previous, described = base
     relative = "%" in check.condition.units
     if relative:
-        if previous == 0:
-            return Verdict(
-                Status.WARN, f"previous partition {previous_partition} has 0; a relative change is undefined"
-            )
-        change = 100.0 * (value - previous) / abs(previous)
+        change = relative_change(value, previous)
+        if change is None:
+            return Verdict(Status.WARN, f"{human(value)} vs 0 {described}: a relative change from 0 is undefined")
     else:
         change = value - previous
     v = judge_levels(check, change, "%" if relative else "")
-    msg = f"{fmt(value)} vs {fmt(previous)} on {previous_partition}: change {fmt(change, '%' if relative else '')}"
+    shown = signed_pct(change) if relative else ("+" if change >= 0 else "\u2212") + human(abs(change))
+    msg = f"{human(value)} vs {human(previous)} {described}: {shown}"
     if v.status != Status.PASS:
         msg += f", not {check.condition.text}"
     return Verdict(v.status, msg, change, v.low, v.high)
@@ -146,101 +242,64 @@ def partition_order(partition_type: str = "string") -> Callable[[str], Any]:
     return lambda p: (0, int(p), "") if p.lstrip("-").isdigit() else (1, 0, p)
 
 
-def baseline(
-    history: Sequence[tuple[str, float]], partition: str, spec: Anomaly, order: Callable[[str], Any] | None = None
-) -> list[float]:
-    """The values the anomaly rule learns from: the last `window` entries of `history`
-    (partition, value) strictly before `partition`, same weekday only when asked."""
-    key = order or partition_order()
-    here = key(partition)
-    earlier = sorted(((p, v) for p, v in history if key(p) < here and v is not None), key=lambda pv: key(pv[0]))
+def model_of(spec: Anomaly, partition: str, unit: str = "") -> Model:
+    """The baseline model an `anomaly:` asks for, for a partition like `partition`."""
+    daily = parse_day(partition) is not None
+    seasonality = set(spec.seasonality if spec.seasonality is not None else (("weekday",) if daily else ()))
     if spec.same_weekday:
-        day = _weekday(partition)
-        earlier = [(p, v) for p, v in earlier if day is not None and _weekday(p) == day]
-    return [v for _, v in earlier[-spec.window :]]
-
-
-def _weekday(partition: str) -> int | None:
-    if len(partition) == 8 and partition.isdigit():  # a YYYYMMDD date integer
-        partition = f"{partition[:4]}-{partition[4:6]}-{partition[6:]}"
-    try:
-        return dt.date.fromisoformat(partition[:10]).weekday()
-    except ValueError:
-        return None
-
-
-@lru_cache(maxsize=1024)
-def _t_cdf(x: float, df: int) -> float:
-    """Student's t distribution function, by Simpson integration of its density from 0 to x."""
-    log_norm = math.lgamma((df + 1) / 2) - math.lgamma(df / 2) - 0.5 * math.log(df * math.pi)
-    steps = 400
-    h = x / steps
-    total = 0.0
-    for i in range(steps + 1):
-        weight = 1 if i in (0, steps) else (4 if i % 2 else 2)
-        t = i * h
-        total += weight * math.exp(log_norm - (df + 1) / 2 * math.log1p(t * t / df))
-    return 0.5 + total * h / 3
-
-
-@lru_cache(maxsize=1024)
-def widened_sigma(sigma: float, n: int) -> float:
-    """The multiple of the baseline's spread that keeps the false-alarm rate of a `sigma` rule on
-    normal data whatever the number n of baseline values: the Student-t prediction interval for
-    one new value, t_{n-1}(Φ(sigma))·sqrt(1 + 1/n). With n=28 and sigma=3 it is 3.48; with n=8, 5.0."""
-    if n < 2:
-        return math.inf
-    p = statistics.NormalDist().cdf(sigma)
-    low, high = 0.0, max(50.0, sigma * 10)
-    for _ in range(60):
-        mid = (low + high) / 2
-        if _t_cdf(mid, n - 1) < p:
-            low = mid
-        else:
-            high = mid
-    return high * math.sqrt(1 + 1 / n)
-
-
-def anomaly_band(values: Sequence[float], spec: Anomaly) -> tuple[float, float]:
-    """mean ± k·stddev (or median ± k·1.4826·MAD with `method: robust`) of the baseline, where k is
-    `sigma`, or with `calibrate: true` sigma widened for the size of the baseline (`widened_sigma`)."""
-    if spec.method == "robust":
-        center = statistics.median(values)
-        spread = 1.4826 * statistics.median(abs(v - center) for v in values)
-    else:
-        center = statistics.fmean(values)
-        spread = statistics.stdev(values)
-    k = widened_sigma(spec.sigma, len(values)) if spec.calibrate else spec.sigma
-    return center - k * spread, center + k * spread
+        seasonality.add("weekday")
+    weekday = daily and "weekday" in seasonality
+    span = spec.window * 7 if spec.same_weekday and daily else spec.window
+    min_history = spec.min_history or min(14 if weekday else 7, span)  # never more than the window holds
+    window = spec.window if spec.same_weekday else max(spec.window, min_history)
+    return Model(
+        window=window,
+        sigma=spec.sigma,
+        min_history=min_history,
+        weekday=weekday,
+        weekday_required=weekday and (spec.same_weekday or spec.seasonality is not None),
+        month_day=daily and "month_day" in seasonality,
+        same_weekday_window=spec.same_weekday,
+        robust=spec.method != "mean",
+        count=unit == "count",
+    )
 
 
 def judge_anomaly(
     check: Check,
     value: float,
-    history: Sequence[tuple[str, float]],
+    points: Sequence[Point],
     partition: str,
     order: Callable[[str], Any] | None = None,
+    unit: str = "",
 ) -> Verdict:
+    """Judges `value` against the band the metric's history predicts for `partition`."""
     spec = check.anomaly
     assert spec is not None
-    values = baseline(history, partition, spec, order)
-    if len(values) < spec.min_history:
-        return Verdict(
-            Status.WARN, f"insufficient history: {len(values)} good partition(s), {spec.min_history} needed", value
-        )
-    low, high = anomaly_band(values, spec)
+    key = order or partition_order()
+    here = key(partition)
+    earlier = sorted((p for p in points if key(p.partition) < here), key=lambda p: key(p.partition))
+    model = model_of(spec, partition, unit)
+    result = fit(earlier, partition, model, check.key)
+    shown = "%" if unit == "percent" else ("s" if unit == "seconds" else "")
+    if isinstance(result, Learning):
+        return Verdict(Status.LEARNING, f"{result.reason}, not judged yet", value)
+    low, high = result.low, result.high
+    if all(p.value >= 0 for p in earlier) and low < 0:
+        low = 0.0  # a metric that never was negative is not expected to be
+    band = f"expected {human(low, shown)} to {human(high, shown)}"
+    learnt = f"learnt from {result.n} partitions ({', '.join(result.terms)})"
+    pct = relative_change(value, result.expected)
     if low <= value <= high:
-        return Verdict(
-            Status.PASS,
-            f"{fmt(value)} within [{fmt(low)}, {fmt(high)}] learnt from {len(values)} partitions",
-            value,
-            low,
-            high,
-        )
-    return Verdict(
-        Status.FAIL,
-        f"{fmt(value)} outside [{fmt(low)}, {fmt(high)}] learnt from {len(values)} partitions",
-        value,
-        low,
-        high,
-    )
+        return Verdict(Status.PASS, f"{human(value, shown)}, {band}; {learnt}", value, low, high)
+    side = "below" if value < low else "above"
+    what = f"{human(value, shown)} {side} {band} ({signed_pct(pct)} vs {human(result.expected, shown)}); {learnt}"
+    if (side == "below" and spec.direction == "spike") or (side == "above" and spec.direction == "drop"):
+        return Verdict(Status.PASS, f"{what}; only a {spec.direction} is judged", value, low, high)
+    for floor in spec.min_change:
+        moved = abs(pct) if floor.relative and pct is not None else abs(value - result.expected)
+        if not floor.relative or pct is not None:
+            if moved < floor.amount:
+                return Verdict(Status.PASS, f"{what}; the change is under min_change {floor.text}", value, low, high)
+    status = Status.WARN if check.severity == "warn" else Status.FAIL
+    return Verdict(status, what, value, low, high)

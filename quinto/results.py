@@ -95,7 +95,7 @@ class Run:
 
 
 #: the exit code a finished status means when none was stored (runs stored before exit codes were)
-STATUS_EXIT = {"PASS": 0, "WARN": 0, "FAIL": 1, "ERROR": 3}
+STATUS_EXIT = {"LEARNING": 0, "PASS": 0, "WARN": 0, "FAIL": 1, "ERROR": 3}
 
 
 def exit_code_of(status: str, stored: int | None = None) -> int | None:

@@ -21,8 +21,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from quinto import audit
-from quinto.alerts import send_pending
-from quinto.alerts.sender import CRASH_EXIT, CRASH_HOOK
+from quinto.alerts.sender import CRASH_EXIT, CRASH_HOOK, send_pending
 from quinto.spec import Project, load_project
 from quinto.store import Store
 from tests.test_bad_input import run_quinto
@@ -193,7 +192,7 @@ def now_plus(seconds: float) -> dt.datetime:
 
 
 def open_project_store(project: Project) -> Store:
-    from quinto.audit import open_store
+    from quinto.workspace import open_store
 
     return open_store(project)
 
@@ -501,7 +500,7 @@ def test_a_refused_recipient_does_not_resend_to_the_others(
 
 
 def test_default_targets_and_opting_out(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from quinto.alerts import policy_for
+    from quinto.alerts.policy import policy_for
     from quinto.spec import load_suite
 
     default = "alerts:\n  notify: [email:owners]\n  reminder: 1d\n"

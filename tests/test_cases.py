@@ -1,7 +1,11 @@
 """Data-driven cases: each file in tests/cases/ is a check file + small data + expected outcomes.
-Every case runs on every warehouse engine: DuckDB, PostgreSQL, MariaDB, Hive (Spark Thrift Server),
-Trino and Presto, and must give the same outcomes and the same values everywhere (floats within 1e-6
-relative). A case that an engine cannot run says so (`engines:` and `engines_why:`)."""
+Every case runs on every warehouse engine: DuckDB, SQLite, PostgreSQL, MariaDB, Hive (Spark Thrift
+Server), Trino and Presto, and must give the same outcomes and the same values everywhere (floats within
+1e-6 relative). A case that an engine cannot run says so (`engines:` and `engines_why:`).
+
+SQLite names a schema by attaching a database file: on SQLite, each schema the case's tables use
+(`dw` of `dw.orders`) is a file attached to every connection the test opens, the loader's and the
+connector's alike (a SQLAlchemy `connect` event, removed after the test)."""
 
 from __future__ import annotations
 
@@ -11,14 +15,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 import yaml
 
-from quinto.audit import audit
+from quinto.audit import audit, mark
 from quinto.spec import load_project, load_suite
 from tests.warehouse import load_tables, reset
 
 CASES = sorted((Path(__file__).parent / "cases").glob("*.yaml"))
-ENGINES = ["duckdb", "postgres", "mysql", "hive", "trino", "presto"]
+ENGINES = ["duckdb", "sqlite", "postgres", "mysql", "hive", "trino", "presto"]
 
 
 def load_case(path: Path) -> dict[str, Any]:
@@ -43,11 +48,41 @@ def run_case(
     table = next(iter(suite.tables))
     now = case.get("now")
     now_dt = dt.datetime.fromisoformat(str(now).replace("Z", "+00:00")) if now else None
-    parts = [str(p) for p in case.get("partitions") or []]
     spec = suite.tables[table]
-    args = [f"{spec.partition}={p}" for p in parts]
-    result = audit(table, args, project=project, suite=suite, now=now_dt)
+    # `steps:` audits and marks in order (e.g. audit, mark a partition good, audit again); the
+    # outcomes of every audit step are checked together. Without steps: one audit of `partitions`.
+    steps = case.get("steps") or [{"audit": case.get("partitions") or []}]
+    result = None
+    outcomes = []
+    for step in steps:
+        if "mark" in step:
+            mark(table, f"{spec.partition}={step['mark']}", step["as"], "case", config=tmp_path / "quinto.yaml")
+            continue
+        args = [f"{spec.partition}={p}" for p in step["audit"]]
+        result = audit(table, args, project=project, suite=suite, now=now_dt)
+        outcomes += result.outcomes
+    assert result is not None
+    if len(steps) > 1:
+        result.run.outcomes = outcomes
     return result, case["expect"]
+
+
+def attach_schemas(url: str, files: dict[str, Path]) -> Any:
+    """Attach `files` (schema name → database file) to every new connection to the SQLite database
+    `url`; returns the function that stops it."""
+
+    def attach(dbapi_connection: Any, record: Any) -> None:
+        if f"sqlite:///{_database_of(dbapi_connection)}" == url:
+            for schema, path in files.items():
+                dbapi_connection.execute(f"ATTACH DATABASE '{path}' AS \"{schema}\"")
+
+    sa.event.listen(sa.engine.Engine, "connect", attach)
+    return lambda: sa.event.remove(sa.engine.Engine, "connect", attach)
+
+
+def _database_of(dbapi_connection: Any) -> str:
+    rows = getattr(dbapi_connection, "execute", None) and dbapi_connection.execute("PRAGMA database_list").fetchall()
+    return next((str(r[2]) for r in rows or [] if r[1] == "main"), "")
 
 
 def check_expectations(result: Any, expect: list[dict[str, Any]], engine: str) -> None:
@@ -85,6 +120,10 @@ def test_case(
         pytest.skip(f"{path.stem} does not run on {engine}: {case.get('engines_why', 'engine lacks a feature')}")
     if engine == "duckdb":
         url = f"duckdb:///{tmp_path / 'wh.duckdb'}"
+    elif engine == "sqlite":
+        url = f"sqlite:///{tmp_path / 'wh.sqlite'}"
+        schemas = {name.split(".")[0] for name in case.get("tables") or {} if "." in name}
+        request.addfinalizer(attach_schemas(url, {s: tmp_path / f"{s}.sqlite" for s in schemas}))
     else:
         url = request.getfixturevalue("pg_server_url" if engine == "postgres" else f"{engine}_url")
         reset(url)

@@ -154,7 +154,7 @@ def test_server_down_is_a_clear_error(url: str, tmp_path: Path) -> None:
     with pytest.raises(WarehouseError) as err:
         connector.execute("SELECT 1")
     assert err.value.exit_code == 3
-    assert err.value.message.startswith(f"{connector.ENGINE} at 127.0.0.1:1 (warehouse): cannot connect")
+    assert err.value.message.startswith(f"{connector.dialect.ENGINE} at 127.0.0.1:1 (warehouse): cannot connect")
 
 
 def test_trino_errors_are_cleaned_and_explained() -> None:
@@ -214,11 +214,11 @@ def test_presto_url_names_catalog_and_schema(presto_url: str) -> None:
 def test_presto_url_with_password_talks_https() -> None:
     from sqlalchemy.engine import make_url
 
-    from quinto.engines.presto import PrestoDialect
+    from quinto.engines.presto import PrestoSQLAlchemyDialect
 
-    _, args = PrestoDialect().create_connect_args(make_url("presto://alice:secret@presto.example:8443/hive/dw"))
+    _, args = PrestoSQLAlchemyDialect().create_connect_args(make_url("presto://alice:secret@presto.example:8443/hive/dw"))
     assert (args["host"], args["port"], args["user"]) == ("presto.example", 8443, "alice")
     assert (args["catalog"], args["schema"], args["http_scheme"]) == ("hive", "dw", "https")
     assert args["auth"] is not None
-    _, plain = PrestoDialect().create_connect_args(make_url("presto://bob@127.0.0.1/memory"))
+    _, plain = PrestoSQLAlchemyDialect().create_connect_args(make_url("presto://bob@127.0.0.1/memory"))
     assert (plain["port"], plain["schema"], plain["http_scheme"], "auth" in plain) == (8080, None, "http", False)

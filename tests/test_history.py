@@ -11,6 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from quinto.audit import audit, backfill
+from quinto.baseline import Point
 from quinto.spec import load_project, load_suite
 from quinto.store import Store
 from tests.warehouse import load_tables
@@ -54,6 +55,10 @@ def statuses(result: object, check: str) -> dict[str, str]:
     return {o.partition: str(o.status) for o in result.outcomes if o.check == check}  # type: ignore[attr-defined]
 
 
+def values(points: list[Point]) -> list[tuple[str, float]]:
+    return [(p.partition, p.value) for p in points]
+
+
 def normal(i: int) -> int:
     return 100 + (i * 7) % 11
 
@@ -76,25 +81,25 @@ def test_repaired_partition_passes_on_rerun(tmp_path: Path, monkeypatch: pytest.
     # the next day learns from the repaired value, not the broken one
     store = Store(store_url)
     hist = store.history("dw.events", {anomaly.fingerprint}, before=DAYS[11])[anomaly.fingerprint]
-    assert (DAYS[10], float(normal(10))) in hist and all(v != 20 for _, v in hist)
+    assert (DAYS[10], float(normal(10))) in values(hist) and all(v != 20 for _, v in values(hist))
 
 
-def test_failed_partitions_are_left_out_of_baselines(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, store_url: str
-) -> None:
+def test_a_failed_partition_teaches_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, store_url: str) -> None:
     counts = {d: normal(i) for i, d in enumerate(DAYS)}
-    counts[DAYS[5]] = 30  # fails the change rule, so it is not a good partition
+    counts[DAYS[5]] = 30  # a broken load: fails the change rule and the anomaly band
     project, suite, _ = build(tmp_path, counts, monkeypatch, store_url)
     result = audit("dw.events", DAYS, project=project, suite=suite)
     change = statuses(result, "row_count change vs previous partition between -50% and +100%")
-    assert change[DAYS[0]] == "WARN"  # needs history
+    assert change[DAYS[0]] == "LEARNING"  # nothing to compare with yet: not judged, not WARN
     assert change[DAYS[5]] == "FAIL"
     assert change[DAYS[6]] == "PASS"  # compared with DAYS[4], not the failed DAYS[5]
+    message = next(o.message for o in result.outcomes if o.partition == DAYS[6] and "change" in o.check)
+    assert f"on {DAYS[4]}" in message and f"skipped {DAYS[5]}" in message
     anomaly = statuses(result, "row_count anomaly")
-    assert [anomaly[d] for d in DAYS[:5]] == ["WARN"] * 5  # insufficient history
+    assert [anomaly[d] for d in DAYS[:5]] == ["LEARNING"] * 5  # min_history: 5
     assert anomaly[DAYS[5]] == "FAIL"
     learnt = next(o for o in result.outcomes if o.check == "row_count anomaly" and o.partition == DAYS[6])
-    assert learnt.status == "PASS" and "learnt from 5 partitions" in learnt.message  # DAYS[5] left out
+    assert learnt.status == "PASS" and "learnt from 5 partitions" in learnt.message  # DAYS[5] weighs nothing
 
 
 def test_marks_steer_the_baseline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, store_url: str) -> None:
@@ -105,13 +110,13 @@ def test_marks_steer_the_baseline(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     store = Store(store_url)
     assert len(store.history("dw.events", {fp}, before=DAYS[8])[fp]) == 8
     store.mark("dw.events", DAYS[3], "bad", "duplicated load")
-    assert DAYS[3] not in dict(store.history("dw.events", {fp}, before=DAYS[8])[fp])
+    assert DAYS[3] not in dict(values(store.history("dw.events", {fp}, before=DAYS[8])[fp]))
     store.mark("dw.events", DAYS[3], "good", "false alarm")
-    assert DAYS[3] in dict(store.history("dw.events", {fp}, before=DAYS[8])[fp])
+    assert DAYS[3] in dict(values(store.history("dw.events", {fp}, before=DAYS[8])[fp]))
     assert store.marks("dw.events") == {DAYS[3]: "good"}
 
 
-def test_a_failed_partition_marked_good_joins_the_baseline(
+def test_a_fail_of_another_check_leaves_the_baseline_alone(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, store_url: str
 ) -> None:
     counts = {d: normal(i) for i, d in enumerate(DAYS)}
@@ -129,9 +134,11 @@ def test_a_failed_partition_marked_good_joins_the_baseline(
     assert statuses(result, "invalid_count(kind) = 0")[DAYS[2]] == "FAIL"
     fp = next(o.fingerprint for o in result.outcomes if o.check == "row_count anomaly")
     store = Store(store_url)
-    assert DAYS[2] not in dict(store.history("dw.events", {fp}, before=DAYS[5])[fp])
+    point = next(p for p in store.history("dw.events", {fp}, before=DAYS[5])[fp] if p.partition == DAYS[2])
+    assert point.failed_by == frozenset()  # row_count did not fail there
     store.mark("dw.events", DAYS[2], "good", "the 'z' kind is a new valid value")
-    assert DAYS[2] in dict(store.history("dw.events", {fp}, before=DAYS[5])[fp])
+    point = next(p for p in store.history("dw.events", {fp}, before=DAYS[5])[fp] if p.partition == DAYS[2])
+    assert point.good and not point.starts_regime("row_count anomaly")
 
 
 def test_changed_definition_starts_a_new_history(
@@ -149,7 +156,7 @@ def test_changed_definition_starts_a_new_history(
     by_check = {o.check: o for o in result.outcomes}
     assert by_check["row_count anomaly"].status == "PASS"  # same definition: history kept
     change = by_check["missing_count(kind) change vs previous partition between -50% and +100%"]
-    assert change.status == "WARN" and "needs history" in change.message  # new definition: no history
+    assert change.status == "LEARNING" and "no earlier good partition" in change.message  # a new history
 
 
 def test_history_is_one_store_query_per_run(

@@ -16,7 +16,6 @@ from typing import Any
 import duckdb
 import pytest
 
-from quinto.audit import open_store
 from quinto.errors import UsageError
 from quinto.evaluate import Status
 from quinto.scheduler import FixedClock, Scheduler, submit
@@ -24,6 +23,7 @@ from quinto.scheduler.log import EventLog
 from quinto.scheduler.triggers import fires_between, partition_for, to_audit
 from quinto.spec.model import Schedule
 from quinto.store import Store
+from quinto.workspace import open_store
 from tests.test_store import make_run
 from tests.warehouse import load_tables, project_with
 

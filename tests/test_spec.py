@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from quinto.checks import CHECK_TYPES
+from quinto.errors import SpecError
 from quinto.settings import SETTINGS
 from quinto.spec import load_project, load_suite, parse_check_file
 from quinto.spec.grammar import GrammarError, parse_check_line, parse_condition
@@ -56,7 +57,7 @@ def test_design_example_is_accepted_as_written() -> None:
         28,
         3.0,
         True,
-        4,
+        None,  # resolved per partition: 14 for daily partitions (two of each weekday)
     )
     assert spec.checks[2].change and spec.checks[2].condition is not None
     assert spec.checks[5].condition.values[0].number == pytest.approx(0.1)  # type: ignore[union-attr]
@@ -122,3 +123,70 @@ def test_every_check_type_and_setting_is_documented() -> None:
         for key in setting.keys:
             name = f"{setting.name}.{key.name}"
             assert f"`{name}`" in readme, f"setting {name} is not documented in README.md"
+
+
+@pytest.mark.parametrize(
+    "text, vs, n",
+    [
+        ("row_count change vs previous partition between -30% and +50%", "previous", 1),
+        ("row_count change vs same weekday last week between -30% and +50%", "weekday", 7),
+        ("sum(x) change vs 7 partitions ago < 20%", "ago", 7),
+        ("sum(x) change vs average of last 14 partitions between -10% and +10%", "average", 14),
+        ("sum(x) change vs average of last 3 < 5", "average", 3),
+    ],
+)
+def test_change_bases(text: str, vs: str, n: int) -> None:
+    line = parse_check_line(text)
+    assert line.change is not None and (line.change.vs, line.change.n) == (vs, n)
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("row_count change vs last week < 5%", "expected one of 'vs previous partition'"),
+        ("row_count change vs 0 partitions ago < 5%", "whole number"),
+        ("row_count change vs average of last 1 < 5%", "at least 2"),
+        ("row_count change vs 3 days ago < 5%", "expected 'partitions ago'"),
+    ],
+)
+def test_bad_change_bases(text: str, message: str) -> None:
+    with pytest.raises(GrammarError, match=re.escape(message)):
+        parse_check_line(text)
+
+
+@pytest.mark.parametrize(
+    "options, message, col",
+    [
+        ("{direction: drops}", "`direction:` is 'drop', 'spike' or 'both' (did you mean 'drop'?)", 38),
+        ("{seasonality: [weekdays]}", "unknown seasonality 'weekdays' (did you mean 'weekday'?)", 40),
+        ("{min_change: 5 percent}", "`min_change:` is a percentage (5%)", 39),
+        ("{min_change: [5%, 10%]}", "at most one percentage and one amount", 39),
+        ("{sigma: 0}", "`sigma:` is a positive number", 34),
+        ("{windows: 7}", "unknown anomaly option 'windows' (did you mean 'window'?)", 27),
+        ("{same_weekday: yes please}", "`same_weekday:` is true or false", 41),
+    ],
+)
+def test_bad_anomaly_options_are_located(tmp_path: Path, options: str, message: str, col: int) -> None:
+    f = tmp_path / "t.yaml"
+    f.write_text(f"table: dw.t\npartition: ds\nchecks:\n  - row_count: {{anomaly: {options}}}\n", encoding="utf-8")
+    with pytest.raises(SpecError) as exc:
+        parse_check_file(f)
+    text = str(exc.value)
+    assert message in text, text
+    assert f"t.yaml:4:{col}" in text, text
+
+
+def test_anomaly_controls_are_parsed(tmp_path: Path) -> None:
+    f = tmp_path / "t.yaml"
+    f.write_text(
+        "table: dw.t\npartition: ds\nchecks:\n"
+        "  - row_count: {anomaly: {seasonality: [weekday, month_day], direction: drop, min_change: [5%, 100]}}\n"
+        "  - freshness(ts): {anomaly: {min_change: 2h, seasonality: []}}\n",
+        encoding="utf-8",
+    )
+    first, second = parse_check_file(f).checks
+    assert first.anomaly is not None and first.anomaly.seasonality == ("weekday", "month_day")
+    assert first.anomaly.direction == "drop"
+    assert [(m.amount, m.relative) for m in first.anomaly.min_change] == [(5.0, True), (100.0, False)]
+    assert second.anomaly is not None and second.anomaly.seasonality == ()
+    assert [(m.amount, m.relative) for m in second.anomaly.min_change] == [(7200.0, False)]

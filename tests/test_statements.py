@@ -126,13 +126,13 @@ def test_backfill_is_one_grouped_statement(
 def test_postgresql_counts_distinct_keys_by_hashing_in_the_same_statement() -> None:
     from quinto.checks import Aggregate
     from quinto.compile import PartitionColumn, compile_scan
-    from quinto.engines.duckdb import DuckDBConnector
-    from quinto.engines.postgres import PostgresConnector
+    from quinto.engines.duckdb import DuckDBDialect
+    from quinto.engines.postgres import PostgresDialect
 
     aggs = [Aggregate("row_count", ()), Aggregate("distinct_rows", ("id",)), Aggregate("distinct_rows", ("a", "b"))]
     for parts in (["2026-11-01"], ["2026-11-01", "2026-11-02"]):
-        pg = compile_scan(PostgresConnector.__new__(PostgresConnector), "dw.t", PartitionColumn("ds"), parts, aggs)
+        pg = compile_scan(PostgresDialect(), "dw.t", PartitionColumn("ds"), parts, aggs)
         assert "DISTINCT" not in pg.sql and pg.sql.count("GROUP BY") == (2 if len(parts) == 1 else 5)
         assert list(pg.aliases) == ["m0", "m1", "m2"]
-        duck = compile_scan(DuckDBConnector.__new__(DuckDBConnector), "dw.t", PartitionColumn("ds"), parts, aggs)
+        duck = compile_scan(DuckDBDialect(), "dw.t", PartitionColumn("ds"), parts, aggs)
         assert duck.sql.count("COUNT(DISTINCT") == 2

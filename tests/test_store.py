@@ -78,7 +78,12 @@ def test_history_only_from_good_partitions_before_the_one_under_test(store_url: 
     store.save_run(make_run("2026-11-04", Status.PASS, 13))
     store.save_run(make_run("2026-11-01", Status.PASS, 11, T0 + dt.timedelta(hours=1)))  # a rerun
     hist = store.history("dw.t", ["fp1"], before="2026-11-04")
-    assert sorted(hist["fp1"]) == [("2026-11-01", 11.0), ("2026-11-03", 12.0)]
+    # the FAILed partition is there, flagged, for the robust fit to weigh down; the rerun's value wins
+    assert [(p.partition, p.value, p.failed("row_count > 0")) for p in hist["fp1"]] == [
+        ("2026-11-01", 11.0, False),
+        ("2026-11-02", 999.0, True),
+        ("2026-11-03", 12.0, False),
+    ]
     assert store.history("dw.other", ["fp1"], before="2026-11-04") == {"fp1": []}
 
 

@@ -15,12 +15,12 @@ from flask import Flask, abort, current_app, g, render_template, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
-from quinto.audit import open_store
 from quinto.errors import QuintoError
 from quinto.evaluate import Status
 from quinto.spec import load_project, load_suite
 from quinto.spec.model import Project, TableSpec
 from quinto.store import Store
+from quinto.workspace import open_store
 
 #: the outcome statuses, mildest first (filters and the API's `status` argument)
 STATUSES = tuple(str(s) for s in Status)

@@ -7,7 +7,7 @@ from typing import Any
 import quinto
 
 MAX_ID = 2**31 - 1  # run ids are 32-bit integers in the store
-STATUS = {"type": "string", "enum": ["PASS", "WARN", "FAIL", "ERROR"]}
+STATUS = {"type": "string", "enum": ["LEARNING", "PASS", "WARN", "FAIL", "ERROR"]}
 ERROR = {
     "description": "error",
     "content": {
@@ -175,7 +175,10 @@ def document() -> dict[str, Any]:
                         "run_id": {"type": "integer"},
                         "table": {"type": "string"},
                         "partitions": {"type": "array", "items": {"type": "string"}},
-                        "status": {"type": "string", "enum": ["QUEUED", "RUNNING", "PASS", "WARN", "FAIL", "ERROR"]},
+                        "status": {
+                            "type": "string",
+                            "enum": ["QUEUED", "RUNNING", "LEARNING", "PASS", "WARN", "FAIL", "ERROR"],
+                        },
                         "verdict": {
                             "type": "string",
                             "nullable": True,

@@ -6,10 +6,8 @@ written to the store's outbox with the outcomes, delivered by email or Slack by 
 - `quinto.alerts.render`: Slack Block Kit and email text/HTML (pure).
 - `quinto.alerts.deliver`: SMTP and Slack webhook calls.
 - `quinto.alerts.sender`: claim → send → mark, with backoff; `send_pending(store, settings)`.
+
+The package itself imports none of them: the store applies the pure state machine
+(`quinto.alerts.state`) in the results' transaction, and must not load delivery (which reads the
+store) to do so.
 """
-
-from quinto.alerts.deliver import DeliveryError
-from quinto.alerts.policy import policy_for, routing_notes
-from quinto.alerts.sender import SendReport, send_pending
-
-__all__ = ["DeliveryError", "SendReport", "policy_for", "routing_notes", "send_pending"]

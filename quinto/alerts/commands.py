@@ -12,11 +12,11 @@ from typing import Any
 import sqlalchemy as sa
 
 from quinto.alerts.sender import SendReport, send_pending
-from quinto.audit import open_store
 from quinto.errors import StoreError, UsageError, did_you_mean, first_line
 from quinto.spec import Project, load_project, load_suite
 from quinto.spec.grammar import parse_duration
 from quinto.store.common import utc, utcnow
+from quinto.workspace import open_store
 
 #: the longest snooze: a year (a table that should never alert drops its `notify:` instead)
 LONGEST_SNOOZE = dt.timedelta(days=366)

@@ -1,5 +1,6 @@
-"""The base connector. Engine quirks are documented class attributes; each engine overrides only
-what differs. A connector connects through SQLAlchemy, runs statements with bound parameters, lists
+"""The base connector: an engine's connection. Its SQL quirks are its `dialect`'s (quinto/dialect.py);
+its connection quirks are documented class attributes here, each engine overriding only what
+differs. A connector connects through SQLAlchemy, runs statements with bound parameters, lists
 partitions and reports schemas. It records every statement it sends (`statements`)."""
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from typing import Any, ClassVar
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
+from quinto.compile import compile_partitions, table_node
+from quinto.dialect import QUIRKS, Dialect
 from quinto.errors import WarehouseError
 
 _FAMILIES = (
@@ -68,33 +71,22 @@ class Connector:
     statements: list[Statement] = field(default_factory=list)
     timeout_s: float | None = None  # a statement running longer is cancelled
 
-    ENGINE: ClassVar[str] = "generic"
-    #: sqlglot dialect the SQL is generated in (and custom `metric:` expressions are read in).
-    DIALECT: ClassVar[str] = "postgres"
-    #: template of an exact percentile aggregate; `:col` and `:p` are substituted as SQL nodes.
-    PERCENTILE: ClassVar[str | None] = "percentile_cont(:p) within group (order by :col)"
-    #: approximate percentile and distinct count, chosen by `approx: true` on a check (None: none).
-    APPROX_PERCENTILE: ClassVar[str | None] = None
-    APPROX_DISTINCT: ClassVar[str | None] = None
-    #: how COUNT(DISTINCT ...) over several columns is written: "tuple" `(a, b)`, "args" `a, b`,
-    #: or "concat" (text concatenation with a separator).
-    DISTINCT_TUPLES: ClassVar[str] = "tuple"
-    #: exact distinct counts as a hashed GROUP BY in a derived table of the same statement, instead
-    #: of COUNT(DISTINCT ...) in the scan (PostgreSQL sorts for COUNT(DISTINCT), hashes GROUP BY).
-    DISTINCT_BY_GROUPING: ClassVar[bool] = False
-    #: whether the engine has a regex predicate at all.
-    HAS_REGEX: ClassVar[bool] = True
+    #: the engine's SQL: the sqlglot dialect and its quirks (quinto/dialect.py); pure, no I/O.
+    dialect: ClassVar[Dialect] = Dialect()
     #: how partitions are listed: "distinct" (bounded SELECT DISTINCT), "show" (SHOW PARTITIONS) or
     #: "$partitions" (Trino's hidden partitions table); the last two read metadata only.
     PARTITION_LISTING: ClassVar[str] = "distinct"
-    #: whether a quoted identifier must match the column's case exactly ("Email" is not "email").
-    CASE_SENSITIVE_IDENTIFIERS: ClassVar[bool] = True
-    #: whether a text parameter compares with a column of any type (the engine casts it to the
-    #: column's type), so `valid_values` and `missing_values` can be bound as text whatever YAML
-    #: made of them (`[200, 404]` on a VARCHAR column, `['1', '2']` on an INTEGER one).
-    TEXT_PARAMETERS_COERCE: ClassVar[bool] = True
     #: connect_args passed to SQLAlchemy's create_engine.
     CONNECT_ARGS: ClassVar[dict[str, Any]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        misplaced = sorted(QUIRKS & set(vars(cls)))
+        if misplaced:
+            raise TypeError(
+                f"{cls.__name__} sets {', '.join(misplaced)}: SQL quirks belong to the engine's Dialect "
+                "(quinto/dialect.py), set as the connection's `dialect`"
+            )
 
     def __post_init__(self) -> None:
         self._engine: sa.Engine | None = None
@@ -114,7 +106,9 @@ class Connector:
                 self._engine = sa.create_engine(self.url, connect_args=self.connect_args(), pool_size=1)
             except Exception as exc:  # bad URL, missing driver
                 raise WarehouseError(
-                    f"{self.ENGINE} connection '{self.name}': {_first_line(exc)}", engine=self.ENGINE, host=self.host
+                    f"{self.dialect.ENGINE} connection '{self.name}': {_first_line(exc)}",
+                    engine=self.dialect.ENGINE,
+                    host=self.host,
                 ) from None
         return self._engine
 
@@ -154,7 +148,9 @@ class Connector:
         except StatementTimeout:
             stmt.error = f"cancelled after {self.timeout_s:g}s (statement timeout)"
             raise WarehouseError(
-                f"{self.ENGINE} at {self.host} ({self.name}): {stmt.error}", engine=self.ENGINE, host=self.host
+                f"{self.dialect.ENGINE} at {self.host} ({self.name}): {stmt.error}",
+                engine=self.dialect.ENGINE,
+                host=self.host,
             ) from None
         except WarehouseError:
             raise
@@ -211,8 +207,8 @@ class Connector:
             lost = connecting or _looks_like_connect(exc)
         what = "cannot connect" if lost else "statement failed"
         return WarehouseError(
-            f"{self.ENGINE} at {self.host} ({self.name}): {what}: {stmt.error}",
-            engine=self.ENGINE,
+            f"{self.dialect.ENGINE} at {self.host} ({self.name}): {what}: {stmt.error}",
+            engine=self.dialect.ENGINE,
             host=self.host,
             unreachable=lost,
         )
@@ -228,12 +224,10 @@ class Connector:
 
     def columns(self, table: str) -> dict[str, str]:
         """Column name → declared type, in table order; {} when the table does not exist."""
-        from quinto.compile import table_node
-
         catalog, schema, name = self.split_table(table)
         source = table_node(".".join(p for p in (catalog, "information_schema", "columns") if p))
         sql = (
-            f"SELECT column_name, data_type FROM {source.sql(dialect=self.DIALECT)} WHERE table_name = :t"
+            f"SELECT column_name, data_type FROM {source.sql(dialect=self.dialect.SQLGLOT)} WHERE table_name = :t"
             + (" AND table_schema = :s" if schema else "")
             + (" AND table_catalog = :c" if catalog else "")
             + " ORDER BY ordinal_position"
@@ -270,19 +264,15 @@ class Connector:
     def _distinct_partitions(
         self, table: str, column: str, since: str | None, until: str | None, limit: int, ptype: str
     ) -> list[str]:
-        from quinto.compile import compile_partitions
-
-        compiled = compile_partitions(self, table, column, since, until, limit, ptype)
+        compiled = compile_partitions(self.dialect, table, column, since, until, limit, ptype)
         rows = self.execute(compiled.sql, compiled.params, purpose="partitions")
         return [_partition_text(r[0]) for r in rows]
 
     def _show_partitions(self, table: str, column: str) -> list[str]:
         """`SHOW PARTITIONS` (`ds=2026-11-01/hr=05` per row, values %XX-escaped); [] when refused."""
-        from quinto.compile import table_node
-
         try:
             rows = self.execute(
-                f"SHOW PARTITIONS {table_node(table).sql(dialect=self.DIALECT)}", {}, purpose="partitions"
+                f"SHOW PARTITIONS {table_node(table).sql(dialect=self.dialect.SQLGLOT)}", {}, purpose="partitions"
             )
         except WarehouseError:
             return []

@@ -4,18 +4,23 @@ from typing import Any, ClassVar
 
 from sqlalchemy.engine import make_url
 
+from quinto.dialect import Dialect
 from quinto.engines.base import Connector
 
 
-class DuckDBConnector(Connector):
+class DuckDBDialect(Dialect):
     ENGINE: ClassVar[str] = "duckdb"
-    DIALECT: ClassVar[str] = "duckdb"
+    SQLGLOT: ClassVar[str] = "duckdb"
     # DuckDB keeps a DECIMAL column's scale in quantile_cont's result; DOUBLE interpolates exactly.
     PERCENTILE: ClassVar[str | None] = "quantile_cont(CAST(:col AS DOUBLE), :p)"
     DISTINCT_TUPLES: ClassVar[str] = "tuple"
     CASE_SENSITIVE_IDENTIFIERS: ClassVar[bool] = False
     APPROX_PERCENTILE: ClassVar[str | None] = "approx_quantile(:col, :p)"
     APPROX_DISTINCT: ClassVar[str | None] = "approx_count_distinct(:col)"
+
+
+class DuckDBConnector(Connector):
+    dialect: ClassVar[Dialect] = DuckDBDialect()
 
     def cancel(self, cursor: Any, dbapi_connection: Any) -> None:
         raw = getattr(dbapi_connection, "_ConnectionWrapper__c", dbapi_connection)

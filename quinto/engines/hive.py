@@ -6,24 +6,32 @@ from typing import Any, ClassVar
 
 import sqlalchemy as sa
 
+from quinto.compile import table_node
+from quinto.dialect import Dialect
 from quinto.engines.base import Connector, StatementTimeout
 from quinto.errors import WarehouseError
 
 
-class HiveConnector(Connector):
-    """HiveServer2 protocol (`hive://user@host:10000/db`, pyhive): the Spark Thrift Server, Kyuubi
-    and other Spark SQL endpoints. Statements are generated in Spark SQL."""
+class SparkDialect(Dialect):
+    """Spark SQL, spoken by the Spark Thrift Server, Kyuubi and other HiveServer2 endpoints."""
 
     ENGINE: ClassVar[str] = "hive"
-    DIALECT: ClassVar[str] = "spark"
+    SQLGLOT: ClassVar[str] = "spark"
     #: Spark's `percentile` is exact (linear interpolation, as percentile_cont).
     PERCENTILE: ClassVar[str | None] = "percentile(:col, :p)"
     APPROX_PERCENTILE: ClassVar[str | None] = "percentile_approx(:col, :p)"
     APPROX_DISTINCT: ClassVar[str | None] = "approx_count_distinct(:col)"
     #: COUNT(DISTINCT a, b) counts the rows where every column is non-NULL.
     DISTINCT_TUPLES: ClassVar[str] = "args"
-    PARTITION_LISTING: ClassVar[str] = "show"
     CASE_SENSITIVE_IDENTIFIERS: ClassVar[bool] = False
+
+
+class HiveConnector(Connector):
+    """HiveServer2 protocol (`hive://user@host:10000/db`, pyhive): the Spark Thrift Server, Kyuubi
+    and other Spark SQL endpoints. Statements are generated in Spark SQL."""
+
+    dialect: ClassVar[Dialect] = SparkDialect()
+    PARTITION_LISTING: ClassVar[str] = "show"
 
     def clean_error(self, text: str) -> str:
         """Drop the Java exception class names the Thrift server wraps Spark's message in."""
@@ -33,10 +41,8 @@ class HiveConnector(Connector):
 
     def columns(self, table: str) -> dict[str, str]:
         """From `DESCRIBE`, up to the partition section; {} when the table does not exist."""
-        from quinto.compile import table_node
-
         try:
-            rows = self.execute(f"DESCRIBE {table_node(table).sql(dialect=self.DIALECT)}", {}, purpose="schema")
+            rows = self.execute(f"DESCRIBE {table_node(table).sql(dialect=self.dialect.SQLGLOT)}", {}, purpose="schema")
         except WarehouseError as exc:
             if "TABLE_OR_VIEW_NOT_FOUND" in exc.message or "not found" in exc.message.lower():
                 return {}

@@ -17,6 +17,7 @@ from sqlalchemy.engine import make_url
 from sqlglot import exp
 from sqlglot.dialects.mysql import MySQL
 
+from quinto.dialect import Dialect
 from quinto.engines.base import Connector, StatementTimeout
 
 
@@ -133,17 +134,23 @@ class MariaDB(MySQL):
         }
 
 
-class MySQLConnector(Connector):
-    """MariaDB 10.3+ and MySQL 8 through PyMySQL."""
+class MySQLDialect(Dialect):
+    """MariaDB 10.3+ and MySQL 8: SQL in the `MariaDB` sqlglot dialect above."""
 
     ENGINE: ClassVar[str] = "mysql"
-    DIALECT: ClassVar[str] = "mariadb"
+    SQLGLOT: ClassVar[str] = "mariadb"
     #: written as everywhere; the dialect computes it with window functions (`_window_percentiles`).
     PERCENTILE: ClassVar[str | None] = "percentile_cont(:p) within group (order by :col)"
     #: COUNT(DISTINCT a, b) counts the rows where every column is non-NULL.
     DISTINCT_TUPLES: ClassVar[str] = "args"
     #: column names are case-insensitive (table names follow the file system's case).
     CASE_SENSITIVE_IDENTIFIERS: ClassVar[bool] = False
+
+
+class MySQLConnector(Connector):
+    """MariaDB and MySQL through PyMySQL."""
+
+    dialect: ClassVar[Dialect] = MySQLDialect()
     #: AVG and STDDEV_SAMP round to `div_precision_increment` (4) decimals by default: 30 is exact.
     CONNECT_ARGS: ClassVar[dict[str, Any]] = {"init_command": "SET SESSION div_precision_increment = 30"}
 

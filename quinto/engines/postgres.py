@@ -2,15 +2,20 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from quinto.dialect import Dialect
 from quinto.engines.base import Connector
 
 
-class PostgresConnector(Connector):
+class PostgresDialect(Dialect):
     ENGINE: ClassVar[str] = "postgres"
-    DIALECT: ClassVar[str] = "postgres"
+    SQLGLOT: ClassVar[str] = "postgres"
     PERCENTILE: ClassVar[str | None] = "percentile_cont(:p) within group (order by :col)"
     DISTINCT_TUPLES: ClassVar[str] = "tuple"
     DISTINCT_BY_GROUPING: ClassVar[bool] = True
+
+
+class PostgresConnector(Connector):
+    dialect: ClassVar[Dialect] = PostgresDialect()
 
     def columns(self, table: str) -> dict[str, str]:
         """From pg_catalog, which (unlike information_schema) also lists materialized views and

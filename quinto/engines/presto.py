@@ -2,7 +2,7 @@
 
 `presto://user[:password]@host:8080/catalog[/schema]` as before (pyhive's form); `?protocol=https`
 (or a password, which Presto accepts over HTTPS only) talks HTTPS, `?source=` names the client.
-The client has no SQLAlchemy dialect: `PrestoDialect` below is the little one Quinto needs,
+The client has no SQLAlchemy dialect: `PrestoSQLAlchemyDialect` below is the little one Quinto needs,
 registered for `presto://` in place of pyhive's. Values go into the statement as literals rendered
 by SQLAlchemy, not through the client's PREPARE/EXECUTE ... USING: Presto re-formats a prepared
 statement and loses the quotes of reserved words (`"order"`), and it costs two more round trips.
@@ -21,7 +21,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import registry
 from sqlalchemy.engine import URL, default
 
-from quinto.engines.trino import TrinoConnector
+from quinto.dialect import Dialect
+from quinto.engines.trino import TrinoConnector, TrinoDialect
 
 #: values the REST protocol sends as text, by type name
 _CONVERT: dict[str, Callable[[Any], Any]] = {"decimal": Decimal, "varbinary": base64.b64decode}
@@ -71,7 +72,9 @@ class _DBAPI:
             setattr(self, name, getattr(errors, name))
 
 
-class PrestoDialect(default.DefaultDialect):
+class PrestoSQLAlchemyDialect(default.DefaultDialect):
+    """SQLAlchemy's side of `presto://`: prestodb's DB-API, autocommit, no reflection."""
+
     name = "presto"
     driver = "prestodb"
     default_paramstyle = "qmark"
@@ -123,15 +126,21 @@ class PrestoDialect(default.DefaultDialect):
         raise NotImplementedError
 
 
-registry.register("presto", "quinto.engines.presto", "PrestoDialect")
-registry.register("presto.prestodb", "quinto.engines.presto", "PrestoDialect")
+registry.register("presto", "quinto.engines.presto", "PrestoSQLAlchemyDialect")
+registry.register("presto.prestodb", "quinto.engines.presto", "PrestoSQLAlchemyDialect")
+
+
+class PrestoDialect(TrinoDialect):
+    """Trino's quirks (Presto is Trino's ancestor) in sqlglot's Presto dialect."""
+
+    ENGINE: ClassVar[str] = "presto"
+    SQLGLOT: ClassVar[str] = "presto"
 
 
 class PrestoConnector(TrinoConnector):
-    """PrestoDB: Trino's quirks (it is Trino's ancestor), its own dialect and client."""
+    """PrestoDB through its own client."""
 
-    ENGINE: ClassVar[str] = "presto"
-    DIALECT: ClassVar[str] = "presto"
+    dialect: ClassVar[Dialect] = PrestoDialect()
 
     def run_statement(
         self, conn: sa.Connection, sql: str, params: dict[str, Any]

@@ -4,6 +4,7 @@ import math
 import re
 from typing import Any, ClassVar
 
+from quinto.dialect import Dialect
 from quinto.engines.base import Connector
 
 
@@ -29,15 +30,21 @@ def _regexp(pattern: str | None, value: Any) -> bool | None:
     return re.search(pattern, str(value)) is not None
 
 
-class SQLiteConnector(Connector):
-    """SQLite has neither REGEXP nor STDDEV_SAMP built in; the connector registers both on every
-    connection (Python's `re` search semantics). It has no percentile aggregate."""
+class SQLiteDialect(Dialect):
+    """SQLite has no percentile aggregate and no row values in COUNT(DISTINCT ...)."""
 
     ENGINE: ClassVar[str] = "sqlite"
-    DIALECT: ClassVar[str] = "sqlite"
+    SQLGLOT: ClassVar[str] = "sqlite"
     PERCENTILE: ClassVar[str | None] = None
     DISTINCT_TUPLES: ClassVar[str] = "concat"
     CASE_SENSITIVE_IDENTIFIERS: ClassVar[bool] = False
+
+
+class SQLiteConnector(Connector):
+    """SQLite has neither REGEXP nor STDDEV_SAMP built in; the connector registers both on every
+    connection (Python's `re` search semantics)."""
+
+    dialect: ClassVar[Dialect] = SQLiteDialect()
 
     def cancel(self, cursor: Any, dbapi_connection: Any) -> None:
         dbapi_connection.interrupt()

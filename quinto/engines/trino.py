@@ -3,23 +3,28 @@ from __future__ import annotations
 import re
 from typing import Any, ClassVar
 
+from quinto.dialect import Dialect
 from quinto.engines.base import Connector
 
 
-class TrinoConnector(Connector):
-    """Trino (`trino://user@host:8080/catalog`, the `trino` client)."""
-
+class TrinoDialect(Dialect):
     ENGINE: ClassVar[str] = "trino"
-    DIALECT: ClassVar[str] = "trino"
+    SQLGLOT: ClassVar[str] = "trino"
     #: Trino has no exact percentile: approx_percentile (a t-digest) is used, and documented.
     PERCENTILE: ClassVar[str | None] = "approx_percentile(:col, :p)"
     APPROX_PERCENTILE: ClassVar[str | None] = "approx_percentile(:col, :p)"
     APPROX_DISTINCT: ClassVar[str | None] = "approx_distinct(:col)"
     DISTINCT_TUPLES: ClassVar[str] = "tuple"
-    PARTITION_LISTING: ClassVar[str] = "$partitions"
     CASE_SENSITIVE_IDENTIFIERS: ClassVar[bool] = False
     #: varchar never compares with integer or date implicitly.
     TEXT_PARAMETERS_COERCE: ClassVar[bool] = False
+
+
+class TrinoConnector(Connector):
+    """Trino (`trino://user@host:8080/catalog`, the `trino` client)."""
+
+    dialect: ClassVar[Dialect] = TrinoDialect()
+    PARTITION_LISTING: ClassVar[str] = "$partitions"
 
     def cancel(self, cursor: Any, dbapi_connection: Any) -> None:
         cursor.cancel()

@@ -19,7 +19,8 @@ import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
-from quinto.alerts import policy_for, send_pending
+from quinto.alerts.policy import policy_for
+from quinto.alerts.sender import send_pending
 from quinto.audit import WHOLE_TABLE, Auditor, make_connector, spool_dir, suite_fingerprint, validate_partition
 from quinto.errors import EXIT_BAD_SPEC, EXIT_INFRA, QuintoError, SpecError, UsageError, first_line
 from quinto.evaluate import partition_order

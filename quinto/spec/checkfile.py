@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 from dataclasses import replace
@@ -14,8 +15,8 @@ from sqlglot import exp
 
 from quinto.checks import CHECK_TYPES, COMMON_OPTIONS, COUNT, PERCENT, SECONDS, VALIDITY_OPTIONS
 from quinto.errors import Location, Problem, SpecError, did_you_mean
-from quinto.spec.grammar import CheckLine, Condition, GrammarError, parse_check_line, parse_condition
-from quinto.spec.model import Anomaly, Check, Column, Reference, Schedule, TableSpec
+from quinto.spec.grammar import CheckLine, Condition, GrammarError, parse_check_line, parse_condition, parse_duration
+from quinto.spec.model import Anomaly, Check, Column, MinChange, Reference, Schedule, TableSpec
 from quinto.spec.targets import EMAIL, TARGET_FORMS, parse_level, parse_target
 from quinto.spec.yamlfile import Map, Seq, load_file, locate
 
@@ -44,6 +45,19 @@ _OFFSET = re.compile(r"^([+-]?\d{1,4})([dh])$")
 PARTITION_TYPES = ("string", "date", "timestamp", "integer")
 NAMED_TYPES = {n for n in CHECK_TYPES if n not in ("metric", "sql")}
 TYPE_FAMILIES = ("integer", "float", "decimal", "string", "date", "timestamp", "boolean")
+ANOMALY_OPTIONS = (
+    "window",
+    "sigma",
+    "min_history",
+    "seasonality",
+    "direction",
+    "min_change",
+    "method",
+    "same_weekday",
+    "calibrate",
+)
+SEASONALITIES = ("weekday", "month_day")
+DIRECTIONS = ("both", "drop", "spike")
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*){0,2}$")
 
 
@@ -348,9 +362,9 @@ class _FileParser:
             condition = parse_condition(ctype_obj.default_condition)
         warn = self.level(opts, "warn", oloc)
         fail = self.level(opts, "fail", oloc)
-        anomaly = self.anomaly(opts, oloc, kloc) if "anomaly" in opts else None
+        anomaly = self.anomaly(opts, oloc, kloc, ctype_obj.unit) if "anomaly" in opts else None
         if line.change and condition is None:
-            self.err(loc, "`change vs previous partition` needs a condition, e.g. `between -30% and +50%`")
+            self.err(loc, f"`change vs {line.change.text}` needs a condition, e.g. `between -30% and +50%`")
         if line.change and anomaly is not None:
             self.err(kloc("anomaly"), "a check is either a change check or an anomaly check, not both")
         if condition is None and warn is None and fail is None and "anomaly" not in opts and not line.change:
@@ -361,7 +375,7 @@ class _FileParser:
             )
         for cond, where in ((condition, loc), (warn, oloc("warn")), (fail, oloc("fail"))):
             if cond is not None:
-                self.units(cond, ctype_obj.unit, line.change, where)
+                self.units(cond, ctype_obj.unit, line.change is not None, where)
 
         severity = opts.get("severity", "fail")
         if severity not in ("fail", "warn"):
@@ -467,62 +481,100 @@ class _FileParser:
         elif unit not in (PERCENT, COUNT) and "%" in units:
             self.err(loc, f"'{cond.text}': a percentage only applies to _percent checks and changes")
 
-    def anomaly(self, opts: dict[str, Any], oloc: Any, kloc: Any) -> Anomaly | None:
+    def anomaly(self, opts: dict[str, Any], oloc: Any, kloc: Any, unit: str) -> Anomaly | None:
         raw = opts["anomaly"]
         if raw is True or raw is None:
             return Anomaly()
         if not isinstance(raw, Map):
             self.err(oloc("anomaly"), "`anomaly:` is a mapping like {window: 28, sigma: 3}")
             return None
-        keys = ("window", "sigma", "same_weekday", "min_history", "method", "calibrate")
         for k in raw:
-            if k not in keys:
-                self.err(raw.key_loc(k), f"unknown anomaly option '{k}'{did_you_mean(k, keys)}")
+            if k not in ANOMALY_OPTIONS:
+                self.err(raw.key_loc(k), f"unknown anomaly option '{k}'{did_you_mean(k, ANOMALY_OPTIONS)}")
+        before = len(self.problems)
         window, sigma = raw.get("window", 28), raw.get("sigma", 3)
-        same_weekday = raw.get("same_weekday", False)
-        min_history = raw.get("min_history", 4 if same_weekday else 7)
-        method = raw.get("method", "mean")
-        calibrate = raw.get("calibrate", False)
-        ok = True
-        if not isinstance(calibrate, bool):
-            self.err(raw.value_loc("calibrate"), f"`calibrate:` is true or false, not {calibrate!r}")
-            ok = False
+        same_weekday = self._flag(raw, "same_weekday", False)
+        calibrate = self._flag(raw, "calibrate", True)
+        min_history = raw.get("min_history")
+        method = raw.get("method", "robust")
+        direction = raw.get("direction", "both")
         if not isinstance(window, int) or isinstance(window, bool) or window < 2:
             self.err(raw.value_loc("window"), f"`window:` is a whole number of partitions, at least 2, not {window!r}")
-            ok = False
-        if not isinstance(sigma, (int, float)) or isinstance(sigma, bool) or sigma <= 0:
+        if not isinstance(sigma, (int, float)) or isinstance(sigma, bool) or not 0 < sigma < 1e6:
             self.err(raw.value_loc("sigma"), f"`sigma:` is a positive number, not {sigma!r}")
-            ok = False
-        if not isinstance(same_weekday, bool):
-            self.err(raw.value_loc("same_weekday"), "`same_weekday:` is true or false")
-            ok = False
-        if not isinstance(min_history, int) or isinstance(min_history, bool) or min_history < 2:
+        if min_history is not None and (
+            not isinstance(min_history, int) or isinstance(min_history, bool) or min_history < 2
+        ):
             self.err(raw.value_loc("min_history"), f"`min_history:` is a whole number, at least 2, not {min_history!r}")
-            ok = False
-        if method not in ("mean", "robust"):
-            self.err(
-                raw.value_loc("method"),
-                f"`method:` is 'mean' or 'robust'{did_you_mean(str(method), ['mean', 'robust'])}",
-            )
-            ok = False
-        if not ok:
-            return None
-        if "min_history" not in raw:
-            min_history = min(min_history, window)  # a default never asks for more than the window holds
-        elif min_history > window:
+        elif isinstance(min_history, int) and isinstance(window, int) and min_history > window and not same_weekday:
             self.err(
                 raw.value_loc("min_history"),
                 f"`min_history:` ({min_history}) is more than `window:` ({window}) can ever hold",
             )
+        if method not in ("mean", "robust"):
+            hint = did_you_mean(str(method), ["robust", "mean"])
+            self.err(raw.value_loc("method"), f"`method:` is 'robust' or 'mean'{hint}")
+        if direction not in DIRECTIONS:
+            hint = did_you_mean(str(direction), DIRECTIONS)
+            self.err(raw.value_loc("direction"), f"`direction:` is 'drop', 'spike' or 'both'{hint}")
+        seasonality = self._seasonality(raw) if "seasonality" in raw else None
+        if same_weekday and seasonality is not None and "weekday" not in seasonality:
+            self.err(raw.key_loc("same_weekday"), "`same_weekday: true` and a `seasonality:` without weekday disagree")
+        min_change = self._min_change(raw, unit) if "min_change" in raw else ()
+        if len(self.problems) > before:
             return None
         return Anomaly(
             window=window,
             sigma=float(sigma),
-            same_weekday=same_weekday,
+            same_weekday=bool(same_weekday),
             min_history=min_history,
             method=method,
-            calibrate=calibrate,
+            calibrate=bool(calibrate),
+            seasonality=seasonality,
+            direction=direction,
+            min_change=min_change,
         )
+
+    def _flag(self, raw: Map, key: str, default: bool) -> bool:
+        value = raw.get(key, default)
+        if not isinstance(value, bool):
+            self.err(raw.value_loc(key), f"`{key}:` is true or false, not {value!r}")
+            return default
+        return value
+
+    def _seasonality(self, raw: Map) -> tuple[str, ...]:
+        value = raw.get("seasonality")
+        items = [] if value in (None, "none") else (value if isinstance(value, list) else [value])
+        out: list[str] = []
+        for item in items:
+            if item not in SEASONALITIES:
+                hint = did_you_mean(str(item), SEASONALITIES)
+                self.err(
+                    raw.value_loc("seasonality"),
+                    f"unknown seasonality {item!r}{hint}: a list of {', '.join(SEASONALITIES)} (or [] for none)",
+                )
+            elif item not in out:
+                out.append(item)
+        return tuple(out)
+
+    def _min_change(self, raw: Map, unit: str) -> tuple[MinChange, ...]:
+        value = raw.get("min_change")
+        items = value if isinstance(value, list) else [value]
+        out: list[MinChange] = []
+        for item in items:
+            floor = _floor(item, unit)
+            if floor is None:
+                duration = " or a duration such as 2h" if unit == SECONDS else ""
+                self.err(
+                    raw.value_loc("min_change"),
+                    f"`min_change:` is a percentage (5%){duration} or a number in the metric's unit, "
+                    f"or a list of both, not {item!r}",
+                )
+            else:
+                out.append(floor)
+        if sum(f.relative for f in out) > 1 or sum(not f.relative for f in out) > 1:
+            self.err(raw.value_loc("min_change"), "`min_change:` takes at most one percentage and one amount")
+        return tuple(out)
 
     def metric_sql(self, opts: dict[str, Any], oloc: Any) -> str | None:
         raw = opts.get("metric")
@@ -671,3 +723,28 @@ def parse_check_file(path: Path, display: str | None = None) -> TableSpec:
 
 def with_connection(spec: TableSpec, connection: str) -> TableSpec:
     return replace(spec, connection=connection)
+
+
+def _floor(item: Any, unit: str) -> MinChange | None:
+    """One `min_change:` item: `5%` (of the expected value), a number, or a duration (freshness)."""
+    if isinstance(item, bool) or item is None:
+        return None
+    if isinstance(item, (int, float)):
+        return MinChange(float(item), False, f"{item:g}") if math.isfinite(item) and item >= 0 else None
+    text = str(item).strip()
+    if text.endswith("%"):
+        try:
+            pct = float(text[:-1])
+        except ValueError:
+            return None
+        return MinChange(pct, True, text) if math.isfinite(pct) and pct >= 0 else None
+    if unit == SECONDS:
+        try:
+            return MinChange(parse_duration(text), False, text)
+        except ValueError:
+            return None
+    try:
+        amount = float(text)
+    except ValueError:
+        return None
+    return MinChange(amount, False, text) if math.isfinite(amount) and amount >= 0 else None

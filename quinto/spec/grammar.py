@@ -103,11 +103,33 @@ class Arg:
 
 
 @dataclass(frozen=True)
+class ChangeBase:
+    """What a change check compares with: `previous` (the newest earlier good partition),
+    `weekday` (the same weekday a week before), `ago` (the n-th earlier good partition) or
+    `average` (the mean of the last n good partitions)."""
+
+    vs: str
+    n: int = 1
+
+    @property
+    def text(self) -> str:
+        return {
+            "previous": "previous partition",
+            "weekday": "same weekday last week",
+            "ago": f"{self.n} partitions ago",
+            "average": f"average of last {self.n}",
+        }[self.vs]
+
+
+CHANGE_FORMS = ("previous partition", "same weekday last week", "N partitions ago", "average of last N")
+
+
+@dataclass(frozen=True)
 class CheckLine:
     metric: str
     metric_offset: int
     args: tuple[Arg, ...] | None  # None: written without parentheses
-    change: bool  # "change vs previous partition"
+    change: ChangeBase | None  # "change vs previous partition" and its kin
     condition: Condition | None
     reference: tuple[str, tuple[Arg, ...]] | None  # "in schema.table(col, ...)"
 
@@ -233,6 +255,50 @@ def parse_condition(text: str) -> Condition:
     return cond
 
 
+def _whole(p: _Parser, what: str) -> int:
+    tok = p.take()
+    if tok.kind != "number" or not tok.text.isdigit() or int(tok.text) < 1:
+        raise GrammarError(f"expected a whole number of partitions after '{what}', found '{tok.text}'", tok.offset)
+    return int(tok.text)
+
+
+def _change_base(p: _Parser) -> ChangeBase:
+    """After `change vs`: what the change is measured against."""
+    forms = ", ".join(f"'vs {f}'" for f in CHANGE_FORMS)
+    tok = p.peek()
+    if tok is None:
+        raise GrammarError(f"expected one of {forms}", 0)
+    word = tok.text.lower()
+    if word == "previous":
+        p.take()
+        p.expect_word("partition")
+        return ChangeBase("previous")
+    if word == "same":
+        p.take()
+        for w in ("weekday", "last", "week"):
+            p.expect_word(w)
+        return ChangeBase("weekday", 7)
+    if word == "average":
+        p.take()
+        p.expect_word("of")
+        p.expect_word("last")
+        n = _whole(p, "average of last")
+        if p.is_word("partitions") or p.is_word("partition"):
+            p.take()
+        if n < 2:
+            raise GrammarError("an average is of at least 2 partitions", tok.offset)
+        return ChangeBase("average", n)
+    if tok.kind == "number":
+        n = _whole(p, "vs")
+        if not (p.is_word("partitions") or p.is_word("partition")):
+            nxt = p.peek()
+            raise GrammarError(f"expected 'partitions ago' after {n}", nxt.offset if nxt else tok.offset)
+        p.take()
+        p.expect_word("ago")
+        return ChangeBase("ago", n)
+    raise GrammarError(f"expected one of {forms}, found '{tok.text}'", tok.offset)
+
+
 def parse_check_line(text: str) -> CheckLine:
     p = _Parser(text)
     first = p.take()
@@ -242,17 +308,11 @@ def parse_check_line(text: str) -> CheckLine:
     nxt = p.peek()
     if nxt is not None and nxt.text == "(":
         args = p.args()
-    change = False
+    change = None
     if p.is_word("change"):
         p.take()
         p.expect_word("vs")
-        if p.is_word("previous"):
-            p.take()
-            p.expect_word("partition")
-        else:
-            tok = p.take()
-            raise GrammarError(f"expected 'vs previous partition', found '{tok.text}'", tok.offset)
-        change = True
+        change = _change_base(p)
     reference = None
     if p.is_word("in") and first.text.lower() == "reference":
         p.take()

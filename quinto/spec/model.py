@@ -8,7 +8,7 @@ from types import MappingProxyType
 from typing import Any
 
 from quinto.errors import Location
-from quinto.spec.grammar import Condition
+from quinto.spec.grammar import ChangeBase, Condition
 
 
 @dataclass(frozen=True)
@@ -18,13 +18,28 @@ class Column:
 
 
 @dataclass(frozen=True)
+class MinChange:
+    """A floor below which a change is never news: `amount` percent of the expected value when
+    `relative`, else `amount` in the metric's unit."""
+
+    amount: float
+    relative: bool
+    text: str
+
+
+@dataclass(frozen=True)
 class Anomaly:
-    window: int = 28
+    """`anomaly:` options; `quinto.baseline` holds the model they steer."""
+
+    window: int = 28  # partitions learnt from (weeks of them with same_weekday)
     sigma: float = 3.0
-    same_weekday: bool = False
-    min_history: int = 7
-    method: str = "mean"  # "mean" (mean ± sigma·stddev) or "robust" (median ± sigma·1.4826·MAD)
-    calibrate: bool = False  # widen sigma for the baseline's size (Student-t prediction interval)
+    same_weekday: bool = False  # kept from earlier versions: seasonality [weekday], window in weeks
+    min_history: int | None = None  # None: 14 for daily partitions, 7 for others
+    method: str = "robust"  # "robust" (outliers down-weighted) or "mean" (plain least squares)
+    calibrate: bool = True  # kept from earlier versions: the band is always the t prediction interval
+    seasonality: tuple[str, ...] | None = None  # None: weekday on daily partitions
+    direction: str = "both"  # "drop": only a low value fails; "spike": only a high one
+    min_change: tuple[MinChange, ...] = ()  # every floor must be passed for a FAIL
 
 
 @dataclass(frozen=True)
@@ -43,7 +58,7 @@ class Check:
     warn: Condition | None = None  # WARN when it holds
     fail: Condition | None = None  # FAIL when it holds
     severity: str = "fail"  # what a broken `condition` means: "fail" or "warn"
-    change: bool = False  # the condition applies to the change vs the previous good partition
+    change: ChangeBase | None = None  # the condition applies to the change vs an earlier partition
     anomaly: Anomaly | None = None
     percentile: float | None = None
     reference: Reference | None = None

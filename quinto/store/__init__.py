@@ -19,6 +19,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
+from quinto.baseline import Point
 from quinto.errors import StoreError
 from quinto.evaluate import Status, worst
 from quinto.results import Run, jsonable
@@ -366,21 +367,18 @@ class Store(QueueMixin, AlertTables):
         before: str | None,
         exclude: Iterable[str] = (),
         limit: int = 400,
-    ) -> dict[str, list[tuple[str, float]]]:
-        """Current metric values of good partitions before `before` (and not in `exclude`), by
-        fingerprint; ONE query for all the checks of a table. A partition is good when it is marked
-        good, or when it is not marked bad and none of its current outcomes is FAIL."""
+    ) -> dict[str, list[Point]]:
+        """Current metric values of the partitions before `before` (and not in `exclude`), oldest
+        first, by fingerprint, as the baseline model reads them (`quinto.baseline`): partitions
+        marked bad are left out; each point says which checks FAILed there and whether it is marked
+        good. Three queries for all the checks of a table, whatever their number."""
         self.migrate()
         fps = sorted(set(fingerprints))
         if not fps:
             return {}
-        mv, o, pm = metric_values.c, outcomes.c, partition_marks.c
-        failed = sa.select(o.partition_value).where(
-            o.table_name == table, o.current.is_(True), o.status == str(Status.FAIL)
-        )
-        marked = sa.select(pm.partition_value).where(pm.table_name == table, pm.current.is_(True))
-        marked_good = marked.where(pm.mark == "good")
-        marked_bad = marked.where(pm.mark == "bad")
+        mv, o = metric_values.c, outcomes.c
+        marks = self.marks(table)
+        bad = [p for p, m in marks.items() if m == "bad"]
         q = (
             sa.select(mv.fingerprint, mv.partition_value, mv.value)
             .where(
@@ -388,18 +386,31 @@ class Store(QueueMixin, AlertTables):
                 mv.current.is_(True),
                 mv.fingerprint.in_(fps),
                 mv.partition_value < before if before is not None else sa.true(),
-                mv.partition_value.not_in(marked_bad),
-                sa.or_(mv.partition_value.in_(marked_good), mv.partition_value.not_in(failed)),
+                mv.partition_value.not_in(bad) if bad else sa.true(),
             )
             .order_by(mv.partition_value.desc())
             .limit(limit * len(fps))
         )
+        failed_q = sa.select(o.fingerprint, o.partition_value, o.check_key).where(
+            o.table_name == table,
+            o.current.is_(True),
+            o.status == str(Status.FAIL),
+            o.fingerprint.in_(fps),
+            o.partition_value < before if before is not None else sa.true(),
+        )
         skip = set(exclude)
-        out: dict[str, list[tuple[str, float]]] = {fp: [] for fp in fps}
+        out: dict[str, list[Point]] = {fp: [] for fp in fps}
         with self.engine.connect() as conn:
+            failed: dict[tuple[str, str], set[str]] = {}
+            for fp, part, key in conn.execute(failed_q):
+                failed.setdefault((fp, part), set()).add(key)
             for fp, part, value in conn.execute(q):
-                if value is not None and part not in skip:
-                    out[fp].append((part, value))
+                if value is None or part in skip:
+                    continue
+                by = frozenset(failed.get((fp, part), ()))
+                out[fp].append(Point(part, float(value), good=marks.get(part) == "good", failed_by=by))
+        for points in out.values():
+            points.reverse()
         return out
 
     def mark(self, table: str, partition: str, mark: str, reason: str | None = None, by: str | None = None) -> None:

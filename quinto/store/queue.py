@@ -28,7 +28,7 @@ from quinto.store.schema import outcomes, runs, scheduler_problems, scheduler_st
 QUEUED = "QUEUED"
 RUNNING = "RUNNING"
 PENDING = (QUEUED, RUNNING)
-DONE = ("PASS", "WARN", "FAIL", "ERROR")
+DONE = ("LEARNING", "PASS", "WARN", "FAIL", "ERROR")
 
 
 class ClaimLost(StoreError):

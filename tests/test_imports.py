@@ -1,0 +1,149 @@
+"""No import cycles in quinto/: the module graph is read from the source with `ast`, not by
+importing it, so a cycle that happens to work in today's import order still fails here.
+
+What counts as an edge from module M:
+- every `import` and `from ... import` in M, at module level AND inside functions: a function-level
+  import is still a dependency (hiding one in a function is how a cycle is usually papered over);
+- the packages a target lives in, when M is not inside them: `import quinto.store.common` runs
+  quinto/store/__init__.py first, and that code is a dependency of M as much as the module is. A
+  package M is inside has already started running before M, so that edge cannot bite, and is left
+  out (otherwise every `__init__` that re-exports its submodules would be a "cycle");
+- NOT the imports under `if TYPE_CHECKING:`: they never run, so they cannot fail an import or
+  load a layer that is not wanted; they let a lower layer name a higher layer's type in an
+  annotation (e.g. the alert sender naming `Store`), which is a type, not a dependency.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parent.parent / "quinto"
+
+
+def modules(root: Path = PACKAGE) -> dict[str, Path]:
+    found = {}
+    for path in sorted(root.rglob("*.py")):
+        parts = [p for p in path.relative_to(root.parent).with_suffix("").parts if p != "__init__"]
+        found[".".join(parts)] = path
+    return found
+
+
+def _type_checking(node: ast.If) -> bool:
+    test = node.test
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
+
+
+def _imported(name: str, path: Path, tree: ast.AST, known: dict[str, Path]) -> set[str]:
+    """The modules of `known` that the statements of `tree` import (see the module docstring)."""
+    here = name.split(".") if path.name == "__init__.py" else name.split(".")[:-1]
+    targets: set[str] = set()
+
+    def visit(node: ast.AST) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.If) and _type_checking(child):
+                for stmt in child.orelse:
+                    visit_one(stmt)
+                continue
+            visit_one(child)
+
+    def visit_one(node: ast.AST) -> None:
+        if isinstance(node, ast.Import):
+            targets.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                base = ".".join(here[: len(here) - node.level + 1] + ([node.module] if node.module else []))
+            for alias in node.names:
+                sub = f"{base}.{alias.name}"
+                targets.add(sub if sub in known else base)
+        visit(node)
+
+    visit(tree)
+    edges: set[str] = set()
+    for target in targets:
+        while target and target not in known:  # `import quinto.x.y` of a name that is not a module
+            target = target.rpartition(".")[0]
+        if not target:
+            continue  # not ours
+        edges.add(target)
+        parts = target.split(".")
+        for i in range(1, len(parts)):
+            package = ".".join(parts[:i])
+            if package in known and not (name == package or name.startswith(package + ".")):
+                edges.add(package)
+    edges.discard(name)
+    return edges
+
+
+def import_graph(root: Path = PACKAGE) -> dict[str, set[str]]:
+    known = modules(root)
+    return {
+        name: _imported(name, path, ast.parse(path.read_text(encoding="utf-8"), str(path)), known)
+        for name, path in known.items()
+    }
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """One cycle as [a, b, ..., a], or None (depth-first search, in a stable order)."""
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    path: list[str] = []
+
+    def walk(node: str) -> list[str] | None:
+        state[node] = 1
+        path.append(node)
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == 1:
+                return [*path[path.index(nxt) :], nxt]
+            if nxt not in state:
+                found = walk(nxt)
+                if found:
+                    return found
+        path.pop()
+        state[node] = 2
+        return None
+
+    for start in sorted(graph):
+        if start not in state:
+            found = walk(start)
+            if found:
+                return found
+    return None
+
+
+def test_quinto_has_no_import_cycles() -> None:
+    graph = import_graph()
+    assert len(graph) > 40 and "quinto.compile" in graph["quinto.engines.base"]  # the graph is real
+    cycle = find_cycle(graph)
+    assert cycle is None, "import cycle: " + " -> ".join(cycle or [])
+
+
+def test_the_sql_layer_depends_on_dialects_only() -> None:
+    graph = import_graph()
+    ours = graph["quinto.compile"]
+    assert "quinto.dialect" in ours
+    assert not {m for m in ours if m == "quinto.engines" or m.startswith("quinto.engines.")}, ours
+
+
+def test_the_cycle_finder_sees_cycles_through_packages_functions_and_relative_imports(tmp_path: Path) -> None:
+    pkg = tmp_path / "quinto"
+    (pkg / "store").mkdir(parents=True)
+    (pkg / "__init__.py").write_text("from quinto.a import f\n")
+    (pkg / "a.py").write_text("def f():\n    from quinto.store.common import now\n")
+    (pkg / "store" / "__init__.py").write_text("from .queue import Q\n")
+    (pkg / "store" / "common.py").write_text("now = 1\n")
+    (pkg / "store" / "queue.py").write_text(
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from quinto.b import T\nfrom quinto import a\n"
+    )
+    (pkg / "b.py").write_text("from quinto.store import Q\n")
+    graph = import_graph(pkg)
+    # a -> store.common runs store/__init__ (a package a is not in); store/__init__ -> .queue (relative)
+    assert graph["quinto.a"] == {"quinto.store", "quinto.store.common"}
+    assert graph["quinto.store"] == {"quinto.store.queue"}
+    # the TYPE_CHECKING import is no edge; `from quinto import a` is an edge to the module a
+    assert graph["quinto.store.queue"] == {"quinto.a"}
+    assert find_cycle(graph) == ["quinto.a", "quinto.store", "quinto.store.queue", "quinto.a"]
+    (pkg / "store" / "queue.py").write_text("Q = 1\n")
+    assert find_cycle(import_graph(pkg)) is None
