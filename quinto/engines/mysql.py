@@ -43,7 +43,8 @@ def _in(self: Any, e: exp.In) -> str:
 
 
 def _exact_text(value: exp.Expr) -> exp.Expr:
-    """`CONVERT(value USING utf8mb4) COLLATE utf8mb4_bin`: whatever the connection's character set."""
+    """`CAST(value AS CHAR CHARACTER SET utf8mb4) COLLATE utf8mb4_bin`, whatever the connection's
+    character set; a number or a date column still compares as a number or a date."""
     utf8 = exp.DataType(this=exp.DataType.Type.CHARACTER_SET, kind=exp.Var(this="utf8mb4"))
     return exp.Collate(this=exp.Cast(this=value, to=utf8), expression=exp.Var(this="utf8mb4_bin"))
 
@@ -114,7 +115,9 @@ def _aggregate_percentiles(select: exp.Select) -> list[exp.WithinGroup]:
 
 
 def _select(self: Any, e: exp.Select) -> str:
-    return str(MySQL.Generator.TRANSFORMS[exp.Select](self, _window_percentiles(e)))
+    mysql_select = MySQL.Generator.TRANSFORMS.get(exp.Select)
+    select = _window_percentiles(e)
+    return str(mysql_select(self, select) if mysql_select else self.select_sql(select))
 
 
 def _count_if(self: Any, e: exp.CountIf) -> str:
