@@ -158,7 +158,9 @@ class Channel:
             raise DeliveryError(
                 f"{self.title} '{target}' is not declared under `{self.section_name}:` in quinto.yaml", down=True
             )
-        return {**{k.name: k.default for k in self.keys}, **(keys if isinstance(keys, Mapping) else {})}
+        if not isinstance(keys, Mapping):  # `name: ${VAR}`, short for its first key
+            keys = {self.keys[0].name: keys} if self.keys else {}
+        return {**{k.name: k.default for k in self.keys}, **keys}
 
     def missing(self, target: str, key: str) -> DeliveryError:
         return DeliveryError(

@@ -66,7 +66,7 @@ class Slack(Channel):
 
     def send(self, message: Outgoing, settings: Mapping[str, Any]) -> Delivery:
         channel = message.target
-        webhook = self.endpoints(settings).get(channel, {}).get("url")
+        webhook = self.config(channel, settings).get("url") if channel in self.endpoints(settings) else None
         if not webhook:
             raise DeliveryError(f"Slack channel '{channel}' has no webhook under `slack:` in quinto.yaml", down=True)
         url = http_url(expand(webhook, f"Slack channel '{channel}'"), f"the webhook of Slack channel '{channel}'")
