@@ -247,6 +247,28 @@ def test_pagerduty_triggers_on_failing_and_resolves_on_recovered(
     store.close()
 
 
+def test_a_resolve_never_overtakes_the_trigger_it_resolves(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pagerduty: Receiver
+) -> None:
+    project = make_project(tmp_path, monkeypatch, "pagerduty:dq", pd=pagerduty)
+    store = open_project_store(project)
+    audit_with(project, tmp_path, BAD)
+    pagerduty.answers = [(503, b"")]
+    t0 = at(0)
+    assert send_pending(store, project.settings, now=t0).sent == []  # the trigger waits for its retry
+    audit_with(project, tmp_path, GOOD)  # the resolve is due at once, but waits for the trigger
+    waited = send_pending(store, project.settings, now=t0 + dt.timedelta(seconds=5))
+    assert waited.sent == [] and waited.deferred == 1 and len(pagerduty.received) == 1
+    done = send_pending(store, project.settings, now=t0 + dt.timedelta(minutes=1))
+    assert len(done.sent) == 2
+    assert [(b["event_action"], r["status"]) for b, r in zip(pagerduty.bodies(), pagerduty.received, strict=True)] == [
+        ("trigger", 503),
+        ("trigger", 202),
+        ("resolve", 202),
+    ]
+    store.close()
+
+
 def test_pagerduty_refusal_is_reported_without_the_routing_key(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pagerduty: Receiver
 ) -> None:

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from quinto.alerts.channels import CHANNELS, Channel, DeliveryError, Outgoing
-from quinto.store.common import utcnow
+from quinto.store.common import utc, utcnow
 
 if TYPE_CHECKING:
     from quinto.store import Store
@@ -128,9 +128,15 @@ def send_pending(
     report = SendReport()
     report.reclaimed = store.reclaim_alerts(now, lease_s, is_dead)
     report.digests = store.form_digests(now)
-    down: dict[str, tuple[dt.datetime, str]] = {}  # endpoint → (its next attempt, why)
-    for row in store.due_alerts(now, limit):
+    due = store.due_alerts(now, limit)
+    # endpoint → (its next attempt, why); an ordered channel's endpoint waits for its older rows
+    down: dict[str, tuple[dt.datetime, str]] = {}
+    waiting = _waiting(store, due, settings, now)
+    for row in due:
         where = endpoint(row, settings)
+        older = waiting.get(where)
+        if older is not None and older[0] < row["id"] and where not in down:
+            down[where] = (older[1], f"waits for alert {older[0]} to the same endpoint, sent first")
         if where in down:
             store.defer_alert(row["id"], *down[where])
             report.deferred += 1
@@ -144,7 +150,7 @@ def send_pending(
             retry_at = now + dt.timedelta(seconds=backoff(attempts, exc.retry_after))
             store.release_alert(row["id"], me, exc.message, retry_at)
             report.failed.append((row["id"], exc.message))
-            if exc.down:
+            if exc.down or _ordered(row):
                 down[where] = (retry_at, exc.message)
             continue
         except Exception as exc:  # noqa: BLE001 - a bug must not leave the row claimed
@@ -159,3 +165,24 @@ def send_pending(
         if note:
             report.notes.append(f"alert {row['id']}: {note}")
     return report
+
+
+def _ordered(row: Mapping[str, Any]) -> bool:
+    """Whether the row's channel delivers an endpoint's rows in order (PagerDuty: a resolve never
+    overtakes the trigger it resolves)."""
+    channel = CHANNELS.get(row["channel"])
+    return channel is not None and channel.ordered
+
+
+def _waiting(
+    store: Store, due: list[dict[str, Any]], settings: Mapping[str, Any], now: dt.datetime
+) -> dict[str, tuple[int, dt.datetime]]:
+    """endpoint → (its oldest pending row that is not due yet, when it is) for ordered channels."""
+    if not any(_ordered(row) for row in due):
+        return {}
+    out: dict[str, tuple[int, dt.datetime]] = {}
+    for row in store.outbox(status="pending", limit=10_000):  # newest first
+        at = row.get("next_attempt_at")
+        if _ordered(row) and at is not None and utc(at) > now:
+            out[endpoint(row, settings)] = (int(row["id"]), utc(at))
+    return out

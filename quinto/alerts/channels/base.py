@@ -81,6 +81,9 @@ class Channel:
     help: ClassVar[str] = ""
     #: the keys an endpoint cannot do without (named channels)
     required: ClassVar[tuple[str, ...]] = ()
+    #: whether an endpoint's rows are delivered in order: a younger row waits while an older one
+    #: to the same endpoint waits for its retry (a resolve must not overtake its trigger)
+    ordered: ClassVar[bool] = False
     #: whether a table listed in `alerts.digest` collects this channel's messages into a daily digest
     digests: ClassVar[bool] = True
 

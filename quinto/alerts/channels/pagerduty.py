@@ -39,6 +39,7 @@ class PagerDuty(Channel):
     title = "PagerDuty"
     forms = ("pagerduty:NAME",)
     digests = False
+    ordered = True
     required = ("routing_key",)
     keys: ClassVar[tuple[Setting, ...]] = (
         Setting(
