@@ -200,7 +200,7 @@ def expand(template: Any, what: str) -> str:
 
 
 def redact(text: str, secrets: Iterable[str]) -> str:
-    """`text` with every secret (and every URL's path and query) replaced: an error never shows them."""
+    """`text` with every secret replaced (`post` passes the URL, its path and query, and the keys)."""
     for secret in sorted((s for s in secrets if s and len(s) >= 4), key=len, reverse=True):
         text = text.replace(secret, "[redacted]")
     return text
