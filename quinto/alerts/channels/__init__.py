@@ -19,6 +19,7 @@ from importlib.metadata import entry_points
 
 from quinto.alerts.channels.base import Channel, Delivery, DeliveryError, Outgoing
 from quinto.errors import QuintoError
+from quinto.settings import BY_NAME
 
 ENTRY_POINTS = "quinto.channels"
 BUILTIN = (
@@ -81,6 +82,9 @@ def _add(channels: dict[str, Channel], found: object, where: str, declared: str 
         )
     if channel.name in channels:
         raise QuintoError(f"alert channel {where} is named '{channel.name}', which another channel already is")
+    taken = {*BY_NAME, *(c.section_name for c in channels.values())}
+    if channel.section_name in taken:
+        raise QuintoError(f"alert channel {where} claims the section '{channel.section_name}' of quinto.yaml, taken")
     channels[channel.name] = channel
 
 
