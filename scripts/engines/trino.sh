@@ -137,6 +137,9 @@ hive.metastore.catalog.dir=local:///metastore
 fs.native-local.enabled=true
 local.location=$STATE/hive
 hive.non-managed-table-writes-enabled=true
+# no metastore cache between queries (also the default): a partition committed by one statement is
+# listed by the next, as a sensor polling "\$partitions" needs
+hive.metastore-cache-ttl=0s
 EOF
 }
 
