@@ -197,9 +197,9 @@ do_start() {
     if port_open "$PORT"; then
         die "port 127.0.0.1:$PORT is already in use by another process (set QUINTO_PRESTO_PORT)"
     fi
-    do_install
     local jh t0
-    jh="$(java_home)"
+    jh="$(java_home)" # before the download: without a suitable Java there is nothing to fetch
+    do_install
     write_config
     java_cmd "$jh"
     t0="$(now_s)"

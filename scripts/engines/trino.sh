@@ -154,9 +154,9 @@ do_start() {
     if port_open "$PORT"; then
         die "port 127.0.0.1:$PORT is already in use by another process (set QUINTO_TRINO_PORT)"
     fi
-    do_install
     local jh t0
-    jh="$(java_home)"
+    jh="$(java_home)" # before the download: without a suitable Java there is nothing to fetch
+    do_install
     write_config
     # the launcher refuses to start while its own pid file names a live pid;
     # a just-stopped server can linger as a zombie for a moment, and we know
