@@ -18,14 +18,17 @@ demo: install
 	$(BIN)/quinto demo
 
 # Starts throw-away PostgreSQL and MariaDB servers on 127.0.0.1 (installing them from apt if needed)
-# and runs pytest.
+# and runs pytest. The Spark Thrift, Trino and Presto servers are started first unless running
+# (scripts/engines/ensure.sh: downloaded once, left running for the next run; QUINTO_ENGINES=0 starts none).
 test: install
+	@scripts/engines/ensure.sh
 	@url=$$(scripts/pg.sh start) || { echo "PostgreSQL could not be started; its tests will skip" >&2; url=""; }; \
 	myurl=$$(scripts/mariadb.sh start) || { echo "MariaDB could not be started; its tests will skip" >&2; myurl=""; }; \
 	QUINTO_TEST_PG_URL="$$url" QUINTO_TEST_MYSQL_URL="$$myurl" $(BIN)/pytest $(PYTEST_ARGS)
 
 # Real Spark Thrift (Hive), Trino and Presto servers on 127.0.0.1, downloaded once into ~/.cache/quinto;
-# `make test` runs the engine tests against them (they skip, with the reason, when a server is absent).
+# `make test` starts them too, and runs the engine tests against them (they skip, with the reason, when a
+# server cannot be had).
 engines:
 	scripts/engines/spark-thrift.sh start
 	scripts/engines/trino.sh start

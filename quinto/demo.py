@@ -10,6 +10,7 @@ Defects, by day index (0 = first day): see DEFECTS.
 from __future__ import annotations
 
 import datetime as dt
+import random
 from pathlib import Path
 
 import duckdb
@@ -54,7 +55,7 @@ def build_warehouse(path: Path, end: dt.date, rows_per_day: int = 12000) -> list
                 amount DECIMAL(10, 2), signup_ts TIMESTAMP, ds VARCHAR)""")
         for idx, day in enumerate(days):
             weekend = day.weekday() >= 5
-            jitter = 0.95 + 0.1 * ((idx * 4793) % 97) / 96  # day-to-day variation of about ±5%
+            jitter = random.Random(idx).uniform(0.95, 1.05)  # day-to-day variation of about ±5%
             n = int(rows_per_day * jitter * (1.25 if weekend else 1.0) * (0.4 if idx == 20 else 1.0))
             ds = day.isoformat()
             span = 24 * 3600 - (30 * 3600 if idx == 24 else 0)  # late data: nothing in the last 30h
@@ -80,7 +81,7 @@ def build_warehouse(path: Path, end: dt.date, rows_per_day: int = 12000) -> list
                     "ORDER BY play_id LIMIT 250",
                     {"ds": ds},
                 )
-            signups = int(1500 * (1.2 if weekend else 1.0) * (0.92 + 0.16 * ((idx * 7919) % 101) / 100))
+            signups = int(1500 * (1.2 if weekend else 1.0) * random.Random(-idx).uniform(0.92, 1.08))
             con.execute(
                 f"""
                 INSERT INTO dw.fact_signup

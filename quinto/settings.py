@@ -1,4 +1,6 @@
-"""Settings are data: this one table drives `quinto.yaml` validation, defaults and the docs."""
+"""Settings are data: this one table drives `quinto.yaml` validation, defaults and the docs. Each
+alert channel adds its own section (`smtp:`, `slack:`, `webhook:`, ...): see
+`quinto.alerts.channels` and `Channel.keys`."""
 
 from __future__ import annotations
 
@@ -20,17 +22,6 @@ class Setting:
     #: for a mapping with fixed keys: the settings of its keys (documented as `parent.key`)
     keys: tuple[Setting, ...] = ()
 
-
-SMTP_KEYS: tuple[Setting, ...] = (
-    Setting("host", None, str, "SMTP server that sends alert emails (none: email alerts are not sent)."),
-    Setting("port", 587, int, "SMTP port.", kind="port"),
-    Setting("starttls", True, bool, "Upgrade the connection with STARTTLS before logging in."),
-    Setting("user", None, str, "Login user (none: no login)."),
-    Setting(
-        "password", None, str, "Login password, from the environment only, e.g. `${SMTP_PASSWORD}`.", kind="secret"
-    ),
-    Setting("from", "quinto@localhost", str, "The From address of alert emails.", kind="email"),
-)
 
 ALERT_KEYS: tuple[Setting, ...] = (
     Setting(
@@ -136,13 +127,6 @@ SETTINGS: tuple[Setting, ...] = (
         float,
         "Seconds between two looks of the scheduler at its queue and check files.",
         minimum=0.05,
-    ),
-    Setting("smtp", {}, dict, "Email delivery of alerts: the `smtp.*` keys.", keys=SMTP_KEYS),
-    Setting(
-        "slack",
-        {},
-        dict,
-        'Slack channels: `"#channel"` → incoming-webhook URL, from the environment only (e.g. `${SLACK_DQ_WEBHOOK}`).',
     ),
     Setting("alerts", {}, dict, "Alert routing and timing: the `alerts.*` keys.", keys=ALERT_KEYS),
 )

@@ -65,10 +65,22 @@ def mysql_url() -> str:
 
 
 SERVERS = {
-    # engine: (env var with its URL, default URL, how to start it)
-    "hive": ("QUINTO_TEST_HIVE_URL", "hive://quinto@127.0.0.1:10000/default", "scripts/engines/spark-thrift.sh start"),
-    "trino": ("QUINTO_TEST_TRINO_URL", "trino://quinto@127.0.0.1:8080/memory", "scripts/engines/trino.sh start"),
-    "presto": ("QUINTO_TEST_PRESTO_URL", "presto://quinto@127.0.0.1:8081/memory", "scripts/engines/presto.sh start"),
+    # engine: (env var with its URL, default URL: the port scripts/engines/ starts it on, how to start it)
+    "hive": (
+        "QUINTO_TEST_HIVE_URL",
+        f"hive://quinto@127.0.0.1:{os.environ.get('QUINTO_HIVE_PORT', '10000')}/default",
+        "scripts/engines/spark-thrift.sh start",
+    ),
+    "trino": (
+        "QUINTO_TEST_TRINO_URL",
+        f"trino://quinto@127.0.0.1:{os.environ.get('QUINTO_TRINO_PORT', '8080')}/memory",
+        "scripts/engines/trino.sh start",
+    ),
+    "presto": (
+        "QUINTO_TEST_PRESTO_URL",
+        f"presto://quinto@127.0.0.1:{os.environ.get('QUINTO_PRESTO_PORT', '8081')}/memory",
+        "scripts/engines/presto.sh start",
+    ),
 }
 
 
@@ -79,7 +91,10 @@ def _server_url(engine: str) -> str:
     try:
         socket.create_connection((u.host or "127.0.0.1", u.port or 0), timeout=2).close()
     except OSError:
-        engine_unavailable(f"{engine}: nothing listens on {u.host}:{u.port} (start it with `{start}`, or set {var})")
+        engine_unavailable(
+            f"{engine}: nothing listens on {u.host}:{u.port} (`make test` starts it unless QUINTO_ENGINES=0 and says "
+            f"why it could not; or `{start}`, or set {var})"
+        )
     try:
         from quinto.engines import CONNECTORS
 

@@ -8,7 +8,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from quinto.alerts.render import render_email, render_slack
+from quinto.alerts.channels.email import render_email
+from quinto.alerts.channels.slack import render_slack
 from quinto.alerts.state import BAD, ERROR, OK, State, step
 from quinto.evaluate import Status
 from quinto.results import Run

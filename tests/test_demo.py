@@ -34,6 +34,7 @@ def test_demo_catches_exactly_the_injected_defects(tmp_path: Path) -> None:
         ("dw.fact_playback", "2026-11-08", "missing_count(account_id) = 0"),
         ("dw.fact_playback", "2026-11-10", "orphan_titles = 0"),
         ("dw.fact_playback", "2026-11-13", "duplicate_count(play_id) = 0"),
+        ("dw.fact_playback", "2026-11-18", "row_count anomaly"),  # the band catches the volume drop too
         ("dw.fact_playback", "2026-11-18", "row_count change vs previous partition between -30% and +50%"),
         ("dw.fact_playback", "2026-11-22", "freshness(event_ts) < 26h"),
         ("dw.fact_playback", "2026-11-25", "invalid_percent(country) < 0.1%"),

@@ -7,23 +7,32 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from quinto.alerts.channels import CHANNELS
 from quinto.spec import Project, TableSpec
-from quinto.spec.targets import EMAIL, parse_target
+from quinto.spec.targets import parse_target
 
 
-def recipients(spec: TableSpec, targets: list[str]) -> tuple[list[str], list[str]]:
-    """(Slack channels, email addresses) named by `targets`; `email:owners` is the owners' addresses."""
-    channels: list[str] = []
-    emails: list[str] = []
+def recipients(spec: TableSpec, targets: list[str]) -> dict[str, list[str]]:
+    """channel name → the addresses `targets` name for it, in the registry's order, each once
+    (`email:owners` stands for the owners' email addresses)."""
+    named: dict[str, list[str]] = {}
     for text in targets:
         target = parse_target(text)
-        if target.channel == "slack":
-            channels.append(target.address)
-        elif target.address == "owners":
-            emails.extend(o for o in spec.owners if EMAIL.match(o))
-        else:
-            emails.append(target.address)
-    return list(dict.fromkeys(channels)), list(dict.fromkeys(emails))
+        named.setdefault(target.channel, []).extend(CHANNELS[target.channel].addresses(target.address, spec.owners))
+    return {name: list(dict.fromkeys(named[name])) for name in CHANNELS if named.get(name)}
+
+
+def routes(spec: TableSpec, settings: Mapping[str, Any]) -> tuple[list[dict[str, str]], list[str]]:
+    """(the outbox targets of `spec`'s alerts, notes on the targets quinto.yaml does not configure)."""
+    alerts = settings.get("alerts") or {}
+    out: list[dict[str, str]] = []
+    notes: list[str] = []
+    for name, addresses in recipients(spec, targets_of(spec, alerts)).items():
+        channel = CHANNELS[name]
+        ok, missing = channel.configured(addresses, settings)
+        out += [{"channel": name, "target": t} for t in channel.group(ok)]
+        notes += missing
+    return out, notes
 
 
 def targets_of(spec: TableSpec, alerts: Mapping[str, Any]) -> list[str]:
@@ -36,22 +45,22 @@ def policy_for(project: Project, spec: TableSpec, trigger: str = "cli") -> dict[
     or targets whose channel quinto.yaml does not configure (`quinto validate` notes those)."""
     settings = project.settings
     alerts = settings.get("alerts") or {}
-    channels, emails = recipients(spec, targets_of(spec, alerts))
-    slack = settings.get("slack") or {}
-    channels = [c for c in channels if c in slack]
-    if not (settings.get("smtp") or {}).get("host"):
-        emails = []
-    if not channels and not emails:
+    targets, _ = routes(spec, settings)
+    if not targets:
         return None
-    targets = [{"channel": "slack", "target": c} for c in channels]
-    if emails:
-        targets.append({"channel": "email", "target": ", ".join(emails)})
+    digest = spec.table in (alerts.get("digest") or [])
+    digested = [t for t in targets if digest and CHANNELS[t["channel"]].digests]
+    targets = [t for t in targets if t not in digested]
     return {
         "targets": targets,
         "owners": list(spec.owners),
         "levels": {c.key: c.notify for c in spec.checks},
         "bands": [c.key for c in spec.checks if c.anomaly is not None],  # checks whose band is learnt
-        "digest": spec.table in (alerts.get("digest") or []),
+        "digest": digest,
+        # one digest per recipient and day: the targets split into their recipients
+        "digest_targets": [
+            {"channel": t["channel"], "target": r} for t in digested for r in CHANNELS[t["channel"]].split(t["target"])
+        ],
         "reminder_s": alerts.get("reminder"),
         "error_after_s": alerts.get("error_after", 3600.0),
         "base_url": str(settings.get("base_url") or ""),
@@ -61,15 +70,9 @@ def policy_for(project: Project, spec: TableSpec, trigger: str = "cli") -> dict[
 
 def routing_notes(project: Project, tables: dict[str, TableSpec]) -> list[str]:
     """Declared targets that will not be delivered because quinto.yaml does not configure them."""
-    settings = project.settings
-    alerts = settings.get("alerts") or {}
-    slack = settings.get("slack") or {}
     notes = []
     for name, spec in sorted(tables.items()):
-        channels, emails = recipients(spec, targets_of(spec, alerts))
-        missing = [f"slack:{c}" for c in channels if c not in slack]
-        if emails and not (settings.get("smtp") or {}).get("host"):
-            missing.append("email (no `smtp.host`)")
+        _, missing = routes(spec, project.settings)
         if missing:
             notes.append(f"alerts of {name} are not delivered to {', '.join(missing)}: not configured in quinto.yaml")
     return notes

@@ -1,9 +1,9 @@
-"""An outbox payload as a message: Slack Block Kit JSON, or an email's subject, text and HTML.
-Pure functions; the same payload always renders to the same message."""
+"""What every channel's message says about an alert group (an outbox payload): its headline, each
+change's label and detail, the partition page's link. Pure functions; each channel module
+(`quinto.alerts.channels.*`) builds its own message from them."""
 
 from __future__ import annotations
 
-import html
 import urllib.parse
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -11,9 +11,6 @@ from typing import Any
 from quinto.alerts.state import ERRORED, FAILING, RECOVERED, REMINDER
 from quinto.checks import display_unit
 from quinto.evaluate import fmt
-
-SLACK_MAX_BLOCKS = 50
-SLACK_MAX_TEXT = 2900  # a section's text is at most 3000 characters
 
 
 def partition_url(base_url: str, table: str, partition: str) -> str:
@@ -65,97 +62,9 @@ def headline(payload: Mapping[str, Any]) -> str:
     return f"{payload['table']} {where}: {summary}"
 
 
-def _by_partition(changes: Sequence[Mapping[str, Any]]) -> list[tuple[str, list[Mapping[str, Any]]]]:
+def by_partition(changes: Sequence[Mapping[str, Any]]) -> list[tuple[str, list[Mapping[str, Any]]]]:
+    """The changes grouped by partition, partitions in order."""
     out: dict[str, list[Mapping[str, Any]]] = {}
     for c in changes:
         out.setdefault(c["partition"], []).append(c)
     return sorted(out.items())
-
-
-# -- email ------------------------------------------------------------------------------------------
-def render_email(payload: Mapping[str, Any]) -> tuple[str, str, str]:
-    """(subject, plain text, HTML) of an alert or a digest payload. Every value in the HTML is escaped."""
-    if "items" in payload:
-        return _digest_email(payload)
-    subject = f"[Quinto] {headline(payload)}"
-    text, body = _alert_parts(payload)
-    return subject, text, _html_page(subject, body)
-
-
-def _alert_parts(payload: Mapping[str, Any]) -> tuple[str, str]:
-    """The plain-text and HTML body of one table's changes."""
-    e = html.escape
-    table, column = payload["table"], payload.get("partition_column")
-    lines = [headline(payload), ""]
-    body = [f"<h2>{e(headline(payload))}</h2>"]
-    for part, changes in _by_partition(payload["changes"]):
-        url = partition_url(payload.get("base_url") or "", table, part)
-        shown = f"{column}={part}" if column else part
-        lines.append(f"{shown}  {url}")
-        body.append(f'<h3><a href="{e(url)}">{e(shown)}</a></h3><table>')
-        for c in changes:
-            lines.append(f"  {label(c):<11} {c['check']}: {detail(c)}")
-            body.append(
-                f"<tr><td><b>{e(label(c))}</b></td><td><code>{e(c['check'])}</code></td><td>{e(detail(c))}</td></tr>"
-            )
-        body.append("</table>")
-        lines.append("")
-    owners = ", ".join(payload.get("owners") or []) or "none declared"
-    lines.append(f"Owners: {owners}")
-    lines.append(f"Run {payload.get('run_id')}")
-    body.append(f"<p>Owners: {e(owners)}<br>Run {e(str(payload.get('run_id')))}</p>")
-    return "\n".join(lines) + "\n", "\n".join(body)
-
-
-def _digest_email(payload: Mapping[str, Any]) -> tuple[str, str, str]:
-    items: Sequence[Mapping[str, Any]] = payload["items"]
-    n = sum(len(i["changes"]) for i in items)
-    tables = sorted({i["table"] for i in items})
-    subject = f"[Quinto] digest {payload['day']}: {n} state change(s) in {', '.join(tables)}"
-    texts, bodies = [], []
-    for item in items:
-        text, body = _alert_parts(item)
-        texts.append(text)
-        bodies.append(body)
-    return subject, "\n".join(texts), _html_page(subject, "<hr>".join(bodies))
-
-
-def _html_page(title: str, body: str) -> str:
-    return f"<!doctype html><html><head><title>{html.escape(title)}</title></head><body>{body}</body></html>\n"
-
-
-# -- Slack --------------------------------------------------------------------------------------------
-def slack_escape(text: str) -> str:
-    """Slack's mrkdwn reserves &, < and >."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def render_slack(payload: Mapping[str, Any]) -> dict[str, Any]:
-    """Block Kit JSON for an incoming webhook: a header, one section per partition with a link to
-    its page, the owners in a context block; `text` is the notification fallback."""
-    if "items" in payload:
-        title = f"Quinto digest {payload['day']}"
-        items: Sequence[Mapping[str, Any]] = payload["items"]
-    else:
-        title = headline(payload)
-        items = [payload]
-    blocks: list[dict[str, Any]] = [{"type": "header", "text": {"type": "plain_text", "text": title[:150]}}]
-    sections = [(item, part, changes) for item in items for part, changes in _by_partition(item["changes"])]
-    room = SLACK_MAX_BLOCKS - 3
-    for item, part, changes in sections[:room]:
-        column = item.get("partition_column")
-        shown = f"{column}={part}" if column else part
-        url = partition_url(item.get("base_url") or "", item["table"], part)
-        head = f"*{slack_escape(item['table'])}* <{url}|{slack_escape(shown)}>"
-        lines = [f"*{label(c)}* `{slack_escape(c['check'])}`: {slack_escape(detail(c))}" for c in changes]
-        text = "\n".join([head, *lines])
-        if len(text) > SLACK_MAX_TEXT:
-            text = text[: SLACK_MAX_TEXT - 30] + "\n... (more on the partition page)"
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": text}})
-    if len(sections) > room:
-        more = f"... and {len(sections) - room} more partition(s)"
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": more}})
-    owners = sorted({o for item in items for o in item.get("owners") or []})
-    who = "Owners: " + slack_escape(", ".join(owners) or "none declared")
-    blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": who}]})
-    return {"text": title, "blocks": blocks}

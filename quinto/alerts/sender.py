@@ -1,6 +1,6 @@
 """The sender: delivers pending outbox rows. Claim a row (one UPDATE ... WHERE status='pending', so
 two senders never both take it), send it, mark it sent. A row that cannot be delivered goes back to
-pending with an exponential backoff (Slack's Retry-After when it rate-limits); nothing is dropped.
+pending with an exponential backoff (the endpoint's Retry-After when it rate-limits); nothing is dropped.
 
 The one allowed duplicate: a sender that dies after a message left and before its row was marked
 leaves the row claimed; the next sender reclaims it (at once when the dead sender ran on the same
@@ -21,9 +21,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from quinto.alerts.deliver import DeliveryError, post_slack, send_email, smtp_settings
-from quinto.alerts.render import render_email, render_slack
-from quinto.store.common import utcnow
+from quinto.alerts.channels import CHANNELS, Channel, DeliveryError, Outgoing
+from quinto.store.common import utc, utcnow
 
 if TYPE_CHECKING:
     from quinto.store import Store
@@ -84,35 +83,32 @@ def backoff(attempts: int, retry_after: float | None = None) -> float:
     return min(BACKOFF_MAX_S, BACKOFF_S * 2 ** max(0, attempts - 1))
 
 
+def channel_of(row: Mapping[str, Any]) -> Channel:
+    try:
+        return CHANNELS[row["channel"]]
+    except KeyError:
+        raise DeliveryError(f"no alert channel '{row['channel']}' is installed", down=True) from None
+
+
 def deliver(row: Mapping[str, Any], settings: Mapping[str, Any]) -> str | None:
-    """Send one outbox row; raises DeliveryError. Returns a note when the message was sent but some
-    recipients were refused."""
-    payload = json.loads(row["payload"])
-    if row["channel"] == "slack":
-        channel = row["target"]
-        webhook = (settings.get("slack") or {}).get(channel)
-        if not webhook:
-            raise DeliveryError(f"Slack channel '{channel}' has no webhook under `slack:` in quinto.yaml", down=True)
-        post_slack(webhook, channel, render_slack(payload))
-        return None
-    smtp = smtp_settings(settings.get("smtp") or {})  # the Message-ID's domain is the expanded sender's
-    subject, text, html = render_email(payload)
-    sender = str(smtp.get("from") or "quinto@localhost")
-    domain = sender.rpartition("@")[2] or "localhost"
-    stamp = row["created_at"].strftime("%Y%m%d%H%M%S") if row.get("created_at") else ""
-    message_id = f"<quinto-alert-{row['id']}.{stamp}@{domain}>"
-    recipients = [a.strip() for a in row["target"].split(",") if a.strip()]
-    refused = send_email(smtp, recipients, subject, text, html, message_id)
-    if refused:
-        return f"SMTP refused {', '.join(refused)}; delivered to the other recipients"
-    return None
+    """Send one outbox row through its channel; raises DeliveryError. Returns a note when the message
+    was sent but not to every recipient."""
+    message = Outgoing(
+        id=int(row["id"]),
+        target=row["target"],
+        payload=json.loads(row["payload"]),
+        created_at=row.get("created_at"),
+        attempts=int(row.get("attempts") or 0),
+    )
+    return channel_of(row).send(message, settings).note
 
 
 def endpoint(row: Mapping[str, Any], settings: Mapping[str, Any]) -> str:
-    if row["channel"] == "slack":
-        return f"slack {row['target']}"
-    smtp = settings.get("smtp") or {}
-    return f"smtp {smtp.get('host')}:{smtp.get('port')}"
+    """The server a row goes to (while it is down, its other rows wait)."""
+    try:
+        return channel_of(row).endpoint(row["target"], settings)
+    except DeliveryError:
+        return f"{row['channel']} {row['target']}"
 
 
 def send_pending(
@@ -132,9 +128,15 @@ def send_pending(
     report = SendReport()
     report.reclaimed = store.reclaim_alerts(now, lease_s, is_dead)
     report.digests = store.form_digests(now)
-    down: dict[str, tuple[dt.datetime, str]] = {}  # endpoint → (its next attempt, why)
-    for row in store.due_alerts(now, limit):
+    due = store.due_alerts(now, limit)
+    # endpoint → (its next attempt, why); an ordered channel's endpoint waits for its older rows
+    down: dict[str, tuple[dt.datetime, str]] = {}
+    waiting = _waiting(store, due, settings, now)
+    for row in due:
         where = endpoint(row, settings)
+        older = waiting.get(where)
+        if older is not None and older[0] < row["id"] and where not in down:
+            down[where] = (older[1], f"waits for alert {older[0]} to the same endpoint, sent first")
         if where in down:
             store.defer_alert(row["id"], *down[where])
             report.deferred += 1
@@ -148,7 +150,7 @@ def send_pending(
             retry_at = now + dt.timedelta(seconds=backoff(attempts, exc.retry_after))
             store.release_alert(row["id"], me, exc.message, retry_at)
             report.failed.append((row["id"], exc.message))
-            if exc.down:
+            if exc.down or _ordered(row):
                 down[where] = (retry_at, exc.message)
             continue
         except Exception as exc:  # noqa: BLE001 - a bug must not leave the row claimed
@@ -163,3 +165,24 @@ def send_pending(
         if note:
             report.notes.append(f"alert {row['id']}: {note}")
     return report
+
+
+def _ordered(row: Mapping[str, Any]) -> bool:
+    """Whether the row's channel delivers an endpoint's rows in order (PagerDuty: a resolve never
+    overtakes the trigger it resolves)."""
+    channel = CHANNELS.get(row["channel"])
+    return channel is not None and channel.ordered
+
+
+def _waiting(
+    store: Store, due: list[dict[str, Any]], settings: Mapping[str, Any], now: dt.datetime
+) -> dict[str, tuple[int, dt.datetime]]:
+    """endpoint → (its oldest pending row that is not due yet, when it is) for ordered channels."""
+    if not any(_ordered(row) for row in due):
+        return {}
+    out: dict[str, tuple[int, dt.datetime]] = {}
+    for row in store.outbox(status="pending", limit=10_000):  # newest first
+        at = row.get("next_attempt_at")
+        if _ordered(row) and at is not None and utc(at) > now:
+            out[endpoint(row, settings)] = (int(row["id"]), utc(at))
+    return out

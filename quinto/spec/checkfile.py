@@ -17,7 +17,7 @@ from quinto.checks import CHECK_TYPES, COMMON_OPTIONS, COUNT, PERCENT, SECONDS, 
 from quinto.errors import Location, Problem, SpecError, did_you_mean
 from quinto.spec.grammar import CheckLine, Condition, GrammarError, parse_check_line, parse_condition, parse_duration
 from quinto.spec.model import Anomaly, Check, Column, MinChange, Reference, Schedule, TableSpec
-from quinto.spec.targets import EMAIL, TARGET_FORMS, parse_level, parse_target
+from quinto.spec.targets import parse_level, parse_target, target_forms, target_problem
 from quinto.spec.yamlfile import Map, Seq, load_file, locate
 
 TOP_KEYS = (
@@ -250,7 +250,7 @@ class _FileParser:
         elif isinstance(value, Seq) and all(isinstance(v, str) for v in value):
             items, locs = list(value), list(value.item_locs)
         else:
-            self.err(doc.value_loc("notify"), f"`notify:` lists where alerts go: {TARGET_FORMS}")
+            self.err(doc.value_loc("notify"), f"`notify:` lists where alerts go: {target_forms()}")
             return (), ()
         targets: list[str] = []
         target_locs: list[Location] = []
@@ -260,8 +260,9 @@ class _FileParser:
             except ValueError as exc:
                 self.err(loc, str(exc))
                 continue
-            if target.address == "owners" and not any(EMAIL.match(o) for o in owners):
-                self.err(loc, "email:owners needs `owners:` with at least one email address")
+            problem = target_problem(target, owners)
+            if problem:
+                self.err(loc, problem)
                 continue
             if str(target) not in targets:
                 targets.append(str(target))

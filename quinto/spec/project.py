@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import urllib.parse
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from quinto.errors import Location, Problem, SpecError, did_you_mean
 from quinto.settings import BY_NAME, SETTINGS, Setting
 from quinto.spec.checkfile import parse_check_file, timezone_problem, with_connection
 from quinto.spec.grammar import parse_duration
 from quinto.spec.model import Project, TableSpec
-from quinto.spec.targets import EMAIL, SLACK_CHANNEL, parse_target
+from quinto.spec.targets import EMAIL, channels, parse_target
 from quinto.spec.yamlfile import Map, Seq, load_file
+
+if TYPE_CHECKING:
+    from quinto.alerts.channels import Channel
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _LITERAL_PASSWORD = re.compile(r"^[a-z0-9+]+://[^/:@]*:([^@]+)@", re.I)
@@ -69,10 +74,12 @@ def load_project(config: str | Path | None = None) -> Project:
     if not isinstance(doc, Map):
         raise SpecError([Problem(Location(str(path), 1, 1), "quinto.yaml is a mapping of settings")])
     settings: dict[str, Any] = default_settings()
+    sections = {c.section_name: c for c in channels().values()}  # the alert channels' sections
     for key, value in doc.items():
-        setting = BY_NAME.get(key)
+        setting = BY_NAME.get(key) or (sections[key].section_setting() if key in sections else None)
         if setting is None:
-            problems.append(Problem(doc.key_loc(key), f"unknown setting '{key}'{did_you_mean(key, BY_NAME)}"))
+            known = [*BY_NAME, *sections]
+            problems.append(Problem(doc.key_loc(key), f"unknown setting '{key}'{did_you_mean(key, known)}"))
             continue
         if setting.default is None and value is None:
             continue
@@ -121,11 +128,11 @@ def load_project(config: str | Path | None = None) -> Project:
             )
         )
     locations: dict[str, Location] = {}
-    for name in ("smtp", "alerts"):
+    if isinstance(doc.get("alerts"), Map):
+        settings["alerts"] = _keyed_setting(BY_NAME["alerts"], doc["alerts"], problems, locations)
+    for name, channel in sections.items():
         if isinstance(doc.get(name), Map):
-            settings[name] = _keyed_setting(BY_NAME[name], doc[name], problems, locations)
-    if isinstance(doc.get("slack"), Map):
-        settings["slack"] = _slack_channels(doc["slack"], problems)
+            settings[name] = _channel_section(channel, doc[name], problems, locations)
     raw_checks = doc.get("checks")
     checks = settings["checks"]
     if not all(isinstance(c, str) for c in checks):
@@ -146,7 +153,9 @@ def load_project(config: str | Path | None = None) -> Project:
 
 def _setting_problem(key: str, value: Any) -> str | None:
     """What is wrong with a setting's value beyond its type, or None."""
-    setting = BY_NAME[key]
+    setting = BY_NAME.get(key)
+    if setting is None:  # an alert channel's section: checked by _channel_section
+        return None
     if setting.choices and value not in setting.choices:
         return f"`{key}:` is one of {', '.join(setting.choices)}{did_you_mean(str(value), setting.choices)}"
     if setting.minimum is not None and isinstance(value, (int, float)) and value < setting.minimum:
@@ -159,7 +168,7 @@ def _setting_problem(key: str, value: Any) -> str | None:
 def default_settings() -> dict[str, Any]:
     """Every setting at its default; mappings with fixed keys hold their keys' defaults."""
     out: dict[str, Any] = {}
-    for s in SETTINGS:
+    for s in (*SETTINGS, *(c.section_setting() for c in channels().values())):
         default = {k.name: _default(k) for k in s.keys} if s.keys else s.default
         out[s.name] = default.copy() if isinstance(default, (dict, list)) else default
     return out
@@ -172,7 +181,11 @@ def _default(setting: Setting) -> Any:
 
 
 def _keyed_setting(
-    parent: Setting, raw: Map, problems: list[Problem], locations: dict[str, Location]
+    parent: Setting,
+    raw: Map,
+    problems: list[Problem],
+    locations: dict[str, Location],
+    secret_message: Callable[[str], str] | None = None,
 ) -> dict[str, Any]:
     """A mapping setting with fixed keys (`smtp:`, `alerts:`): each key validated by its Setting."""
     keys = {k.name: k for k in parent.keys}
@@ -192,13 +205,11 @@ def _keyed_setting(
             continue
         if setting.kind == "secret":
             if not isinstance(value, str) or not _VAR.search(value):
-                problems.append(
-                    Problem(
-                        where,
-                        f"`{name}:` is a secret written in the file; read it from the environment, "
-                        f"e.g. {key}: ${{{parent.name.upper()}_{key.upper()}}}",
-                    )
+                var = re.sub(r"[^A-Z0-9]+", "_", f"{parent.name}_{key}".upper()).strip("_")
+                hint = (
+                    f"`{name}:` is a secret written in the file; read it from the environment, e.g. {key}: ${{{var}}}"
                 )
+                problems.append(Problem(where, secret_message(key) if secret_message else hint))
                 continue
         elif setting.kind == "duration":
             try:
@@ -246,27 +257,38 @@ def _keyed_setting(
     return out
 
 
-def _slack_channels(raw: Map, problems: list[Problem]) -> dict[str, str]:
-    """`slack:` maps "#channel" to its incoming-webhook URL, which is a secret: only ${VAR}."""
-    out: dict[str, str] = {}
+def _channel_section(
+    channel: Channel, raw: Map, problems: list[Problem], locations: dict[str, Location]
+) -> dict[str, Any]:
+    """An alert channel's section of quinto.yaml: its keys (`smtp:`), or endpoint name → its keys
+    (`webhook: {ops: {url: ...}}`); a text value stands for the first key (`"#dq": ${URL}`)."""
+    setting = channel.section_setting()
+    if not channel.named:
+        return _keyed_setting(setting, raw, problems, locations, lambda key: channel.secret_message(None, key))
+    out: dict[str, Any] = {}
     for key, value in raw.items():
-        channel = key if key.startswith("#") else f"#{key}"
-        if not SLACK_CHANNEL.match(channel):
-            problems.append(
-                Problem(raw.key_loc(key), f"'{key}' is not a Slack channel name like \"#dq-alerts\" (quoted in YAML)")
-            )
+        try:
+            endpoint = channel.endpoint_name(str(key))
+        except ValueError as exc:
+            problems.append(Problem(raw.key_loc(key), str(exc)))
             continue
-        if not isinstance(value, str) or not _VAR.search(value):
-            var = "SLACK_" + re.sub(r"[^A-Z0-9]+", "_", channel[1:].upper()).strip("_") + "_WEBHOOK"
-            problems.append(
-                Problem(
-                    raw.value_loc(key),
-                    f"the webhook URL of Slack channel '{channel}' is a secret; read it from the environment, "
-                    f"e.g. ${{{var}}}",
-                )
-            )
+        first = channel.keys[0]
+        if not isinstance(value, Map):
+            if first.kind == "secret" and (not isinstance(value, str) or not _VAR.search(value)):
+                problems.append(Problem(raw.value_loc(key), channel.secret_message(endpoint, first.name)))
+                continue
+            if not isinstance(value, str):
+                problems.append(Problem(raw.value_loc(key), f"`{setting.name}.{key}:` is a mapping of {setting.help}"))
+                continue
+            value = Map({first.name: value.strip()})
+            value.loc, value.key_locs, value.value_locs = raw.value_loc(key), {}, {}
+        parent = Setting(f"{setting.name}.{key}", {}, dict, setting.help, keys=channel.keys)
+        keys = _keyed_setting(parent, value, problems, locations, functools.partial(channel.secret_message, endpoint))
+        missing = [k for k in channel.required if k not in value and keys.get(k) in (None, "")]
+        if missing:
+            problems.append(Problem(raw.key_loc(key), f"`{setting.name}.{key}:` needs `{missing[0]}`"))
             continue
-        out[channel] = value.strip()
+        out[endpoint] = keys
     return out
 
 
@@ -365,26 +387,22 @@ def display_path(path: Path) -> str:
 
 
 def _routing_problems(project: Project, tables: dict[str, TableSpec], every_table: bool) -> list[Problem]:
-    """Slack channels that quinto.yaml does not declare (when it declares some: a typo, with a hint),
-    and digest tables that no check file declares."""
+    """Endpoints of a named channel (a Slack channel, a webhook) that quinto.yaml does not declare
+    when it declares some (a typo, with a hint), and digest tables that no check file declares."""
     problems: list[Problem] = []
-    slack = project.settings.get("slack") or {}
     alerts = project.settings.get("alerts") or {}
-    if slack:
-        named: list[tuple[str, Location | None]] = [
-            (t, loc) for spec in tables.values() for t, loc in zip(spec.notify, spec.notify_locations, strict=True)
-        ]
-        named += [(t, project.locations.get(f"alerts.notify.{i}")) for i, t in enumerate(alerts.get("notify") or [])]
-        for text, loc in named:
-            target = parse_target(text)
-            if target.channel == "slack" and target.address not in slack:
-                problems.append(
-                    Problem(
-                        loc,
-                        f"unknown Slack channel '{target.address}'{did_you_mean(target.address, slack)}; "
-                        "channels and their webhooks are declared under `slack:` in quinto.yaml",
-                    )
-                )
+    named: list[tuple[str, Location | None]] = [
+        (t, loc) for spec in tables.values() for t, loc in zip(spec.notify, spec.notify_locations, strict=True)
+    ]
+    named += [(t, project.locations.get(f"alerts.notify.{i}")) for i, t in enumerate(alerts.get("notify") or [])]
+    registry = channels()
+    for text, loc in named:
+        target = parse_target(text)
+        channel = registry[target.channel]
+        declared = channel.endpoints(project.settings) if channel.named else {}
+        if declared and target.address not in declared:
+            hint = did_you_mean(target.address, declared)
+            problems.append(Problem(loc, channel.unknown_endpoint(target.address, hint)))
     if every_table:
         for i, name in enumerate(alerts.get("digest") or []):
             if name not in tables:

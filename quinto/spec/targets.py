@@ -1,54 +1,67 @@
-"""Notify targets (`slack:#channel`, `email:owners`, `email:a@b.c`) and the per-check alert level."""
+"""Notify targets (`slack:#channel`, `email:owners`, `webhook:ops`, ...) and the per-check alert level.
+
+How a target is written after its prefix is the channel's to say (`quinto.alerts.channels`); the
+registry is looked up when a target is parsed, so plugins' channels are known too."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from quinto.errors import closest, did_you_mean
 
-CHANNELS = ("slack", "email")
+if TYPE_CHECKING:
+    from quinto.alerts.channels import Channel
+
 LEVELS = ("fail", "warn")  # the lowest status that alerts; `notify: false` for none
-SLACK_CHANNEL = re.compile(r"^#[a-z0-9][a-z0-9._-]{0,79}$")
 EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
-TARGET_FORMS = "slack:#channel, email:owners or email:name@example.com"
 
 
 @dataclass(frozen=True)
 class Target:
-    channel: str  # "slack" or "email"
-    address: str  # "#channel", "owners" or an email address
+    channel: str  # the channel's name: "slack", "email", "webhook", ...
+    address: str  # what follows it: "#channel", "owners", an email address, an endpoint's name
 
     def __str__(self) -> str:
         return f"{self.channel}:{self.address}"
 
 
+def channels() -> Mapping[str, Channel]:
+    """The channel registry (imported when first needed: channels render with the whole library)."""
+    from quinto.alerts.channels import CHANNELS
+
+    return CHANNELS
+
+
+def target_forms() -> str:
+    from quinto.alerts.channels import target_forms as forms
+
+    return forms()
+
+
 def parse_target(text: str) -> Target:
     """`slack:#dq` → Target; raises ValueError with a message that says what to write instead."""
     raw = text.strip()
-    channel, sep, address = raw.partition(":")
-    channel, address = channel.strip().lower(), address.strip()
+    name, sep, address = raw.partition(":")
+    name, address = name.strip().lower(), address.strip()
+    registry = channels()
     if not sep:
-        guess = "email:owners" if raw == "owners" else f"email:{raw}" if "@" in raw else f"slack:#{raw.lstrip('#')}"
-        raise ValueError(f"notify target '{raw}' names no channel (did you mean '{guess}'?); use {TARGET_FORMS}")
-    if channel not in CHANNELS:
-        close = closest(channel, CHANNELS)
+        guesses = [g for c in registry.values() if (g := c.guess(raw)) is not None]
+        best = max(guesses, key=lambda g: g[0], default=None)  # the first of the most confident
+        hint = f" (did you mean '{best[1]}'?)" if best else ""
+        raise ValueError(f"notify target '{raw}' names no channel{hint}; use {target_forms()}")
+    if name not in registry:
+        close = closest(name, list(registry))
         hint = f" (did you mean '{close}:{address}'?)" if close else ""
-        raise ValueError(f"unknown notify channel '{channel}' in '{raw}'{hint}; use {TARGET_FORMS}")
-    if channel == "slack":
-        if not address.startswith("#") and SLACK_CHANNEL.match("#" + address):
-            raise ValueError(f"a Slack channel starts with '#': did you mean 'slack:#{address}'?")
-        if not SLACK_CHANNEL.match(address):
-            raise ValueError(
-                f"'{address}' is not a Slack channel name: '#' then lower-case letters, digits, '-', '_' or '.'"
-            )
-        return Target("slack", address)
-    if address == "owners":
-        return Target("email", "owners")
-    if not EMAIL.match(address):
-        hint = did_you_mean(address, ["owners"])
-        raise ValueError(f"'{address}' is neither an email address nor 'owners'{hint}")
-    return Target("email", address)
+        raise ValueError(f"unknown notify channel '{name}' in '{raw}'{hint}; use {target_forms()}")
+    return Target(name, registry[name].parse_address(address))
+
+
+def target_problem(target: Target, owners: Sequence[str]) -> str | None:
+    """What is wrong with a well-formed target for a table with these `owners:`, or None."""
+    return channels()[target.channel].check_address(target.address, owners)
 
 
 def parse_level(value: object) -> str | None:

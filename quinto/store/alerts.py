@@ -133,22 +133,14 @@ class AlertTables:
             "changes": changes,
         }
         text = json.dumps(payload, default=jsonable)
-        rows = []
-        for target in policy.get("targets") or []:
-            base = {
-                "run_id": run_id,
-                "table_name": run.table,
-                "channel": target["channel"],
-                "payload": text,
-                "attempts": 0,
-                "created_at": now,
-            }
-            if policy.get("digest"):
-                day = now.date().isoformat()
-                addresses = target["target"].split(", ") if target["channel"] == "email" else [target["target"]]
-                rows += [{**base, "target": a, "kind": "digest_item", "status": HELD, "day": day} for a in addresses]
-            else:
-                rows.append({**base, "target": target["target"], "kind": "alert", "status": PENDING})
+        targets = list(policy.get("targets") or [])
+        digested = policy.get("digest_targets")
+        if digested is None and policy.get("digest"):  # a run spooled before policies split digests
+            targets, digested = [], [{**t, "target": a} for t in targets for a in t["target"].split(", ")]
+        base = {"run_id": run_id, "table_name": run.table, "payload": text, "attempts": 0, "created_at": now}
+        day = now.date().isoformat()
+        rows = [{**base, **t, "kind": "alert", "status": PENDING, "day": None} for t in targets]  # same keys
+        rows += [{**base, **t, "kind": "digest_item", "status": HELD, "day": day} for t in digested or []]
         if rows:
             conn.execute(alert_outbox.insert(), rows)
         return len(rows)

@@ -186,8 +186,8 @@ alert_outbox = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("run_id", sa.Integer, sa.ForeignKey("runs.id")),  # none for a digest
     sa.Column("table_name", sa.String(512)),  # none for a digest, which may span tables
-    sa.Column("channel", sa.String(16), nullable=False),  # "email" or "slack"
-    sa.Column("target", sa.Text, nullable=False),  # "#channel", or email addresses separated by ", "
+    sa.Column("channel", sa.String(16), nullable=False),  # a channel of quinto.alerts.channels: "email", "slack", ...
+    sa.Column("target", sa.Text, nullable=False),  # as the channel groups it: "#dq", "a@x.com, b@x.com", "ops"
     sa.Column("kind", sa.String(16), nullable=False),  # "alert", "digest_item" or "digest"
     # "pending" → "sending" (claimed by one sender) → "sent"; digest items: "held" → "digested"
     sa.Column("status", sa.String(16), nullable=False),

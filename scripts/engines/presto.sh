@@ -156,6 +156,10 @@ connector.name=hive-hadoop2
 hive.metastore=file
 hive.metastore.catalog.dir=file://$STATE/hive/metastore
 hive.non-managed-table-writes-enabled=true
+# no metastore cache between queries (also the default): a partition committed by one statement is
+# listed by the next, as a sensor polling "\$partitions" needs
+hive.metastore-cache-ttl=0s
+hive.metastore-refresh-interval=0s
 # legacy security (the default) forbids DROP/ALTER unless allowed one by one
 hive.allow-drop-table=true
 hive.allow-rename-table=true
@@ -193,9 +197,9 @@ do_start() {
     if port_open "$PORT"; then
         die "port 127.0.0.1:$PORT is already in use by another process (set QUINTO_PRESTO_PORT)"
     fi
-    do_install
     local jh t0
-    jh="$(java_home)"
+    jh="$(java_home)" # before the download: without a suitable Java there is nothing to fetch
+    do_install
     write_config
     java_cmd "$jh"
     t0="$(now_s)"

@@ -54,9 +54,9 @@ do_start() {
     if port_open "$PORT"; then
         die "port 127.0.0.1:$PORT is already in use by another process (set QUINTO_HIVE_PORT)"
     fi
-    do_install
     local jh t0
-    jh="$(java_home)"
+    jh="$(java_home)" # before the download: without a suitable Java there is nothing to fetch
+    do_install
     mkdir -p "$STATE"/{warehouse,derby,tmp,scratch,local-scratch,resources}
     # A Derby metastore admits one JVM at a time: it lives in $STATE and
     # belongs to this server only. Nothing else may open it while it runs.

@@ -137,6 +137,9 @@ hive.metastore.catalog.dir=local:///metastore
 fs.native-local.enabled=true
 local.location=$STATE/hive
 hive.non-managed-table-writes-enabled=true
+# no metastore cache between queries (also the default): a partition committed by one statement is
+# listed by the next, as a sensor polling "\$partitions" needs
+hive.metastore-cache-ttl=0s
 EOF
 }
 
@@ -151,9 +154,9 @@ do_start() {
     if port_open "$PORT"; then
         die "port 127.0.0.1:$PORT is already in use by another process (set QUINTO_TRINO_PORT)"
     fi
-    do_install
     local jh t0
-    jh="$(java_home)"
+    jh="$(java_home)" # before the download: without a suitable Java there is nothing to fetch
+    do_install
     write_config
     # the launcher refuses to start while its own pid file names a live pid;
     # a just-stopped server can linger as a zombie for a moment, and we know
