@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -81,8 +82,11 @@ def attach_schemas(url: str, files: dict[str, Path]) -> Any:
 
 
 def _database_of(dbapi_connection: Any) -> str:
-    rows = getattr(dbapi_connection, "execute", None) and dbapi_connection.execute("PRAGMA database_list").fetchall()
-    return next((str(r[2]) for r in rows or [] if r[1] == "main"), "")
+    """The file of a SQLite connection's main database ("" for any other connection)."""
+    if not isinstance(dbapi_connection, sqlite3.Connection):
+        return ""
+    rows = dbapi_connection.execute("PRAGMA database_list").fetchall()
+    return next((str(r[2]) for r in rows if r[1] == "main"), "")
 
 
 def check_expectations(result: Any, expect: list[dict[str, Any]], engine: str) -> None:

@@ -7,9 +7,9 @@ import json
 from typing import Any
 
 from flask import Blueprint, abort, request
-from quinto.web import STATUSES, audited_tables, project_or_none, project_problem, store
 from quinto.web import snoozes as snoozes_
 from quinto.web.auth import require_token
+from quinto.web.context import STATUSES, audited_tables, project_or_none, project_problem, store
 from quinto.web.openapi import MAX_ID, document
 
 from quinto.results import jsonable

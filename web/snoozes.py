@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from quinto.web import store, table_spec
+from quinto.web.context import store, table_spec
 from werkzeug.exceptions import BadRequest, NotFound
 
 from quinto.alerts.commands import snooze_end

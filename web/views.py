@@ -7,7 +7,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
-from quinto.web import (
+from quinto.web.auth import check_csrf, require_writer, token_matches
+from quinto.web.charts import trend_svg
+from quinto.web.context import (
     STATUSES,
     audited_tables,
     partition_url,
@@ -17,8 +19,6 @@ from quinto.web import (
     table_spec,
     table_specs,
 )
-from quinto.web.auth import check_csrf, require_writer, token_matches
-from quinto.web.charts import trend_svg
 from quinto.web.heatmap import heatmap_html
 from quinto.web.snoozes import add_snooze
 from werkzeug.wrappers import Response

@@ -1,0 +1,129 @@
+"""What a request of the web app reads: the store (opened once per request), the project and its
+check files (reloaded every PROJECT_TTL seconds, the last good version kept), and the helpers that
+format values and build links. The views, the API and the app factory all import it; it imports
+none of them."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+from urllib.parse import quote
+
+from flask import current_app, g, request
+
+from quinto.errors import QuintoError
+from quinto.evaluate import Status
+from quinto.spec import load_project, load_suite
+from quinto.spec.model import Project, TableSpec
+from quinto.store import Store
+from quinto.workspace import open_store
+
+#: the outcome statuses, mildest first (filters and the API's `status` argument)
+STATUSES = tuple(str(s) for s in Status)
+#: seconds a loaded project (quinto.yaml and its check files) is reused before it is read again
+PROJECT_TTL = 10.0
+
+
+def store() -> Store:
+    """The store for this request (opened once, closed at teardown)."""
+    if "store" not in g:
+        url = current_app.config.get("QUINTO_STORE")
+        if url:
+            g.store = Store(url)
+        else:
+            project = project_or_none()
+            if project is None:
+                raise QuintoError(project_problem() or "no store: set QUINTO_STORE or QUINTO_CONFIG")
+            g.store = open_store(project)
+    return g.store  # type: ignore[no-any-return]
+
+
+def _load() -> dict[str, Any]:
+    cache: dict[str, Any] = current_app.extensions["quinto_project"]
+    if time.monotonic() - cache["at"] < PROJECT_TTL:
+        return cache
+    config = current_app.config.get("QUINTO_CONFIG")
+    cache.update(at=time.monotonic(), problem=None)
+    if not config and current_app.config.get("QUINTO_STORE"):
+        cache.update(project=None, suite=None)
+        return cache
+    try:
+        project = load_project(config)
+        cache["project"] = project
+        cache["suite"] = load_suite(project)
+    except QuintoError as exc:
+        # a check file that stops parsing: keep the last good version and say so on every page
+        cache["problem"] = exc.message
+    return cache
+
+
+def project_or_none() -> Project | None:
+    project: Project | None = _load()["project"]
+    return project
+
+
+def project_problem() -> str | None:
+    problem: str | None = _load()["problem"]
+    return problem
+
+
+def table_spec(table: str) -> TableSpec | None:
+    suite = _load()["suite"]
+    if suite is None:
+        return None
+    spec: TableSpec | None = suite.tables.get(table)
+    return spec
+
+
+def audited_tables(
+    status: str | None, owner: str | None, connection: str | None, q: str | None
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Every audited table's summary with its owners (from its check file), and those matching the
+    filters (empty or None: any): (all, shown). The overview page and /api/tables list these."""
+    specs = table_specs()
+    rows = store().table_summaries()
+    for r in rows:
+        spec = specs.get(r["table_name"])
+        r["owners"] = list(spec.owners) if spec else []
+    shown = [
+        r
+        for r in rows
+        if (not status or r["status"] == status)
+        and (not owner or owner in r["owners"])
+        and (not connection or r["connection"] == connection)
+        and (not q or q.lower() in r["table_name"].lower())
+    ]
+    return rows, shown
+
+
+def table_specs() -> dict[str, TableSpec]:
+    suite = _load()["suite"]
+    return dict(suite.tables) if suite is not None else {}
+
+
+def number(x: Any) -> str:
+    """A value for people: 6 significant digits, integers without a fraction, NULL for None."""
+    if x is None:
+        return "NULL"
+    if isinstance(x, float) and x.is_integer() and abs(x) < 1e15:
+        return f"{int(x):,}" if abs(x) >= 10000 else str(int(x))
+    if isinstance(x, float):
+        return f"{x:.6g}"
+    return str(x)
+
+
+# Links built directly: a page of 500 tables would otherwise spend most of its time in url_for.
+# They match the routes in web/views.py (tests follow every link they render).
+_SAFE = "/:@!$'()*+,;="
+
+
+def table_url(table: str) -> str:
+    return f"{request.script_root}/tables/{quote(table, safe=_SAFE)}"
+
+
+def partition_url(table: str, partition: str) -> str:
+    return f"{table_url(table)}/partitions/{quote(partition, safe=_SAFE)}"
+
+
+def run_url(run_id: int) -> str:
+    return f"{request.script_root}/runs/{int(run_id)}"
