@@ -161,7 +161,8 @@ def _good(points: Sequence[Point], partition: str, order: Callable[[str], Any], 
     and where this check did not FAIL unless marked good; oldest first."""
     here = order(partition)
     return sorted(
-        (p for p in points if order(p.partition) < here and not p.failed(key)), key=lambda p: order(p.partition)
+        (p for p in points if order(p.partition) < here and not p.failed(key) and math.isfinite(p.value)),
+        key=lambda p: order(p.partition),
     )
 
 

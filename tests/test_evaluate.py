@@ -228,3 +228,20 @@ def test_integer_partitions_order_by_value() -> None:
 )
 def test_human_numbers(x: float, unit: str, text: str) -> None:
     assert human(x, unit) == text
+
+
+def test_a_nan_or_infinite_value_in_history_teaches_nothing() -> None:
+    """One NaN (an avg over a column holding NaN) or inf stored in history must not turn every later
+    band into NaN, which failed each partition of the window ("expected nan to nan")."""
+    data = series(28, weekend=1.5, noise=0.02)
+    history = pts(data[:28])
+    c = check(anomaly=Anomaly())
+    for bad in (math.nan, math.inf, -math.inf):
+        poisoned = [*history[:10], Point(history[10].partition, bad), *history[11:]]
+        verdict = judge_anomaly(c, data[28][1], poisoned, data[28][0], unit="count")
+        assert verdict.status == Status.PASS, verdict.message
+        assert verdict.low is not None and math.isfinite(verdict.low), verdict.message
+    ch = check(condition=parse_condition("between -20% and +20%"), change=PREVIOUS)
+    base = [Point("2026-06-01", 100.0), Point("2026-06-02", math.inf)]
+    verdict = judge_change(ch, 105.0, base, "2026-06-03")
+    assert verdict.status == Status.PASS and "on 2026-06-01" in verdict.message, verdict.message
