@@ -542,7 +542,7 @@ class Auditor:
             # text order is partition order except for integers, which are filtered here instead
             text_order = self.spec.partition_type != "integer"
             history = self.store.history(
-                self.spec.table, needs, before=max(parts) if text_order else None, exclude=parts
+                self.spec.table, needs, before=max(parts) if text_order else None, exclude=parts, integer=not text_order
             )
             if not text_order:
                 newest = self.order(max(parts, key=self.order))
