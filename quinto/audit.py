@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -438,6 +439,8 @@ class Auditor:
             return Verdict(Status.FAIL, "no value: the metric is NULL (no non-NULL rows in the partition)")
         if not isinstance(value, (int, float)):
             return Verdict(Status.ERROR, f"the metric is not a number: {str(value)[:80]!r}")
+        if not math.isfinite(value):
+            return Verdict(Status.FAIL, f"no finite value: the metric is {value} (NaN or infinite values in the data)")
         hist = history.get(self.fps[check.key], [])
         if check.change:
             return judge_change(check, float(value), hist, partition, self.order)
@@ -539,7 +542,7 @@ class Auditor:
             # text order is partition order except for integers, which are filtered here instead
             text_order = self.spec.partition_type != "integer"
             history = self.store.history(
-                self.spec.table, needs, before=max(parts) if text_order else None, exclude=parts
+                self.spec.table, needs, before=max(parts) if text_order else None, exclude=parts, integer=not text_order
             )
             if not text_order:
                 newest = self.order(max(parts, key=self.order))

@@ -206,9 +206,9 @@ def _training(points: Sequence[Point], model: Model, day: dt.date | None) -> lis
 
 def fit(points: Sequence[Point], partition: str, model: Model, check: str = "") -> Fit | Learning:
     """The expected value and passing band of `partition` for `check`, from earlier `points`
-    (oldest first)."""
+    (oldest first). A NaN or infinite value teaches nothing (it would turn every band into NaN)."""
     day = parse_day(partition)
-    train = _training(points, model, day)
+    train = _training([p for p in points if math.isfinite(p.value)], model, day)
     days = [parse_day(p.partition) for p in train]
     dated = day is not None and all(d is not None for d in days)
     n = len(train)

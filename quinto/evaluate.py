@@ -161,7 +161,8 @@ def _good(points: Sequence[Point], partition: str, order: Callable[[str], Any], 
     and where this check did not FAIL unless marked good; oldest first."""
     here = order(partition)
     return sorted(
-        (p for p in points if order(p.partition) < here and not p.failed(key)), key=lambda p: order(p.partition)
+        (p for p in points if order(p.partition) < here and not p.failed(key) and math.isfinite(p.value)),
+        key=lambda p: order(p.partition),
     )
 
 
@@ -173,9 +174,17 @@ def change_base(
     vs, n = check.change.vs, check.change.n
     good = _good(points, partition, order, check.key)
     skipped = [p.partition for p in points if p.failed(check.key) and order(p.partition) < order(partition)]
+    # a partition marked good where a check of this metric FAILed accepted a new level: nothing
+    # before it is compared with, or every partition of the new level would FAIL against the old one
+    starts = [p.partition for p in good if p.good and p.failed_by]
+    since = ""
+    if starts:
+        good = [p for p in good if order(p.partition) >= order(starts[-1])]
+        skipped = [p for p in skipped if order(p) > order(starts[-1])]
+        since = f" since the new level accepted on {starts[-1]}"
     if vs == "average":
         if len(good) < n:
-            return f"learning: {len(good)} of {n} good partitions for the average"
+            return f"learning: {len(good)} of {n} good partitions for the average{since}"
         last = good[-n:]
         mean = statistics.fmean(p.value for p in last)
         return mean, f"(average of {n} partitions {last[0].partition} to {last[-1].partition})"
@@ -185,7 +194,7 @@ def change_base(
             return f"`change vs same weekday last week` needs date partitions, not {partition!r}"
         same = [p for p in good if (d := parse_day(p.partition)) is not None and d.weekday() == day.weekday()]
         if not same:
-            return f"learning: no earlier good {day.strftime('%A')} yet"
+            return f"learning: no earlier good {day.strftime('%A')}{since or ' yet'}"
         base = same[-1]
         week_ago = (day - dt.timedelta(days=7)).isoformat()
         note = (
@@ -199,7 +208,7 @@ def change_base(
         return base.value, f"on {base.partition} ({note})"
     if len(good) < n:
         return (
-            f"learning: {len(good)} earlier good partition(s), {n} needed"
+            f"learning: {len(good)} earlier good partition(s){since}, {n} needed"
             if n > 1
             else ("learning: no earlier good partition to compare with yet")
         )

@@ -228,3 +228,38 @@ def test_integer_partitions_order_by_value() -> None:
 )
 def test_human_numbers(x: float, unit: str, text: str) -> None:
     assert human(x, unit) == text
+
+
+def test_a_nan_or_infinite_value_in_history_teaches_nothing() -> None:
+    """One NaN (an avg over a column holding NaN) or inf stored in history must not turn every later
+    band into NaN, which failed each partition of the window ("expected nan to nan")."""
+    data = series(28, weekend=1.5, noise=0.02)
+    history = pts(data[:28])
+    c = check(anomaly=Anomaly())
+    for bad in (math.nan, math.inf, -math.inf):
+        poisoned = [*history[:10], Point(history[10].partition, bad), *history[11:]]
+        verdict = judge_anomaly(c, data[28][1], poisoned, data[28][0], unit="count")
+        assert verdict.status == Status.PASS, verdict.message
+        assert verdict.low is not None and math.isfinite(verdict.low), verdict.message
+    ch = check(condition=parse_condition("between -20% and +20%"), change=PREVIOUS)
+    base = [Point("2026-06-01", 100.0), Point("2026-06-02", math.inf)]
+    verdict = judge_change(ch, 105.0, base, "2026-06-03")
+    assert verdict.status == Status.PASS and "on 2026-06-01" in verdict.message, verdict.message
+
+
+@pytest.mark.parametrize("base", [ChangeBase("weekday", 7), ChangeBase("average", 7), PREVIOUS])
+def test_change_checks_accept_a_new_level_marked_good(base: ChangeBase) -> None:
+    """+30 % from day 28, the owner marks day 28 good: no change check FAILs after it. Comparing the
+    new level with the old one failed each weekday once and then, the FAILed ones being skipped,
+    again every week (a Thursday compared with the last Thursday before the change, forever)."""
+    c = check(condition=parse_condition("between -20% and +20%"), change=base)
+    data = series(56, noise=0.01, seed=4)
+    data = [(p, v * 1.3 if i >= 28 else v) for i, (p, v) in enumerate(data)]
+    history = [*pts(data[:28]), Point(data[28][0], data[28][1], good=True, failed_by=frozenset({"k"}))]
+    after = []
+    for p, v in data[29:]:
+        verdict = judge_change(c, v, history, p)
+        after.append(verdict.status)
+        history.append(Point(p, v, failed_by=frozenset({"k"}) if verdict.status == Status.FAIL else frozenset()))
+    assert Status.FAIL not in after, after
+    assert after.count(Status.LEARNING) <= 6 and after[-7:] == [Status.PASS] * 7

@@ -194,3 +194,24 @@ def test_backfill_one_grouped_scan_per_chunk(
         assert "GROUP BY" in r.run.statements[0]["sql"]
     anomaly = statuses(results[2], "row_count anomaly")
     assert anomaly == {DAYS[9]: "PASS", DAYS[10]: "PASS"}  # learnt from the earlier chunks' stored values
+
+
+def test_integer_partitions_learn_from_the_newest_past_the_history_limit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, store_url: str
+) -> None:
+    """History is read newest first with a cap (400 per metric): for integer partitions newest means
+    the largest number, not the largest text ("999" > "1099"), or batch 1100 compared with 999."""
+    checks = """
+table: dw.events
+partition: ds
+partition_type: integer
+checks:
+  - row_count change vs previous partition between -50% and +100%
+"""
+    project, suite, url = build(tmp_path, {}, monkeypatch, store_url, checks)
+    rows = [[i, "a", b] for b in range(1, 1101) for i in range(2)]
+    load_tables(url, {"dw.events": {"columns": {"id": "INTEGER", "kind": "VARCHAR", "ds": "INTEGER"}, "rows": rows}})
+    backfill("dw.events", "1", "1099", project=project, suite=suite, chunk=1100)
+    result = audit("dw.events", "1100", project=project, suite=suite)
+    (outcome,) = result.outcomes
+    assert "on 1099 (previous good partition)" in outcome.message, outcome.message

@@ -367,6 +367,7 @@ class Store(QueueMixin, AlertTables):
         before: str | None,
         exclude: Iterable[str] = (),
         limit: int = 400,
+        integer: bool = False,
     ) -> dict[str, list[Point]]:
         """Current metric values of the partitions before `before` (and not in `exclude`), oldest
         first, by fingerprint, as the baseline model reads them (`quinto.baseline`): partitions
@@ -388,7 +389,8 @@ class Store(QueueMixin, AlertTables):
                 mv.partition_value < before if before is not None else sa.true(),
                 mv.partition_value.not_in(bad) if bad else sa.true(),
             )
-            .order_by(mv.partition_value.desc())
+            # integer partitions: the newest are the longest numbers (as text "999" > "1099")
+            .order_by(*([sa.func.length(mv.partition_value).desc()] if integer else []), mv.partition_value.desc())
             .limit(limit * len(fps))
         )
         failed_q = sa.select(o.fingerprint, o.partition_value, o.check_key).where(
