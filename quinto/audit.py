@@ -232,6 +232,7 @@ class Auditor:
         self.fps = {c.key: fingerprint(c) for c in spec.checks}
         self.part_col = PartitionColumn(spec.partition, spec.partition_type) if spec.partition else None
         self.order = partition_order(spec.partition_type)
+        self.change_checks = frozenset(c.key for c in spec.checks if c.change)
         self.progress: Callable[[int], None] | None = None  # called with the partitions done per chunk
         self.unreachable = False  # set when a scan finds the warehouse unreachable
 
@@ -443,7 +444,7 @@ class Auditor:
             return Verdict(Status.FAIL, f"no finite value: the metric is {value} (NaN or infinite values in the data)")
         hist = history.get(self.fps[check.key], [])
         if check.change:
-            return judge_change(check, float(value), hist, partition, self.order)
+            return judge_change(check, float(value), hist, partition, self.order, self.change_checks)
         verdicts = []
         if check.anomaly is not None:
             verdicts.append(
@@ -531,6 +532,20 @@ class Auditor:
         run.finished_at = dt.datetime.now(dt.UTC)
         return run
 
+    def history_depth(self) -> int:
+        """How many earlier partitions the judging of this suite may read: the longest window
+        (weeks of days with same_weekday, earlier same days of the month with month_day) or change
+        base, and never under 400."""
+        depth = 400
+        for c in self.spec.checks:
+            if c.anomaly is not None:
+                days = c.anomaly.window * (7 if c.anomaly.same_weekday else 1)
+                month_day = c.anomaly.seasonality is not None and "month_day" in c.anomaly.seasonality
+                depth = max(depth, days + (4 * 31 if month_day else 0) + 10)
+            if c.change is not None:
+                depth = max(depth, 4 * c.change.n + 10)
+        return depth
+
     def load_history(self, parts: Sequence[str], run: Run) -> tuple[dict[str, list[Point]], dict[str, str]]:
         """Stored values of the partitions before the newest one audited, as the baseline model
         reads them (those audited now are judged in order and learn from each other), and the
@@ -542,7 +557,12 @@ class Auditor:
             # text order is partition order except for integers, which are filtered here instead
             text_order = self.spec.partition_type != "integer"
             history = self.store.history(
-                self.spec.table, needs, before=max(parts) if text_order else None, exclude=parts, integer=not text_order
+                self.spec.table,
+                needs,
+                before=max(parts) if text_order else None,
+                exclude=parts,
+                integer=not text_order,
+                limit=self.history_depth() + len(parts),
             )
             if not text_order:
                 newest = self.order(max(parts, key=self.order))

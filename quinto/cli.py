@@ -153,7 +153,7 @@ def print_result(result: AuditResult) -> None:
     same_error = bool(run.error) and all(o.status == Status.ERROR and o.message == run.error for o in result.outcomes)
     for o in [] if same_error else result.outcomes:
         unit = display_unit(o.check_type)
-        status = click.style(f"{o.status:<5}", fg=COLORS[o.status], bold=o.status != Status.PASS)
+        status = click.style(f"{o.status:<8}", fg=COLORS[o.status], bold=o.status.rank > Status.PASS.rank)
         part = f"{o.partition}  " if len(run.partitions) > 1 else ""
         click.echo(f"{status} {part}{o.check}  value={fmt(o.value, unit)}  {o.message}")
     counts = {s: sum(1 for o in result.outcomes if o.status == s) for s in Status}
@@ -181,7 +181,7 @@ def remote_exit_code(doc: dict[str, Any]) -> int:
 def print_remote(doc: dict[str, Any]) -> None:
     for o in doc.get("outcomes") or []:
         status = Status(o["status"])
-        styled = click.style(f"{status:<5}", fg=COLORS[status], bold=status != Status.PASS)
+        styled = click.style(f"{status:<8}", fg=COLORS[status], bold=status.rank > Status.PASS.rank)
         check = o.get("check") or o.get("check_key")
         click.echo(f"{styled} {check}  value={fmt(o.get('value'))}  {o.get('message', '')}")
     table = doc.get("table") or doc.get("table_name")
@@ -428,7 +428,7 @@ def runs_cmd(config: str | None, limit: int) -> None:
         parts = json.loads(r["partitions"])
         shown = parts[0] if len(parts) == 1 else f"{parts[0]}..{parts[-1]} ({len(parts)})"
         click.echo(
-            f"{r['id']:>6}  {r['started_at']:%Y-%m-%d %H:%M:%S}  {r['status']:<5}  {r['table_name']}  "
+            f"{r['id']:>6}  {r['started_at']:%Y-%m-%d %H:%M:%S}  {r['status']:<8}  {r['table_name']}  "
             f"{shown}  {r['statement_count']} statement(s)"
         )
 

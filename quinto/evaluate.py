@@ -156,24 +156,37 @@ def signed_pct(pct: float | None) -> str:
     return ("+" if pct >= 0 else "\u2212") + human(abs(pct), "%")
 
 
-def _good(points: Sequence[Point], partition: str, order: Callable[[str], Any], key: str) -> list[Point]:
-    """Earlier partitions a change is measured against: not marked bad (the store leaves those out)
-    and where this check did not FAIL unless marked good; oldest first."""
+def _defective(p: Point, changes: frozenset[str]) -> bool:
+    """A check of the metric that judges the partition itself (a threshold or an anomaly band, not a
+    change, which only says it differs from another) FAILed there, and nobody marked it good."""
+    return not p.good and bool(p.failed_by - changes)
+
+
+def _good(points: Sequence[Point], partition: str, order: Callable[[str], Any], changes: frozenset[str]) -> list[Point]:
+    """Earlier partitions a change is measured against, oldest first: not marked bad (the store
+    leaves those out) and not defective. A change check's own FAIL does not count: a weekend that
+    FAILs `change vs previous partition` must not have the whole next week compared with Friday."""
     here = order(partition)
     return sorted(
-        (p for p in points if order(p.partition) < here and not p.failed(key) and math.isfinite(p.value)),
+        (p for p in points if order(p.partition) < here and not _defective(p, changes) and math.isfinite(p.value)),
         key=lambda p: order(p.partition),
     )
 
 
 def change_base(
-    check: Check, points: Sequence[Point], partition: str, order: Callable[[str], Any]
+    check: Check,
+    points: Sequence[Point],
+    partition: str,
+    order: Callable[[str], Any],
+    changes: frozenset[str] = frozenset(),
 ) -> tuple[float, str] | str:
-    """The value a change check compares with and a description of it, or why there is none yet."""
+    """The value a change check compares with and a description of it, or why there is none yet.
+    `changes`: the keys of the table's change checks (their FAILs do not make a partition bad)."""
     assert check.change is not None
     vs, n = check.change.vs, check.change.n
-    good = _good(points, partition, order, check.key)
-    skipped = [p.partition for p in points if p.failed(check.key) and order(p.partition) < order(partition)]
+    changes = changes | {check.key}
+    good = _good(points, partition, order, changes)
+    skipped = [p.partition for p in points if _defective(p, changes) and order(p.partition) < order(partition)]
     # a partition marked good where a check of this metric FAILed accepted a new level: nothing
     # before it is compared with, or every partition of the new level would FAIL against the old one
     starts = [p.partition for p in good if p.good and p.failed_by]
@@ -221,10 +234,15 @@ def change_base(
 
 
 def judge_change(
-    check: Check, value: float, points: Sequence[Point], partition: str, order: Callable[[str], Any] | None = None
+    check: Check,
+    value: float,
+    points: Sequence[Point],
+    partition: str,
+    order: Callable[[str], Any] | None = None,
+    changes: frozenset[str] = frozenset(),
 ) -> Verdict:
     assert check.condition is not None and check.change is not None
-    base = change_base(check, points, partition, order or partition_order())
+    base = change_base(check, points, partition, order or partition_order(), changes)
     if isinstance(base, str):  # nothing to compare with yet, or never (a misfit base)
         return Verdict(Status.LEARNING if base.startswith("learning") else Status.WARN, base)
     previous, described = base

@@ -163,3 +163,16 @@ def test_a_check_erring_on_each_new_partition_alerts_once_it_persists(store_url:
     store.save_run(run_at(Status.PASS, T0 + 48 * H, "2026-11-03"))
     store.save_run(run_at(Status.ERROR, T0 + 72 * H, "2026-11-04"))  # erring again, anew
     assert len(changes(store)) == 1
+
+
+def test_learning_neither_recovers_nor_fails() -> None:
+    """A check edited after it FAILed starts a new history and is LEARNING: no RECOVERED alert,
+    and the failure stays what was last announced until the check is judged again."""
+    now = dt.datetime(2026, 11, 27, tzinfo=dt.UTC)
+    failing, kind = step(None, "FAIL", "fail", now)
+    assert kind == "failing"
+    learning, kind = step(failing, "LEARNING", "fail", now + dt.timedelta(hours=1))
+    assert kind is None and learning == failing
+    _, kind = step(learning, "PASS", "fail", now + dt.timedelta(hours=2))
+    assert kind == "recovered"
+    assert step(None, "LEARNING", "fail", now)[1] is None

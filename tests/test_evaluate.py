@@ -75,10 +75,23 @@ def test_change_relative_and_absolute() -> None:
 
 def test_change_skips_a_failed_partition_and_says_so() -> None:
     rel = check(condition=parse_condition("between -30% and +50%"), change=PREVIOUS)
-    hist = [Point("2026-11-01", 100.0), Point("2026-11-02", 10.0, failed_by=frozenset({"k"}))]
+    # 2026-11-02 FAILed the metric's anomaly band: a defect, not a base
+    hist = [Point("2026-11-01", 100.0), Point("2026-11-02", 10.0, failed_by=frozenset({"row_count anomaly"}))]
     v = judge_change(rel, 105, hist, "2026-11-03")
     assert v.status == Status.PASS
     assert "on 2026-11-01" in v.message and "skipped 2026-11-02" in v.message
+
+
+def test_a_change_checks_own_fail_does_not_cascade() -> None:
+    """Weekends x1.5: Saturday FAILs a day-to-day change, and Sunday, Monday... are still compared
+    with the day before them, not with Friday for a week."""
+    rel = check(condition=parse_condition("between -30% and +30%"), change=PREVIOUS)
+    friday, saturday, sunday = Point("2026-11-06", 100.0), "2026-11-07", "2026-11-08"
+    hist = [friday, Point(saturday, 150.0, failed_by=frozenset({"k"}))]
+    assert judge_change(rel, 150, [friday], saturday).status == Status.FAIL
+    assert judge_change(rel, 150, hist, sunday).status == Status.PASS
+    monday = judge_change(rel, 100, [*hist, Point(sunday, 150.0)], "2026-11-09")
+    assert monday.status == Status.FAIL and "on 2026-11-08" in monday.message  # -33 %: vs Sunday, once
 
 
 def test_change_vs_same_weekday_last_week_fits_weekly_tables() -> None:

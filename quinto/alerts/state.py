@@ -58,6 +58,8 @@ def step(
     `silent` (a snooze, a backfill) records the state but announces nothing, so the first run after
     it announces whatever differs from what was last announced. `error_since`: when the check began
     erring elsewhere (on the table's previous partition), for an ERROR that is new here."""
+    if status == "LEARNING" and prior is not None:
+        return prior, None  # not judged: neither a failure nor a recovery (e.g. a check just edited)
     prior = prior or State(OK, now, OK, None)
     cat = category(status, level)
     since = prior.since if prior.state == cat else (error_since or now) if cat == ERROR else now
