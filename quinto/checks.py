@@ -363,5 +363,24 @@ CHECK_TYPES: dict[str, CheckType] = {
     ]
 }
 
-# Options every check accepts, besides its type's own.
-COMMON_OPTIONS = frozenset({"name", "warn", "fail", "severity", "anomaly", "samples", "notify", "description"})
+# Options every check accepts, besides its type's own, with what they mean (the README's table).
+OPTION_DOCS: dict[str, str] = {
+    "name": "the check's identity (default: its line); results and history are keyed by it",
+    "warn": 'a condition that raises WARN when it holds, e.g. `{warn: "> 10"}`',
+    "fail": 'a condition that raises FAIL when it holds, e.g. `{fail: "> 100"}`',
+    "severity": "what a broken inline condition (or anomaly band) means: `fail` (default) or `warn`",
+    "anomaly": (
+        "`{}` or `{window: 28, sigma: 3, min_history: 14, seasonality: [weekday], direction: both, "
+        "min_change: 5%, method: robust}`: FAIL outside the prediction band of the metric's history model "
+        "(see [History and baselines](#history-and-baselines)); `LEARNING` below `min_history` (default 14 for "
+        "daily partitions, 7 otherwise). `seasonality`: a list of `weekday`, `month_day` (`[]`: none; default "
+        "`[weekday]` on daily partitions). `direction`: `both`, `drop` or `spike`. `min_change`: a percentage, "
+        "an amount, or both as a list. `method: mean` does not down-weight outliers. `same_weekday: true` (older "
+        "files) means `seasonality: [weekday]` with `window` counted in weeks; `calibrate` is accepted and "
+        "always on"
+    ),
+    "samples": "failing rows fetched after the check fails (default 20, 0 for none)",
+    "notify": "the lowest status that alerts: `fail` (default), `warn` (WARN and FAIL), or `false` (never)",
+    "description": "free text shown with the check",
+}
+COMMON_OPTIONS = frozenset(OPTION_DOCS)
