@@ -12,7 +12,7 @@ with the patterns real tables have, for Quinto (through its CLI) and for the pub
 5. Reports per method: recall of labelled defects, false FAILs per 1,000 judged pairs (split by the
    pattern that explains the day), warm-up partitions and FAILs after the accepted shift.
 
-    python bench/verdict_quality.py [--days 120] [--backfill-days 28] [--seed 7] [--json PATH] [--quick]
+    python bench/verdict_quality.py [--days 120] [--backfill-days 42] [--seed 7] [--json PATH] [--quick]
     python bench/verdict_quality.py --checks today   # only the anomaly options today's parser accepts
 """
 
@@ -23,6 +23,7 @@ import datetime as dt
 import json
 import math
 import random
+import resource
 import sqlite3
 import statistics
 import subprocess
@@ -309,7 +310,9 @@ def run_quinto_table(config: Path, p: Profile, partitions: list[str], backfill_d
         outcomes = json.loads(proc.stdout)["outcomes"]
         record(v, p.table, outcomes)
         if p.shift and ds >= day_of(p.shift[0]).isoformat() and p.table not in v.marks and shift_failed(v, p.table, ds):
-            run_cli(config, "mark", p.table, "-p", f"ds={ds}", "good", "--reason", "planned")
+            proc = run_cli(config, "mark", p.table, "-p", f"ds={ds}", "good", "--reason", "planned")
+            if proc.returncode != 0:
+                raise SystemExit(f"quinto mark {p.table} ds={ds} failed ({proc.returncode}): {proc.stderr.strip()}")
             v.marks[p.table] = ds
     return v
 
@@ -511,6 +514,8 @@ class Score:
     after_shift: int = 0
     missed: list[str] = field(default_factory=list)
     by_pattern: Counter[str] = field(default_factory=Counter)
+    by_check: Counter[str] = field(default_factory=Counter)
+    marks: dict[str, str] = field(default_factory=dict)  # table -> the partition the owner marked good
 
     @property
     def recall(self) -> float:
@@ -525,7 +530,7 @@ Points = list[tuple[str, str]]  # (ds, status) of one check, oldest first
 
 
 def score(method: str, v: Verdicts, profiles: Iterable[Profile], checks: set[str] | None = None) -> Score:
-    s = Score(method)
+    s = Score(method, marks=dict(v.marks))
     for p in profiles:
         series: dict[str, Points] = {}
         for (t, ds, c), st in sorted(v.status.items()):
@@ -534,7 +539,7 @@ def score(method: str, v: Verdicts, profiles: Iterable[Profile], checks: set[str
         score_defects(s, p, series, v.metric)
         for c, points in series.items():
             accepted = v.marks.get(p.table) or (day_of(p.shift[0]).isoformat() if p.shift else None)
-            score_false(s, p, points, accepted if v.metric[c] == "row_count" else None)
+            score_false(s, p, c, points, accepted if v.metric[c] == "row_count" else None)
             score_warmup(s, points)
     return s
 
@@ -550,7 +555,7 @@ def score_defects(s: Score, p: Profile, series: dict[str, Points], metric: dict[
             s.missed.append(f"{p.table} {ds} {x.kind}")
 
 
-def score_false(s: Score, p: Profile, points: Points, accepted: str | None) -> None:
+def score_false(s: Score, p: Profile, check: str, points: Points, accepted: str | None) -> None:
     """Judged pairs and false FAILs on partitions without a defect (nor the planned shift's own day).
     `accepted`: for a check of the shifted metric, the partition the owner marked good (or, never
     marked, the shift's first day); its FAILs after it are counted apart too."""
@@ -562,6 +567,7 @@ def score_false(s: Score, p: Profile, points: Points, accepted: str | None) -> N
             if st == "FAIL":
                 s.false_fails += 1
                 s.by_pattern[pattern_of(p, ds, previous == "FAIL")] += 1
+                s.by_check[check] += 1
                 s.after_shift += bool(accepted and ds > accepted)
         previous = st
 
@@ -618,6 +624,8 @@ def as_json(scores: list[Score], meta: dict[str, object]) -> dict[str, object]:
             "never_judged": s.never,
             "fails_after_shift": s.after_shift,
             "false_fails_by_pattern": dict(s.by_pattern),
+            "false_fails_by_check": dict(s.by_check),
+            "marked_good": s.marks,
             "missed": s.missed,
         }
         for s in scores
@@ -627,11 +635,13 @@ def as_json(scores: list[Score], meta: dict[str, object]) -> dict[str, object]:
 
 # ---------------------------------------------------------------------------------------------- main
 
+CPU_OF = (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--days", type=int, default=120, help="daily partitions per table")
-    ap.add_argument("--backfill-days", type=int, default=28, help="days backfilled before the daily audits start")
+    ap.add_argument("--backfill-days", type=int, default=42, help="days backfilled before the daily audits start")
     ap.add_argument("--tables", type=int, default=len(PROFILES), help="how many of the tables to use")
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument(
@@ -643,6 +653,13 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.quick:
         args.days, args.backfill_days = 50, 46
+    scores, meta = measure(args)
+    report(scores, meta, args.json_path)
+    return 0
+
+
+def measure(args: argparse.Namespace) -> tuple[list[Score], dict[str, object]]:
+    """Build the warehouse, run Quinto and the peers on it, score them all."""
     profiles = [p.within(args.days) for p in PROFILES[: args.tables]]
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="quinto-verdicts-") as tmp:
@@ -653,33 +670,38 @@ def main(argv: list[str] | None = None) -> int:
         partitions = {p.table: sorted(metrics[p.table]["row_count"]) for p in profiles}
         variant, config = choose_checks(work, warehouse, profiles, args.checks)
         quinto = run_quinto(config, partitions, profiles, args.backfill_days, args.jobs)
-    anomaly_checks = {c for c in quinto.metric if "anomaly" in c}
+    anomaly_checks = {c for c in quinto.metric if c.endswith(" anomaly")}
     scores = [
         score("quinto (CLI), anomaly checks", quinto, profiles, anomaly_checks),
         score("quinto (CLI), all checks", quinto, profiles),
     ]
     scores += [score(name, run_peer(name, metrics, profiles), profiles) for name in PEERS]
-    seconds = time.monotonic() - started
+    cpu = sum(getattr(resource.getrusage(who), f) for who in CPU_OF for f in ("ru_utime", "ru_stime"))
     meta = {
         "days": args.days,
         "backfill_days": args.backfill_days,
         "tables": {p.table: p.patterns for p in profiles},
         "seed": args.seed,
         "checks": variant,
-        "seconds": round(seconds, 1),
+        "seconds": round(time.monotonic() - started, 1),
+        "cpu_seconds": round(cpu, 1),
     }
+    return scores, meta
+
+
+def report(scores: list[Score], meta: dict[str, object], json_path: str | None) -> None:
     print(
-        f"{len(profiles)} tables × {args.days} days (backfill {args.backfill_days}), seed {args.seed},"
-        f" check files: {variant}; {seconds:.0f} s"
+        f"{len(meta['tables'])} tables × {meta['days']} days (backfill {meta['backfill_days']}), seed {meta['seed']},"
+        f" check files: {meta['checks']}; {meta['seconds']:.0f} s wall, {meta['cpu_seconds']:.0f} s CPU"
+        " (this process and the quinto processes)"
     )
     print(markdown(scores))
     print(GOALS)
     for s in scores:
         if s.missed:
             print(f"{s.method} missed: {'; '.join(s.missed)}")
-    if args.json_path:
-        Path(args.json_path).write_text(json.dumps(as_json(scores, meta), indent=2))
-    return 0
+    if json_path:
+        Path(json_path).write_text(json.dumps(as_json(scores, meta), indent=2))
 
 
 def choose_checks(work: Path, warehouse: Path, profiles: list[Profile], wanted: str) -> tuple[str, Path]:
