@@ -326,6 +326,11 @@ def shift_failed(v: Verdicts, table: str, ds: str) -> bool:
 def run_quinto(
     config: Path, partitions: dict[str, list[str]], profiles: Iterable[Profile], backfill_days: int, jobs: int
 ) -> Verdicts:
+    # The store is created by the first command that opens it; two doing so at once can collide
+    # ("table runs already exists"), so one command creates it before the tables run side by side.
+    proc = run_cli(config, "runs", "--limit", "1")
+    if proc.returncode != 0:
+        raise SystemExit(f"quinto runs failed ({proc.returncode}): {proc.stderr.strip()}")
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         parts = list(pool.map(lambda p: run_quinto_table(config, p, partitions[p.table], backfill_days), profiles))
     merged = Verdicts()
