@@ -47,6 +47,7 @@ bench: install
 	$(BIN)/python bench/core_scan.py
 	$(BIN)/python bench/backfill.py
 	$(BIN)/python bench/anomaly_quality.py
+	$(BIN)/python bench/verdict_quality.py
 	$(BIN)/python bench/compare.py
 	$(BIN)/python bench/web_pages.py
 

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from bench.verdict_quality import PEERS
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -23,3 +25,25 @@ def test_core_bench_smoke(pg_server_url: str) -> None:
     results = json.loads(proc.stdout)
     assert [r["engine"] for r in results] == ["duckdb", "postgres"]
     assert all(r["statements"] == 1 and r["ratio"] > 0 for r in results)
+
+
+def test_verdict_quality_bench_smoke(tmp_path: Path) -> None:
+    """bench/verdict_quality.py builds its warehouse, runs Quinto's CLI and every peer method, and reports
+    each of them; quality figures are only checked for sanity (they are the benchmark's business)."""
+    out = tmp_path / "verdicts.json"
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "verdict_quality.py"), "--quick", "--json", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(out.read_text())
+    methods = {m["method"]: m for m in doc["methods"]}
+    assert set(methods) == {"quinto (CLI), anomaly checks", "quinto (CLI), all checks", *PEERS}
+    assert all(f"| {name} |" in proc.stdout for name in methods)
+    defects = {m["defects"] for m in methods.values()}
+    assert len(defects) == 1 and defects.pop() > 0  # every method is scored on the same labelled defects
+    for m in methods.values():
+        assert 0 <= m["found"] <= m["defects"] and m["judged"] > 0, m
+        assert 0 <= m["false_fails"] <= m["judged"] and sum(m["false_fails_by_pattern"].values()) == m["false_fails"]
