@@ -46,7 +46,6 @@ lint: install
 bench: install
 	$(BIN)/python bench/core_scan.py
 	$(BIN)/python bench/backfill.py
-	$(BIN)/python bench/anomaly_quality.py
 	$(BIN)/python bench/verdict_quality.py
 	$(BIN)/python bench/compare.py
 	$(BIN)/python bench/web_pages.py
