@@ -214,15 +214,17 @@ CHECKS = (
     "missing_count(user_id): {{anomaly: {{}}}}",
     "avg(amount): {{anomaly: {{}}}}",
     "duplicate_count(order_id) = 0",
-    "row_count change vs previous partition between -30% and +50%",
+    "row_count change vs {change_base} between -30% and +50%",
 )
 # anomaly options of the payday table's row count, per check-file variant
 VARIANTS = {"new": "seasonality: [weekday, month_day]", "today": ""}
+# what the change check compares with, per variant: the new grammar has a base that fits weekly tables
+CHANGE_BASES = {"new": "same weekday last week", "today": "previous partition"}
 
 
 def check_file(p: Profile, variant: str) -> str:
     options = VARIANTS[variant] if p.payday != 1 else ""
-    lines = "".join(f"  - {line.format(row_count=options)}\n" for line in CHECKS)
+    lines = "".join(f"  - {line.format(row_count=options, change_base=CHANGE_BASES[variant])}\n" for line in CHECKS)
     return f"table: {p.table}\nconnection: warehouse\npartition: ds\nowners: [data@example.com]\nchecks:\n{lines}"
 
 

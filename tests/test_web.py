@@ -74,7 +74,9 @@ def test_overview_lists_tables_with_owners_and_filters(client: FlaskClient) -> N
         rows["dw.fact_playback"]["failing_recent"] == 7 and rows["dw.fact_playback"]["latest_partition"] == "2026-11-27"
     )
     assert rows["dw.fact_signup"]["failing_recent"] == 1
-    assert [t["table_name"] for t in client.get("/api/tables?status=WARN").get_json()["tables"]] == ["dw.fact_playback"]
+    # an anomaly check still learning does not colour its table WARN
+    assert [t["table_name"] for t in client.get("/api/tables?status=WARN").get_json()["tables"]] == []
+    assert "dw.fact_playback" in [t["table_name"] for t in client.get("/api/tables?status=PASS").get_json()["tables"]]
 
 
 def test_failing_page_lists_each_failing_partition_with_its_checks(client: FlaskClient) -> None:
@@ -93,7 +95,7 @@ def test_table_page_heatmap_trends_and_sources(client: FlaskClient) -> None:
     page = text(client.get("/tables/dw.fact_playback?last=30"))
     heat = page[page.index('id="heatmap"') : page.index("</table>", page.index('id="heatmap"'))]
     cells = re.findall(r'<td class="cell (\w+)">', heat)
-    assert len(cells) == 10 * 30 and cells.count("fail") == 7
+    assert len(cells) == 10 * 30 and cells.count("fail") == 8  # 7 defects; the volume drop fails two checks
     # newest on the right: the last column header is the newest partition
     assert re.findall(r'<th class="part[^"]*" title="([^"]+)"', heat)[-1] == "2026-11-27"
     assert 'data-partition="2026-11-13" data-status="FAIL"' in heat
