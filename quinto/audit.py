@@ -16,16 +16,20 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from sqlglot import exp
+
 from quinto.alerts.policy import policy_for, routing_notes
-from quinto.checks import CHECK_TYPES, Aggregate, display_unit
+from quinto.checks import CHECK_TYPES, ROWS, Aggregate, display_unit
 from quinto.compile import (
     Compiled,
     PartitionColumn,
     compile_custom_sql,
+    compile_probe,
     compile_reference,
     compile_reference_samples,
     compile_samples,
     compile_scan,
+    parse_expression,
 )
 from quinto.engines import Connector, connector_for, type_family
 from quinto.errors import (
@@ -52,6 +56,19 @@ from quinto.evaluate import (
 from quinto.results import MetricValue, Outcome, Run, jsonable, verdict_of
 from quinto.spec import Check, Project, Suite, TableSpec, interpolate, load_project, load_suite
 from quinto.store import Store
+
+CHECK_FAULT, WAREHOUSE_FAULT = "check", "warehouse"
+
+
+@dataclass(frozen=True)
+class Failure:
+    """Why a check has no value: an ERROR that is a check's fault (the engine refused what it asks)
+    or the warehouse's (down, timed out, out of memory); or a FAIL (the partition does not exist)."""
+
+    message: str
+    fault: str | None = WAREHOUSE_FAULT
+    status: Status = Status.ERROR
+
 
 PARTITION_VALUE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-:.+/ ]{0,127}$")
 WHOLE_TABLE = "*"
@@ -178,6 +195,20 @@ def _number(value: Any) -> Any:
     return value
 
 
+def _castable(value: str, ptype: str) -> bool:
+    """Whether a partition value can be a value of a `partition_type:` column at all."""
+    try:
+        if ptype == "date":
+            dt.date.fromisoformat(value)
+        elif ptype == "timestamp":
+            dt.datetime.fromisoformat(value)
+        elif ptype == "integer":
+            int(value)
+    except ValueError:
+        return False
+    return True
+
+
 def _to_datetime(value: Any) -> dt.datetime | None:
     if value is None:
         return None
@@ -231,6 +262,11 @@ class Auditor:
         self.order = partition_order(spec.partition_type)
         self.progress: Callable[[int], None] | None = None  # called with the partitions done per chunk
         self.unreachable = False  # set when a scan finds the warehouse unreachable
+        self.broken: set[str] = set()  # aggregates the engine cannot compile: left out of the scans
+        self.culprits: dict[tuple[str, str], Failure] = {}  # (aggregate, partition) → why it has no value
+        self.not_found: dict[str, Failure] = {}  # partitions the table does not have
+        self.listed: dict[str, bool] = {}  # partition → whether the table's partition listing has it
+        self.table_columns: dict[str, str] | None = None  # read once, to name a culprit's unknown columns
 
     # -- running the statements -------------------------------------------------------------------
     def _run(self, compiled: Compiled, purpose: str) -> list[tuple[Any, ...]]:
@@ -243,9 +279,17 @@ class Auditor:
                 aggs.setdefault(a.key, a)
         return list(aggs.values())
 
-    def scan(self, chunk: Sequence[str]) -> dict[str, dict[str, Any]]:
+    def scan_aggregates(self) -> list[Aggregate]:
+        """The scan's aggregates: every check's, less those the engine cannot compile, and always
+        `count(*)` of a partitioned table (a partition with no rows may not exist)."""
+        aggs = [a for a in self.aggregates() if a.key not in self.broken]
+        if self.part_col is not None and all(a.key != ROWS.key for a in aggs):
+            aggs.append(ROWS)
+        return aggs
+
+    def scan(self, chunk: Sequence[str], aggs: Sequence[Aggregate] | None = None) -> dict[str, dict[str, Any]]:
         """Aggregate values of a chunk of partitions (or of the whole table), from ONE statement."""
-        aggs = self.aggregates()
+        aggs = self.scan_aggregates() if aggs is None else list(aggs)
         if not aggs:
             return {p: {} for p in chunk}
         column = self.part_col
@@ -266,34 +310,189 @@ class Auditor:
         for p in chunk:
             if p in out:
                 continue
-            if any(a.kind == "expression" for a in aggs):  # an empty partition: custom metrics over no rows
-                out.update(self.scan([p]))
+            if any(a.kind == "expression" for a in aggs) and self._listed(p):
+                out.update(self.scan([p], aggs))  # an empty partition: custom metrics over no rows
             else:
                 zero = ("row_count", "null_count", "nonnull_rows", "distinct_rows", "invalid_count")
                 out[p] = {a.key: (0 if a.kind in zero else None) for a in aggs}
         return out
 
-    def scan_all(self, parts: Sequence[str], run: Run) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
-        """Values of every partition, one statement per chunk; a failed chunk fails only its partitions."""
+    def scan_all(self, parts: Sequence[str], run: Run) -> tuple[dict[str, dict[str, Any]], dict[str, Failure]]:
+        """Values of every partition, one statement per chunk; a failed chunk fails only its partitions,
+        and a check that breaks the statement fails only itself (`isolate`)."""
         values: dict[str, dict[str, Any]] = {}
-        errors: dict[str, str] = {}
+        errors: dict[str, Failure] = {}
         self.unreachable = False
-        for i in range(0, len(parts), self.chunk):
-            chunk = list(parts[i : i + self.chunk])
+        self.broken.clear()
+        self.culprits.clear()
+        self.not_found.clear()
+        self.listed.clear()
+        todo = [p for p in parts if self.part_col is None or _castable(p, self.part_col.type)]
+        for i in range(0, len(todo), self.chunk):
+            chunk = list(todo[i : i + self.chunk])
             if self.unreachable:  # the warehouse went away: the remaining chunks are not tried
-                errors.update({p: str(run.error) for p in chunk})
+                errors.update({p: Failure(str(run.error)) for p in chunk})
                 continue
             try:
-                values.update(self.scan(chunk))
+                values.update(self.isolate(chunk, self.scan_aggregates()))
             except WarehouseError as exc:
                 self.unreachable = exc.unreachable
-                if not exc.unreachable:
-                    self.diagnose(exc)
-                errors.update({p: exc.message for p in chunk})
-                run.error = run.error or exc.message
+                fault = WAREHOUSE_FAULT if exc.infra else CHECK_FAULT
+                errors.update({p: Failure(exc.message, fault) for p in chunk})
+                if exc.infra:
+                    run.error = run.error or exc.message
             if self.progress is not None:
                 self.progress(len(chunk))
+        if not self.unreachable:
+            self.find_missing(parts, values)
         return values, errors
+
+    def isolate(self, chunk: Sequence[str], aggs: Sequence[Aggregate]) -> dict[str, dict[str, Any]]:
+        """The scan of `chunk`; when the engine refuses it because of what a check asks (not because
+        it is down, slow or out of memory), find the culprit aggregates and scan without them.
+        First each aggregate is compiled over no rows (`WHERE 1 = 0`, halving the set while a probe
+        fails): what the engine cannot compile is dropped for the whole audit. When everything
+        compiles, the error happened on the data (a cast, a division): the aggregates are halved
+        with real scans instead, and the culprits are dropped for this chunk."""
+        try:
+            return self.scan(chunk, aggs)
+        except WarehouseError as exc:
+            if exc.infra:
+                raise
+            error = exc
+        base = self._attempt(lambda: self._probe(chunk, [ROWS]))
+        if base is not None:  # the table or its partition column itself: no check is to blame
+            self.diagnose(error)
+            raise error
+        compiled = self._attempt(lambda: self._probe(chunk, aggs))
+        if compiled is not None:
+            bad = self._culprits(aggs, compiled, lambda group: self._attempt(lambda: self._probe(chunk, group)))
+            self.broken.update(bad)
+            what = "cannot compile this check"
+        else:
+            bad = self._culprits(aggs, error.detail, lambda group: self._attempt(lambda: self.scan(chunk, group)))
+            what = "failed computing this check"
+        if not bad:  # the statement fails, none of its parts does: the warehouse's limits, not a check
+            raise WarehouseError(error.message, engine=error.engine, host=error.host, infra=True, detail=error.detail)
+        for key, detail in bad.items():
+            for p in chunk:
+                self.culprits[(key, p)] = Failure(f"{self.connector.ENGINE} {what}: {detail}", CHECK_FAULT)
+        return self.isolate(chunk, [a for a in aggs if a.key not in bad])
+
+    def _probe(self, chunk: Sequence[str], aggs: Sequence[Aggregate]) -> None:
+        column = self.part_col
+        compiled = compile_probe(self.connector, self.spec.table, column, [] if column is None else chunk, aggs)
+        self._run(compiled, "probe")
+
+    @staticmethod
+    def _attempt(action: Callable[[], Any]) -> str | None:
+        """None when `action` runs, else the engine's message; the warehouse's own failures propagate."""
+        try:
+            action()
+        except WarehouseError as exc:
+            if exc.infra:
+                raise
+            return exc.detail
+        return None
+
+    @staticmethod
+    def _culprits(
+        aggs: Sequence[Aggregate], failure: str, error_of: Callable[[Sequence[Aggregate]], str | None]
+    ) -> dict[str, str]:
+        """The aggregates that fail alone, by halving a group known to fail (with `failure`)."""
+        if len(aggs) == 1:
+            return {aggs[0].key: failure}
+        half = len(aggs) // 2
+        out: dict[str, str] = {}
+        for group in (aggs[:half], aggs[half:]):
+            error = error_of(group)
+            if error is not None:
+                out.update(Auditor._culprits(group, error, error_of))
+        return out
+
+    def find_missing(self, parts: Sequence[str], values: Mapping[str, Mapping[str, Any]]) -> None:
+        """A partition with no rows that the table's partition listing does not know is NOT FOUND:
+        a FAIL that names the newest partitions present, and no metric values (an empty partition
+        that exists, e.g. in the metastore, stays an empty partition)."""
+        column = self.part_col
+        if column is None:
+            return
+        newest: list[str] | None = None
+        for p in parts:
+            if p in values:
+                if values[p].get(ROWS.key) != 0 or self._listed(p):
+                    continue
+                why = "it has no rows and is not among the table's partitions"
+            elif not _castable(p, column.type):
+                why = f"{p!r} is not a valid {column.type}"
+            else:
+                continue
+            if newest is None:
+                try:
+                    newest = self.connector.partitions(
+                        self.spec.table, column.name, limit=3, ptype=self.spec.partition_type
+                    )
+                except WarehouseError:
+                    newest = []
+            present = f"newest present: {', '.join(newest)}" if newest else "the table has no partitions"
+            message = f"partition {column.name}={p} NOT FOUND in {self.spec.table}: {why}; {present}"
+            self.not_found[p] = Failure(message, None, Status.FAIL)
+
+    def _listed(self, partition: str) -> bool:
+        """Whether the table's partition listing has `partition` (asked once per audit)."""
+        if partition not in self.listed:
+            assert self.part_col is not None
+            try:
+                listed = self.connector.partitions(
+                    self.spec.table, self.part_col.name, partition, partition, limit=10, ptype=self.spec.partition_type
+                )
+                self.listed[partition] = any(canonical(v) == canonical(partition) for v in listed)
+            except WarehouseError:  # the listing cannot tell: an empty partition, as before
+                self.listed[partition] = True
+        return self.listed[partition]
+
+    def failure(
+        self, check: Check, partition: str, scan_errors: Mapping[str, Failure], query_errors: Mapping[str, Failure]
+    ) -> Failure | None:
+        """Why `check` has no value for `partition`, if it has none."""
+        if partition in self.not_found:
+            return self.not_found[partition]
+        ctype = CHECK_TYPES[check.type]
+        if ctype.kind != "scan":
+            return query_errors.get(check.key)
+        if partition in scan_errors:
+            return scan_errors[partition]
+        for agg in ctype.aggregates(check):
+            if (agg.key, partition) in self.culprits:
+                found = self.culprits[(agg.key, partition)]
+                hint = self.unknown_columns(check)
+                return Failure(f"{hint}; {found.message}", found.fault) if hint else found
+        return None
+
+    def unknown_columns(self, check: Check) -> str:
+        """'column 'x' is not in t (did you mean 'y'?) at file:line:col' for the columns a check
+        names (in its arguments or its `metric:` expression) that the table does not have."""
+        if self.table_columns is None:
+            try:
+                self.table_columns = self.connector.columns(self.spec.table)
+            except WarehouseError:
+                self.table_columns = {}
+        columns = self.table_columns
+        if not columns:
+            return ""
+        known = {c.lower() for c in columns}
+        named = [(c.name, c.location) for c in check.columns]
+        if check.metric_sql is not None:
+            try:
+                tree = parse_expression(check.metric_sql, self.connector)
+                named += [(c.name, check.location) for c in tree.find_all(exp.Column) if c.name]
+            except SpecError:
+                pass
+        return "; ".join(
+            f"column '{name}' is not in {self.spec.table}{did_you_mean(name, columns)} at {where}"
+            for name, where in dict(named).items()
+            if name.lower() not in known
+        )
 
     def diagnose(self, error: WarehouseError) -> None:
         """After a failed scan, turn a missing table or column into a located SpecError."""
@@ -337,10 +536,14 @@ class Auditor:
         if problems:
             raise SpecError(problems)
 
-    def query_checks(self, partitions: Sequence[str]) -> tuple[dict[tuple[str, str], Any], dict[str, str]]:
-        """Values of sql/reference/schema checks: {(check, partition): value}, and errors by check."""
+    def query_checks(self, partitions: Sequence[str]) -> tuple[dict[tuple[str, str], Any], dict[str, Failure]]:
+        """Values of sql/reference/schema checks: {(check, partition): value}, and errors by check
+        (each its own statement, so a broken one fails only itself). Partitions not found are skipped."""
         values: dict[tuple[str, str], Any] = {}
-        errors: dict[str, str] = {}
+        errors: dict[str, Failure] = {}
+        partitions = [p for p in partitions if p not in self.not_found]
+        if not partitions:
+            return values, errors
         column = self.part_col
         schema: dict[str, str] | None = None
         for check in self.spec.checks:
@@ -383,7 +586,7 @@ class Auditor:
                     for p in partitions:
                         values[(check.key, p)] = violations
             except WarehouseError as exc:
-                errors[check.key] = exc.message
+                errors[check.key] = Failure(exc.message, WAREHOUSE_FAULT if exc.infra else CHECK_FAULT)
         return values, errors
 
     def samples(self, check: Check, partition: str) -> list[dict[str, Any]] | None:
@@ -478,19 +681,18 @@ class Auditor:
         needs_queries = any(CHECK_TYPES[c.type].kind != "scan" for c in spec.checks)
         query_values, query_errors = self.query_checks(parts) if needs_queries and not unreachable else ({}, {})
         if unreachable:
-            query_errors = {c.key: str(run.error) for c in spec.checks}
+            query_errors = {c.key: Failure(str(run.error)) for c in spec.checks}
         history, marks = self.load_history(parts, run)
         for part in parts:
             part_outcomes: list[Outcome] = []
             metric_seen: set[str] = set()
             for check in spec.checks:
                 fp = self.fps[check.key]
-                kind = CHECK_TYPES[check.type].kind
-                error = scan_errors.get(part) if kind == "scan" else query_errors.get(check.key)
+                error = self.failure(check, part, scan_errors, query_errors)
                 value = None if error else self.value_of(check, part, values.get(part, {}), query_values)
-                verdict = Verdict(Status.ERROR, error) if error else self.judge(check, part, value, history)
+                verdict = Verdict(error.status, error.message) if error else self.judge(check, part, value, history)
                 samples = None
-                if verdict.status == Status.FAIL and (
+                if error is None and verdict.status == Status.FAIL and (
                     CHECK_TYPES[check.type].bad_rows(check) is not None or check.type == "reference"
                 ):
                     samples = self.samples(check, part)
@@ -512,6 +714,7 @@ class Auditor:
                         band_low=verdict.low,
                         band_high=verdict.high,
                         samples=samples,
+                        fault=error.fault if error else None,
                     )
                 )
                 if not error and fp not in metric_seen:

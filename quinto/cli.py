@@ -148,7 +148,8 @@ def print_result(result: AuditResult) -> None:
         unit = display_unit(o.check_type)
         status = click.style(f"{o.status:<5}", fg=COLORS[o.status], bold=o.status != Status.PASS)
         part = f"{o.partition}  " if len(run.partitions) > 1 else ""
-        click.echo(f"{status} {part}{o.check}  value={fmt(o.value, unit)}  {o.message}")
+        where = f"  ({o.source})" if o.fault == "check" and o.source not in o.message else ""
+        click.echo(f"{status} {part}{o.check}  value={fmt(o.value, unit)}  {o.message}{where}")
     counts = {s: sum(1 for o in result.outcomes if o.status == s) for s in Status}
     summary = ", ".join(f"{n} {s.lower()}" for s, n in counts.items() if n)
     where = f"run {run.id}" if run.id is not None else "not stored"

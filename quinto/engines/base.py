@@ -154,7 +154,11 @@ class Connector:
         except StatementTimeout:
             stmt.error = f"cancelled after {self.timeout_s:g}s (statement timeout)"
             raise WarehouseError(
-                f"{self.ENGINE} at {self.host} ({self.name}): {stmt.error}", engine=self.ENGINE, host=self.host
+                f"{self.ENGINE} at {self.host} ({self.name}): {stmt.error}",
+                engine=self.ENGINE,
+                host=self.host,
+                infra=True,
+                detail=stmt.error,
             ) from None
         except WarehouseError:
             raise
@@ -212,6 +216,8 @@ class Connector:
             engine=self.ENGINE,
             host=self.host,
             unreachable=lost,
+            infra=lost or _looks_like_infra(stmt.error),
+            detail=stmt.error,
         )
 
     def cancel(self, cursor: Any, dbapi_connection: Any) -> None:
@@ -237,6 +243,26 @@ class Connector:
         )
         params = {"t": name, **({"s": schema} if schema else {}), **({"c": catalog} if catalog else {})}
         return {str(r[0]): str(r[1]) for r in self.execute(sql, params, purpose="schema")}
+
+    def schemas(self) -> list[str]:
+        """Schema (database) names the connection can see, for "did you mean"."""
+        from quinto.compile import table_node
+
+        source = table_node("information_schema.schemata").sql(dialect=self.DIALECT)
+        return [str(r[0]) for r in self.execute(f"SELECT schema_name FROM {source}", {}, purpose="schema")]
+
+    def tables(self, schema: str | None = None) -> list[str]:
+        """Names of the tables and views in `schema` (every schema's when None), for "did you mean"."""
+        from quinto.compile import table_node
+
+        source = table_node("information_schema.tables").sql(dialect=self.DIALECT)
+        sql = f"SELECT DISTINCT table_name FROM {source}"
+        if schema is not None:
+            sql += " WHERE table_schema = :s"
+        else:
+            sql += " WHERE table_schema NOT IN ('information_schema', 'pg_catalog')"
+        rows = self.execute(sql, {"s": schema} if schema is not None else {}, purpose="schema")
+        return sorted(str(r[0]) for r in rows)
 
     def partitions(
         self,
@@ -309,6 +335,44 @@ def _looks_like_connect(exc: Exception) -> bool:
             "timeout expired",
         )
     )
+
+
+#: words of messages that say the warehouse itself failed, not what a check asked of it
+_INFRA_WORDS = (
+    "out of memory",
+    "memory limit",
+    "outofmemory",
+    "insufficient resources",
+    "exceeded",  # EXCEEDED_TIME_LIMIT, EXCEEDED_*_MEMORY_LIMIT, exceeded the timeout
+    "no space left",
+    "disk full",
+    "too many connections",
+    "shutting down",
+    "server closed the connection",
+    "connection reset",
+    "broken pipe",
+    "terminating connection",
+    "canceling statement",
+    "cancelled",
+    "killed",
+    "permission denied",
+    "access denied",
+    "not authorized",
+    "accessdenied",
+    "no worker nodes",
+    "no nodes available",
+    "cluster is",
+    "database is locked",
+    "i/o error",
+    "io error",
+    "could not serialize",
+    "deadlock",
+)
+
+
+def _looks_like_infra(text: str | None) -> bool:
+    low = (text or "").lower()
+    return any(w in low for w in _INFRA_WORDS)
 
 
 def _first_line(exc: BaseException) -> str:
