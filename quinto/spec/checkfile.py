@@ -144,6 +144,8 @@ class _FileParser:
             schedule=schedule,
             sensor=sensor,
             file=self.file,
+            table_location=doc.value_loc("table") if "table" in doc else doc.loc,
+            partition_location=doc.value_loc("partition") if "partition" in doc else None,
         )
 
     # -- triggers ----------------------------------------------------------------------------
@@ -409,6 +411,7 @@ class _FileParser:
             samples=samples,
             notify=notify,
             options=frozen,
+            expression_location=oloc(ctype) if ctype in ("metric", "sql") else None,
         )
 
     def columns(
@@ -658,15 +661,21 @@ def cron_problem(expression: str, timezone: str) -> str | None:
 
 
 def parse_check_file(path: Path, display: str | None = None) -> TableSpec:
+    spec, problems = parse_check_file_partially(path, display)
+    if problems or spec is None:
+        raise SpecError(problems)
+    return spec
+
+
+def parse_check_file_partially(path: Path, display: str | None = None) -> tuple[TableSpec | None, list[Problem]]:
+    """The file's spec with the checks that parse, and every problem found (in file order), so that
+    `quinto validate` can also check the table, its columns and its connection of a file with typos."""
     name = display or str(path)
     doc = load_file(path, name)
     parser = _FileParser(name, path.read_text(encoding="utf-8").splitlines())
     spec = parser.parse(doc)
-    if parser.problems or spec is None:
-        raise SpecError(
-            sorted(parser.problems, key=lambda p: (p.location.line, p.location.col) if p.location else (0, 0))
-        )
-    return spec
+    problems = sorted(parser.problems, key=lambda p: (p.location.line, p.location.col) if p.location else (0, 0))
+    return spec, problems
 
 
 def with_connection(spec: TableSpec, connection: str) -> TableSpec:
