@@ -272,7 +272,8 @@ def backfill_cmd(table: str, since: str, until: str | None, chunk: int | None, c
     problems = [r.store_error or r.run.error for r in results if r.store_error or r.run.error]
     for problem in problems:
         click.echo(f"Error: {problem}", err=True)
-    sys.exit(EXIT_INFRA if problems else 0)
+    broken = any(o.status == Status.ERROR and o.fault == "check" for r in results for o in r.outcomes)
+    sys.exit(EXIT_INFRA if problems else EXIT_BAD_SPEC if broken else 0)
 
 
 @main.command("mark")

@@ -113,6 +113,9 @@ def test_json_shows_the_fault_and_the_text_the_location(tmp_path: Path, monkeypa
     assert proc.returncode == 1
     (line,) = [x for x in proc.stdout.splitlines() if x.startswith("ERROR")]
     assert "big_payments < 5" in line and "checks/t.yaml:5:5" in line
+    proc = run_quinto(["backfill", "payments", "--since", "2026-11-01"], tmp_path, env)
+    assert proc.returncode == 2, proc.stdout + proc.stderr  # every partition stored, the broken check named
+    assert "2026-11-23: big_payments < 5 (ERROR)" in proc.stdout
 
 
 @pytest.mark.parametrize("engine", ["duckdb", "postgres"])

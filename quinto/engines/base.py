@@ -364,6 +364,8 @@ _INFRA_WORDS = (
     "cluster is",
     "database is locked",
     "i/o error",
+    "failed_read_file",  # Spark: a data file vanished under the statement
+    "filenotfound",
     "io error",
     "could not serialize",
     "deadlock",
