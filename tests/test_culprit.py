@@ -293,3 +293,26 @@ def test_table_listing(engine: str, tmp_path: Path, request: pytest.FixtureReque
     schema = {"duckdb": "main", "sqlite": "main", "postgres": "public"}[engine]
     assert schema in connector.schemas() and connector.tables(schema) == ["payments"]
     connector.close()
+
+
+def test_migration_adds_the_fault_to_stored_outcomes(store_url: str) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    from quinto.store import MIGRATIONS
+    from tests.test_store import make_run
+
+    store = Store(store_url)
+    store.save_run(make_run("2026-11-01", Status.ERROR, 0))
+    cfg = Config()
+    cfg.set_main_option("script_location", MIGRATIONS)
+    with store.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0005")
+    assert "fault" not in {c["name"] for c in sa.inspect(store.engine).get_columns("outcomes")}
+    with store.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+    (row,) = Store(store_url).current_outcomes("dw.t")
+    assert row["status"] == "ERROR" and row["fault"] is None
+    store.close()
