@@ -359,7 +359,7 @@ class Auditor:
         try:
             return self.scan(chunk, aggs)
         except WarehouseError as exc:
-            if exc.infra:
+            if exc.infra or not exc.engine:  # the warehouse's failure, or Quinto's own finding
                 raise
             error = exc
         base = self._attempt(lambda: self._probe(chunk, [ROWS]))

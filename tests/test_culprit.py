@@ -176,6 +176,8 @@ def test_exit_code_precedence() -> None:
         ("permission denied for table payments", True),
         ("cancelled after 5s (statement timeout)", True),
         ("canceling statement due to statement timeout", True),
+        ('Referenced column "cancelled_att" not found in FROM clause! Candidate bindings: "cancelled_at"', False),
+        ("column `permission_denied_count` cannot be resolved", False),
     ],
 )
 def test_which_messages_are_the_warehouses_fault(message: str, infra: bool) -> None:

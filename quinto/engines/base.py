@@ -340,10 +340,11 @@ def _looks_like_connect(exc: Exception) -> bool:
 #: words of messages that say the warehouse itself failed, not what a check asked of it
 _INFRA_WORDS = (
     "out of memory",
-    "memory limit",
     "outofmemory",
+    "memory limit",
     "insufficient resources",
-    "exceeded",  # EXCEEDED_TIME_LIMIT, EXCEEDED_*_MEMORY_LIMIT, exceeded the timeout
+    "exceeded_",  # Trino: EXCEEDED_TIME_LIMIT, EXCEEDED_LOCAL_MEMORY_LIMIT, ...
+    "query exceeded",
     "no space left",
     "disk full",
     "too many connections",
@@ -353,27 +354,29 @@ _INFRA_WORDS = (
     "broken pipe",
     "terminating connection",
     "canceling statement",
-    "cancelled",
-    "killed",
+    "statement timeout",
+    "query killed",
+    "was killed",
     "permission denied",
     "access denied",
-    "not authorized",
     "accessdenied",
+    "not authorized",
     "no worker nodes",
     "no nodes available",
-    "cluster is",
     "database is locked",
     "i/o error",
+    "could not serialize",
+    "deadlock detected",
     "failed_read_file",  # Spark: a data file vanished under the statement
     "filenotfound",
-    "io error",
-    "could not serialize",
-    "deadlock",
 )
+_QUOTED = re.compile(r"\"[^\"]*\"|`[^`]*`|'[^']*'")
 
 
 def _looks_like_infra(text: str | None) -> bool:
-    low = (text or "").lower()
+    """Whether an engine's message says the warehouse failed (names in quotes are not read, so a
+    column called `cancelled_at` or "permission_denied" is not taken for a warehouse failure)."""
+    low = _QUOTED.sub("", text or "").lower()
     return any(w in low for w in _INFRA_WORDS)
 
 
