@@ -482,18 +482,28 @@ class Auditor:
         columns = self.table_columns
         if not columns:
             return ""
-        known = {c.lower() for c in columns}
-        named = [(c.name, c.location) for c in check.columns]
+        exact = self.connector.CASE_SENSITIVE_IDENTIFIERS
+        # the check's columns are quoted: exact where the engine says so; an unquoted name in an
+        # expression is folded to lower case by such engines
+        named = [(c.name, c.location, exact) for c in check.columns]
         if check.metric_sql is not None:
             try:
                 tree = parse_expression(check.metric_sql, self.connector)
-                named += [(c.name, check.location) for c in tree.find_all(exp.Column) if c.name]
+                for c in tree.find_all(exp.Column):
+                    quoted = bool(c.this.args.get("quoted")) if isinstance(c.this, exp.Identifier) else False
+                    name = c.name if quoted or not exact else c.name.lower()
+                    named.append((name, check.location, exact))
             except SpecError:
                 pass
+        known, folded = set(columns), {c.lower() for c in columns}
+        missing = {
+            name: where
+            for name, where, case in named
+            if name and (name not in known if case else name.lower() not in folded)
+        }
         return "; ".join(
             f"column '{name}' is not in {self.spec.table}{did_you_mean(name, columns)} at {where}"
-            for name, where in dict(named).items()
-            if name.lower() not in known
+            for name, where in missing.items()
         )
 
     def diagnose(self, error: WarehouseError) -> None:
