@@ -217,3 +217,12 @@ def test_broken_checks_are_found_and_listed_tables_suggested(server, tmp_path: P
     with pytest.raises(SpecError) as err:
         validate(config=tmp_path / "quinto.yaml", connect=True)
     assert "events.yaml:9:23: column 'amuont' is not in" in str(err.value), str(err.value)
+
+
+def test_presto_errors_are_cleaned() -> None:
+    connector = connector_for("presto://quinto@127.0.0.1:1/hive")
+    raw = (
+        "{'message': \"line 1:8: Column 'amountt' cannot be resolved\", 'errorCode': 1, "
+        "'errorName': 'SYNTAX_ERROR', 'errorType': 'USER_ERROR', 'retriable': False}"
+    )
+    assert connector.clean_error(raw) == "SYNTAX_ERROR: line 1:8: Column 'amountt' cannot be resolved"

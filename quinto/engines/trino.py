@@ -46,3 +46,13 @@ class PrestoConnector(TrinoConnector):
     DIALECT: ClassVar[str] = "presto"
     #: pyhive polls Presto for results once a second by default; short statements wait for nothing.
     CONNECT_ARGS: ClassVar[dict[str, Any]] = {"poll_interval": 0.05}
+
+    def clean_error(self, text: str) -> str:
+        """pyhive shows Presto's error document: `{'message': "line 1:8: Column 'x' cannot be
+        resolved", 'errorCode': 1, 'errorName': 'SYNTAX_ERROR', ...}` → `SYNTAX_ERROR: line 1:8: ...`."""
+        message = re.search(r"""['"]message['"]: (?:'((?:[^'\\]|\\.)*)'|"((?:[^"\\]|\\.)*)")""", text)
+        name = re.search(r"""['"]errorName['"]: ['"](\w+)['"]""", text)
+        if message is None:
+            return super().clean_error(text)
+        body = message.group(1) if message.group(1) is not None else message.group(2)
+        return f"{name.group(1)}: {body}" if name else body
