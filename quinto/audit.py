@@ -155,6 +155,7 @@ def suite_fingerprint(spec: TableSpec) -> str:
     """Identity of everything that decides a table's outcomes: its partition column and every check
     with its conditions and options (not where the lines are). A change means "audit again"."""
     parts: list[str] = [spec.table, spec.partition or "", spec.partition_type]
+    parts += ["empty_partitions: allowed"] if spec.empty_partitions_allowed else []
     for c in sorted(spec.checks, key=lambda c: c.key):
         parts += [
             c.key,
@@ -312,7 +313,7 @@ class Auditor:
         for p in chunk:
             if p in out:
                 continue
-            if any(a.kind == "expression" for a in aggs) and self._listed(p):
+            if any(a.kind == "expression" for a in aggs) and (self.spec.empty_partitions_allowed or self._listed(p)):
                 out.update(self.scan([p], aggs))  # an empty partition: custom metrics over no rows
             else:
                 zero = ("row_count", "null_count", "nonnull_rows", "distinct_rows", "invalid_count")
@@ -422,7 +423,7 @@ class Auditor:
         newest: list[str] | None = None
         for p in parts:
             if p in values:
-                if values[p].get(ROWS.key) != 0 or self._listed(p):
+                if values[p].get(ROWS.key) != 0 or self.spec.empty_partitions_allowed or self._listed(p):
                     continue
                 why = "it has no rows and is not among the table's partitions"
             elif not _castable(p, column.type):

@@ -211,6 +211,21 @@ def test_a_partition_the_table_does_not_have_is_not_found(
     store.close()
 
 
+def test_a_table_may_allow_empty_partitions(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    url = f"sqlite:///{tmp_path / 'wh.db'}"
+    load_tables(url, {"payments": {"columns": COLUMNS, "rows": ROWS}})
+    checks = "table: payments\npartition: ds\nempty_partitions: allowed\nchecks:\n  - row_count >= 0\n"
+    project = project_with(tmp_path, url, checks, monkeypatch)
+    result = audit("payments", "ds=2026-11-30", project=project, suite=load_suite(project))
+    (o,) = result.outcomes
+    assert o.status == Status.PASS and o.value == 0 and result.exit_code == 0
+    assert not [s for s in result.run.statements if s["purpose"] == "partitions"]
+    (tmp_path / "checks" / "t.yaml").write_text(checks.replace("allowed", "alowed"), encoding="utf-8")
+    with pytest.raises(SpecError) as err:
+        validate(config=tmp_path / "quinto.yaml", connect=False)
+    assert "t.yaml:3:19: `empty_partitions:` is 'not_found' or 'allowed' (did you mean 'allowed'?)" in str(err.value)
+
+
 def test_a_date_that_is_no_date_is_not_found_without_a_scan(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     url = f"duckdb:///{tmp_path / 'wh.db'}"
     load_tables(url, {"visits": {"columns": {"id": "INTEGER", "ds": "DATE"}, "rows": [[1, "2026-11-30"]]}})

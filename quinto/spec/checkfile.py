@@ -25,6 +25,7 @@ TOP_KEYS = (
     "partition",
     "partition_type",
     "partition_format",
+    "empty_partitions",
     "owners",
     "notify",
     "schedule",
@@ -95,6 +96,12 @@ class _FileParser:
                 self.err(doc.value_loc("partition_format"), f"`partition_format:` is not a valid regex: {exc}")
         schedule = self.schedule(doc, ptype) if "schedule" in doc else None
         sensor = self.on(doc, partition) if "on" in doc else False
+        empty = doc.get("empty_partitions", "not_found")
+        if empty not in ("not_found", "allowed"):
+            self.err(
+                doc.value_loc("empty_partitions"),
+                f"`empty_partitions:` is 'not_found' or 'allowed'{did_you_mean(str(empty), ('not_found', 'allowed'))}",
+            )
         owners = self.str_list(doc, "owners")
         notify, notify_locs = self.notify_targets(doc, owners)
         connection = doc.get("connection", "")
@@ -146,6 +153,7 @@ class _FileParser:
             file=self.file,
             table_location=doc.value_loc("table") if "table" in doc else doc.loc,
             partition_location=doc.value_loc("partition") if "partition" in doc else None,
+            empty_partitions_allowed=empty == "allowed",
         )
 
     # -- triggers ----------------------------------------------------------------------------

@@ -100,6 +100,8 @@ class TableSpec:
     file: str | None = None  # the check file, as shown in messages
     table_location: Location | None = None  # where `table:` and `partition:` are written
     partition_location: Location | None = None
+    # a partition with no rows is an empty partition even when the partition listing lacks it
+    empty_partitions_allowed: bool = False
 
 
 @dataclass(frozen=True)
