@@ -17,17 +17,22 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from sqlglot import exp
+
 from quinto.alerts.policy import policy_for, routing_notes
 from quinto.baseline import Point
-from quinto.checks import CHECK_TYPES, Aggregate, display_unit
+from quinto.checks import CHECK_TYPES, ROWS, Aggregate, display_unit
 from quinto.compile import (
     Compiled,
     PartitionColumn,
     compile_custom_sql,
+    compile_probe,
     compile_reference,
     compile_reference_samples,
     compile_samples,
     compile_scan,
+    compile_sql_probe,
+    parse_expression,
 )
 from quinto.engines import Connector, connector_for, type_family
 from quinto.errors import (
@@ -53,8 +58,22 @@ from quinto.evaluate import (
 )
 from quinto.results import MetricValue, Outcome, Run, jsonable, verdict_of
 from quinto.spec import Check, Project, Suite, TableSpec, interpolate, load_project, load_suite
+from quinto.spec.project import parse_suite
 from quinto.store import Store
 from quinto.workspace import open_store
+
+CHECK_FAULT, WAREHOUSE_FAULT = "check", "warehouse"
+
+
+@dataclass(frozen=True)
+class Failure:
+    """Why a check has no value: an ERROR that is a check's fault (the engine refused what it asks)
+    or the warehouse's (down, timed out, out of memory); or a FAIL (the partition does not exist)."""
+
+    message: str
+    fault: str | None = WAREHOUSE_FAULT
+    status: Status = Status.ERROR
+
 
 PARTITION_VALUE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-:.+/ ]{0,127}$")
 WHOLE_TABLE = "*"
@@ -139,6 +158,7 @@ def suite_fingerprint(spec: TableSpec) -> str:
     """Identity of everything that decides a table's outcomes: its partition column and every check
     with its conditions and options (not where the lines are). A change means "audit again"."""
     parts: list[str] = [spec.table, spec.partition or "", spec.partition_type]
+    parts += ["empty_partitions: allowed"] if spec.empty_partitions_allowed else []
     for c in sorted(spec.checks, key=lambda c: c.key):
         parts += [
             c.key,
@@ -179,6 +199,20 @@ def _number(value: Any) -> Any:
     if isinstance(value, bool):
         return int(value)
     return value
+
+
+def _castable(value: str, ptype: str) -> bool:
+    """Whether a partition value can be a value of a `partition_type:` column at all."""
+    try:
+        if ptype == "date":
+            dt.date.fromisoformat(value)
+        elif ptype == "timestamp":
+            dt.datetime.fromisoformat(value)
+        elif ptype == "integer":
+            int(value)
+    except ValueError:
+        return False
+    return True
 
 
 def _to_datetime(value: Any) -> dt.datetime | None:
@@ -235,6 +269,11 @@ class Auditor:
         self.change_checks = frozenset(c.key for c in spec.checks if c.change)
         self.progress: Callable[[int], None] | None = None  # called with the partitions done per chunk
         self.unreachable = False  # set when a scan finds the warehouse unreachable
+        self.broken: set[str] = set()  # aggregates the engine cannot compile: left out of the scans
+        self.culprits: dict[tuple[str, str], Failure] = {}  # (aggregate, partition) → why it has no value
+        self.not_found: dict[str, Failure] = {}  # partitions the table does not have
+        self.listed: dict[str, bool] = {}  # partition → whether the table's partition listing has it
+        self.table_columns: dict[str, str] | None = None  # read once, to name a culprit's unknown columns
 
     # -- running the statements -------------------------------------------------------------------
     def _run(self, compiled: Compiled, purpose: str) -> list[tuple[Any, ...]]:
@@ -247,9 +286,17 @@ class Auditor:
                 aggs.setdefault(a.key, a)
         return list(aggs.values())
 
-    def scan(self, chunk: Sequence[str]) -> dict[str, dict[str, Any]]:
+    def scan_aggregates(self) -> list[Aggregate]:
+        """The scan's aggregates: every check's, less those the engine cannot compile, and always
+        `count(*)` of a partitioned table (a partition with no rows may not exist)."""
+        aggs = [a for a in self.aggregates() if a.key not in self.broken]
+        if self.part_col is not None and all(a.key != ROWS.key for a in aggs):
+            aggs.append(ROWS)
+        return aggs
+
+    def scan(self, chunk: Sequence[str], aggs: Sequence[Aggregate] | None = None) -> dict[str, dict[str, Any]]:
         """Aggregate values of a chunk of partitions (or of the whole table), from ONE statement."""
-        aggs = self.aggregates()
+        aggs = self.scan_aggregates() if aggs is None else list(aggs)
         if not aggs:
             return {p: {} for p in chunk}
         column = self.part_col
@@ -270,34 +317,199 @@ class Auditor:
         for p in chunk:
             if p in out:
                 continue
-            if any(a.kind == "expression" for a in aggs):  # an empty partition: custom metrics over no rows
-                out.update(self.scan([p]))
+            if any(a.kind == "expression" for a in aggs) and (self.spec.empty_partitions_allowed or self._listed(p)):
+                out.update(self.scan([p], aggs))  # an empty partition: custom metrics over no rows
             else:
                 zero = ("row_count", "null_count", "nonnull_rows", "distinct_rows", "invalid_count")
                 out[p] = {a.key: (0 if a.kind in zero else None) for a in aggs}
         return out
 
-    def scan_all(self, parts: Sequence[str], run: Run) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
-        """Values of every partition, one statement per chunk; a failed chunk fails only its partitions."""
+    def scan_all(self, parts: Sequence[str], run: Run) -> tuple[dict[str, dict[str, Any]], dict[str, Failure]]:
+        """Values of every partition, one statement per chunk; a failed chunk fails only its partitions,
+        and a check that breaks the statement fails only itself (`isolate`)."""
         values: dict[str, dict[str, Any]] = {}
-        errors: dict[str, str] = {}
+        errors: dict[str, Failure] = {}
         self.unreachable = False
-        for i in range(0, len(parts), self.chunk):
-            chunk = list(parts[i : i + self.chunk])
+        self.broken.clear()
+        self.culprits.clear()
+        self.not_found.clear()
+        self.listed.clear()
+        todo = [p for p in parts if self.part_col is None or _castable(p, self.part_col.type)]
+        for i in range(0, len(todo), self.chunk):
+            chunk = list(todo[i : i + self.chunk])
             if self.unreachable:  # the warehouse went away: the remaining chunks are not tried
-                errors.update({p: str(run.error) for p in chunk})
+                errors.update({p: Failure(str(run.error)) for p in chunk})
                 continue
             try:
-                values.update(self.scan(chunk))
+                values.update(self.isolate(chunk, self.scan_aggregates()))
             except WarehouseError as exc:
                 self.unreachable = exc.unreachable
-                if not exc.unreachable:
-                    self.diagnose(exc)
-                errors.update({p: exc.message for p in chunk})
-                run.error = run.error or exc.message
+                fault = WAREHOUSE_FAULT if exc.infra else CHECK_FAULT
+                errors.update({p: Failure(exc.message, fault) for p in chunk})
+                if exc.infra:
+                    run.error = run.error or exc.message
             if self.progress is not None:
                 self.progress(len(chunk))
+        if not self.unreachable:
+            self.find_missing(parts, values)
         return values, errors
+
+    def isolate(self, chunk: Sequence[str], aggs: Sequence[Aggregate]) -> dict[str, dict[str, Any]]:
+        """The scan of `chunk`; when the engine refuses it because of what a check asks (not because
+        it is down, slow or out of memory), find the culprit aggregates and scan without them.
+        First each aggregate is compiled over no rows (`WHERE 1 = 0`, halving the set while a probe
+        fails): what the engine cannot compile is dropped for the whole audit. When everything
+        compiles, the error happened on the data (a cast, a division): the aggregates are halved
+        with real scans instead, and the culprits are dropped for this chunk."""
+        try:
+            return self.scan(chunk, aggs)
+        except WarehouseError as exc:
+            if exc.infra or not exc.engine:  # the warehouse's failure, or Quinto's own finding
+                raise
+            error = exc
+        base = self._attempt(lambda: self._probe(chunk, [ROWS]))
+        if base is not None:  # the table or its partition column itself: no check is to blame
+            self.diagnose(error)
+            raise error
+        compiled = self._attempt(lambda: self._probe(chunk, aggs))
+        if compiled is not None:
+            bad = self._culprits(aggs, compiled, lambda group: self._attempt(lambda: self._probe(chunk, group)))
+            self.broken.update(bad)
+            what = "cannot compile this check"
+        else:
+            bad = self._culprits(aggs, error.detail, lambda group: self._attempt(lambda: self.scan(chunk, group)))
+            what = "failed computing this check"
+        if not bad:  # the statement fails, none of its parts does: the warehouse's limits, not a check
+            raise WarehouseError(error.message, engine=error.engine, host=error.host, infra=True, detail=error.detail)
+        for key, detail in bad.items():
+            for p in chunk:
+                self.culprits[(key, p)] = Failure(f"{self.connector.dialect.ENGINE} {what}: {detail}", CHECK_FAULT)
+        return self.isolate(chunk, [a for a in aggs if a.key not in bad])
+
+    def _probe(self, chunk: Sequence[str], aggs: Sequence[Aggregate]) -> None:
+        column = self.part_col
+        compiled = compile_probe(self.connector.dialect, self.spec.table, column, [] if column is None else chunk, aggs)
+        self._run(compiled, "probe")
+
+    @staticmethod
+    def _attempt(action: Callable[[], Any]) -> str | None:
+        """None when `action` runs, else the engine's message; the warehouse's own failures propagate."""
+        try:
+            action()
+        except WarehouseError as exc:
+            if exc.infra:
+                raise
+            return exc.detail
+        return None
+
+    @staticmethod
+    def _culprits(
+        aggs: Sequence[Aggregate], failure: str, error_of: Callable[[Sequence[Aggregate]], str | None]
+    ) -> dict[str, str]:
+        """The aggregates that fail alone, by halving a group known to fail (with `failure`)."""
+        if len(aggs) == 1:
+            return {aggs[0].key: failure}
+        half = len(aggs) // 2
+        out: dict[str, str] = {}
+        for group in (aggs[:half], aggs[half:]):
+            error = error_of(group)
+            if error is not None:
+                out.update(Auditor._culprits(group, error, error_of))
+        return out
+
+    def find_missing(self, parts: Sequence[str], values: Mapping[str, Mapping[str, Any]]) -> None:
+        """A partition with no rows that the table's partition listing does not know is NOT FOUND:
+        a FAIL that names the newest partitions present, and no metric values (an empty partition
+        that exists, e.g. in the metastore, stays an empty partition)."""
+        column = self.part_col
+        if column is None:
+            return
+        newest: list[str] | None = None
+        for p in parts:
+            if p in values:
+                if values[p].get(ROWS.key) != 0 or self.spec.empty_partitions_allowed or self._listed(p):
+                    continue
+                why = "it has no rows and is not among the table's partitions"
+            elif not _castable(p, column.type):
+                why = f"{p!r} is not a valid {column.type}"
+            else:
+                continue
+            if newest is None:
+                try:
+                    newest = self.connector.partitions(
+                        self.spec.table, column.name, limit=3, ptype=self.spec.partition_type
+                    )
+                except WarehouseError:
+                    newest = []
+            present = f"newest present: {', '.join(newest)}" if newest else "the table has no partitions"
+            message = f"partition {column.name}={p} NOT FOUND in {self.spec.table}: {why}; {present}"
+            self.not_found[p] = Failure(message, None, Status.FAIL)
+
+    def _listed(self, partition: str) -> bool:
+        """Whether the table's partition listing has `partition` (asked once per audit)."""
+        if partition not in self.listed:
+            assert self.part_col is not None
+            try:
+                listed = self.connector.partitions(
+                    self.spec.table, self.part_col.name, partition, partition, limit=10, ptype=self.spec.partition_type
+                )
+                self.listed[partition] = any(canonical(v) == canonical(partition) for v in listed)
+            except WarehouseError:  # the listing cannot tell: an empty partition, as before
+                self.listed[partition] = True
+        return self.listed[partition]
+
+    def failure(
+        self, check: Check, partition: str, scan_errors: Mapping[str, Failure], query_errors: Mapping[str, Failure]
+    ) -> Failure | None:
+        """Why `check` has no value for `partition`, if it has none."""
+        if partition in self.not_found:
+            return self.not_found[partition]
+        ctype = CHECK_TYPES[check.type]
+        if ctype.kind != "scan":
+            return query_errors.get(check.key)
+        if partition in scan_errors:
+            return scan_errors[partition]
+        for agg in ctype.aggregates(check):
+            if (agg.key, partition) in self.culprits:
+                found = self.culprits[(agg.key, partition)]
+                hint = self.unknown_columns(check)
+                return Failure(f"{hint}; {found.message}", found.fault) if hint else found
+        return None
+
+    def unknown_columns(self, check: Check) -> str:
+        """'column 'x' is not in t (did you mean 'y'?) at file:line:col' for the columns a check
+        names (in its arguments or its `metric:` expression) that the table does not have."""
+        if self.table_columns is None:
+            try:
+                self.table_columns = self.connector.columns(self.spec.table)
+            except WarehouseError:
+                self.table_columns = {}
+        columns = self.table_columns
+        if not columns:
+            return ""
+        exact = self.connector.dialect.CASE_SENSITIVE_IDENTIFIERS
+        # the check's columns are quoted: exact where the engine says so; an unquoted name in an
+        # expression is folded to lower case by such engines
+        named = [(c.name, c.location, exact) for c in check.columns]
+        if check.metric_sql is not None:
+            try:
+                tree = parse_expression(check.metric_sql, self.connector.dialect)
+                for c in tree.find_all(exp.Column):
+                    quoted = bool(c.this.args.get("quoted")) if isinstance(c.this, exp.Identifier) else False
+                    name = c.name if quoted or not exact else c.name.lower()
+                    named.append((name, check.location, exact))
+            except SpecError:
+                pass
+        known, folded = set(columns), {c.lower() for c in columns}
+        missing = {
+            name: where
+            for name, where, case in named
+            if name and (name not in known if case else name.lower() not in folded)
+        }
+        return "; ".join(
+            f"column '{name}' is not in {self.spec.table}{did_you_mean(name, columns)} at {where}"
+            for name, where in missing.items()
+        )
 
     def diagnose(self, error: WarehouseError) -> None:
         """After a failed scan, turn a missing table or column into a located SpecError."""
@@ -324,7 +536,7 @@ class Auditor:
         if self.spec.partition and self.spec.partition not in columns and self.spec.partition.lower() not in lower:
             problems.append(
                 Problem(
-                    self.spec.location,
+                    self.spec.partition_location or self.spec.location,
                     f"partition column '{self.spec.partition}' is not in "
                     f"{self.spec.table}{did_you_mean(self.spec.partition, columns)}",
                 )
@@ -341,10 +553,14 @@ class Auditor:
         if problems:
             raise SpecError(problems)
 
-    def query_checks(self, partitions: Sequence[str]) -> tuple[dict[tuple[str, str], Any], dict[str, str]]:
-        """Values of sql/reference/schema checks: {(check, partition): value}, and errors by check."""
+    def query_checks(self, partitions: Sequence[str]) -> tuple[dict[tuple[str, str], Any], dict[str, Failure]]:
+        """Values of sql/reference/schema checks: {(check, partition): value}, and errors by check
+        (each its own statement, so a broken one fails only itself). Partitions not found are skipped."""
         values: dict[tuple[str, str], Any] = {}
-        errors: dict[str, str] = {}
+        errors: dict[str, Failure] = {}
+        partitions = [p for p in partitions if p not in self.not_found]
+        if not partitions:
+            return values, errors
         column = self.part_col
         schema: dict[str, str] | None = None
         for check in self.spec.checks:
@@ -387,12 +603,12 @@ class Auditor:
                     for p in partitions:
                         values[(check.key, p)] = violations
             except WarehouseError as exc:
-                errors[check.key] = exc.message
+                errors[check.key] = Failure(exc.message, WAREHOUSE_FAULT if exc.infra else CHECK_FAULT)
         return values, errors
 
     def samples(self, check: Check, partition: str) -> list[dict[str, Any]] | None:
         limit = min(check.samples, self.sample_rows) if check.samples else 0
-        if limit <= 0:
+        if limit <= 0 or partition in self.not_found:
             return None
         if check.type == "reference":
             assert check.reference is not None
@@ -478,17 +694,16 @@ class Auditor:
         needs_queries = any(CHECK_TYPES[c.type].kind != "scan" for c in spec.checks)
         query_values, query_errors = self.query_checks(parts) if needs_queries and not unreachable else ({}, {})
         if unreachable:
-            query_errors = {c.key: str(run.error) for c in spec.checks}
+            query_errors = {c.key: Failure(str(run.error)) for c in spec.checks}
         history, marks = self.load_history(parts, run)
         for part in parts:
             part_outcomes: list[Outcome] = []
             metric_seen: set[str] = set()
             for check in spec.checks:
                 fp = self.fps[check.key]
-                kind = CHECK_TYPES[check.type].kind
-                error = scan_errors.get(part) if kind == "scan" else query_errors.get(check.key)
+                error = self.failure(check, part, scan_errors, query_errors)
                 value = None if error else self.value_of(check, part, values.get(part, {}), query_values)
-                verdict = Verdict(Status.ERROR, error) if error else self.judge(check, part, value, history)
+                verdict = Verdict(error.status, error.message) if error else self.judge(check, part, value, history)
                 samples = None
                 if verdict.status == Status.FAIL and (
                     CHECK_TYPES[check.type].bad_rows(check) is not None or check.type == "reference"
@@ -512,6 +727,7 @@ class Auditor:
                         band_low=verdict.low,
                         band_high=verdict.high,
                         samples=samples,
+                        fault=error.fault if error else None,
                     )
                 )
                 if not error and fp not in metric_seen:
@@ -770,41 +986,120 @@ class Validation:
 def validate(
     paths: Sequence[str] | None = None, *, config: str | Path | None = None, connect: bool | None = None
 ) -> Validation:
-    """Parse every check file (raising SpecError with all problems), then check that every table and
-    column exists in its warehouse: always with `connect=True` (an unreachable warehouse raises),
-    never with False, and with None whenever the warehouse can be reached."""
+    """Parse every check file, then check every table, column and expression in its warehouse:
+    always with `connect=True` (an unreachable warehouse raises), never with False, and with None
+    whenever the warehouse can be reached. Every problem of every file is raised at once (SpecError):
+    typos in the file together with what the warehouse says of the checks that parse."""
     project = load_project(config)
-    suite = load_suite(project, list(paths) if paths else None)
+    suite, problems = parse_suite(project, list(paths) if paths else None)
     report = Validation(suite, notes=routing_notes(project, suite.tables) if project.location else [])
-    if connect is False:
-        return report
-    problems: list[Problem] = []
-    for spec in suite.tables.values():
-        try:
-            connector = make_connector(project, spec.connection)
-        except (SpecError, WarehouseError) as exc:
-            if connect:
-                raise
-            report.unverified[spec.table] = str(exc.message).splitlines()[0]
-            continue
-        try:
-            problems.extend(_missing_columns(project, spec, connector))
-            report.verified.append(spec.table)
-        except WarehouseError as exc:
-            if connect:
-                raise
-            report.unverified[spec.table] = exc.message
-        finally:
-            connector.close()
+    if connect is not False:
+        for spec in suite.tables.values():
+            if spec.connection not in project.connections:  # reported by the parse (or no quinto.yaml)
+                continue
+            try:
+                connector = make_connector(project, spec.connection)
+            except SpecError as exc:  # e.g. the URL's environment variable is not set
+                if connect:
+                    problems.extend(exc.problems)
+                else:
+                    report.unverified[spec.table] = str(exc.message).splitlines()[0]
+                continue
+            except WarehouseError as exc:
+                report.unverified[spec.table] = str(exc.message).splitlines()[0]
+                continue
+            try:
+                problems.extend(warehouse_problems(project, spec, connector))
+                report.verified.append(spec.table)
+            except WarehouseError as exc:
+                report.unverified[spec.table] = exc.message
+            finally:
+                connector.close()
     if problems:
-        raise SpecError(problems)
+        where = [Problem(None, f"{t} not verified in its warehouse: {why}") for t, why in report.unverified.items()]
+        raise SpecError(sorted(set(problems), key=_problem_order) + (where if connect else []))
+    if connect and report.unverified:
+        table, why = next(iter(report.unverified.items()))
+        raise WarehouseError(f"{table}: {why}")
     return report
 
 
-def _missing_columns(project: Project, spec: TableSpec, connector: Connector) -> list[Problem]:
+def _problem_order(problem: Problem) -> tuple[str, int, int]:
+    loc = problem.location
+    return (loc.file, loc.line, loc.col) if loc else ("", 0, 0)
+
+
+def sample_partition(spec: TableSpec) -> str:
+    """A value of the partition column's type, bound where a statement needs one but reads nothing."""
+    today = dt.date.today()
+    return {
+        "integer": today.strftime("%Y%m%d"),
+        "timestamp": f"{today.isoformat()} 00:00:00",
+    }.get(spec.partition_type, today.isoformat())
+
+
+def warehouse_problems(project: Project, spec: TableSpec, connector: Connector) -> list[Problem]:
+    """What the warehouse says of a table's checks, without reading data: a missing table (with
+    "did you mean" from the warehouse's listing), partition column or column, and every check the
+    engine cannot compile (`metric:` and `sql:` expressions, types), located at the expression."""
+    columns = connector.columns(spec.table)
+    if not columns:
+        return [Problem(spec.table_location or spec.location, missing_table(spec.table, spec.connection, connector))]
+    problems = _missing_columns(project, spec, connector, columns)
+    auditor = Auditor(project, spec, connector, None)
+    value = [sample_partition(spec)] if spec.partition else []
+    if auditor._attempt(lambda: auditor._probe(value, [ROWS])) is not None:
+        auditor.part_col, value = None, []  # the partition filter fails (reported): probe without it
+        if auditor._attempt(lambda: auditor._probe(value, [ROWS])) is not None:
+            return problems  # the table cannot be read at all
+    named = {p.location for p in problems}
+    blamed = {c.key for c in spec.checks if any(col.location in named for col in c.columns)}
+    aggs = auditor.aggregates()
+    failed = auditor._attempt(lambda: auditor._probe(value, aggs)) if aggs else None
+    if failed is not None:
+        bad = Auditor._culprits(aggs, failed, lambda group: auditor._attempt(lambda: auditor._probe(value, group)))
+        for check in spec.checks:
+            keys = [a.key for a in CHECK_TYPES[check.type].aggregates(check) if a.key in bad]
+            if keys and check.key not in blamed:
+                hint = auditor.unknown_columns(check).split(" at ")[0]
+                message = f"{connector.dialect.ENGINE} cannot compile '{check.key}': {bad[keys[0]]}"
+                problems.append(
+                    Problem(check.expression_location or check.location, f"{hint}; {message}" if hint else message)
+                )
+    for check in spec.checks:
+        if check.sql is None:
+            continue
+        probe = compile_sql_probe(check.sql)
+        params = {"partition": sample_partition(spec)} if ":partition" in check.sql else {}
+        error = auditor._attempt(lambda: connector.execute(probe.sql, params, purpose="probe"))  # noqa: B023
+        if error is not None:
+            engine = connector.dialect.ENGINE
+            problems.append(Problem(check.expression_location or check.location, f"`sql:` fails on {engine}: {error}"))
+    return problems
+
+
+def missing_table(table: str, connection: str, connector: Connector) -> str:
+    """'table 'x' does not exist in connection 'c' (did you mean 'y'?)', from the warehouse's listing."""
+    _, schema, name = connector.split_table(table)
+    text = f"table '{table}' does not exist in connection '{connection}'"
+    try:
+        if schema is not None:
+            schemas = connector.schemas()
+            if schema.lower() not in {s.lower() for s in schemas}:
+                return f"{text}: it has no schema '{schema}'{did_you_mean(schema, schemas)}"
+        names = connector.tables(schema)
+    except WarehouseError:
+        return text
+    prefix = table[: len(table) - len(name)]
+    return text + did_you_mean(table, [prefix + n for n in names])
+
+
+def _missing_columns(
+    project: Project, spec: TableSpec, connector: Connector, columns: Mapping[str, str]
+) -> list[Problem]:
     problems: list[Problem] = []
     try:
-        Auditor(project, spec, connector, None).check_columns(connector.columns(spec.table))
+        Auditor(project, spec, connector, None).check_columns(columns)
     except SpecError as exc:
         problems.extend(exc.problems)
     for check in spec.checks:
@@ -812,7 +1107,8 @@ def _missing_columns(project: Project, spec: TableSpec, connector: Connector) ->
             continue
         ref_cols = connector.columns(check.reference.table)
         if not ref_cols:
-            problems.append(Problem(check.location, f"referenced table '{check.reference.table}' does not exist"))
+            message = missing_table(check.reference.table, spec.connection, connector)
+            problems.append(Problem(check.location, f"referenced {message}"))
             continue
         for c in check.reference.columns:
             if c.name not in ref_cols:

@@ -155,7 +155,8 @@ def print_result(result: AuditResult) -> None:
         unit = display_unit(o.check_type)
         status = click.style(f"{o.status:<8}", fg=COLORS[o.status], bold=o.status.rank > Status.PASS.rank)
         part = f"{o.partition}  " if len(run.partitions) > 1 else ""
-        click.echo(f"{status} {part}{o.check}  value={fmt(o.value, unit)}  {o.message}")
+        where = f"  ({o.source})" if o.fault == "check" and o.source not in o.message else ""
+        click.echo(f"{status} {part}{o.check}  value={fmt(o.value, unit)}  {o.message}{where}")
     counts = {s: sum(1 for o in result.outcomes if o.status == s) for s in Status}
     summary = ", ".join(f"{n} {s.lower()}" for s, n in counts.items() if n)
     where = f"run {run.id}" if run.id is not None else "not stored"
@@ -278,7 +279,8 @@ def backfill_cmd(table: str, since: str, until: str | None, chunk: int | None, c
     problems = [r.store_error or r.run.error for r in results if r.store_error or r.run.error]
     for problem in problems:
         click.echo(f"Error: {problem}", err=True)
-    sys.exit(EXIT_INFRA if problems else 0)
+    broken = any(o.status == Status.ERROR and o.fault == "check" for r in results for o in r.outcomes)
+    sys.exit(EXIT_INFRA if problems else EXIT_BAD_SPEC if broken else 0)
 
 
 @main.command("mark")

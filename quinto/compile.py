@@ -318,6 +318,31 @@ def compile_scan(
     return Compiled(_render(query, dialect, b), b.params, aliases, grouped)
 
 
+def compile_probe(
+    dialect: Dialect,
+    table: str,
+    partition_column: PartitionColumn | None,
+    partitions: Sequence[str],
+    aggregates: Sequence[Aggregate],
+) -> Compiled:
+    """The scan's aggregates over no rows (`WHERE <partition filter> AND 1 = 0`): the engine parses,
+    resolves and type-checks them without reading data, so what it cannot compile is found cheaply."""
+    b = _Binder()
+    selects: list[exp.Expr] = [
+        exp.alias_(aggregate_sql(a, b, dialect), f"m{i}", quoted=True) for i, a in enumerate(aggregates)
+    ] or [exp.alias_(exp.Count(this=exp.Star()), "m0", quoted=True)]
+    never = exp.EQ(this=exp.Literal.number(1), expression=exp.Literal.number(0))
+    where = partition_filter(b, partition_column, partitions)
+    query = exp.select(*selects).from_(table_node(table)).where(exp.and_(where, never) if where is not None else never)
+    return Compiled(_render(query, dialect, b), b.params, {f"m{i}": a.key for i, a in enumerate(aggregates)})
+
+
+def compile_sql_probe(sql: str) -> Compiled:
+    """A `sql:` check's own query over no rows: `SELECT * FROM (<query>) q WHERE 1 = 0`."""
+    body = sql.strip().rstrip(";")
+    return Compiled(protect_colons(f"SELECT * FROM ({body}) quinto_probe WHERE 1 = 0", ["partition"]), {})
+
+
 def _scan_query(
     selects: list[exp.Expr],
     table: str,

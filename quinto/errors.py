@@ -60,11 +60,24 @@ class WarehouseError(QuintoError):
 
     exit_code = EXIT_INFRA
 
-    def __init__(self, message: str, *, engine: str = "", host: str = "", unreachable: bool = False) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        engine: str = "",
+        host: str = "",
+        unreachable: bool = False,
+        infra: bool | None = None,
+        detail: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.engine = engine
         self.host = host
         self.unreachable = unreachable  # no connection could be made: nothing was sent
+        # the warehouse itself failed (unreachable, timeout, out of memory, no permission), as opposed
+        # to refusing what a check asked for (unknown column or function, type or cast error)
+        self.infra = unreachable if infra is None else infra
+        self.detail = detail or message  # the engine's own message, without where it came from
 
 
 class StoreError(QuintoError):

@@ -28,6 +28,9 @@ class Outcome:
     band_low: float | None = None
     band_high: float | None = None
     samples: list[dict[str, Any]] | None = None
+    # an ERROR's cause: "check" (the engine refused what the check asks: fix the check file) or
+    # "warehouse" (down, timed out, out of memory: try again); None for the other statuses
+    fault: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -70,13 +73,18 @@ class Run:
 
     @property
     def verdict_code(self) -> int:
-        """0 publish, 1 do not publish (a check failed), 2 bad input, 3 infrastructure."""
+        """0 publish; 1 do not publish (a check failed); 3 the warehouse failed (some checks could not
+        be computed: try again); 2 only checks the engine refused are in ERROR (fix the check file).
+        A FAIL wins over any ERROR, and the warehouse's fault over a check's."""
         if self.exit_code is not None:
             return self.exit_code
         statuses = {o.status for o in self.outcomes}
         if Status.FAIL in statuses:
             return 1
-        return 3 if Status.ERROR in statuses or self.error else 0
+        errors = [o for o in self.outcomes if o.status == Status.ERROR]
+        if self.error or any(o.fault != "check" for o in errors):
+            return 3
+        return 2 if errors else 0
 
     def to_json(self) -> str:
         d = asdict(self)

@@ -242,3 +242,65 @@ def test_presto_url_with_password_talks_https() -> None:
     assert args["auth"] is not None
     _, plain = PrestoSQLAlchemyDialect().create_connect_args(make_url("presto://bob@127.0.0.1/memory"))
     assert (plain["port"], plain["schema"], plain["http_scheme"], "auth" in plain) == (8080, None, "http", False)
+
+
+def add_empty_partition(engine: str, url: str, value: str) -> None:
+    """A partition the metastore has, with no rows in it."""
+    from quinto.engines import CONNECTORS
+
+    eng = sa.create_engine(
+        url, poolclass=sa.NullPool, connect_args=CONNECTORS[make_url(url).get_backend_name()].CONNECT_ARGS
+    )
+    with eng.connect() as conn:
+        if engine == "hive":
+            conn.execute(sa.text(f"ALTER TABLE qe.events ADD IF NOT EXISTS PARTITION (ds = '{value}')"))
+        else:
+            conn.execute(
+                sa.text(f"CALL hive.system.create_empty_partition('qe', 'events', ARRAY['ds'], ARRAY['{value}'])")
+            )
+    eng.dispose()
+
+
+def test_absent_partition_is_not_found_and_an_empty_one_stays_empty(server) -> None:  # type: ignore[no-untyped-def]
+    engine, url, table, project = server
+    add_empty_partition(engine, url, "2026-11-04")
+    result = audit(table, ["ds=2026-11-04", "ds=2026-11-09"], project=project, suite=load_suite(project))
+    got = {(o.partition, o.check): o for o in result.outcomes}
+    empty = got[("2026-11-04", "row_count > 0")]
+    assert empty.status.name == "FAIL" and empty.value == 0 and "NOT FOUND" not in empty.message
+    assert got[("2026-11-04", "duplicate_count(id) = 0")].value == 0  # an empty partition's counts are 0
+    absent = got[("2026-11-09", "row_count > 0")]
+    assert absent.value is None and "partition ds=2026-11-09 NOT FOUND" in absent.message
+    assert "newest present: 2026-11-04, 2026-11-03, 2026-11-02" in absent.message
+    assert result.exit_code == 1
+
+
+def test_broken_checks_are_found_and_listed_tables_suggested(server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    engine, url, table, project = server
+    broken = CHECKS.format(table=table) + '  - big < 5: {metric: "count(case when amuont > 25 then 1 end)"}\n'
+    (tmp_path / "checks" / "events.yaml").write_text(broken, encoding="utf-8")
+    result = audit(table, "ds=2026-11-01", project=project, suite=load_suite(project))
+    errors = [(o.check, o.fault) for o in result.outcomes if o.status.name == "ERROR"]
+    assert errors == [("big < 5", "check")], [o.message for o in result.outcomes]
+    assert result.exit_code == 2 and "did you mean 'amount'?" in result.outcomes[-1].message
+    connector = connector_for(url)
+    assert "qe" in connector.schemas() and "events" in connector.tables("qe")
+    connector.close()
+    (tmp_path / "checks" / "events.yaml").write_text(broken.replace(".events", ".evnts"), encoding="utf-8")
+    with pytest.raises(SpecError) as err:
+        validate(config=tmp_path / "quinto.yaml", connect=True)
+    assert f"(did you mean '{table}'?)" in str(err.value)
+    (tmp_path / "checks" / "events.yaml").write_text(broken, encoding="utf-8")
+    with pytest.raises(SpecError) as err:
+        validate(config=tmp_path / "quinto.yaml", connect=True)
+    assert "events.yaml:9:23: column 'amuont' is not in" in str(err.value), str(err.value)
+
+
+def test_presto_errors_are_cleaned() -> None:
+    """presto-python-client shows `PrestoUserError(type=..., name=..., message="...", query_id=...)`."""
+    connector = connector_for("presto://quinto@127.0.0.1:1/hive")
+    raw = (
+        "PrestoUserError(type=USER_ERROR, name=SYNTAX_ERROR, "
+        "message=\"line 1:8: Column 'amountt' cannot be resolved\", query_id=20261201_000000_00000_x)"
+    )
+    assert connector.clean_error(raw) == "SYNTAX_ERROR: line 1:8: Column 'amountt' cannot be resolved"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from quinto.audit import audit
+from quinto.audit import audit, validate
 from quinto.errors import SpecError
 from quinto.spec import load_project, load_suite
 from tests.warehouse import load_tables
@@ -49,8 +49,15 @@ def test_column_case(
         result = audit("dw.crm_contacts", "ds=2026-11-19", project=project, suite=suite)
         assert [str(o.status) for o in result.outcomes] == ["PASS", "PASS"]
         return
+    result = audit("dw.crm_contacts", "ds=2026-11-19", project=project, suite=suite)
+    (broken, dup) = result.outcomes
+    assert str(broken.status) == "ERROR" and broken.fault == "check" and str(dup.status) == "PASS"
+    assert broken.message.startswith(
+        f"column 'email' is not in dw.crm_contacts (did you mean 'Email'?) at {tmp_path}/checks/crm.yaml:4:19; "
+    )
+    assert result.exit_code == 2
     with pytest.raises(SpecError) as err:
-        audit("dw.crm_contacts", "ds=2026-11-19", project=project, suite=suite)
+        validate(config=tmp_path / "quinto.yaml", connect=True)
     assert [str(p) for p in err.value.problems] == [
         f"{tmp_path}/checks/crm.yaml:4:19: column 'email' is not in dw.crm_contacts (did you mean 'Email'?)"
     ]

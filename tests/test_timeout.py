@@ -49,12 +49,12 @@ def test_slow_statement_is_cancelled(
     assert result.exit_code == 3 and result.run.id is not None
 
 
-def test_a_failing_chunk_errors_only_its_partitions(
+def test_a_failing_chunk_errors_only_its_culprit(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
 ) -> None:
     """The engine refuses the statement of one chunk (here: a division by zero in one partition):
-    that chunk's partitions are ERROR with the engine's message, the others keep their values, and
-    the run is stored."""
+    the check that divides is ERROR in that chunk's partitions with the engine's message (the
+    check's fault, exit 2), every other value is computed, and the run is stored."""
     url = request.getfixturevalue("pg_url")
     rows = [[1, "2026-11-01"], [2, "2026-11-02"], [3, "2026-11-03"]]
     load_tables(url, {"dw.t": {"columns": {"x": "INTEGER", "ds": "VARCHAR"}, "rows": rows}})
@@ -74,7 +74,8 @@ def test_a_failing_chunk_errors_only_its_partitions(
     status = {(o.partition, o.check): str(o.status) for o in result.outcomes}
     assert status[("2026-11-01", "row_count = 1")] == "PASS"
     assert status[("2026-11-03", "inverse != 0")] == "PASS"
-    assert status[("2026-11-02", "row_count = 1")] == "ERROR"
-    failed = next(o for o in result.outcomes if o.partition == "2026-11-02")
-    assert "division by zero" in failed.message
-    assert result.exit_code == 3 and result.run.id is not None
+    assert status[("2026-11-02", "row_count = 1")] == "PASS"
+    assert status[("2026-11-02", "inverse != 0")] == "ERROR"
+    failed = next(o for o in result.outcomes if o.partition == "2026-11-02" and o.check == "inverse != 0")
+    assert "division by zero" in failed.message and failed.fault == "check"
+    assert result.exit_code == 2 and result.run.id is not None

@@ -251,7 +251,7 @@ def test_migration_fills_read_models_from_stored_outcomes(sqlite_store_url: str)
     cfg.set_main_option("script_location", MIGRATIONS)
     with store.engine.begin() as conn:
         cfg.attributes["connection"] = conn
-        command.downgrade(cfg, "-1")  # to just before the read models
+        command.downgrade(cfg, "0004")  # to just before the read models
     with store.engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")

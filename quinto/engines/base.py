@@ -151,6 +151,8 @@ class Connector:
                 f"{self.dialect.ENGINE} at {self.host} ({self.name}): {stmt.error}",
                 engine=self.dialect.ENGINE,
                 host=self.host,
+                infra=True,
+                detail=stmt.error,
             ) from None
         except WarehouseError:
             raise
@@ -211,6 +213,8 @@ class Connector:
             engine=self.dialect.ENGINE,
             host=self.host,
             unreachable=lost,
+            infra=lost or _looks_like_infra(stmt.error),
+            detail=stmt.error,
         )
 
     def cancel(self, cursor: Any, dbapi_connection: Any) -> None:
@@ -234,6 +238,26 @@ class Connector:
         )
         params = {"t": name, **({"s": schema} if schema else {}), **({"c": catalog} if catalog else {})}
         return {str(r[0]): str(r[1]) for r in self.execute(sql, params, purpose="schema")}
+
+    def schemas(self) -> list[str]:
+        """Schema (database) names the connection can see, for "did you mean"."""
+        from quinto.compile import table_node
+
+        source = table_node("information_schema.schemata").sql(dialect=self.dialect.SQLGLOT)
+        return [str(r[0]) for r in self.execute(f"SELECT schema_name FROM {source}", {}, purpose="schema")]
+
+    def tables(self, schema: str | None = None) -> list[str]:
+        """Names of the tables and views in `schema` (every schema's when None), for "did you mean"."""
+        from quinto.compile import table_node
+
+        source = table_node("information_schema.tables").sql(dialect=self.dialect.SQLGLOT)
+        sql = f"SELECT DISTINCT table_name FROM {source}"
+        if schema is not None:
+            sql += " WHERE table_schema = :s"
+        else:
+            sql += " WHERE table_schema NOT IN ('information_schema', 'pg_catalog')"
+        rows = self.execute(sql, {"s": schema} if schema is not None else {}, purpose="schema")
+        return sorted(str(r[0]) for r in rows)
 
     def partitions(
         self,
@@ -302,6 +326,49 @@ def _looks_like_connect(exc: Exception) -> bool:
             "timeout expired",
         )
     )
+
+
+#: words of messages that say the warehouse itself failed, not what a check asked of it
+_INFRA_WORDS = (
+    "out of memory",
+    "outofmemory",
+    "memory limit",
+    "insufficient resources",
+    "exceeded_",  # Trino: EXCEEDED_TIME_LIMIT, EXCEEDED_LOCAL_MEMORY_LIMIT, ...
+    "query exceeded",
+    "no space left",
+    "disk full",
+    "too many connections",
+    "shutting down",
+    "server closed the connection",
+    "connection reset",
+    "broken pipe",
+    "terminating connection",
+    "canceling statement",
+    "statement timeout",
+    "query killed",
+    "was killed",
+    "permission denied",
+    "access denied",
+    "accessdenied",
+    "not authorized",
+    "no worker nodes",
+    "no nodes available",
+    "database is locked",
+    "i/o error",
+    "could not serialize",
+    "deadlock detected",
+    "failed_read_file",  # Spark: a data file vanished under the statement
+    "filenotfound",
+)
+_QUOTED = re.compile(r"\"[^\"]*\"|`[^`]*`|'[^']*'")
+
+
+def _looks_like_infra(text: str | None) -> bool:
+    """Whether an engine's message says the warehouse failed (names in quotes are not read, so a
+    column called `cancelled_at` or "permission_denied" is not taken for a warehouse failure)."""
+    low = _QUOTED.sub("", text or "").lower()
+    return any(w in low for w in _INFRA_WORDS)
 
 
 def _first_line(exc: BaseException) -> str:

@@ -54,6 +54,17 @@ class HiveConnector(Connector):
             out[str(name).strip()] = str(type_name).strip()
         return out
 
+    def schemas(self) -> list[str]:
+        return [str(r[0]) for r in self.execute("SHOW DATABASES", {}, purpose="schema")]
+
+    def tables(self, schema: str | None = None) -> list[str]:
+        """`SHOW TABLES [IN db]`: rows of (database, table name, is temporary)."""
+        from quinto.compile import ident
+
+        sql = f"SHOW TABLES IN {ident(schema).sql(dialect=self.dialect.SQLGLOT)}" if schema else "SHOW TABLES"
+        rows = self.execute(sql, {}, purpose="schema")
+        return sorted({str(r[1] if len(r) > 1 else r[0]) for r in rows})
+
     def run_statement(
         self, conn: sa.Connection, sql: str, params: dict[str, Any]
     ) -> tuple[list[str], list[tuple[Any, ...]]]:

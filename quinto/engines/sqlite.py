@@ -58,3 +58,13 @@ class SQLiteConnector(Connector):
         sql = "SELECT name, type FROM pragma_table_info(:t" + (", :s)" if schema else ")") + " ORDER BY cid"
         params = {"t": name, **({"s": schema} if schema else {})}
         return {str(r[0]): str(r[1]) for r in self.execute(sql, params, purpose="schema")}
+
+    def schemas(self) -> list[str]:
+        return [str(r[1]) for r in self.execute("PRAGMA database_list", {}, purpose="schema")]
+
+    def tables(self, schema: str | None = None) -> list[str]:
+        from quinto.compile import table_node
+
+        source = table_node(f"{schema}.sqlite_master" if schema else "sqlite_master").sql(dialect=self.dialect.SQLGLOT)
+        rows = self.execute(f"SELECT name FROM {source} WHERE type IN ('table', 'view')", {}, purpose="schema")
+        return sorted(str(r[0]) for r in rows)

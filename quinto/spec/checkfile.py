@@ -26,6 +26,7 @@ TOP_KEYS = (
     "partition",
     "partition_type",
     "partition_format",
+    "empty_partitions",
     "owners",
     "notify",
     "schedule",
@@ -109,6 +110,12 @@ class _FileParser:
                 self.err(doc.value_loc("partition_format"), f"`partition_format:` is not a valid regex: {exc}")
         schedule = self.schedule(doc, ptype) if "schedule" in doc else None
         sensor = self.on(doc, partition) if "on" in doc else False
+        empty = doc.get("empty_partitions", "not_found")
+        if empty not in ("not_found", "allowed"):
+            self.err(
+                doc.value_loc("empty_partitions"),
+                f"`empty_partitions:` is 'not_found' or 'allowed'{did_you_mean(str(empty), ('not_found', 'allowed'))}",
+            )
         owners = self.str_list(doc, "owners")
         notify, notify_locs = self.notify_targets(doc, owners)
         connection = doc.get("connection", "")
@@ -158,6 +165,9 @@ class _FileParser:
             schedule=schedule,
             sensor=sensor,
             file=self.file,
+            table_location=doc.value_loc("table") if "table" in doc else doc.loc,
+            partition_location=doc.value_loc("partition") if "partition" in doc else None,
+            empty_partitions_allowed=empty == "allowed",
         )
 
     # -- triggers ----------------------------------------------------------------------------
@@ -424,6 +434,7 @@ class _FileParser:
             samples=samples,
             notify=notify,
             options=frozen,
+            expression_location=oloc(ctype) if ctype in ("metric", "sql") else None,
         )
 
     def columns(
@@ -711,15 +722,21 @@ def cron_problem(expression: str, timezone: str) -> str | None:
 
 
 def parse_check_file(path: Path, display: str | None = None) -> TableSpec:
+    spec, problems = parse_check_file_partially(path, display)
+    if problems or spec is None:
+        raise SpecError(problems)
+    return spec
+
+
+def parse_check_file_partially(path: Path, display: str | None = None) -> tuple[TableSpec | None, list[Problem]]:
+    """The file's spec with the checks that parse, and every problem found (in file order), so that
+    `quinto validate` can also check the table, its columns and its connection of a file with typos."""
     name = display or str(path)
     doc = load_file(path, name)
     parser = _FileParser(name, path.read_text(encoding="utf-8").splitlines())
     spec = parser.parse(doc)
-    if parser.problems or spec is None:
-        raise SpecError(
-            sorted(parser.problems, key=lambda p: (p.location.line, p.location.col) if p.location else (0, 0))
-        )
-    return spec
+    problems = sorted(parser.problems, key=lambda p: (p.location.line, p.location.col) if p.location else (0, 0))
+    return spec, problems
 
 
 def with_connection(spec: TableSpec, connection: str) -> TableSpec:

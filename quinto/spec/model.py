@@ -67,6 +67,7 @@ class Check:
     samples: int = 20  # failing rows fetched after a row-level check fails (0: none)
     notify: str | None = "fail"  # the lowest status that alerts: "fail" or "warn"; None: never alerts
     options: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    expression_location: Location | None = None  # where the `metric:` or `sql:` text is written
 
     @property
     def metric_key(self) -> str:
@@ -112,6 +113,10 @@ class TableSpec:
     schedule: Schedule | None = None  # cron: audit the partition it names
     sensor: bool = False  # `on: new_partition`: audit each partition as it appears
     file: str | None = None  # the check file, as shown in messages
+    table_location: Location | None = None  # where `table:` and `partition:` are written
+    partition_location: Location | None = None
+    # a partition with no rows is an empty partition even when the partition listing lacks it
+    empty_partitions_allowed: bool = False
 
 
 @dataclass(frozen=True)

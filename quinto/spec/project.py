@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from quinto.errors import Location, Problem, SpecError, did_you_mean
 from quinto.settings import BY_NAME, SETTINGS, Setting
-from quinto.spec.checkfile import parse_check_file, timezone_problem, with_connection
+from quinto.spec.checkfile import parse_check_file_partially, timezone_problem, with_connection
 from quinto.spec.grammar import parse_duration
 from quinto.spec.model import Project, TableSpec
 from quinto.spec.targets import EMAIL, channels, parse_target
@@ -327,6 +327,15 @@ def check_files(
 
 def load_suite(project: Project, paths: list[str] | tuple[str, ...] | None = None) -> Suite:
     """Parse every check file; all problems of all files are reported at once."""
+    suite, problems = parse_suite(project, paths)
+    if problems:
+        raise SpecError(problems)
+    return suite
+
+
+def parse_suite(project: Project, paths: list[str] | tuple[str, ...] | None = None) -> tuple[Suite, list[Problem]]:
+    """Every check file parsed as far as it goes: the tables (with the checks that parse, also
+    from files with problems) and every problem of every file."""
     problems: list[Problem] = []
     tables: dict[str, TableSpec] = {}
     # paths from the command line are relative to the current directory, those of quinto.yaml to it
@@ -337,11 +346,14 @@ def load_suite(project: Project, paths: list[str] | tuple[str, ...] | None = Non
         if f.name == PROJECT_FILE:
             continue
         try:
-            spec = parse_check_file(f, _display(f))
+            parsed, file_problems = parse_check_file_partially(f, _display(f))
         except SpecError as exc:
             problems.extend(exc.problems)
             continue
-        spec, connection_problems = resolve_connection(project, spec)
+        problems.extend(file_problems)
+        if parsed is None or parsed.table == "?":  # no table name: nothing more to check
+            continue
+        spec, connection_problems = resolve_connection(project, parsed)
         problems.extend(connection_problems)
         if spec.table in tables:
             first = tables[spec.table].location
@@ -350,9 +362,7 @@ def load_suite(project: Project, paths: list[str] | tuple[str, ...] | None = Non
         tables[spec.table] = spec
     if project.location is not None:
         problems.extend(_routing_problems(project, tables, every_table=not paths))
-    if problems:
-        raise SpecError(problems)
-    return Suite(tables)
+    return Suite(tables), problems
 
 
 def resolve_connection(project: Project, spec: TableSpec) -> tuple[TableSpec, list[Problem]]:

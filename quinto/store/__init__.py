@@ -38,7 +38,7 @@ from quinto.store.schema import (
 
 MIGRATIONS = str(Path(__file__).parent / "migrations")
 #: the newest migration; `migrate()` runs Alembic only when the store is not there yet.
-HEAD_REVISION = "0005"
+HEAD_REVISION = "0006"
 #: the overview counts failing partitions among this many latest ones
 RECENT_PARTITIONS = 30
 
@@ -202,6 +202,7 @@ class Store(QueueMixin, AlertTables):
                             "current": o.partition not in newer,
                             "created_at": now,
                             "suite_fingerprint": run.fingerprint,
+                            "fault": o.fault,
                         }
                         for o in run.outcomes
                     ],

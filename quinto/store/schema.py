@@ -60,6 +60,7 @@ outcomes = sa.Table(
     sa.Column("current", sa.Boolean, nullable=False),  # False once a later run superseded it
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("suite_fingerprint", sa.String(64)),  # the table's check definitions (migration 0003)
+    sa.Column("fault", sa.String(16)),  # an ERROR's cause: "check" or "warehouse" (migration 0006)
     sa.Index("ix_outcomes_key", "table_name", "partition_value", "check_key", "current"),
     sa.Index("ix_outcomes_run", "run_id"),
     sa.Index("ix_outcomes_status", "table_name", "current", "status"),
