@@ -67,7 +67,24 @@ def settings() -> str:
     return "\n".join(rows) + "\n"
 
 
-GENERATORS: dict[str, Callable[[], str]] = {"check_types": check_types, "options": options, "settings": settings}
+LISTINGS = {"distinct": "bounded `SELECT DISTINCT`", "show": "`SHOW PARTITIONS`", "$partitions": '`"table$partitions"`'}
+
+
+def engines() -> str:
+    from quinto.engines import CONNECTORS
+
+    rows = ["| engine | URL | client (extra) | partitions listed by |", "| --- | --- | --- | --- |"]
+    for c in dict.fromkeys(CONNECTORS.values()):
+        rows.append(f"| {c.TITLE} | `{c.URL_EXAMPLE}` | {c.CLIENT} | {LISTINGS[c.PARTITION_LISTING]} |")
+    return "\n".join(rows) + "\n"
+
+
+GENERATORS: dict[str, Callable[[], str]] = {
+    "check_types": check_types,
+    "options": options,
+    "settings": settings,
+    "engines": engines,
+}
 
 
 def render(text: str) -> str:

@@ -78,6 +78,10 @@ class Connector:
     PARTITION_LISTING: ClassVar[str] = "distinct"
     #: connect_args passed to SQLAlchemy's create_engine.
     CONNECT_ARGS: ClassVar[dict[str, Any]] = {}
+    #: for the README's engine table (quinto.docs): the engine's name, a URL, the client and its extra
+    TITLE: ClassVar[str] = ""
+    URL_EXAMPLE: ClassVar[str] = ""
+    CLIENT: ClassVar[str] = "built in"
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

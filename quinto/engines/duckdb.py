@@ -20,6 +20,9 @@ class DuckDBDialect(Dialect):
 
 
 class DuckDBConnector(Connector):
+    TITLE: ClassVar[str] = "DuckDB"
+    URL_EXAMPLE: ClassVar[str] = "duckdb:///path/warehouse.duckdb"
+    CLIENT: ClassVar[str] = "built in"
     dialect: ClassVar[Dialect] = DuckDBDialect()
 
     def cancel(self, cursor: Any, dbapi_connection: Any) -> None:

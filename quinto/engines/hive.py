@@ -29,6 +29,9 @@ class SparkDialect(Dialect):
 class HiveConnector(Connector):
     """HiveServer2 protocol (`hive://user@host:10000/db`, pyhive): the Spark Thrift Server, Kyuubi
     and other Spark SQL endpoints. Statements are generated in Spark SQL."""
+    TITLE: ClassVar[str] = "Hive / Spark SQL"
+    URL_EXAMPLE: ClassVar[str] = "hive://user@host:10000/default"
+    CLIENT: ClassVar[str] = "`quinto[hive]` (pyhive)"
 
     dialect: ClassVar[Dialect] = SparkDialect()
     PARTITION_LISTING: ClassVar[str] = "show"

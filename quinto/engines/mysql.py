@@ -152,6 +152,9 @@ class MySQLDialect(Dialect):
 
 class MySQLConnector(Connector):
     """MariaDB and MySQL through PyMySQL."""
+    TITLE: ClassVar[str] = "MariaDB / MySQL"
+    URL_EXAMPLE: ClassVar[str] = "mysql+pymysql://user:${MYSQL_PASSWORD}@host:3306/db"
+    CLIENT: ClassVar[str] = "`quinto[mysql]` (PyMySQL)"
 
     dialect: ClassVar[Dialect] = MySQLDialect()
     #: AVG and STDDEV_SAMP round to `div_precision_increment` (4) decimals by default: 30 is exact.

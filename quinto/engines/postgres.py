@@ -15,6 +15,9 @@ class PostgresDialect(Dialect):
 
 
 class PostgresConnector(Connector):
+    TITLE: ClassVar[str] = "PostgreSQL"
+    URL_EXAMPLE: ClassVar[str] = "postgresql+psycopg://user:${PGPASSWORD}@host/db"
+    CLIENT: ClassVar[str] = "`quinto[postgres]`"
     dialect: ClassVar[Dialect] = PostgresDialect()
 
     def columns(self, table: str) -> dict[str, str]:

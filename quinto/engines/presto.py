@@ -139,6 +139,9 @@ class PrestoDialect(TrinoDialect):
 
 class PrestoConnector(TrinoConnector):
     """PrestoDB through its own client."""
+    TITLE: ClassVar[str] = "Presto"
+    URL_EXAMPLE: ClassVar[str] = "presto://user@host:8080/catalog[/schema]"
+    CLIENT: ClassVar[str] = "`quinto[presto]` (presto-python-client)"
 
     dialect: ClassVar[Dialect] = PrestoDialect()
 

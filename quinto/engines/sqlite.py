@@ -43,6 +43,9 @@ class SQLiteDialect(Dialect):
 class SQLiteConnector(Connector):
     """SQLite has neither REGEXP nor STDDEV_SAMP built in; the connector registers both on every
     connection (Python's `re` search semantics)."""
+    TITLE: ClassVar[str] = "SQLite"
+    URL_EXAMPLE: ClassVar[str] = "sqlite:///path.db"
+    CLIENT: ClassVar[str] = "built in"
 
     dialect: ClassVar[Dialect] = SQLiteDialect()
 

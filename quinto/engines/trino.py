@@ -22,6 +22,9 @@ class TrinoDialect(Dialect):
 
 class TrinoConnector(Connector):
     """Trino (`trino://user@host:8080/catalog`, the `trino` client)."""
+    TITLE: ClassVar[str] = "Trino"
+    URL_EXAMPLE: ClassVar[str] = "trino://user@host:8080/catalog"
+    CLIENT: ClassVar[str] = "`quinto[trino]`"
 
     dialect: ClassVar[Dialect] = TrinoDialect()
     PARTITION_LISTING: ClassVar[str] = "$partitions"
