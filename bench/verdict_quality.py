@@ -225,7 +225,10 @@ CHANGE_BASES = {"new": "same weekday last week", "today": "previous partition"}
 def check_file(p: Profile, variant: str) -> str:
     options = VARIANTS[variant] if p.payday != 1 else ""
     lines = "".join(f"  - {line.format(row_count=options, change_base=CHANGE_BASES[variant])}\n" for line in CHECKS)
-    return f"table: {p.table}\nconnection: warehouse\npartition: ds\nowners: [data@example.com]\nchecks:\n{lines}"
+    # the owner knows the table's holidays (the new grammar lets them say so)
+    holidays = f"holidays: [{', '.join(map(str, sorted(HOLIDAYS)))}]\n" if p.holidays and variant == "new" else ""
+    head = f"table: {p.table}\nconnection: warehouse\npartition: ds\nowners: [data@example.com]\n{holidays}"
+    return f"{head}checks:\n{lines}"
 
 
 def write_project(work: Path, warehouse: Path, profiles: Iterable[Profile], variant: str) -> Path:
@@ -258,6 +261,8 @@ class Verdicts:
 def quinto_status(status: str, message: str) -> str:
     if status == "LEARNING" or (status == "WARN" and any(w in message.lower() for w in WARMUP_WORDS)):
         return "WARMUP"
+    if "declared holiday: not judged" in message:
+        return "NOT_JUDGED"  # the owner said so; neither a verdict nor warm-up
     return status
 
 

@@ -20,7 +20,7 @@ from typing import Any
 from sqlglot import exp
 
 from quinto.alerts.policy import policy_for, routing_notes
-from quinto.baseline import Point
+from quinto.baseline import Point, parse_day
 from quinto.checks import CHECK_TYPES, ROWS, Aggregate, display_unit
 from quinto.compile import (
     Compiled,
@@ -159,6 +159,7 @@ def suite_fingerprint(spec: TableSpec) -> str:
     with its conditions and options (not where the lines are). A change means "audit again"."""
     parts: list[str] = [spec.table, spec.partition or "", spec.partition_type]
     parts += ["empty_partitions: allowed"] if spec.empty_partitions_allowed else []
+    parts += [f"holidays: {','.join(spec.holidays)}"] if spec.holidays else []
     for c in sorted(spec.checks, key=lambda c: c.key):
         parts += [
             c.key,
@@ -267,6 +268,7 @@ class Auditor:
         self.part_col = PartitionColumn(spec.partition, spec.partition_type) if spec.partition else None
         self.order = partition_order(spec.partition_type)
         self.change_checks = frozenset(c.key for c in spec.checks if c.change)
+        self.holidays = frozenset(spec.holidays)
         self.progress: Callable[[int], None] | None = None  # called with the partitions done per chunk
         self.unreachable = False  # set when a scan finds the warehouse unreachable
         self.broken: set[str] = set()  # aggregates the engine cannot compile: left out of the scans
@@ -650,6 +652,13 @@ class Auditor:
             return ((ref or self.now) - newest).total_seconds()
         return value
 
+    def holiday(self, partition: str) -> bool:
+        """The partition's day is one of the check file's `holidays:`."""
+        if not self.holidays:
+            return False
+        day = parse_day(partition)
+        return day is not None and day.isoformat() in self.holidays
+
     def judge(self, check: Check, partition: str, value: Any, history: Mapping[str, list[Point]]) -> Verdict:
         unit = display_unit(check.type)
         if value is None:
@@ -658,14 +667,21 @@ class Auditor:
             return Verdict(Status.ERROR, f"the metric is not a number: {str(value)[:80]!r}")
         if not math.isfinite(value):
             return Verdict(Status.FAIL, f"no finite value: the metric is {value} (NaN or infinite values in the data)")
-        hist = history.get(self.fps[check.key], [])
+        # declared holidays are expected to be unusual: never judged against history, never learnt from
+        hist = [p for p in history.get(self.fps[check.key], []) if not self.holiday(p.partition)]
+        holiday = self.holiday(partition)
+        note = Verdict(Status.PASS, f"{partition} is a declared holiday: not judged against history", value)
         if check.change:
+            if holiday:
+                return note
             return judge_change(check, float(value), hist, partition, self.order, self.change_checks)
         verdicts = []
         if check.anomaly is not None:
-            verdicts.append(
-                judge_anomaly(check, float(value), hist, partition, self.order, CHECK_TYPES[check.type].unit)
-            )
+            if holiday:
+                verdicts.append(note)
+            else:
+                unit_of = CHECK_TYPES[check.type].unit
+                verdicts.append(judge_anomaly(check, float(value), hist, partition, self.order, unit_of))
         if check.condition is not None or check.warn is not None or check.fail is not None:
             verdicts.append(judge_levels(check, float(value), unit))
         worst = max(verdicts, key=lambda v: v.status.rank)

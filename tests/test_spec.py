@@ -190,3 +190,15 @@ def test_anomaly_controls_are_parsed(tmp_path: Path) -> None:
     assert [(m.amount, m.relative) for m in first.anomaly.min_change] == [(5.0, True), (100.0, False)]
     assert second.anomaly is not None and second.anomaly.seasonality == ()
     assert [(m.amount, m.relative) for m in second.anomaly.min_change] == [(7200.0, False)]
+
+
+def test_holidays_are_dates(tmp_path: Path) -> None:
+    f = tmp_path / "t.yaml"
+    f.write_text("table: dw.t\npartition: ds\nholidays: [2026-12-25, '2027-01-01']\nchecks:\n  - row_count > 0\n")
+    assert parse_check_file(f).holidays == ("2026-12-25", "2027-01-01")
+    f.write_text("table: dw.t\npartition: ds\nholidays: [2026-12-25, christmas]\nchecks:\n  - row_count > 0\n")
+    with pytest.raises(SpecError, match=r"t.yaml:3:24: holiday 'christmas' is not a date like 2026-12-25"):
+        parse_check_file(f)
+    f.write_text("table: dw.t\npartition: ds\nholidays: 2026-12-25\nchecks:\n  - row_count > 0\n")
+    with pytest.raises(SpecError, match=r"t.yaml:3:11: `holidays:` is a list of dates"):
+        parse_check_file(f)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import re
 from collections.abc import Callable
@@ -27,6 +28,7 @@ TOP_KEYS = (
     "partition_type",
     "partition_format",
     "empty_partitions",
+    "holidays",
     "owners",
     "notify",
     "schedule",
@@ -116,6 +118,7 @@ class _FileParser:
                 doc.value_loc("empty_partitions"),
                 f"`empty_partitions:` is 'not_found' or 'allowed'{did_you_mean(str(empty), ('not_found', 'allowed'))}",
             )
+        holidays = self.holidays(doc) if "holidays" in doc else ()
         owners = self.str_list(doc, "owners")
         notify, notify_locs = self.notify_targets(doc, owners)
         connection = doc.get("connection", "")
@@ -168,7 +171,23 @@ class _FileParser:
             table_location=doc.value_loc("table") if "table" in doc else doc.loc,
             partition_location=doc.value_loc("partition") if "partition" in doc else None,
             empty_partitions_allowed=empty == "allowed",
+            holidays=holidays,
         )
+
+    def holidays(self, doc: Map) -> tuple[str, ...]:
+        """`holidays:` a list of dates (YYYY-MM-DD) whose partitions are expected to be unusual."""
+        raw = doc.get("holidays")
+        if not isinstance(raw, Seq):
+            self.err(doc.value_loc("holidays"), "`holidays:` is a list of dates, e.g. [2026-12-25, 2027-01-01]")
+            return ()
+        out = []
+        for item, loc in zip(raw, raw.item_locs, strict=True):
+            text = item.isoformat() if isinstance(item, dt.date) else str(item)
+            try:
+                out.append(dt.date.fromisoformat(text).isoformat())
+            except ValueError:
+                self.err(loc, f"holiday {text!r} is not a date like 2026-12-25")
+        return tuple(sorted(set(out)))
 
     # -- triggers ----------------------------------------------------------------------------
     def schedule(self, doc: Map, ptype: str) -> Schedule | None:

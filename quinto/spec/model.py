@@ -117,6 +117,7 @@ class TableSpec:
     partition_location: Location | None = None
     # a partition with no rows is an empty partition even when the partition listing lacks it
     empty_partitions_allowed: bool = False
+    holidays: tuple[str, ...] = ()  # dates (YYYY-MM-DD) whose partitions anomaly and change checks do not judge
 
 
 @dataclass(frozen=True)
