@@ -46,9 +46,10 @@ class Point:
         """`check` FAILed here and nobody marked the partition good."""
         return check in self.failed_by and not self.good
 
-    def starts_regime(self, check: str) -> bool:
-        """Marked good where `check` FAILed: the owner accepted a new level from here on."""
-        return self.good and check in self.failed_by
+    def starts_regime(self) -> bool:
+        """Marked good where a check of this metric FAILed: the owner accepted a new level from here
+        on (for the anomaly fit and the change checks alike)."""
+        return self.good and bool(self.failed_by)
 
 
 @dataclass(frozen=True)
@@ -204,9 +205,9 @@ def _training(points: Sequence[Point], model: Model, day: dt.date | None) -> lis
     return recent
 
 
-def fit(points: Sequence[Point], partition: str, model: Model, check: str = "") -> Fit | Learning:
-    """The expected value and passing band of `partition` for `check`, from earlier `points`
-    (oldest first). A NaN or infinite value teaches nothing (it would turn every band into NaN)."""
+def fit(points: Sequence[Point], partition: str, model: Model) -> Fit | Learning:
+    """The expected value and passing band of `partition`, from earlier `points` (oldest first).
+    A NaN or infinite value teaches nothing (it would turn every band into NaN)."""
     day = parse_day(partition)
     train = _training([p for p in points if math.isfinite(p.value)], model, day)
     days = [parse_day(p.partition) for p in train]
@@ -227,7 +228,7 @@ def fit(points: Sequence[Point], partition: str, model: Model, check: str = "") 
     span = (ts[-1] - ts[0]) or 1.0
     columns: list[tuple[str, list[float], float]] = []  # name, values per point, value for the new one
     # a step per regime start inside the window (the level after an accepted change)
-    starts = [i for i, p in enumerate(train) if p.starts_regime(check) and i > 0]
+    starts = [i for i, p in enumerate(train) if p.starts_regime() and i > 0]
     for i in starts:
         columns.append(("regime", [1.0 if j >= i else 0.0 for j in range(n)], 1.0))
     if dated and model.weekday and (n >= 14 or model.weekday_required):

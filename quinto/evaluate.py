@@ -189,7 +189,7 @@ def change_base(
     skipped = [p.partition for p in points if _defective(p, changes) and order(p.partition) < order(partition)]
     # a partition marked good where a check of this metric FAILed accepted a new level: nothing
     # before it is compared with, or every partition of the new level would FAIL against the old one
-    starts = [p.partition for p in good if p.good and p.failed_by]
+    starts = [p.partition for p in good if p.starts_regime()]
     since = ""
     if starts:
         good = [p for p in good if order(p.partition) >= order(starts[-1])]
@@ -307,7 +307,7 @@ def judge_anomaly(
     here = key(partition)
     earlier = sorted((p for p in points if key(p.partition) < here), key=lambda p: key(p.partition))
     model = model_of(spec, partition, unit)
-    result = fit(earlier, partition, model, check.key)
+    result = fit(earlier, partition, model)
     shown = "%" if unit == "percent" else ("s" if unit == "seconds" else "")
     if isinstance(result, Learning):
         return Verdict(Status.LEARNING, f"{result.reason}, not judged yet", value)
