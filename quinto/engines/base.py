@@ -9,13 +9,15 @@ import re
 import threading
 import time
 import urllib.parse
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
+from sqlglot import exp
 
-from quinto.compile import compile_partitions, table_node
+from quinto.compile import col, compile_partitions, table_node
 from quinto.dialect import QUIRKS, Dialect
 from quinto.errors import WarehouseError
 
@@ -76,6 +78,8 @@ class Connector:
     #: how partitions are listed: "distinct" (bounded SELECT DISTINCT), "show" (SHOW PARTITIONS) or
     #: "$partitions" (Trino's hidden partitions table); the last two read metadata only.
     PARTITION_LISTING: ClassVar[str] = "distinct"
+    #: tables whose partitions one sensor statement lists (`list_partitions_many`); 1: one per table.
+    LISTING_BATCH: ClassVar[int] = 100
     #: connect_args passed to SQLAlchemy's create_engine.
     CONNECT_ARGS: ClassVar[dict[str, Any]] = {}
     #: for the README's engine table (quinto.docs): the engine's name, a URL, the client and its extra
@@ -288,6 +292,66 @@ class Connector:
             except WarehouseError:
                 pass
         return self._distinct_partitions(table, column, since, until, limit, ptype)
+
+    def list_partitions_many(
+        self, tables: Sequence[tuple[str, str, str]], limit: int = 10
+    ) -> dict[str, list[str] | WarehouseError]:
+        """The newest `limit` partition values of each (table, column, type), newest first, in as
+        few statements as the engine allows: one UNION ALL of bounded SELECT DISTINCTs (over
+        Trino's `$partitions` metadata where it has them) for up to LISTING_BATCH tables, else
+        one listing per table. A table that cannot be listed gets its error, the others their
+        values: a failing batch is listed again table by table."""
+        out: dict[str, list[str] | WarehouseError] = {}
+        todo = list(tables)
+        if self.LISTING_BATCH > 1 and self.PARTITION_LISTING != "show":
+            for start in range(0, len(todo), self.LISTING_BATCH):
+                batch = todo[start : start + self.LISTING_BATCH]
+                try:
+                    out.update(self._list_batch(batch, limit))
+                except WarehouseError:
+                    pass  # listed one by one below, so only the failing table reports an error
+            todo = [t for t in todo if t[0] not in out]
+        for table, column, ptype in todo:
+            try:
+                out[table] = self.partitions(table, column, limit=limit, ptype=ptype)
+            except WarehouseError as exc:
+                out[table] = exc
+        return out
+
+    def _list_batch(self, batch: Sequence[tuple[str, str, str]], limit: int) -> dict[str, list[str] | WarehouseError]:
+        if len(batch) == 1:
+            table, column, ptype = batch[0]
+            return {table: self.partitions(table, column, limit=limit, ptype=ptype)}
+        parts: list[exp.Expr] = []
+        for i, (table, column, _) in enumerate(batch):
+            source = table
+            if self.PARTITION_LISTING == "$partitions":
+                catalog, schema, name = self.split_table(table)
+                source = ".".join(p for p in (catalog, schema, f"{name}$partitions") if p)
+            inner = (
+                exp.select(exp.alias_(col(column), "v", quoted=True))
+                .distinct()
+                .from_(table_node(source))
+                .where(exp.Not(this=exp.Is(this=col(column), expression=exp.Null())))
+                .order_by(exp.Ordered(this=col(column), desc=True))
+                .limit(limit)
+            )
+            parts.append(
+                exp.select(exp.alias_(exp.Literal.number(i), "t", quoted=True), col("v")).from_(inner.subquery(f"p{i}"))
+            )
+        query = parts[0]
+        for part in parts[1:]:
+            query = exp.union(query, part, distinct=False)
+        rows = self.execute(query.sql(dialect=self.dialect.SQLGLOT), {}, purpose="partitions")
+        found: dict[str, list[str] | WarehouseError] = {t: [] for t, _, _ in batch}
+        for index, value in rows:
+            values = found[batch[int(index)][0]]
+            assert isinstance(values, list)
+            values.append(_partition_text(value))
+        for values in found.values():
+            assert isinstance(values, list)
+            values.sort(reverse=True)
+        return found
 
     def _distinct_partitions(
         self, table: str, column: str, since: str | None, until: str | None, limit: int, ptype: str

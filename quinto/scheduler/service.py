@@ -10,6 +10,7 @@ restarted scheduler, or another one sharing a PostgreSQL store, carries on where
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import socket
 import threading
@@ -23,20 +24,11 @@ from quinto.alerts.policy import policy_for
 from quinto.alerts.sender import send_pending
 from quinto.audit import WHOLE_TABLE, Auditor, make_connector, spool_dir, suite_fingerprint, validate_partition
 from quinto.errors import EXIT_BAD_SPEC, EXIT_INFRA, QuintoError, SpecError, UsageError, first_line
-from quinto.evaluate import partition_order
 from quinto.results import Run
 from quinto.scheduler.log import EventLog
 from quinto.scheduler.queue import load_tables, parse_one
-from quinto.scheduler.triggers import (
-    Clock,
-    RateLimit,
-    SystemClock,
-    fires_between,
-    parse_state,
-    partition_for,
-    to_audit,
-    trigger_of,
-)
+from quinto.scheduler.sensors import Sensors
+from quinto.scheduler.triggers import Clock, SystemClock, fires_between, parse_state, partition_for, trigger_of
 from quinto.spec import Project, TableSpec
 from quinto.spec.project import check_files, display_path
 from quinto.store import ClaimLost, Store, spool
@@ -67,8 +59,6 @@ class Scheduler:
         self.log.scheduler = self.name
         s = project.settings
         self.timezone = str(s["scheduler_timezone"])
-        self.sensor_interval = dt.timedelta(seconds=float(s["sensor_interval"]))
-        self.sensor_partitions = int(s["sensor_partitions"])
         self.concurrency = int(s["audit_concurrency"])
         self.policy = str(s["reaudit_on_change"])
         self.retry_attempts = int(s["retry_attempts"])
@@ -76,14 +66,15 @@ class Scheduler:
         self.heartbeat_interval = float(s["heartbeat_interval"])
         self.queue_interval = float(s["queue_interval"])
         self.spool_dir = spool_dir(project)
-        self.rate = RateLimit(int(s["sensor_rate_limit"]), self.clock)
+        self.sensors = Sensors(self)
         self.tables: dict[str, TableSpec] = {}  # the last good version of every table
         self.files: dict[str, tuple[int, int]] = {}  # check file → (mtime_ns, size) last read
         self.file_table: dict[str, str] = {}  # check file → the table it declared when it last parsed
         self.problems: dict[str, str] = {}
-        self.due: dict[str, dt.datetime] = {}  # `cron:T` → next firing, `poll:T` → next sensor turn
+        self.due: dict[str, dt.datetime] = {}  # `cron:T` → next firing
         self.recheck: set[str] = set()  # tables whose checks changed: their latest cron partition is re-audited
         self.running: dict[int, tuple[str, Future[None]]] = {}  # run id → (connection, future)
+        self.settled: set[int] = set()  # runs this scheduler completed whose thread is still busy
         self._lock = threading.Lock()
         self.stopping = threading.Event()
         workers = self.concurrency * max(1, len(project.connections))
@@ -146,6 +137,8 @@ class Scheduler:
                 self.log("checks_removed", file=gone, table=table)
                 changed = True
         self._set_problems(problems)
+        if changed:
+            self.sensors.forget()
         return changed
 
     def _set_problems(self, problems: dict[str, str]) -> bool:
@@ -172,6 +165,22 @@ class Scheduler:
         if created:
             self.log("enqueued", table=spec.table, partition=partition, run_id=run_id, trigger=trigger, reason=reason)
         return run_id
+
+    def enqueue_group(self, spec: TableSpec, partitions: list[str], reason: str) -> list[str]:
+        """Queue one audit of a table's new partitions (those no pending audit covers yet)."""
+        run_id, queued = self.store.enqueue_group(
+            spec.table,
+            spec.connection,
+            spec.partition,
+            partitions,
+            fingerprint=suite_fingerprint(spec),
+            requested_by=self.name,
+            now=self.clock.now(),
+        )
+        if run_id is not None:
+            shown = queued[0] if len(queued) == 1 else f"{queued[0]} .. {queued[-1]} ({len(queued)})"
+            self.log("enqueued", table=spec.table, partition=shown, run_id=run_id, trigger="sensor", reason=reason)
+        return queued
 
     def cron(self, spec: TableSpec) -> None:
         """Enqueue the partitions named by the firings since the last one handled (restart-safe: the
@@ -214,69 +223,17 @@ class Scheduler:
             if done is not None and fp not in done:
                 self.enqueue(spec, part, "cron", reason="checks changed")
 
-    def sense(self, spec: TableSpec) -> None:
-        """List the table's newest partitions (one metadata query, rate-limited per connection and
-        shared between schedulers) and enqueue those not yet audited with the current checks."""
-        assert spec.partition is not None
-        now = self.clock.now()
-        key = f"poll:{spec.table}"
-        due = self.due.get(key)
-        if due is not None and due > now:  # this scheduler polled, or found it polled, within the interval
-            return
-        if not self.rate.allow(spec.connection):
-            self.log("sensor_rate_limited", table=spec.table, connection=spec.connection)
-            return
-        self.due[key] = now + self.sensor_interval
-        if not self.store.take_turn(key, self.sensor_interval, now):
-            self.rate.refund(spec.connection)  # no query was made
-            return
-        started = time.perf_counter()
-        try:
-            connector = make_connector(self.project, spec.connection)
-        except QuintoError as exc:
-            self.log("sensor_error", table=spec.table, message=exc.message)
-            return
-        try:
-            listed = connector.partitions(
-                spec.table, spec.partition, limit=self.sensor_partitions, ptype=spec.partition_type
-            )
-        except QuintoError as exc:
-            self.log("sensor_error", table=spec.table, message=exc.message)
-            return
-        finally:
-            connector.close()  # a DuckDB file is not held open between polls
-        fp = suite_fingerprint(spec)
-        order = partition_order(spec.partition_type)
-        valid = []
-        for part in listed:
-            try:
-                valid.append(validate_partition(part, spec))
-            except UsageError as exc:
-                self.log("sensor_skipped_partition", table=spec.table, partition=part, message=exc.message)
-        audited = self.store.audited(spec.table, valid)
-        todo = to_audit(valid, audited, fp, self.policy, order)
-        self.log(
-            "sensor_poll",
-            table=spec.table,
-            listed=len(listed),
-            new=len(todo),
-            duration_s=round(time.perf_counter() - started, 3),
-        )
-        for part in todo:
-            reason = "new partition" if part not in audited else "checks changed"
-            self.enqueue(spec, part, "sensor", reason=reason)
-
     def triggers(self) -> None:
-        for spec in list(self.tables.values()):
+        specs = list(self.tables.values())
+        for spec in specs:
             if self.stopping.is_set():
                 return
             try:
                 if spec.schedule is not None:
                     self.cron(spec)
-                if spec.sensor:
-                    self.sense(spec)
             except Exception as exc:  # noqa: BLE001 - one table's trouble must not stop the others
                 self.log("trigger_error", table=spec.table, message=first_line(exc, 500))
+        self.sensors.run(specs)
 
     # -- the queue -----------------------------------------------------------------------------
     def stale_before(self, now: dt.datetime) -> dt.datetime:
@@ -315,7 +272,11 @@ class Scheduler:
 
     def _audit_then_refill(self, row: dict[str, Any]) -> None:
         """Audit, then claim at once for the freed slot instead of waiting for the next round."""
-        self.audit(row)
+        try:
+            self.audit(row)
+        finally:
+            with self._lock:  # complete: a heartbeat from now on must not call it lost
+                self.settled.add(int(row["id"]))
         if not self.stopping.is_set():
             self._guarded("dispatch", self.dispatch)
 
@@ -324,6 +285,7 @@ class Scheduler:
         with self._lock:
             for rid in [rid for rid, (_, fut) in self.running.items() if fut.done()]:
                 self.running.pop(rid)
+                self.settled.discard(rid)
             ids = list(self.running)
         if not ids:
             return
@@ -334,7 +296,11 @@ class Scheduler:
             return
         with self._lock:
             # a run that finished meanwhile is no longer held either; only an unfinished one was taken over
-            lost = [rid for rid in set(ids) - held if rid in self.running and not self.running[rid][1].done()]
+            lost = [
+                rid
+                for rid in set(ids) - held
+                if rid in self.running and not self.running[rid][1].done() and rid not in self.settled
+            ]
         for rid in sorted(lost):
             self.log("claim_lost", run_id=rid, message="another scheduler took this run over")
 
@@ -355,19 +321,22 @@ class Scheduler:
             self.store.finish_without_outcomes(rid, self.name, message, EXIT_INFRA)
             self.log("gave_up", **fields, outcome="ERROR", exit_code=EXIT_INFRA, message=message)
             return
-        fp = suite_fingerprint(spec)
-        automatic = trigger in AUTOMATIC and not row["force"] and part != WHOLE_TABLE
-        if automatic and fp in self.store.audited(table, [part]).get(part, set()):
-            if self.store.forget(rid, self.name):
-                self.log("skipped", **fields, reason="audited meanwhile with the same checks")
-            return
+        wanted = _partitions_of(row) if spec.partition else []
+        if trigger in AUTOMATIC and not row["force"] and wanted:
+            fp = suite_fingerprint(spec)
+            seen = self.store.audited(table, wanted)
+            wanted = [p for p in wanted if fp not in seen.get(p, set())]
+            if not wanted:
+                if self.store.forget(rid, self.name):
+                    self.log("skipped", **fields, reason="audited meanwhile with the same checks")
+                return
         self.log("audit_started", **fields, attempt=attempt)
         started = time.perf_counter()
         run: Run | None = None
         error: str | None = None
         code = EXIT_INFRA
         try:
-            parts = [validate_partition(part, spec)] if spec.partition else []
+            parts = [validate_partition(p, spec) for p in wanted]
             connector = make_connector(self.project, spec.connection)
             try:
                 run = Auditor(self.project, spec, connector, self.store, self.clock.now()).run(parts, trigger)
@@ -528,6 +497,12 @@ class Scheduler:
                 continue
             self.files[display_path(path)] = (st.st_mtime_ns, st.st_size)
         self._set_problems(problems)
+
+
+def _partitions_of(row: dict[str, Any]) -> list[str]:
+    """The partitions a queued run asks for: a sensor's run names several."""
+    listed = json.loads(row["partitions"]) if row.get("partitions") else []
+    return [str(p) for p in listed] or [str(row["partition_value"])]
 
 
 def _wait_any(futures: list[Future[None]], timeout: float) -> None:

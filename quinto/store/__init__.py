@@ -38,7 +38,7 @@ from quinto.store.schema import (
 
 MIGRATIONS = str(Path(__file__).parent / "migrations")
 #: the newest migration; `migrate()` runs Alembic only when the store is not there yet.
-HEAD_REVISION = "0006"
+HEAD_REVISION = "0007"
 #: the overview counts failing partitions among this many latest ones
 RECENT_PARTITIONS = 30
 
