@@ -461,8 +461,8 @@ class QueueMixin:
     ) -> SensorTurn:
         """Take the turns of `tables` (on `connection`) that are due, i.e. not listed within
         `interval` by any scheduler, least recently listed first, as many as the connection's
-        shared token bucket allows: `per_minute` listing statements a minute, each listing up to
-        `batch` tables. One transaction under a lock per connection, so schedulers sharing the
+        shared token bucket allows: `per_minute` listing statements a minute (bursts of at most
+        five seconds' worth), each listing up to `batch` tables. One transaction under a lock per connection, so schedulers sharing the
         store split the turns and the budget between them."""
         self.migrate()
         now = now or utcnow()
@@ -485,11 +485,12 @@ class QueueMixin:
             mine = {t: at for t, at in known.items() if t in wanted}
             due = sorted((t for t, at in mine.items() if at is None or now - at >= interval), key=_least_recent(mine))
             budget = conn.execute(sa.select(b.tokens, b.at, b.limited_since).where(b.connection == connection)).first()
-            tokens = float(per_minute)
+            capacity = max(1.0, per_minute / 12)  # bursts of at most five seconds' worth
+            tokens = capacity
             limited_since = None
             if budget is not None:
                 elapsed = max(0.0, (now - (aware(budget.at) or now)).total_seconds())
-                tokens = min(float(per_minute), float(budget.tokens) + elapsed * per_minute / 60.0)
+                tokens = min(capacity, float(budget.tokens) + elapsed * per_minute / 60.0)
                 limited_since = aware(budget.limited_since)
             take = min(len(due), int(tokens + 1e-9) * max(1, batch))
             turn.tables = due[:take]
