@@ -11,7 +11,6 @@ import json
 import uuid
 from collections import Counter
 from pathlib import Path
-from typing import Any
 
 import duckdb
 import pytest
@@ -115,8 +114,7 @@ def test_two_scheduler_processes_share_the_turns_and_one_rate_limit(tmp_path: Pa
     tables = [f"wh.s{i:02d}" for i in range(20)]
     load_tables(pg_url, {t: {"columns": {"amount": "INTEGER", "ds": "VARCHAR"}, "rows": []} for t in tables})
     settings = (
-        "queue_interval: 0.1\nsensor_interval: 0.3\nheartbeat_interval: 0.5\n"
-        "sensor_rate_limit: 240\nsensor_batch: 2\n"
+        "queue_interval: 0.1\nsensor_interval: 0.3\nheartbeat_interval: 0.5\nsensor_rate_limit: 240\nsensor_batch: 2\n"
     )
     write_project(tmp_path, {f"{t}.yaml": sensor_checks(t) for t in tables}, settings)
     schedulers = Schedulers(tmp_path, {"WH_URL": pg_url, "STORE_URL": pg_url})
@@ -129,7 +127,8 @@ def test_two_scheduler_processes_share_the_turns_and_one_rate_limit(tmp_path: Pa
             with wh.begin() as conn:
                 for t in tables:
                     conn.execute(sa.text(f"INSERT INTO {t} VALUES (5, :d)"), {"d": day})
-            wait_for(lambda: len(audits_per_partition(store)[0]) >= len(tables) * (DAYS.index(day) + 1), day)
+            want = len(tables) * (DAYS.index(day) + 1)
+            wait_for(lambda n=want: len(audits_per_partition(store)[0]) >= n, day, schedulers)  # type: ignore[misc]
         wait_for(lambda: min(store.sensor_listings().values()) >= 8, "every table listed 8 times", schedulers)
     finally:
         schedulers.stop()

@@ -22,13 +22,14 @@ from typing import Any
 
 from quinto.alerts.policy import policy_for
 from quinto.alerts.sender import send_pending
-from quinto.audit import WHOLE_TABLE, Auditor, make_connector, spool_dir, suite_fingerprint, validate_partition
+from quinto.audit import Auditor, make_connector, spool_dir, suite_fingerprint, validate_partition
 from quinto.errors import EXIT_BAD_SPEC, EXIT_INFRA, QuintoError, SpecError, UsageError, first_line
 from quinto.results import Run
+from quinto.scheduler.cron import cron
 from quinto.scheduler.log import EventLog
 from quinto.scheduler.queue import load_tables, parse_one
 from quinto.scheduler.sensors import Sensors
-from quinto.scheduler.triggers import Clock, SystemClock, fires_between, parse_state, partition_for, trigger_of
+from quinto.scheduler.triggers import Clock, SystemClock
 from quinto.spec import Project, TableSpec
 from quinto.spec.project import check_files, display_path
 from quinto.store import ClaimLost, Store, spool
@@ -182,47 +183,6 @@ class Scheduler:
             self.log("enqueued", table=spec.table, partition=shown, run_id=run_id, trigger="sensor", reason=reason)
         return queued
 
-    def cron(self, spec: TableSpec) -> None:
-        """Enqueue the partitions named by the firings since the last one handled (restart-safe: the
-        last firing handled is in the store); the first time a table is seen, count from now. The
-        store is read only when a firing is due, or after the table's checks changed."""
-        assert spec.schedule is not None
-        now = self.clock.now()
-        key = f"cron:{spec.table}"
-        changed = spec.table in self.recheck
-        self.recheck.discard(spec.table)
-        due = self.due.get(key)
-        if due is not None and due > now and not changed:
-            return
-        state = self.store.state(key)
-        parsed = parse_state(state[0]) if state else None
-        trigger = trigger_of(spec.schedule, self.timezone)
-        self.due[key] = trigger.get_next_fire_time(None, now) or now + dt.timedelta(days=366)
-        if parsed is None:
-            self.store.state_swap(key, state[0] if state else None, f"since:{now.isoformat()}", now)
-            return
-        kind, last = parsed
-        fires, dropped = fires_between(spec.schedule, self.timezone, last, now)
-        if dropped:
-            self.log("cron_missed", table=spec.table, message=f"{dropped} older firing(s) not caught up")
-        fp = suite_fingerprint(spec)
-        named = [(f, partition_for(spec.schedule, self.timezone, f) if spec.partition else WHOLE_TABLE) for f in fires]
-        seen = self.store.audited(spec.table, [p for _, p in named if p != WHOLE_TABLE]) if named else {}
-        for fire, part in named:
-            # a whole table changes between firings under the same name: every firing audits it
-            if part != WHOLE_TABLE and fp in seen.get(part, set()):
-                self.log("skipped", table=spec.table, partition=part, trigger="cron", reason="already audited")
-                continue
-            self.enqueue(spec, part, "cron", reason=f"cron firing at {fire.isoformat()}")
-        if fires:
-            self.store.state_swap(key, state[0] if state else None, f"fire:{fires[-1].isoformat()}", now)
-        elif changed and kind == "fire" and not spec.sensor and self.policy != "none":
-            # changed checks: the partition of the latest firing is audited again (once)
-            part = partition_for(spec.schedule, self.timezone, last) if spec.partition else WHOLE_TABLE
-            done = self.store.audited(spec.table, [part]).get(part)
-            if done is not None and fp not in done:
-                self.enqueue(spec, part, "cron", reason="checks changed")
-
     def triggers(self) -> None:
         specs = list(self.tables.values())
         for spec in specs:
@@ -230,7 +190,7 @@ class Scheduler:
                 return
             try:
                 if spec.schedule is not None:
-                    self.cron(spec)
+                    cron(self, spec)
             except Exception as exc:  # noqa: BLE001 - one table's trouble must not stop the others
                 self.log("trigger_error", table=spec.table, message=first_line(exc, 500))
         self.sensors.run(specs)

@@ -462,8 +462,8 @@ class QueueMixin:
         """Take the turns of `tables` (on `connection`) that are due, i.e. not listed within
         `interval` by any scheduler, least recently listed first, as many as the connection's
         shared token bucket allows: `per_minute` listing statements a minute (bursts of at most
-        five seconds' worth), each listing up to `batch` tables. One transaction under a lock per connection, so schedulers sharing the
-        store split the turns and the budget between them."""
+        five seconds' worth), each listing up to `batch` tables. One transaction under a lock per
+        connection, so schedulers sharing the store split the turns and the budget between them."""
         self.migrate()
         now = now or utcnow()
         wanted = set(tables)
