@@ -267,7 +267,8 @@ class Scheduler:
     def audit(self, row: dict[str, Any]) -> None:
         """Audit one claimed run and complete its row: the verdict, a retry later (ERROR), or a
         readable error (bad checks)."""
-        rid, table, part = int(row["id"]), str(row["table_name"]), str(row["partition_value"] or "*")
+        rid, table, named = int(row["id"]), str(row["table_name"]), _partitions_of(row)
+        part = ", ".join(named) if len(named) > 1 else str(row["partition_value"] or "*")
         attempt, trigger = int(row["attempts"]), str(row["trigger"])
         fields: dict[str, Any] = {"table": table, "partition": part, "run_id": rid, "trigger": trigger}
         spec = self.tables.get(table)
@@ -281,7 +282,7 @@ class Scheduler:
             self.store.finish_without_outcomes(rid, self.name, message, EXIT_INFRA)
             self.log("gave_up", **fields, outcome="ERROR", exit_code=EXIT_INFRA, message=message)
             return
-        wanted = _partitions_of(row) if spec.partition else []
+        wanted = named if spec.partition else []
         if trigger in AUTOMATIC and not row["force"] and wanted:
             fp = suite_fingerprint(spec)
             seen = self.store.audited(table, wanted)
