@@ -195,3 +195,21 @@ def _drop(admin: sa.Engine, db: str) -> None:
     with admin.begin() as conn:
         conn.execute(sa.text(f"DROP DATABASE IF EXISTS {db}"))
     admin.dispose()
+
+
+def test_new_partitions_join_the_tables_audit_still_waiting(tmp_path: Path) -> None:
+    """A sensor behind a long queue keeps one audit per table: new partitions join the table's
+    queued audit; once it runs, they get a new one; partitions already covered are never queued."""
+    store = Store(f"sqlite:///{tmp_path / 's.db'}")
+    rid, queued = store.enqueue_group("dw.t", "warehouse", "ds", ["2026-11-01", "2026-11-02"])
+    assert rid is not None and queued == ["2026-11-01", "2026-11-02"]
+    again, queued = store.enqueue_group("dw.t", "warehouse", "ds", ["2026-11-02", "2026-11-03"])
+    assert (again, queued) == (rid, ["2026-11-03"])
+    result = store.run_result(rid)
+    assert result is not None and result["partitions"] == ["2026-11-01", "2026-11-02", "2026-11-03"]
+    (claimed,) = store.claim("s1", {"warehouse": 1}, 1, T0 - dt.timedelta(minutes=1))
+    assert claimed["id"] == rid and json.loads(claimed["partitions"])[-1] == "2026-11-03"
+    assert store.enqueue_group("dw.t", "warehouse", "ds", ["2026-11-03"]) == (None, [])  # it is running
+    later, queued = store.enqueue_group("dw.t", "warehouse", "ds", ["2026-11-03", "2026-11-04"])
+    assert later not in (None, rid) and queued == ["2026-11-04"]
+    store.close()

@@ -389,8 +389,9 @@ class QueueMixin:
         now: dt.datetime | None = None,
     ) -> tuple[int | None, list[str]]:
         """Queue one audit of several partitions of a table (a sensor's new partitions: one claim,
-        one scan), leaving out those a queued or running audit already covers. Returns (run id or
-        None, the partitions queued); `partitions` oldest first."""
+        one scan), leaving out those a queued or running audit already covers; a sensor's audit of
+        the table still waiting in the queue takes them in instead (one run, however far behind
+        the queue is). Returns (run id or None, the partitions queued); `partitions` oldest first."""
         self.migrate()
         now = now or utcnow()
         r = runs.c
@@ -398,13 +399,29 @@ class QueueMixin:
             for part in sorted(set(partitions)):  # the same locks as `enqueue`, in one order
                 self._lock(conn, "enqueue", table, part)
             covered: set[str] = set()
-            for listed, value in conn.execute(
-                sa.select(r.partitions, r.partition_value).where(r.table_name == table, r.status.in_(PENDING))
+            waiting = None
+            for row in conn.execute(
+                sa.select(r.id, r.partitions, r.partition_value, r.status, r.trigger, r.force, r.not_before)
+                .where(r.table_name == table, r.status.in_(PENDING))
+                .order_by(r.id)
             ):
-                covered.update(json.loads(listed) if listed else [value])
+                listed = json.loads(row.partitions) if row.partitions else [row.partition_value]
+                covered.update(listed)
+                if row.status == QUEUED and row.trigger == trigger and not row.force and row.not_before is None:
+                    waiting = (int(row.id), listed)
             todo = [p for p in partitions if p not in covered]
             if not todo:
                 return None, []
+            if waiting is not None:  # locks: `claim` takes the row in its own transaction, after ours
+                rid, listed = waiting
+                merged = listed + todo
+                done = conn.execute(
+                    runs.update()
+                    .where(r.id == rid, r.status == QUEUED)
+                    .values(partitions=json.dumps(merged), partition_value=merged[-1])
+                ).rowcount
+                if done == 1:
+                    return rid, todo
             run_id = conn.execute(
                 runs.insert().values(
                     table_name=table,
