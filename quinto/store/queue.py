@@ -6,8 +6,10 @@ Claims are row locks: on PostgreSQL `SELECT ... FOR UPDATE SKIP LOCKED`, so sche
 store never take the same row; a RUNNING row whose heartbeat is stale (its scheduler died) is
 claimed again. Enqueueing is serialized per (table, partition) with an advisory lock on PostgreSQL
 and by SQLite's single writer, so one partition is never queued twice. Scheduler state (the last
-cron firing and sensor listing of each table) and problems (check files that stopped parsing) live
-here too: a restarted scheduler carries on from the store alone.
+cron firing of each table), sensor turns (when each table was last listed, `sensor_state`), the
+rate limit all schedulers share (a token bucket per connection, `sensor_budget`) and problems
+(check files that stopped parsing) live here too: a restarted scheduler carries on from the store
+alone.
 """
 
 from __future__ import annotations
@@ -564,24 +566,6 @@ class QueueMixin:
                 conn.execute(scheduler_state.update().where(s.key == key).values(value=new, at=now))
                 return True
             return False
-
-    def take_turn(self, key: str, interval: dt.timedelta, now: dt.datetime | None = None) -> bool:
-        """True for the one caller that finds `key` last taken at least `interval` ago (or never),
-        and records `now`: schedulers sharing a store poll a table once per interval between them."""
-        self.migrate()
-        s = scheduler_state.c
-        now = now or utcnow()
-        with self._begin() as conn:
-            self._lock(conn, "state", key)
-            row = conn.execute(sa.select(s.at).where(s.key == key)).first()
-            if row is None:
-                conn.execute(scheduler_state.insert().values(key=key, value=None, at=now))
-                return True
-            last = aware(row.at)
-            if last is not None and now - last < interval:
-                return False
-            conn.execute(scheduler_state.update().where(s.key == key).values(at=now))
-            return True
 
     # -- problems the UI shows ---------------------------------------------------------------------
     def report_problems(self, scheduler: str, problems: Mapping[str, str]) -> None:
