@@ -23,7 +23,7 @@ from quinto.errors import QuintoError, UsageError, first_line
 from quinto.evaluate import partition_order
 from quinto.scheduler.triggers import to_audit
 from quinto.spec import TableSpec
-from quinto.store.queue import SensorTurn
+from quinto.store.queue import Group, SensorTurn
 
 if TYPE_CHECKING:
     from quinto.scheduler.service import Scheduler
@@ -109,7 +109,8 @@ class Sensors:
                 continue
             valid[spec.table] = self.validated(spec, got)
         audited = self.s.store.audited_many(valid)
-        new = 0
+        groups: list[Group] = []
+        reasons: dict[str, str] = {}
         for spec in specs:
             if spec.table not in valid:
                 continue
@@ -117,8 +118,18 @@ class Sensors:
             fp = suite_fingerprint(spec)
             todo = to_audit(valid[spec.table], seen, fp, self.s.policy, partition_order(spec.partition_type))
             if todo:
-                reason = "checks changed" if all(p in seen for p in todo) else "new partition"
-                new += len(self.s.enqueue_group(spec, todo, reason))
+                groups.append(Group(spec.table, spec.connection, spec.partition, todo, fp))
+                reasons[spec.table] = "checks changed" if all(p in seen for p in todo) else "new partition"
+        new = 0
+        if groups:  # one transaction for the tables of this listing
+            queued = self.s.store.enqueue_groups(groups, requested_by=self.s.name, now=self.s.clock.now())
+            for table, (run_id, parts) in queued.items():
+                if run_id is not None:
+                    new += len(parts)
+                    shown = parts[0] if len(parts) == 1 else f"{parts[0]} .. {parts[-1]} ({len(parts)})"
+                    self.s.log(
+                        "enqueued", table=table, partition=shown, run_id=run_id, trigger="sensor", reason=reasons[table]
+                    )
         fields = {"table": specs[0].table} if len(specs) == 1 else {"tables": len(specs)}
         self.s.log(
             "sensor_poll",

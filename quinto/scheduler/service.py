@@ -167,22 +167,6 @@ class Scheduler:
             self.log("enqueued", table=spec.table, partition=partition, run_id=run_id, trigger=trigger, reason=reason)
         return run_id
 
-    def enqueue_group(self, spec: TableSpec, partitions: list[str], reason: str) -> list[str]:
-        """Queue one audit of a table's new partitions (those no pending audit covers yet)."""
-        run_id, queued = self.store.enqueue_group(
-            spec.table,
-            spec.connection,
-            spec.partition,
-            partitions,
-            fingerprint=suite_fingerprint(spec),
-            requested_by=self.name,
-            now=self.clock.now(),
-        )
-        if run_id is not None:
-            shown = queued[0] if len(queued) == 1 else f"{queued[0]} .. {queued[-1]} ({len(queued)})"
-            self.log("enqueued", table=spec.table, partition=shown, run_id=run_id, trigger="sensor", reason=reason)
-        return queued
-
     def triggers(self) -> None:
         specs = list(self.tables.values())
         for spec in specs:

@@ -18,7 +18,7 @@ import datetime as dt
 import hashlib
 import json
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,6 +56,17 @@ sensor_budget = sa.Table(
     sa.Column("at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("limited_since", sa.DateTime(timezone=True)),  # the rate limit holds tables back since then
 )
+
+
+@dataclass
+class Group:
+    """A table's partitions to audit together (oldest first), as a sensor found them."""
+
+    table: str
+    connection: str
+    partition_column: str | None
+    partitions: list[str]
+    fingerprint: str | None = None
 
 
 @dataclass
@@ -394,55 +405,90 @@ class QueueMixin:
         one scan), leaving out those a queued or running audit already covers; a sensor's audit of
         the table still waiting in the queue takes them in instead (one run, however far behind
         the queue is). Returns (run id or None, the partitions queued); `partitions` oldest first."""
+        group = Group(table, connection, partition_column, partitions, fingerprint)
+        return self.enqueue_groups([group], trigger=trigger, requested_by=requested_by, now=now)[table]
+
+    def enqueue_groups(
+        self,
+        groups: Sequence[Group],
+        *,
+        trigger: str = "sensor",
+        requested_by: str | None = None,
+        now: dt.datetime | None = None,
+    ) -> dict[str, tuple[int | None, list[str]]]:
+        """`enqueue_group` for the tables of one sensor listing, in one transaction: by table."""
         self.migrate()
         now = now or utcnow()
         r = runs.c
+        out: dict[str, tuple[int | None, list[str]]] = {}
         with self._begin() as conn:
-            for part in sorted(set(partitions)):  # the same locks as `enqueue`, in one order
-                self._lock(conn, "enqueue", table, part)
-            covered: set[str] = set()
-            waiting = None
-            for row in conn.execute(
-                sa.select(r.id, r.partitions, r.partition_value, r.status, r.trigger, r.force, r.not_before)
-                .where(r.table_name == table, r.status.in_(PENDING))
-                .order_by(r.id)
-            ):
-                listed = json.loads(row.partitions) if row.partitions else [row.partition_value]
-                covered.update(listed)
-                if row.status == QUEUED and row.trigger == trigger and not row.force and row.not_before is None:
-                    waiting = (int(row.id), listed)
-            todo = [p for p in partitions if p not in covered]
-            if not todo:
-                return None, []
-            if waiting is not None:  # locks: `claim` takes the row in its own transaction, after ours
-                rid, listed = waiting
-                merged = listed + todo
-                done = conn.execute(
-                    runs.update()
-                    .where(r.id == rid, r.status == QUEUED)
-                    .values(partitions=json.dumps(merged), partition_value=merged[-1])
-                ).rowcount
-                if done == 1:
-                    return rid, todo
-            run_id = conn.execute(
-                runs.insert().values(
-                    table_name=table,
-                    connection=connection,
-                    partition_column=partition_column,
-                    partitions=json.dumps(todo),
-                    partition_value=todo[-1],
-                    suite_fingerprint=fingerprint,
-                    status=QUEUED,
-                    started_at=now,
-                    statement_count=0,
-                    trigger=trigger,
-                    requested_at=now,
-                    requested_by=requested_by,
-                    force=False,
-                    attempts=0,
+            if self.is_postgres:  # the same locks as `enqueue`, taken in one order by every caller
+                keys = sorted({lock_key("enqueue", g.table, p) for g in groups for p in g.partitions})
+                lock_all = sa.text("SELECT pg_advisory_xact_lock(k) FROM unnest(CAST(:ks AS bigint[])) AS k")
+                conn.execute(lock_all, {"ks": keys}).all()
+            covered: dict[str, set[str]] = {}
+            waiting: dict[str, tuple[int, list[str]]] = {}
+            for chunk in chunks(sorted({g.table for g in groups}), 500):
+                for row in conn.execute(
+                    sa.select(r.id, r.table_name, r.partitions, r.partition_value, r.status, r.trigger, r.force)
+                    .add_columns(r.not_before)
+                    .where(r.table_name.in_(chunk), r.status.in_(PENDING))
+                    .order_by(r.id)
+                ):
+                    listed = json.loads(row.partitions) if row.partitions else [row.partition_value]
+                    covered.setdefault(row.table_name, set()).update(listed)
+                    if row.status == QUEUED and row.trigger == trigger and not row.force and row.not_before is None:
+                        waiting[row.table_name] = (int(row.id), listed)
+            for g in groups:
+                todo = [p for p in g.partitions if p not in covered.get(g.table, set())]
+                out[g.table] = (
+                    self._queue_group(conn, g, todo, waiting.get(g.table), trigger, requested_by, now),
+                    todo,
                 )
-            ).inserted_primary_key[0]  # type: ignore[index]
-        return int(run_id), todo
+        return {t: (rid, todo if rid is not None else []) for t, (rid, todo) in out.items()}
+
+    def _queue_group(
+        self,
+        conn: sa.Connection,
+        g: Group,
+        todo: list[str],
+        waiting: tuple[int, list[str]] | None,
+        trigger: str,
+        requested_by: str | None,
+        now: dt.datetime,
+    ) -> int | None:
+        r = runs.c
+        if not todo:
+            return None
+        if waiting is not None:  # locks: `claim` takes the row in its own transaction, after ours
+            rid, listed = waiting
+            merged = listed + todo
+            done = conn.execute(
+                runs.update()
+                .where(r.id == rid, r.status == QUEUED)
+                .values(partitions=json.dumps(merged), partition_value=merged[-1])
+            ).rowcount
+            if done == 1:
+                return rid
+        run_id = conn.execute(
+            runs.insert().values(
+                table_name=g.table,
+                connection=g.connection,
+                partition_column=g.partition_column,
+                partitions=json.dumps(todo),
+                partition_value=todo[-1],
+                suite_fingerprint=g.fingerprint,
+                status=QUEUED,
+                started_at=now,
+                statement_count=0,
+                trigger=trigger,
+                requested_at=now,
+                requested_by=requested_by,
+                force=False,
+                attempts=0,
+            )
+        ).inserted_primary_key[0]  # type: ignore[index]
+        return int(run_id)
 
     def audited_many(self, wanted: Mapping[str, Iterable[str]]) -> dict[str, dict[str, set[str | None]]]:
         """`audited` for many tables in two statements per 500 tables: table → partition → fingerprints."""
