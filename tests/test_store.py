@@ -63,11 +63,11 @@ def test_rerun_supersedes_and_history_keeps_the_old_run(store_url: str) -> None:
     store = Store(store_url)
     first = store.save_run(make_run("2026-11-01", Status.FAIL, 0))
     second = store.save_run(make_run("2026-11-01", Status.PASS, 10, T0 + dt.timedelta(hours=1)))
-    current = store.current_outcomes("dw.t", "2026-11-01")
-    assert [(r["run_id"], r["status"]) for r in current] == [(second, "PASS")]
-    assert [r["status"] for r in store.outcomes_of_run(first)] == ["FAIL"]  # the old run stays
-    assert [r["id"] for r in store.recent_runs()] == [second, first]
-    assert store.statements_of_run(second)[0]["sql"] == "SELECT 1"
+    current = store.results.current("dw.t", "2026-11-01")
+    assert [(r.run_id, r.status) for r in current] == [(second, "PASS")]
+    assert [r.status for r in store.results.of_run(first)] == ["FAIL"]  # the old run stays
+    assert [r.id for r in store.runs.recent()] == [second, first]
+    assert store.runs.statements(second)[0].sql == "SELECT 1"
 
 
 def test_history_only_from_good_partitions_before_the_one_under_test(store_url: str) -> None:
@@ -77,22 +77,22 @@ def test_history_only_from_good_partitions_before_the_one_under_test(store_url: 
     store.save_run(make_run("2026-11-03", Status.PASS, 12))
     store.save_run(make_run("2026-11-04", Status.PASS, 13))
     store.save_run(make_run("2026-11-01", Status.PASS, 11, T0 + dt.timedelta(hours=1)))  # a rerun
-    hist = store.history("dw.t", ["fp1"], before="2026-11-04")
+    hist = store.results.history("dw.t", ["fp1"], before="2026-11-04")
     # the FAILed partition is there, flagged, for the robust fit to weigh down; the rerun's value wins
     assert [(p.partition, p.value, p.failed("row_count > 0")) for p in hist["fp1"]] == [
         ("2026-11-01", 11.0, False),
         ("2026-11-02", 999.0, True),
         ("2026-11-03", 12.0, False),
     ]
-    assert store.history("dw.other", ["fp1"], before="2026-11-04") == {"fp1": []}
+    assert store.results.history("dw.other", ["fp1"], before="2026-11-04") == {"fp1": []}
 
 
 def test_replayed_older_run_does_not_supersede_a_newer_one(store_url: str, tmp_path: Path) -> None:
     store = Store(store_url)
     store.save_run(make_run("2026-11-01", Status.PASS, 10, T0 + dt.timedelta(hours=2)))
     store.save_run(make_run("2026-11-01", Status.FAIL, 0, T0))  # spooled earlier, replayed later
-    current = store.current_outcomes("dw.t", "2026-11-01")
-    assert [r["status"] for r in current] == ["PASS"]
+    current = store.results.current("dw.t", "2026-11-01")
+    assert [r.status for r in current] == ["PASS"]
 
 
 def test_dead_store_spools_and_the_next_run_replays(tmp_path: Path, sqlite_store_url: str) -> None:
@@ -109,17 +109,17 @@ def test_dead_store_spools_and_the_next_run_replays(tmp_path: Path, sqlite_store
     live = Store(sqlite_store_url)
     ids = live.replay_spool(spool_dir)
     assert len(ids) == 1 and not list(spool_dir.glob("*.json"))
-    row = live.current_outcomes("dw.t", "2026-11-05")[0]
-    assert (row["status"], row["value"]) == ("PASS", 7.0)
+    row = live.results.current("dw.t", "2026-11-05")[0]
+    assert (row.status, row.value) == ("PASS", 7.0)
 
 
 def test_summary_counts_failing_partitions(store_url: str) -> None:
     store = Store(store_url)
     for i, status in enumerate([Status.PASS, Status.FAIL, Status.WARN, Status.FAIL]):
         store.save_run(make_run(f"2026-11-0{i + 1}", status, i))
-    (summary,) = store.table_summaries()
-    assert summary["latest_partition"] == "2026-11-04"
-    assert summary["status"] == "FAIL" and summary["failing_recent"] == 2
+    (summary,) = store.results.tables()
+    assert summary.latest_partition == "2026-11-04"
+    assert summary.status == "FAIL" and summary.failing_recent == 2
 
 
 def test_indexes_exist(store_url: str) -> None:
@@ -171,6 +171,6 @@ def test_concurrent_saves_of_one_partition_leave_one_current_result(pg_url: str,
     gate.set()
     first.join()
     second.join()
-    current = store.current_outcomes("dw.t", "2026-11-27")
-    assert [(r["run_id"], r["status"]) for r in current] == [(newer.id, "FAIL")]
-    assert [(p["status"], p["run_id"]) for p in store.partitions("dw.t")] == [("FAIL", newer.id)]
+    current = store.results.current("dw.t", "2026-11-27")
+    assert [(r.run_id, r.status) for r in current] == [(newer.id, "FAIL")]
+    assert [(p.status, p.run_id) for p in store.results.partitions("dw.t")] == [("FAIL", newer.id)]

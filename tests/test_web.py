@@ -221,19 +221,19 @@ def test_read_models_follow_supersedes_and_integer_order(store_url: str) -> None
     store = Store(store_url)
     for hour in (9, 10, 8):
         store.save_run(make_run(str(hour), Status.PASS, hour))
-    assert [p["partition_value"] for p in store.partitions("dw.t")] == ["10", "9", "8"]
-    assert store.table_summary("dw.t")["latest_partition"] == "10"  # type: ignore[index]
+    assert [p.partition_value for p in store.results.partitions("dw.t")] == ["10", "9", "8"]
+    assert store.results.table("dw.t").latest_partition == "10"  # type: ignore[union-attr]
     later = dt.datetime(2026, 11, 29, tzinfo=dt.UTC)
     store.save_run(make_run("10", Status.FAIL, 0, later))
-    summary = store.table_summary("dw.t")
-    assert summary is not None and (summary["status"], summary["failing_recent"], summary["partitions"]) == (
+    summary = store.results.table("dw.t")
+    assert summary is not None and (summary.status, summary.failing_recent, summary.partitions) == (
         "FAIL",
         1,
         3,
     )
     store.save_run(make_run("10", Status.PASS, 5, later + dt.timedelta(hours=1)))
-    assert store.table_summary("dw.t")["failing_recent"] == 0  # type: ignore[index]
-    assert [p["status"] for p in store.failing_partitions()] == []
+    assert store.results.table("dw.t").failing_recent == 0  # type: ignore[union-attr]
+    assert [p.status for p in store.results.failing()] == []
     assert sort_key("-5") < sort_key("0") < sort_key("9") < sort_key("10") < sort_key("2026-11-01")
 
 
@@ -246,7 +246,7 @@ def test_migration_fills_read_models_from_stored_outcomes(sqlite_store_url: str)
     store = Store(sqlite_store_url)
     for i, status in enumerate([Status.PASS, Status.FAIL, Status.WARN]):
         store.save_run(make_run(f"2026-11-0{i + 1}", status, i))
-    before = store.table_summaries()
+    before = store.results.tables()
     cfg = Config()
     cfg.set_main_option("script_location", MIGRATIONS)
     with store.engine.begin() as conn:
@@ -255,11 +255,11 @@ def test_migration_fills_read_models_from_stored_outcomes(sqlite_store_url: str)
     with store.engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
-    after = Store(sqlite_store_url).table_summaries()
-    assert [(t["latest_partition"], t["status"], t["failing_recent"], t["partitions"]) for t in after] == [
+    after = Store(sqlite_store_url).results.tables()
+    assert [(t.latest_partition, t.status, t.failing_recent, t.partitions) for t in after] == [
         ("2026-11-03", "WARN", 1, 3)
     ]
-    assert [t["last_run_id"] for t in after] == [t["last_run_id"] for t in before]
+    assert [t.last_run_id for t in after] == [t.last_run_id for t in before]
 
 
 @pytest.fixture

@@ -8,13 +8,14 @@ from collections.abc import Mapping, Sequence
 from markupsafe import Markup, escape
 
 from quinto.evaluate import Status
+from quinto.store.records import CheckRef
 
 STATUSES = frozenset(Status)
 
 
 def heatmap_html(
     columns: Sequence[str],
-    checks: Sequence[Mapping[str, str]],
+    checks: Sequence[CheckRef],
     statuses: Mapping[tuple[str, str], str],
     links: Mapping[str, str],
     partition_status: Mapping[str, str],
@@ -31,8 +32,8 @@ def heatmap_html(
         out.append(f'<th class="{cls}" title="{esc[p]}">{label}</th>')
     out.append("</tr></thead><tbody>")
     for c in checks:
-        key = c["check_key"]
-        out.append(f'<tr><th class="check" title="{escape(c["source"])}">{escape(key)}</th>')
+        key = c.check_key
+        out.append(f'<tr><th class="check" title="{escape(c.source)}">{escape(key)}</th>')
         for p in columns:
             found = statuses.get((key, p))
             if found is None:
