@@ -202,4 +202,4 @@ def post_audit() -> tuple[dict[str, Any], int]:
         run_id = submit(project, store(), table, body.get("partition"), force=force, trigger="http")
     except UnknownTable as exc:  # no check file declares the table: the resource is not there
         abort(404, exc.message)
-    return json_object(p.AuditAccepted(run_id, RunStatus.QUEUED.value, f"/api/runs/{run_id}")), 202
+    return json_object(p.AuditAccepted(run_id, RunStatus.QUEUED, f"/api/runs/{run_id}")), 202

@@ -39,7 +39,7 @@ def heatmap_html(
             if found is None:
                 out.append('<td class="cell none"></td>')
                 continue
-            st = found if found in STATUSES else "ERROR"
+            st = found if found in STATUSES else Status.ERROR
             out.append(
                 f'<td class="cell {st.lower()}"><a href="{href[p]}" title="{esc[p]}: {st}" '
                 f'data-partition="{esc[p]}" data-status="{st}"></a></td>'

@@ -159,7 +159,7 @@ class AuditRequest:
 @dataclass(frozen=True)
 class AuditAccepted:
     run_id: int
-    status: Literal["QUEUED"]
+    status: Literal[RunStatus.QUEUED]
     url: str
 
 

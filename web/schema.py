@@ -71,7 +71,7 @@ class Components:
             schema = self.of(present[0]) if len(present) == 1 else {"oneOf": [self.of(a) for a in present]}
             return _nullable(schema) if len(present) < len(args) else schema
         if origin is Literal:
-            return {"type": "string", "enum": list(args)}
+            return {"type": "string", "enum": [a.value if isinstance(a, StrEnum) else a for a in args]}
         if origin in (list, tuple, typing.Sequence):
             return {"type": "array", "items": self.of(args[0]) if args else {}}
         if origin is dict or hint is dict:

@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
 from quinto.web.auth import check_csrf, require_writer, token_matches
-from quinto.web.charts import trend_svg
+from quinto.web.charts import TrendPoint, trend_svg
 from quinto.web.context import (
     STATUSES,
     audited_tables,
@@ -90,21 +90,19 @@ def table_page(table: str) -> str:
     checks = store().results.checks_of(table, columns[-1])
     known = {c.check_key for c in checks}
     statuses: dict[tuple[str, str], str] = {}
-    series: dict[str, list[dict[str, Any]]] = {}
+    series: dict[str, list[TrendPoint]] = {}
     for partition, check, status, value, judged, low, high in store().results.grid(table, columns):
         statuses[(check, partition)] = status
         y = judged if judged is not None else value
-        series.setdefault(check, []).append(
-            {"partition": partition, "y": y, "low": low, "high": high, "status": status}
-        )
+        series.setdefault(check, []).append(TrendPoint(partition, y, low, high, status))
         if check not in known:  # a check no longer declared still has its history shown
             known.add(check)
             checks.append(CheckRef(check, "", ""))
     order = {p: i for i, p in enumerate(columns)}
     charts = []
     for c in checks:
-        points = sorted(series.get(c.check_key, []), key=lambda pt: order[pt["partition"]])
-        if any(pt["y"] is not None for pt in points):
+        points = sorted(series.get(c.check_key, []), key=lambda pt: order[pt.partition])
+        if any(pt.y is not None for pt in points):
             charts.append({"check": c, "svg": trend_svg(points, c.check_key)})
     links = {p: partition_url(table, p) for p in columns}
     part_status = {p.partition_value: str(p.status) for p in parts}
