@@ -3,6 +3,11 @@
 Results are keyed by (table, partition, check); a newer run supersedes older outcomes of the same
 partitions (`current` flag) while older runs stay in history. When the store cannot be written the
 run is spooled to a JSON file that the next run replays, so computed results are never lost.
+
+`Store.save_run` is the one unit of work that writes a run; what it reads back comes from its
+repositories (`runs`, `results`, `marks`, `snoozes`, `outbox`) as frozen records
+(`quinto.store.records`). Save hooks (`on_save`) write more rows in the run's transaction: the
+alerts (`quinto.alerts.record`), whose policy the store does not know.
 """
 
 from __future__ import annotations
