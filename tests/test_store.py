@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -174,3 +175,66 @@ def test_concurrent_saves_of_one_partition_leave_one_current_result(pg_url: str,
     current = store.results.current("dw.t", "2026-11-27")
     assert [(r.run_id, r.status) for r in current] == [(newer.id, "FAIL")]
     assert [(p.status, p.run_id) for p in store.results.partitions("dw.t")] == [("FAIL", newer.id)]
+
+
+def test_reads_are_frozen_records_with_enums_and_aware_times(store_url: str) -> None:
+    import dataclasses
+
+    from quinto.store.records import OutcomeRecord, RunRecord, RunStatus
+
+    store = Store(store_url)
+    run_id = store.save_run(make_run("2026-11-01", Status.FAIL, 0))
+    (outcome,) = store.results.current("dw.t")
+    assert isinstance(outcome, OutcomeRecord) and outcome.status is Status.FAIL
+    assert outcome.created_at.tzinfo is not None and outcome.samples is None
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        outcome.status = Status.PASS  # type: ignore[misc]
+    run = store.runs.get(run_id)
+    assert isinstance(run, RunRecord) and run.status is RunStatus.FAIL and run.partition_list == ["2026-11-01"]
+    assert run.duration_s == 1.0 and run.started_at == T0
+    store.marks.set("dw.t", "2026-11-01", "good")
+    assert store.marks.of("dw.t") == {"2026-11-01": "good"}
+    with pytest.raises(ValueError, match="'good' or 'bad'"):
+        store.marks.set("dw.t", "2026-11-01", "fine")
+
+
+def test_an_open_store_migrates_once_not_per_call(store_url: str) -> None:
+    store = Store.open(store_url)
+    statements: list[str] = []
+    sa.event.listen(store.engine, "before_cursor_execute", lambda *args: statements.append(str(args[2])))
+    store.save_run(make_run("2026-11-01", Status.PASS, 1))
+    store.results.current("dw.t"), store.results.tables(), store.runs.recent(), store.outbox.rows()
+    store.snoozes.active(), store.marks.of("dw.t"), store.results.failing()
+    assert statements and not [s for s in statements if "alembic_version" in s]
+
+
+def test_save_hooks_write_in_the_runs_transaction(store_url: str) -> None:
+    from quinto.store import Saving
+
+    seen: list[Saving] = []
+
+    def boom(saving: Saving) -> None:
+        seen.append(saving)
+        raise RuntimeError("the hook failed")
+
+    failing = Store(store_url, on_save=[boom])
+    with pytest.raises(RuntimeError):
+        failing.save_run(make_run("2026-11-01", Status.FAIL, 0))
+    (saving,) = seen
+    assert saving.fresh == ["2026-11-01"] and saving.run.table == "dw.t"
+    # rolled back with the hook: neither the run nor its outcomes nor its read models were written
+    assert failing.runs.recent() == [] and failing.results.current() == [] and failing.results.tables() == []
+    Store(store_url, on_save=[seen.append]).save_run(make_run("2026-11-01", Status.FAIL, 0))
+    assert len(Store(store_url).runs.recent()) == 1 and len(seen) == 2
+
+
+def test_the_store_knows_no_alert_policy() -> None:
+    import ast
+
+    import quinto.store
+
+    for path in Path(quinto.store.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom | ast.Import):
+                names = [node.module or ""] if isinstance(node, ast.ImportFrom) else [a.name for a in node.names]
+                assert not [n for n in names if n.startswith("quinto.alerts")], f"{path.name} imports {names}"

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import typing
 from collections.abc import Mapping
 from dataclasses import field
 from enum import StrEnum
@@ -268,38 +269,35 @@ class OutboxRecord:
     created_at: dt.datetime
 
 
-def _convert(hint: Any, value: Any) -> Any:
-    if value is None:
-        return None
-    if isinstance(value, dt.datetime):
-        return utc(value)
-    if isinstance(hint, type) and issubclass(hint, StrEnum):
-        return hint(value)
-    return value
+_PLANS: dict[type, list[tuple[str, Any]]] = {}
 
 
-_HINTS: dict[type, dict[str, Any]] = {}
-
-
-def _enum_fields(cls: type) -> dict[str, Any]:
-    """The fields of `cls` whose values are enums, by name (their type)."""
-    if cls not in _HINTS:
-        import typing
-
+def _plan(cls: type) -> list[tuple[str, Any]]:
+    """(field, how its stored value becomes the field's value) for each field of `cls`: an enum
+    class, `utc` for times, or None (as stored)."""
+    if cls not in _PLANS:
+        plan: list[tuple[str, Any]] = []
         hints = typing.get_type_hints(cls)
-        _HINTS[cls] = {
-            name: hint for name, hint in hints.items() if isinstance(hint, type) and issubclass(hint, StrEnum)
-        }
-    return _HINTS[cls]
+        for name, hint in ((f.name, hints[f.name]) for f in dataclasses.fields(cls)):
+            kinds = [a for a in typing.get_args(hint) if a is not type(None)] or [hint]
+            kind = kinds[0] if len(kinds) == 1 else None
+            if isinstance(kind, type) and issubclass(kind, StrEnum):
+                plan.append((name, kind))
+            elif kind is dt.datetime:
+                plan.append((name, utc))
+            else:
+                plan.append((name, None))
+        _PLANS[cls] = plan
+    return _PLANS[cls]
 
 
 def record(cls: type[R], row: Mapping[Any, Any], **extra: Any) -> R:
-    """A record of class `cls` from a database row (a mapping of its columns) and `extra` fields."""
-    enums = _enum_fields(cls)
+    """A record of class `cls` from a database row (a mapping of its columns) and `extra` fields.
+    Times become aware UTC times (SQLite hands back naive ones), statuses their enums."""
     values = {}
-    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
-        value = extra[f.name] if f.name in extra else row[f.name]
-        values[f.name] = _convert(enums.get(f.name), value)
+    for name, convert in _plan(cls):
+        value = extra[name] if name in extra else row[name]
+        values[name] = convert(value) if convert is not None and value is not None else value
     return cls(**values)
 
 
