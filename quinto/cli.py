@@ -17,13 +17,15 @@ from typing import Any
 import click
 
 from quinto import __version__
-from quinto.audit import AuditResult, audit, backfill, mark, validate
+from quinto.app import audit, backfill, mark
+from quinto.audit import AuditResult
 from quinto.checks import display_unit
 from quinto.errors import EXIT_BAD_SPEC, EXIT_INFRA, QuintoError, SpecError, UsageError
 from quinto.evaluate import Status, fmt
 from quinto.results import exit_code_of
 from quinto.store.alerts import OUTBOX_STATUSES
-from quinto.workspace import open_store
+from quinto.validation import validate
+from quinto.workspace import Workspace
 
 COLORS = {
     Status.LEARNING: "cyan",
@@ -210,13 +212,12 @@ def scheduler_cmd(config: str | None, once: bool) -> None:
     import threading
 
     from quinto.scheduler import Scheduler, single_instance
-    from quinto.spec import load_project
 
-    project = load_project(config)
-    store = open_store(project)
+    ws = Workspace.load(config)
+    store = ws.store
     store.migrate()
     lock = single_instance(store)
-    scheduler = Scheduler(project, store)
+    scheduler = Scheduler(ws.project, store, workspace=ws)
     try:
         scheduler.load()
         if once:
@@ -423,10 +424,9 @@ def alerts_cancel_cmd(ids: tuple[int, ...], config: str | None) -> None:
 @click.option("--limit", default=20, show_default=True)
 def runs_cmd(config: str | None, limit: int) -> None:
     """Recent runs from the store."""
-    from quinto.spec import load_project
-
-    store = open_store(load_project(config))
-    for r in store.recent_runs(limit):
+    with Workspace.load(config) as ws:
+        shown_runs = ws.store.recent_runs(limit)
+    for r in shown_runs:
         parts = json.loads(r["partitions"])
         shown = parts[0] if len(parts) == 1 else f"{parts[0]}..{parts[-1]} ({len(parts)})"
         click.echo(
@@ -457,7 +457,6 @@ def runs_cmd(config: str | None, limit: int) -> None:
 def demo_cmd(directory: str, checks_dir: str | None, end: str | None, serve: bool, port: int) -> None:
     """Build a demo DuckDB warehouse with known defects, audit every partition, show the UI."""
     from quinto import demo
-    from quinto.spec import load_project, load_suite
 
     out = Path(directory)
     checks = Path(checks_dir) if checks_dir else Path(__file__).resolve().parent.parent / "checks"
@@ -472,8 +471,8 @@ def demo_cmd(directory: str, checks_dir: str | None, end: str | None, serve: boo
     store_file = out / "quinto.db"
     if store_file.exists():
         store_file.unlink()
-    project = load_project(demo.write_project(out, checks))
-    suite = load_suite(project)
+    ws = Workspace.load(demo.write_project(out, checks))
+    project, suite = ws.project, ws.suite()
     worst = 0
     for table, spec in sorted(suite.tables.items()):
         parts = [f"{spec.partition}={d}" for d in days] if spec.partition else []

@@ -21,9 +21,10 @@ from typing import Any
 
 from quinto.alerts.policy import policy_for
 from quinto.alerts.sender import send_pending
-from quinto.audit import WHOLE_TABLE, Auditor, make_connector, spool_dir, suite_fingerprint, validate_partition
+from quinto.audit import WHOLE_TABLE, Auditor, suite_fingerprint, validate_partition
 from quinto.errors import EXIT_BAD_SPEC, EXIT_INFRA, QuintoError, SpecError, UsageError, first_line
 from quinto.evaluate import partition_order
+from quinto.record import record, replay
 from quinto.results import Run
 from quinto.scheduler.log import EventLog
 from quinto.scheduler.queue import load_tables, parse_one
@@ -39,8 +40,9 @@ from quinto.scheduler.triggers import (
 )
 from quinto.spec import Project, TableSpec
 from quinto.spec.project import check_files, display_path
-from quinto.store import ClaimLost, Store, spool
+from quinto.store import ClaimLost, Store
 from quinto.store.common import utcnow
+from quinto.workspace import Workspace
 
 AUTOMATIC = ("sensor", "cron")  # triggers that skip a partition already audited with the same checks
 MAX_BACKOFF = 3600.0
@@ -59,24 +61,26 @@ class Scheduler:
         clock: Clock | None = None,
         log: EventLog | None = None,
         name: str | None = None,
+        workspace: Workspace | None = None,
     ) -> None:
         self.project, self.store = project, store
+        self.workspace = workspace or Workspace(project, store)
         self.clock = clock or SystemClock()
         self.name = name or worker_name()
         self.log = log or EventLog(scheduler=self.name)
         self.log.scheduler = self.name
-        s = project.settings
-        self.timezone = str(s["scheduler_timezone"])
-        self.sensor_interval = dt.timedelta(seconds=float(s["sensor_interval"]))
-        self.sensor_partitions = int(s["sensor_partitions"])
-        self.concurrency = int(s["audit_concurrency"])
-        self.policy = str(s["reaudit_on_change"])
-        self.retry_attempts = int(s["retry_attempts"])
-        self.retry_backoff = float(s["retry_backoff"])
-        self.heartbeat_interval = float(s["heartbeat_interval"])
-        self.queue_interval = float(s["queue_interval"])
-        self.spool_dir = spool_dir(project)
-        self.rate = RateLimit(int(s["sensor_rate_limit"]), self.clock)
+        s = self.workspace.settings
+        self.timezone = s.scheduler_timezone
+        self.sensor_interval = dt.timedelta(seconds=s.sensor_interval)
+        self.sensor_partitions = s.sensor_partitions
+        self.concurrency = s.audit_concurrency
+        self.policy = s.reaudit_on_change
+        self.retry_attempts = s.retry_attempts
+        self.retry_backoff = s.retry_backoff
+        self.heartbeat_interval = s.heartbeat_interval
+        self.queue_interval = s.queue_interval
+        self.spool_dir = self.workspace.spool_dir
+        self.rate = RateLimit(s.sensor_rate_limit, self.clock)
         self.tables: dict[str, TableSpec] = {}  # the last good version of every table
         self.files: dict[str, tuple[int, int]] = {}  # check file → (mtime_ns, size) last read
         self.file_table: dict[str, str] = {}  # check file → the table it declared when it last parsed
@@ -232,7 +236,7 @@ class Scheduler:
             return
         started = time.perf_counter()
         try:
-            connector = make_connector(self.project, spec.connection)
+            connector = self.workspace.connector(spec.connection)
         except QuintoError as exc:
             self.log("sensor_error", table=spec.table, message=exc.message)
             return
@@ -368,7 +372,7 @@ class Scheduler:
         code = EXIT_INFRA
         try:
             parts = [validate_partition(part, spec)] if spec.partition else []
-            connector = make_connector(self.project, spec.connection)
+            connector = self.workspace.connector(spec.connection)
             try:
                 run = Auditor(self.project, spec, connector, self.store, self.clock.now()).run(parts, trigger)
             finally:
@@ -396,16 +400,12 @@ class Scheduler:
         run.id = rid
         run.alert_policy = policy_for(self.project, spec, trigger)  # state changes alert as after `quinto audit`
         try:
-            self.store.save_run(run, claimed_by=self.name)
+            recorded = record(self.store, run, self.spool_dir, claimed_by=self.name)
         except ClaimLost:
             self.log("claim_lost", **fields, duration_s=duration, message="another scheduler audits it; result dropped")
             return
-        except Exception as exc:  # noqa: BLE001 - the store is down: keep the result for replay
-            try:
-                path = spool(run, self.spool_dir)
-                self.log("spooled", **fields, message=f"{first_line(exc, 500)}; kept in {path}")
-            except OSError as err:
-                self.log("store_error", **fields, message=f"{first_line(exc, 500)}; cannot spool: {err.strerror}")
+        if recorded.error is not None:  # the store is down: kept for replay when it could be spooled
+            self.log("spooled" if recorded.spooled else "store_error", **fields, message=recorded.error)
             return
         self.log(
             "audit_done",
@@ -423,7 +423,7 @@ class Scheduler:
         thread until the queue holds nothing more to claim now; returns the run ids claimed."""
         self.reload()
         try:
-            self.store.replay_spool(self.spool_dir)
+            replay(self.store, self.spool_dir)
         except Exception as exc:  # noqa: BLE001 - still down: the files stay for the next round
             self.log("store_error", message=f"spooled runs not replayed: {first_line(exc, 500)}")
         self.triggers()
