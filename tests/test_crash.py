@@ -157,3 +157,18 @@ def test_full_disk_leaves_no_partial_spool_file(project: Path) -> None:  # noqa:
     assert proc.returncode == 1, proc.stderr  # the verdict stands; the store error is said
     assert "cannot spool the run" in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
     assert spool_files(project) == []  # no partial run-*.tmp
+
+
+def test_typed_settings_name_every_setting_once() -> None:
+    """`Settings` has a field per setting of the registry, whose defaults are stated only there."""
+    from dataclasses import fields
+
+    from quinto.settings import SETTINGS
+    from quinto.spec.model import Project
+    from quinto.spec.project import default_settings
+    from quinto.workspace import Settings
+
+    assert [f.name for f in fields(Settings)] == [s.name for s in SETTINGS]
+    bare = Project(".", {}, "sqlite:///x.db", ("checks/",), default_settings())
+    typed = Settings.of(bare)
+    assert typed.partitions_per_scan == 31 and typed.checks == ("checks/",) and typed.statement_timeout is None
