@@ -13,12 +13,10 @@ down_revision = "0006"
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("runs") as batch:
-        batch.add_column(sa.Column("run_key", sa.String(64)))
+    op.add_column("runs", sa.Column("run_key", sa.String(64)))  # SQLite adds a column in place
     op.create_index("ux_runs_run_key", "runs", ["run_key"], unique=True)
 
 
 def downgrade() -> None:
     op.drop_index("ux_runs_run_key", "runs")
-    with op.batch_alter_table("runs") as batch:
-        batch.drop_column("run_key")
+    op.drop_column("runs", "run_key")  # in place (SQLite 3.35+): runs is referenced by other tables
