@@ -4,13 +4,11 @@ queue it in the store. The scheduler runs it; `Store.run_result(id)` tells how i
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from quinto.audit import WHOLE_TABLE, parse_partition_arg, suite_fingerprint
-from quinto.errors import Problem, SpecError, UsageError, did_you_mean
-from quinto.spec import Project, TableSpec, parse_check_file
-from quinto.spec.project import display_path, resolve_connection
+from quinto.errors import UsageError, did_you_mean
+from quinto.spec import Project, TableSpec
 from quinto.store import Store
 from quinto.workspace import CheckFiles
 
@@ -24,22 +22,6 @@ def load_tables(project: Project, checks: CheckFiles | None = None) -> tuple[dic
     one broken file does not stop the others. `checks` (a Workspace's) re-reads only changed files."""
     loaded = (checks or CheckFiles(project)).load()
     return dict(loaded.tables), loaded.messages()
-
-
-def parse_one(project: Project, path: Path, known: Mapping[str, TableSpec]) -> tuple[TableSpec | None, str | None]:
-    """One check file as a TableSpec with its connection, or its problems as text."""
-    shown = display_path(path)
-    try:
-        spec = parse_check_file(path, shown)
-    except SpecError as exc:
-        return None, exc.message
-    spec, problems = resolve_connection(project, spec)
-    other = known.get(spec.table)
-    if other is not None and other.file != spec.file:
-        problems.append(Problem(spec.location, f"table '{spec.table}' is already declared at {other.location}"))
-    if problems:
-        return None, "\n".join(str(p) for p in problems)
-    return spec, None
 
 
 def partition_value(spec: TableSpec, partition: str | Mapping[str, Any] | None) -> str:
