@@ -66,7 +66,8 @@ def confirm(store: Store, keys: Sequence[str], opened: StoreFile | None) -> None
             store.engine.dispose()  # its pooled connections write to a file that is gone
             raise StoreError(f"the store file {path} was deleted or replaced while the run was written")
         marks = ",".join("?" * len(keys))
-        with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)) as conn:
+        uri = f"{path.resolve().as_uri()}?mode=ro"  # read only: never creates a file where the store was
+        with contextlib.closing(sqlite3.connect(uri, uri=True, timeout=30)) as conn:
             found = {r[0] for r in conn.execute(f"SELECT run_key FROM runs WHERE run_key IN ({marks})", list(keys))}
     else:
         with store.engine.connect() as conn:

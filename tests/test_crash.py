@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from quinto.errors import SpecError
 from quinto.evaluate import Status
 from quinto.failpoints import CRASH_AT
 from quinto.record import record, replay
@@ -172,3 +173,31 @@ def test_typed_settings_name_every_setting_once() -> None:
     bare = Project(".", {}, "sqlite:///x.db", ("checks/",), default_settings())
     typed = Settings.of(bare)
     assert typed.partitions_per_scan == 31 and typed.checks == ("checks/",) and typed.statement_timeout is None
+
+
+def test_check_files_are_parsed_again_only_when_changed_and_one_broken_file_stays_its_own(tmp_path: Path) -> None:
+    from quinto.workspace import Workspace
+
+    (tmp_path / "checks").mkdir()
+    (tmp_path / "checks" / "a.yaml").write_text("table: dw.a\nchecks:\n  - row_count > 0\n", encoding="utf-8")
+    (tmp_path / "checks" / "b.yaml").write_text("table: dw.b\nchecks:\n  - row_count > 0\n", encoding="utf-8")
+    (tmp_path / "quinto.yaml").write_text(
+        "connections:\n  warehouse: 'duckdb:///:memory:'\nstore: sqlite:///s.db\nchecks: [checks/]\n", encoding="utf-8"
+    )
+    ws = Workspace.load(tmp_path / "quinto.yaml")
+    first = ws.tables()
+    assert sorted(first.tables) == ["dw.a", "dw.b"] and first.problems == {}
+    again = ws.tables()
+    assert again.tables["dw.a"] is first.tables["dw.a"] and again.tables["dw.b"] is first.tables["dw.b"]
+    (tmp_path / "checks" / "b.yaml").write_text("table: dw.b\nchecks:\n  - rowcount > 0\n", encoding="utf-8")
+    broken = ws.tables()
+    assert broken.tables["dw.a"] is first.tables["dw.a"]  # not parsed again
+    assert broken.tables["dw.b"] is first.tables["dw.b"]  # the broken file's last good version
+    ((file, problems),) = broken.problems.items()
+    assert file.endswith("b.yaml") and "unknown check type 'rowcount'" in str(problems[0])
+    with pytest.raises(SpecError, match="rowcount"):
+        ws.suite()  # the CLI and the library refuse to audit with a broken check file, as before
+    (tmp_path / "checks" / "b.yaml").write_text("table: dw.b\nchecks:\n  - row_count > 1\n", encoding="utf-8")
+    fixed = ws.tables()
+    assert fixed.problems == {} and fixed.tables["dw.b"] is not first.tables["dw.b"]
+    ws.close()
