@@ -95,7 +95,7 @@ def _audit(
         run = auditor.run(parts, trigger)
     except BaseException:
         if replayed is not None:
-            replayed.finish(confirmed=False)  # given back: the next run confirms them
+            replayed.settle()  # no run of ours to confirm them with: on their own
         raise
     result = AuditResult(run, notes=notes)
     if save:

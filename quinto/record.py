@@ -89,6 +89,15 @@ class Replay:
     def keys(self) -> list[str]:
         return [c.run.key for c in self.claims if c.run is not None]
 
+    def settle(self) -> None:
+        """Without a run to record with them: confirm the replayed runs on their own."""
+        try:
+            confirm(self.store, self.keys(), self.opened or store_file(self.store))
+        except Exception:  # noqa: BLE001 - not confirmed: the files stay for the next run
+            self.finish(confirmed=False)
+            return
+        self.finish(confirmed=True)
+
     def finish(self, confirmed: bool) -> None:
         """Remove the files of confirmed runs; give back the others (the next run replays them)."""
         for c in self.claims:

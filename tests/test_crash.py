@@ -201,3 +201,16 @@ def test_check_files_are_parsed_again_only_when_changed_and_one_broken_file_stay
     fixed = ws.tables()
     assert fixed.problems == {} and fixed.tables["dw.b"] is not first.tables["dw.b"]
     ws.close()
+
+
+def test_a_replay_before_an_audit_whose_warehouse_is_down_is_kept(project: Path, sqlite_store_url: str) -> None:  # noqa: F811
+    spooled = audit(project, DEAD_STORE, BAD)
+    assert spooled.returncode == 1 and "results kept in" in spooled.stderr
+    down = run_quinto(
+        ["audit", "dw.plays", "-p", GOOD],
+        project,
+        env(project, sqlite_store_url, WAREHOUSE_URL="postgresql+psycopg://q@127.0.0.1:1/none"),
+    )
+    assert down.returncode == 3, down.stderr
+    runs = {"2026-11-01": (1, "ERROR"), "2026-11-02": (1, "FAIL")}  # the audit's ERROR run is stored too
+    assert stored(sqlite_store_url) == runs and spool_files(project) == []
