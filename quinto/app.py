@@ -165,4 +165,4 @@ def mark(
         value = parse_partition_arg(partition, spec)
         if verdict not in ("good", "bad"):
             raise UsageError(f"a partition is marked 'good' or 'bad', not {verdict!r}")
-        ws.store.mark(spec.table, value, verdict, reason, by)
+        ws.store.marks.set(spec.table, value, verdict, reason, by)
