@@ -7,54 +7,17 @@ file (its last good version is kept) while the other tables load."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from quinto.alerts.record import record_alerts
 from quinto.engines import Connector, connector_for
 from quinto.errors import Problem, SpecError, did_you_mean
-from quinto.settings import BY_NAME
+from quinto.settings import Settings
 from quinto.spec import Project, TableSpec, interpolate, load_project
 from quinto.spec.checkfile import parse_check_file_partially
 from quinto.spec.project import PROJECT_FILE, Suite, _routing_problems, check_files, display_path, resolve_connection
 from quinto.store import Store
-
-
-@dataclass(frozen=True)
-class Settings:
-    """quinto.yaml's settings, typed. The defaults live in one place, `quinto.settings.SETTINGS`
-    (the parser fills them in); a test keeps these fields and that table in step."""
-
-    connections: Mapping[str, str]
-    store: str
-    checks: tuple[str, ...]
-    default_connection: str | None
-    sample_rows: int
-    partitions_per_scan: int
-    spool_dir: str
-    base_url: str
-    statement_timeout: int | None
-    scheduler_timezone: str
-    sensor_interval: float
-    sensor_partitions: int
-    sensor_rate_limit: int
-    audit_concurrency: int
-    reaudit_on_change: str
-    retry_attempts: int
-    retry_backoff: float
-    heartbeat_interval: float
-    queue_interval: float
-    alerts: Mapping[str, Any]
-
-    @classmethod
-    def of(cls, project: Project) -> Settings:
-        values: dict[str, Any] = {}
-        for f in fields(cls):
-            value = project.settings.get(f.name, BY_NAME[f.name].default)
-            values[f.name] = tuple(value) if isinstance(value, list) else value
-        return cls(**values)
 
 
 def open_store(project: Project) -> Store:
@@ -69,7 +32,7 @@ def open_store(project: Project) -> Store:
 
 def spool_dir(project: Project) -> Path:
     """Where runs wait when the store cannot be written (relative to quinto.yaml)."""
-    return Path(project.root) / Settings.of(project).spool_dir
+    return Path(project.root) / Settings.of(project.settings).spool_dir
 
 
 def make_connector(project: Project, name: str) -> Connector:
@@ -79,7 +42,7 @@ def make_connector(project: Project, name: str) -> Connector:
     if name not in project.connections:
         raise SpecError([Problem(None, f"unknown connection '{name}'{did_you_mean(name, project.connections)}")])
     connector = connector_for(interpolate(project.connections[name], f"connection '{name}'"), name)
-    timeout = Settings.of(project).statement_timeout
+    timeout = Settings.of(project.settings).statement_timeout
     connector.timeout_s = float(timeout) if timeout else None
     return connector
 
@@ -196,7 +159,7 @@ class Workspace:
 
     def __init__(self, project: Project, store: Store | None = None) -> None:
         self.project = project
-        self.settings = Settings.of(project)
+        self.settings = Settings.of(project.settings)
         self.checks = CheckFiles(project)
         self._store = store
         self._own_store = store is None

@@ -171,7 +171,7 @@ def test_typed_settings_name_every_setting_once() -> None:
 
     assert [f.name for f in fields(Settings)] == [s.name for s in SETTINGS]
     bare = Project(".", {}, "sqlite:///x.db", ("checks/",), default_settings())
-    typed = Settings.of(bare)
+    typed = Settings.of(bare.settings)
     assert typed.partitions_per_scan == 31 and typed.checks == ("checks/",) and typed.statement_timeout is None
 
 

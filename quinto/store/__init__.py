@@ -2,8 +2,7 @@
 
 Results are keyed by (table, partition, check); a newer run supersedes older outcomes of the same
 partitions (`current` flag) while older runs stay in history. When the store cannot be written the
-run is spooled to a JSON file that the next run replays, so computed results are never lost
-(`quinto.spool`, written by `quinto.record`).
+run is spooled (`quinto.spool`, written by `quinto.record`) and replayed by the next run.
 
 `Store.save_run` is the one unit of work that writes a run; what it reads back comes from its
 repositories (`runs`, `results`, `marks`, `snoozes`, `outbox`) as frozen records
