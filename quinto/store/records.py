@@ -234,6 +234,17 @@ class GridCell(NamedTuple):
 
 
 @dataclasses.dataclass(frozen=True)
+class SchedulerProblem:
+    """A check file the scheduler cannot use; it keeps running the file's last good version."""
+
+    file: str
+    message: str
+    scheduler: str
+    first_seen: dt.datetime
+    last_seen: dt.datetime
+
+
+@dataclasses.dataclass(frozen=True)
 class SnoozeRecord:
     """A snooze in force: no alerts for `table` (or only its check `check`) until `until`."""
 
@@ -356,6 +367,7 @@ __all__ = [
     "PartitionSummary",
     "RunRecord",
     "RunStatus",
+    "SchedulerProblem",
     "SnoozeRecord",
     "StatementRecord",
     "TableSummary",
