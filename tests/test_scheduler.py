@@ -216,8 +216,8 @@ def test_a_file_that_stops_parsing_keeps_its_last_good_version(tmp_path: Path, m
     s.clock.advance(seconds=61)
     assert len(s.step()) == 1  # audited with the last good checks
     (problem,) = s.store.scheduler_problems()
-    assert problem["file"].endswith("t.yaml") and "unknown check type 'rowcount'" in problem["message"]
-    assert ":5:5:" in problem["message"] and s.events("check_file_problem")
+    assert problem.file.endswith("t.yaml") and "unknown check type 'rowcount'" in problem.message
+    assert ":5:5:" in problem.message and s.events("check_file_problem")
     s.write_checks(checks("on: new_partition\n"))
     s.step()
     assert s.store.scheduler_problems() == []
