@@ -34,6 +34,7 @@ _ASSIGNED = re.compile(
     r"(?i)\b(token|api[_-]?key|password|secret)(\s*[=:]\s*)(?!\$\{|\[redacted\])([^\s,;&?#'\"`]{4,})"
 )
 _WEBHOOK_PATH = re.compile(r"(?i)(/(?:services|webhookb2|workflows|api/webhooks|hooks|triggers)/)([^\s'\"?#]+)")
+_VAR = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*\}")  # a reference to a secret, not the secret
 _URL = re.compile(r"(?i)\bhttps?://[^\s'\"<>]+")
 _TOKENISH = re.compile(r"^(?=[A-Za-z0-9_\-]*\d)(?=[A-Za-z0-9_\-]*[A-Za-z])[A-Za-z0-9_\-]{16,}$")
 
@@ -71,8 +72,10 @@ def redact(text: object, secrets: Iterable[str | None] = ()) -> str:
     for secret in sorted(known, key=len, reverse=True):
         if secret in out:
             out = out.replace(secret, MASK)
-    out = _USERINFO.sub(lambda m: f"{m.group(1)}{m.group(2)}:{MASK}@", out)
-    out = _QUERY.sub(lambda m: m.group(1) + MASK, out)
+    out = _USERINFO.sub(
+        lambda m: m.group(0) if _VAR.fullmatch(m.group(3)) else f"{m.group(1)}{m.group(2)}:{MASK}@", out
+    )
+    out = _QUERY.sub(lambda m: m.group(0) if _VAR.fullmatch(m.group(2)) else m.group(1) + MASK, out)
     out = _AUTH.sub(lambda m: f"{m.group(1)}{m.group(2)}{MASK}", out)
     out = _ASSIGNED.sub(lambda m: f"{m.group(1)}{m.group(2)}{MASK}", out)
     out = _WEBHOOK_PATH.sub(lambda m: m.group(1) + MASK, out)

@@ -329,6 +329,7 @@ def test_redact_keeps_ordinary_messages() -> None:
         "cannot reach the Quinto server at http://127.0.0.1:5000/api/runs/12: refused",
         "`smtp.password:` is a secret written in the file; read it from the environment: password: ${SMTP_PASSWORD}",
         "table dw.fact_playback partition ds=2026-11-27 FAILED",
+        "read it from the environment, e.g. postgresql://user:${PGPASSWORD}@host/db?password=${PGPASSWORD}",
     ):
         assert redact(message) == message
 
@@ -338,7 +339,7 @@ def test_redact_keeps_ordinary_messages() -> None:
     ("url", "said"),
     [
         ("postgresql+psycopg://qt@host/wh?password=hunter2", "`password=` in its query"),
-        ("postgresql+psycopg://u:hunter2${HOME}@host/wh", "has a password written in the file"),
+        ("postgresql+psycopg://u:hunter2${HOME}@host/wh", "has a password written in the file; read it"),
         ("trino://u@host:8080/hive?access_token=abc", "`access_token=`"),
         ("mysql+pymysql://u@host/db?ssl_key=k&passwd=p", "`passwd=`"),
         ("postgresql://u@host/db?password=${A}x", "`password=`"),

@@ -73,10 +73,10 @@ def _secret_param_before(template: str, at: int) -> bool:
     return bool(m and _secret_param(m.group(1)))
 
 
-def url_secret_problem(url: str) -> str | None:
-    """What secret a connection or store URL has written in the file, or None. A password (after
-    `user:`) and a secret query parameter (`password`, `token`, `key`, `secret`, ...) are only
-    accepted as a whole `${VAR}`, read from the environment."""
+def url_secret_problem(url: str, what: str) -> str | None:
+    """What secret a connection or store URL (`what` names it) has written in the file, or None. A
+    password (after `user:`) and a secret query parameter (`password`, `token`, `key`, `secret`,
+    ...) are only accepted as a whole `${VAR}`, read from the environment."""
     _, sep, rest = url.partition("://")
     if not sep:
         return None
@@ -85,17 +85,21 @@ def url_secret_problem(url: str) -> str | None:
     if at and ":" in userinfo:
         password = userinfo.split(":", 1)[1]
         if password and not _WHOLE_VAR.fullmatch(password):
+            if what == "store":
+                return "the store URL has a password written in the file; use ${VAR}"
             return (
-                "has a password written in the file; read the whole password from the environment, "
+                f"{what} has a password written in the file; read it from the environment, "
                 "e.g. postgresql://user:${PGPASSWORD}@host/db"
             )
     query = rest.partition("?")[2].partition("#")[0]
     for pair in re.split(r"[&;]", query):
         name, _, value = pair.partition("=")
         if value and _secret_param(name) and not _WHOLE_VAR.fullmatch(value):
+            var = re.sub(r"[^A-Z0-9]+", "_", name.upper()).strip("_") or "SECRET"
+            who = "the store URL" if what == "store" else what
             return (
-                f"has a secret written in the file (`{name}=` in its query); read the whole value from the "
-                f"environment, e.g. ?{name}=${{{re.sub(r'[^A-Z0-9]+', '_', name.upper()).strip('_') or 'SECRET'}}}"
+                f"{who} has a secret written in the file (`{name}=` in its query); "
+                f"read the whole value from the environment, e.g. ?{name}=${{{var}}}"
             )
     return None
 
@@ -151,15 +155,15 @@ def load_project(config: str | Path | None = None) -> Project:
             if not isinstance(url, str) or not url.strip():
                 problems.append(Problem(raw_conns.value_loc(name), f"connection '{name}' needs a URL"))
                 continue
-            secret = url_secret_problem(url)
+            secret = url_secret_problem(url, f"connection '{name}'")
             if secret:
-                problems.append(Problem(raw_conns.value_loc(name), f"connection '{name}' {secret}"))
+                problems.append(Problem(raw_conns.value_loc(name), secret))
                 continue
             connections[name] = url.strip()
     store = settings["store"]
-    store_secret = url_secret_problem(store) if isinstance(store, str) else None
+    store_secret = url_secret_problem(store, "store") if isinstance(store, str) else None
     if store_secret:
-        problems.append(Problem(doc.value_loc("store"), f"the store URL {store_secret}"))
+        problems.append(Problem(doc.value_loc("store"), store_secret))
     default = settings.get("default_connection")
     if default is not None and default not in connections:
         problems.append(
