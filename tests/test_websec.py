@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -278,15 +279,17 @@ def test_a_webhook_url_with_a_bad_character_is_never_printed(
     audit_with(project, tmp_path, BAD)
     env = {"WAREHOUSE_URL": f"duckdb:///{tmp_path / 'wh.duckdb'}", "STORE_URL": store_url}
     env["SLACK_DQ_PLAYS_WEBHOOK"] = url
+    shutil.copy(tmp_path / "s.db", tmp_path / "copy.db")  # the scheduler sends the same alerts from a copy
     sent = run_quinto(["alerts", "send"], tmp_path, env)
     listed = run_quinto(["alerts", "list"], tmp_path, env)
-    scheduler = run_quinto(["scheduler", "--once"], tmp_path, env)
+    scheduler = run_quinto(["scheduler", "--once"], tmp_path, {**env, "STORE_URL": f"sqlite:///{tmp_path / 'copy.db'}"})
     store = Store(store_url)
     errors = [r["last_error"] for r in store.outbox()]
     store.close()
     assert sent.returncode == 3 and "not a valid URL" in sent.stderr, sent.stderr
     assert errors and all(e and "not a valid URL" in e for e in errors)
     assert "last error" in listed.stdout
+    assert '"alerts_sent"' in scheduler.stdout and "not a valid URL" in scheduler.stdout, scheduler.stdout
     for shown in (sent.stdout, sent.stderr, listed.stdout, listed.stderr, scheduler.stdout, scheduler.stderr, *errors):
         assert WEBHOOK_SECRET not in shown and "tail" not in shown, shown
 
