@@ -81,7 +81,10 @@ def _bad_text(value: Any) -> str | None:
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """`config` keys: QUINTO_CONFIG (path of quinto.yaml), QUINTO_STORE (a store URL, instead of the
     project's), QUINTO_API_TOKEN (bearer token for writes; default: the environment variable),
-    SECRET_KEY (signs sessions; default: QUINTO_SECRET_KEY, else random per process)."""
+    SECRET_KEY (signs sessions; default: QUINTO_SECRET_KEY, else random per process), QUINTO_TRUST_PROXY
+    (the number of proxies in front whose X-Forwarded-For/-Proto/-Host are believed; default: the
+    environment variable, else 0), MAX_CONTENT_LENGTH (the largest request body; default MAX_BODY),
+    QUINTO_THROTTLE_FAILURES and QUINTO_THROTTLE_WINDOW_S (wrong tokens per client before 429)."""
     app = Flask(__name__)
     app.config.update(
         QUINTO_CONFIG=os.environ.get("QUINTO_CONFIG"),
