@@ -585,7 +585,8 @@ class Auditor:
                     compiled = compile_custom_sql(check.sql)
                     for p in partitions:
                         params = {"partition": p} if ":partition" in check.sql else {}
-                        rows = self.connector.execute(compiled.sql, params, purpose="sql")
+                        with self.connector.read_only():  # a write fails, where the engine can tell
+                            rows = self.connector.execute(compiled.sql, params, purpose="sql")
                         if len(rows) != 1 or len(rows[0]) != 1:
                             raise WarehouseError(
                                 f"`sql:` of '{check.key}' returned {len(rows)} row(s); "

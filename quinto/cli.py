@@ -20,6 +20,7 @@ from quinto import __version__
 from quinto.app import audit, backfill, mark
 from quinto.errors import EXIT_BAD_SPEC, EXIT_INFRA, QuintoError, SpecError, UsageError
 from quinto.evaluate import Status
+from quinto.redact import redact
 from quinto.report import print_remote, print_result, remote_exit_code
 from quinto.store.alerts import OUTBOX_STATUSES
 from quinto.validation import validate
@@ -29,9 +30,9 @@ from quinto.workspace import Workspace
 def fail(exc: QuintoError) -> None:
     if isinstance(exc, SpecError):
         for problem in exc.problems:
-            click.echo(f"Error: {problem}", err=True)
+            click.echo(f"Error: {redact(problem)}", err=True)
     else:
-        click.echo(f"Error: {exc.message}", err=True)
+        click.echo(f"Error: {redact(exc.message)}", err=True)
     sys.exit(exc.exit_code)
 
 
@@ -49,9 +50,8 @@ class Group(click.Group):
         except (click.exceptions.Exit, click.exceptions.Abort, SystemExit, KeyboardInterrupt):
             raise
         except Exception as exc:  # a bug or an unforeseen failure: never exit 1, which means "data failed"
-            click.echo(
-                f"Error: internal error: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}", err=True
-            )
+            first = str(exc).splitlines()[0] if str(exc) else ""
+            click.echo(f"Error: internal error: {type(exc).__name__}: {redact(first)}", err=True)
             sys.exit(EXIT_INFRA)
 
 
@@ -342,7 +342,7 @@ def alerts_list_cmd(config: str | None, status: str | None, limit: int) -> None:
     from quinto.alerts import commands
 
     for r in commands.outbox(status, limit, config=config):
-        error = f"  last error: {r.last_error}" if r.last_error and r.status != "sent" else ""
+        error = f"  last error: {redact(r.last_error)}" if r.last_error and r.status != "sent" else ""
         click.echo(
             f"{r.id:>6}  {r.created_at:%Y-%m-%d %H:%M:%S}  {r.status:<9} {r.kind:<11} "
             f"{r.channel}:{r.target}  {r.table_name or ''}  attempts={r.attempts}{error}"
@@ -472,7 +472,10 @@ def serve_app(app: Any, host: str, port: int, threads: int = 8, dev: bool = Fals
         return
     import waitress
 
-    waitress.serve(app, host=host, port=port, threads=threads, ident="quinto")
+    # waitress refuses (413) a body far beyond the app's limit before spooling it; the app answers 413
+    # with a JSON error for the rest
+    limit = 8 * int(app.config.get("MAX_CONTENT_LENGTH") or 0) or 1024**3
+    waitress.serve(app, host=host, port=port, threads=threads, ident="quinto", max_request_body_size=limit)
 
 
 if __name__ == "__main__":

@@ -54,7 +54,8 @@ SETTINGS: tuple[Setting, ...] = (
         {},
         dict,
         "Named warehouse connections: name → SQLAlchemy URL. `${VAR}` is read from the environment; "
-        "a password written literally in the file is refused.",
+        "a password or a secret query parameter (`password`, `token`, `key`, `secret`, ...) is accepted only as "
+        "a whole `${VAR}`, written literally it is refused.",
     ),
     Setting(
         "store",
@@ -72,7 +73,7 @@ SETTINGS: tuple[Setting, ...] = (
         str,
         "Where results go when the store cannot be written; the next run replays them.",
     ),
-    Setting("base_url", "http://127.0.0.1:5000", str, "Address of the web UI, used in links."),
+    Setting("base_url", "http://127.0.0.1:5000", str, "Address of the web UI (http or https), used in links."),
     Setting("statement_timeout", None, int, "Seconds after which a warehouse statement is cancelled (none: no limit)."),
     # -- the scheduler (`quinto scheduler`) ---------------------------------------------------------
     Setting("scheduler_timezone", "UTC", str, "Time zone of `schedule:` cron expressions that name none."),

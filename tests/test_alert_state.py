@@ -13,8 +13,8 @@ from quinto.alerts.channels.slack import render_slack
 from quinto.alerts.record import record_alerts
 from quinto.alerts.state import BAD, ERROR, OK, State, step
 from quinto.evaluate import Status
-from quinto.results import Run
 from quinto.record import record, replay
+from quinto.results import Run
 from quinto.store import Store
 from tests.test_store import make_run
 

@@ -7,7 +7,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
-from quinto.web.auth import check_csrf, require_writer, token_matches
+from quinto.web.auth import check_csrf, require_writer, sign_in, signed_in, token_matches
 from quinto.web.charts import TrendPoint, trend_svg
 from quinto.web.context import (
     STATUSES,
@@ -39,7 +39,7 @@ def _context() -> dict[str, Any]:
     return {
         "project_problem": project_problem(),
         "scheduler_problems": store().scheduler_problems(),
-        "signed_in": bool(session.get("writer")),
+        "signed_in": signed_in(),
     }
 
 
@@ -234,7 +234,7 @@ def signin() -> Any:
             abort(401, "writes are disabled: the server has no QUINTO_API_TOKEN")
         if not token_matches(request.form.get("token", "")):
             return render_template("signin.html", error="that is not the write token", **_context()), 401
-        session["writer"] = True
+        sign_in()
         return redirect(_local(request.form.get("next", "")) or url_for("ui.overview"))
     return render_template("signin.html", error=None, next=request.args.get("next", ""), **_context())
 

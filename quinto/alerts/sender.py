@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from quinto.alerts.channels import CHANNELS, Channel, DeliveryError, Outgoing
 from quinto.failpoints import crash_point
+from quinto.redact import redact
 from quinto.store.common import utc, utcnow
 from quinto.store.records import OutboxRecord
 
@@ -153,13 +154,14 @@ def send_pending(
             note = deliver(row, settings)
         except DeliveryError as exc:
             retry_at = now + dt.timedelta(seconds=backoff(attempts, exc.retry_after))
-            store.outbox.release(row.id, me, exc.message, retry_at)
-            report.failed.append((row.id, exc.message))
+            why = redact(exc.message)
+            store.outbox.release(row.id, me, why, retry_at)
+            report.failed.append((row.id, why))
             if exc.down or _ordered(row):
-                down[where] = (retry_at, exc.message)
+                down[where] = (retry_at, why)
             continue
         except Exception as exc:  # noqa: BLE001 - a bug must not leave the row claimed
-            why = f"internal error: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+            why = redact(f"internal error: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
             store.outbox.release(row.id, me, why, now + dt.timedelta(seconds=backoff(attempts)))
             report.failed.append((row.id, why))
             continue
