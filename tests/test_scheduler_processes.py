@@ -99,10 +99,10 @@ def write_project(root: Path, files: dict[str, str], settings: str = FAST) -> No
 def completed(store_url: str, table: str) -> list[tuple[str, str, int]]:
     store = Store(store_url)
     try:
-        rows = store.recent_runs(1000, table)
-        done = [r for r in rows if r["status"] not in ("QUEUED", "RUNNING")]
+        rows = store.runs.recent(1000, table)
+        done = [r for r in rows if r.status not in ("QUEUED", "RUNNING")]
         # a sensor audits a table's new partitions together: one run names them all
-        return sorted((p, r["status"], r["id"]) for r in done for p in json.loads(r["partitions"]))
+        return sorted((p, r.status, r.id) for r in done for p in r.partition_list)
     finally:
         store.close()
 

@@ -1,11 +1,13 @@
 """What a request of the web app reads: the store (opened once per request), the project and its
-check files (reloaded every PROJECT_TTL seconds, the last good version kept), and the helpers that
+check files (looked at every PROJECT_TTL seconds through the app's Workspace, which parses a file
+again only when it changed and keeps the last good version of a broken one), and the helpers that
 format values and build links. The views, the API and the app factory all import it; it imports
 none of them."""
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
@@ -13,10 +15,11 @@ from flask import current_app, g, request
 
 from quinto.errors import QuintoError
 from quinto.evaluate import Status
-from quinto.spec import load_project, load_suite
+from quinto.spec import load_project
 from quinto.spec.model import Project, TableSpec
 from quinto.store import Store
-from quinto.workspace import open_store
+from quinto.store.records import TableSummary
+from quinto.workspace import CheckFiles, Workspace, open_store
 
 #: the outcome statuses, mildest first (filters and the API's `status` argument)
 STATUSES = tuple(str(s) for s in Status)
@@ -49,12 +52,24 @@ def _load() -> dict[str, Any]:
         return cache
     try:
         project = load_project(config)
+        ws: Workspace | None = cache.get("workspace")
+        if ws is None or ws.project != project:
+            ws = cache["workspace"] = Workspace(project)
         cache["project"] = project
-        cache["suite"] = load_suite(project)
+        loaded = ws.tables()
+        cache["suite"] = loaded.suite()
+        if loaded.problems:
+            # a check file that stops parsing: its last good version is kept; say so on every page
+            cache["problem"] = "\n".join(loaded.messages().values())
     except QuintoError as exc:
-        # a check file that stops parsing: keep the last good version and say so on every page
         cache["problem"] = exc.message
     return cache
+
+
+def check_files() -> CheckFiles | None:
+    """The project's check files, parsed once and again only when they change."""
+    ws: Workspace | None = _load().get("workspace")
+    return ws.checks if ws is not None else None
 
 
 def project_or_none() -> Project | None:
@@ -75,23 +90,30 @@ def table_spec(table: str) -> TableSpec | None:
     return spec
 
 
+@dataclass(frozen=True)
+class AuditedTable(TableSummary):
+    """A table's summary as the overview and /api/tables show it."""
+
+    owners: tuple[str, ...] = field(metadata={"doc": "from its check file (none when the server has no check files)"})
+
+
 def audited_tables(
     status: str | None, owner: str | None, connection: str | None, q: str | None
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+) -> tuple[list[AuditedTable], list[AuditedTable]]:
     """Every audited table's summary with its owners (from its check file), and those matching the
     filters (empty or None: any): (all, shown). The overview page and /api/tables list these."""
     specs = table_specs()
-    rows = store().table_summaries()
-    for r in rows:
-        spec = specs.get(r["table_name"])
-        r["owners"] = list(spec.owners) if spec else []
+    rows = []
+    for r in store().results.tables():
+        spec = specs.get(r.table_name)
+        rows.append(AuditedTable(**vars(r), owners=tuple(spec.owners) if spec else ()))
     shown = [
         r
         for r in rows
-        if (not status or r["status"] == status)
-        and (not owner or owner in r["owners"])
-        and (not connection or r["connection"] == connection)
-        and (not q or q.lower() in r["table_name"].lower())
+        if (not status or r.status == status)
+        and (not owner or owner in r.owners)
+        and (not connection or r.connection == connection)
+        and (not q or q.lower() in r.table_name.lower())
     ]
     return rows, shown
 

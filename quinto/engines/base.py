@@ -5,12 +5,13 @@ partitions and reports schemas. It records every statement it sends (`statements
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import re
 import threading
 import time
 import urllib.parse
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -87,6 +88,11 @@ class Connector:
     TITLE: ClassVar[str] = ""
     URL_EXAMPLE: ClassVar[str] = ""
     CLIENT: ClassVar[str] = "built in"
+    #: statements run on the connection before a statement under `read_only()` (they make its
+    #: transaction read-only), and after it; none: the engine has no such mode (validate still
+    #: refuses a `sql:` check that writes)
+    READ_ONLY_BEGIN: ClassVar[tuple[str, ...]] = ()
+    READ_ONLY_END: ClassVar[tuple[str, ...]] = ()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -99,6 +105,17 @@ class Connector:
 
     def __post_init__(self) -> None:
         self._engine: sa.Engine | None = None
+        self._read_only = False
+
+    @contextlib.contextmanager
+    def read_only(self) -> Iterator[None]:
+        """Statements run inside run in a read-only transaction where the engine has one (a user's
+        `sql:` query): a write fails instead of executing."""
+        before, self._read_only = self._read_only, True
+        try:
+            yield
+        finally:
+            self._read_only = before
 
     # -- connection ---------------------------------------------------------------------------
     @property
@@ -153,7 +170,14 @@ class Connector:
         try:
             with conn:
                 self.on_connect(conn.connection.dbapi_connection)
-                columns, rows = self.run_statement(conn, sql, params)
+                read_only = self._read_only and self.READ_ONLY_BEGIN
+                for mode in self.READ_ONLY_BEGIN if read_only else ():
+                    conn.exec_driver_sql(mode)
+                try:
+                    columns, rows = self.run_statement(conn, sql, params)
+                finally:
+                    if read_only and self.READ_ONLY_END:
+                        self._end_read_only(conn)
         except StatementTimeout:
             stmt.error = f"cancelled after {self.timeout_s:g}s (statement timeout)"
             raise WarehouseError(
@@ -171,6 +195,15 @@ class Connector:
             stmt.duration_ms = (time.perf_counter() - started) * 1000
         stmt.rows = len(rows)
         return columns, rows
+
+    def _end_read_only(self, conn: sa.Connection) -> None:
+        """Undo the read-only mode of the (pooled) connection; one that cannot is discarded."""
+        try:
+            conn.rollback()
+            for mode in self.READ_ONLY_END:
+                conn.exec_driver_sql(mode)
+        except Exception:  # noqa: BLE001 - the statement's own error, if any, is what is reported
+            conn.invalidate()
 
     def run_statement(
         self, conn: sa.Connection, sql: str, params: dict[str, Any]

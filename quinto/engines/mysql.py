@@ -159,6 +159,7 @@ class MySQLConnector(Connector):
     dialect: ClassVar[Dialect] = MySQLDialect()
     #: AVG and STDDEV_SAMP round to `div_precision_increment` (4) decimals by default: 30 is exact.
     CONNECT_ARGS: ClassVar[dict[str, Any]] = {"init_command": "SET SESSION div_precision_increment = 30"}
+    READ_ONLY_BEGIN: ClassVar[tuple[str, ...]] = ("START TRANSACTION READ ONLY",)
 
     def connect_args(self) -> dict[str, Any]:
         """MariaDB stops a statement past `timeout_s` itself (max_statement_time, in a comment that

@@ -19,6 +19,7 @@ class PostgresConnector(Connector):
     URL_EXAMPLE: ClassVar[str] = "postgresql+psycopg://user:${PGPASSWORD}@host/db"
     CLIENT: ClassVar[str] = "`quinto[postgres]`"
     dialect: ClassVar[Dialect] = PostgresDialect()
+    READ_ONLY_BEGIN: ClassVar[tuple[str, ...]] = ("SET TRANSACTION READ ONLY",)
 
     def columns(self, table: str) -> dict[str, str]:
         """From pg_catalog, which (unlike information_schema) also lists materialized views and

@@ -48,6 +48,8 @@ class SQLiteConnector(Connector):
     CLIENT: ClassVar[str] = "built in"
 
     dialect: ClassVar[Dialect] = SQLiteDialect()
+    READ_ONLY_BEGIN: ClassVar[tuple[str, ...]] = ("PRAGMA query_only = ON",)
+    READ_ONLY_END: ClassVar[tuple[str, ...]] = ("PRAGMA query_only = OFF",)
 
     def cancel(self, cursor: Any, dbapi_connection: Any) -> None:
         dbapi_connection.interrupt()

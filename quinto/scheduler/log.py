@@ -8,6 +8,7 @@ import sys
 import threading
 from typing import IO, Any
 
+from quinto.redact import redact
 from quinto.results import jsonable
 from quinto.store.common import utcnow
 
@@ -23,7 +24,7 @@ class EventLog:
             "ts": utcnow().isoformat(timespec="milliseconds"),
             "event": event,
             "scheduler": self.scheduler,
-            **{k: jsonable(v) for k, v in fields.items() if v is not None},
+            **{k: redact(v) if isinstance(v, str) else jsonable(v) for k, v in fields.items() if v is not None},
         }
         line = json.dumps(record, sort_keys=False)
         with self._lock:

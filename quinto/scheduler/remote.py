@@ -12,10 +12,22 @@ import urllib.request
 from typing import Any
 
 from quinto.errors import QuintoError, UsageError
+from quinto.redact import redact
 
 
 class RemoteError(QuintoError):
     """The server could not be reached or did not answer as expected (exit 3)."""
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """Redirects are not followed: the token would go to the new address, and a POST would become a
+    GET. The 3xx answer comes back as an HTTPError, reported with its Location."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirect)
 
 
 def _request(url: str, body: dict[str, Any] | None, token: str | None, timeout: float) -> tuple[int, dict[str, Any]]:
@@ -27,9 +39,16 @@ def _request(url: str, body: dict[str, Any] | None, token: str | None, timeout: 
         headers["Authorization"] = f"Bearer {token}"
     req = urllib.request.Request(url, data=data, headers=headers, method="POST" if data is not None else "GET")
     try:
-        with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310 - the URL is the user's server
+        with _OPENER.open(req, timeout=timeout) as resp:
             return resp.status, json.loads(resp.read() or b"{}")
     except urllib.error.HTTPError as exc:
+        if 300 <= exc.code < 400:
+            location = redact(exc.headers.get("Location") or "no Location")
+            raise RemoteError(
+                f"the Quinto server at {redact(url)} answered {exc.code}, redirecting to {location}; "
+                "redirects are not followed (the token would be sent to another address): "
+                "give --via the server's final address"
+            ) from None
         try:
             doc = json.loads(exc.read() or b"{}")
         except ValueError:

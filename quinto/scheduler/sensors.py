@@ -17,7 +17,7 @@ import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from quinto.audit import make_connector, suite_fingerprint, validate_partition
+from quinto.audit import suite_fingerprint, validate_partition
 from quinto.engines.base import Connector
 from quinto.errors import QuintoError, UsageError, first_line
 from quinto.evaluate import partition_order
@@ -32,11 +32,11 @@ if TYPE_CHECKING:
 class Sensors:
     def __init__(self, scheduler: Scheduler) -> None:
         self.s = scheduler
-        settings = scheduler.project.settings
-        self.interval = dt.timedelta(seconds=float(settings["sensor_interval"]))
-        self.partitions = int(settings["sensor_partitions"])
-        self.rate = int(settings["sensor_rate_limit"])
-        self.batch = int(settings["sensor_batch"])
+        settings = scheduler.workspace.settings
+        self.interval = dt.timedelta(seconds=settings.sensor_interval)
+        self.partitions = settings.sensor_partitions
+        self.rate = settings.sensor_rate_limit
+        self.batch = settings.sensor_batch
         self.next_at: dict[str, dt.datetime] = {}  # connection → when a turn may next be due there
 
     def forget(self) -> None:
@@ -62,7 +62,7 @@ class Sensors:
         if due is not None and due > now:  # no table there can be due yet: no statement at all
             return
         try:
-            connector = make_connector(self.s.project, connection)
+            connector = self.s.workspace.connector(connection)
         except QuintoError as exc:
             self.s.log("sensor_error", connection=connection, message=exc.message)
             return

@@ -47,6 +47,19 @@ NAMED_OFFSETS = {
 _OFFSET = re.compile(r"^([+-]?\d{1,4})([dh])$")
 PARTITION_TYPES = ("string", "date", "timestamp", "integer")
 NAMED_TYPES = {n for n in CHECK_TYPES if n not in ("metric", "sql")}
+#: what a `sql:` check's query must not contain: it writes, creates or locks (it runs read-only too)
+_NOT_READ = (
+    exp.Insert,
+    exp.Update,
+    exp.Delete,
+    exp.Merge,
+    exp.Create,
+    exp.Drop,
+    exp.Alter,
+    exp.Command,
+    exp.Into,
+    exp.Lock,
+)
 TYPE_FAMILIES = ("integer", "float", "decimal", "string", "date", "timestamp", "boolean")
 ANOMALY_OPTIONS = (
     "window",
@@ -642,6 +655,11 @@ class _FileParser:
             return None
         if len(statements) != 1 or not isinstance(statements[0], exp.Query):
             self.err(oloc("sql"), "`sql:` must be exactly one SELECT statement")
+            return None
+        writes = next((n for n in statements[0].walk() if isinstance(n, _NOT_READ)), None)
+        if writes is not None:
+            what = {exp.Into: "SELECT ... INTO", exp.Lock: "FOR UPDATE/SHARE"}.get(type(writes), writes.key.upper())
+            self.err(oloc("sql"), f"`sql:` only reads: it must not contain {what} (e.g. in a WITH clause)")
             return None
         if partition and ":partition" not in text:
             self.err(oloc("sql"), "`sql:` must filter on the partition under audit with `:partition`")

@@ -13,6 +13,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from quinto.errors import Location, Problem, SpecError, did_you_mean
+from quinto.redact import remember
 from quinto.settings import BY_NAME, SETTINGS, Setting
 from quinto.spec.checkfile import parse_check_file_partially, timezone_problem, with_connection
 from quinto.spec.grammar import parse_duration
@@ -24,7 +25,18 @@ if TYPE_CHECKING:
     from quinto.alerts.channels import Channel
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
-_LITERAL_PASSWORD = re.compile(r"^[a-z0-9+]+://[^/:@]*:([^@]+)@", re.I)
+_WHOLE_VAR = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*\}")
+_SECRET_WORDS = re.compile(r"pass|pwd|secret|token|key|credential|signature|^sig$", re.I)
+
+
+def _secret_param(name: str) -> bool:
+    """Whether a connection URL's query parameter carries a secret (`password`, `token`, `api_key`,
+    `secret`, ...), not the path of a file (`sslkey`, `key_file`)."""
+    n = name.lower()
+    if n.endswith(("file", "path")) or (n.startswith("ssl") and "pass" not in n):
+        return False
+    return bool(_SECRET_WORDS.search(n))
+
 PROJECT_FILE = "quinto.yaml"
 
 
@@ -36,6 +48,8 @@ def interpolate(template: str, where: str | Location | None = None) -> str:
 
     def sub(m: re.Match[str]) -> str:
         value = os.environ.get(m.group(1))
+        if value is not None and (m.start() < userinfo_end or _secret_param_before(template, m.start())):
+            remember(value)  # a password or a token: never shown in an error message
         if value is not None and m.start() < userinfo_end:
             return urllib.parse.quote(value, safe="")
         if value is None:
@@ -51,6 +65,43 @@ def interpolate(template: str, where: str | Location | None = None) -> str:
         return value
 
     return _VAR.sub(sub, template)
+
+
+def _secret_param_before(template: str, at: int) -> bool:
+    """Whether the text at `at` is the value of a secret query parameter (`?password=${VAR}`)."""
+    m = re.search(r"[?&;]([^=&;?]*)=$", template[:at])
+    return bool(m and _secret_param(m.group(1)))
+
+
+def url_secret_problem(url: str, what: str) -> str | None:
+    """What secret a connection or store URL (`what` names it) has written in the file, or None. A
+    password (after `user:`) and a secret query parameter (`password`, `token`, `key`, `secret`,
+    ...) are only accepted as a whole `${VAR}`, read from the environment."""
+    _, sep, rest = url.partition("://")
+    if not sep:
+        return None
+    netloc = re.split(r"[/?#]", rest, maxsplit=1)[0]
+    userinfo, at, _ = netloc.rpartition("@")
+    if at and ":" in userinfo:
+        password = userinfo.split(":", 1)[1]
+        if password and not _WHOLE_VAR.fullmatch(password):
+            if what == "store":
+                return "the store URL has a password written in the file; use ${VAR}"
+            return (
+                f"{what} has a password written in the file; read it from the environment, "
+                "e.g. postgresql://user:${PGPASSWORD}@host/db"
+            )
+    query = rest.partition("?")[2].partition("#")[0]
+    for pair in re.split(r"[&;]", query):
+        name, _, value = pair.partition("=")
+        if value and _secret_param(name) and not _WHOLE_VAR.fullmatch(value):
+            var = re.sub(r"[^A-Z0-9]+", "_", name.upper()).strip("_") or "SECRET"
+            who = "the store URL" if what == "store" else what
+            return (
+                f"{who} has a secret written in the file (`{name}=` in its query); "
+                f"read the whole value from the environment, e.g. ?{name}=${{{var}}}"
+            )
+    return None
 
 
 def load_project(config: str | Path | None = None) -> Project:
@@ -104,21 +155,15 @@ def load_project(config: str | Path | None = None) -> Project:
             if not isinstance(url, str) or not url.strip():
                 problems.append(Problem(raw_conns.value_loc(name), f"connection '{name}' needs a URL"))
                 continue
-            m = _LITERAL_PASSWORD.match(url)
-            if m and not _VAR.search(m.group(1)):
-                problems.append(
-                    Problem(
-                        raw_conns.value_loc(name),
-                        f"connection '{name}' has a password written in the file; "
-                        "read it from the environment, e.g. postgresql://user:${PGPASSWORD}@host/db",
-                    )
-                )
+            secret = url_secret_problem(url, f"connection '{name}'")
+            if secret:
+                problems.append(Problem(raw_conns.value_loc(name), secret))
                 continue
             connections[name] = url.strip()
     store = settings["store"]
-    store_password = _LITERAL_PASSWORD.match(store) if isinstance(store, str) else None
-    if store_password and not _VAR.search(store_password.group(1)):
-        problems.append(Problem(doc.value_loc("store"), "the store URL has a password written in the file; use ${VAR}"))
+    store_secret = url_secret_problem(store, "store") if isinstance(store, str) else None
+    if store_secret:
+        problems.append(Problem(doc.value_loc("store"), store_secret))
     default = settings.get("default_connection")
     if default is not None and default not in connections:
         problems.append(
@@ -162,6 +207,14 @@ def _setting_problem(key: str, value: Any) -> str | None:
         return f"`{key}:` is at least {setting.minimum:g}, not {value:g}"
     if key == "scheduler_timezone":
         return timezone_problem(value)
+    if key == "base_url":
+        try:
+            parts = urllib.parse.urlsplit(value)
+            ok = value.isprintable() and parts.scheme in ("http", "https") and bool(parts.hostname)
+        except ValueError:  # e.g. http://[::1
+            ok = False
+        if not ok:
+            return f"`base_url:` is the web UI's http(s) address, like https://quinto.example.com, not {value!r}"
     return None
 
 

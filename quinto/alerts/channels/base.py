@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import email.utils
+import http.client
 import os
 import re
 import urllib.error
@@ -28,6 +29,8 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from quinto.errors import QuintoError
+from quinto.redact import redact as redact_secrets
+from quinto.redact import remember
 from quinto.settings import Setting
 
 TIMEOUT_S = 30.0
@@ -186,24 +189,29 @@ def env_name(*parts: str) -> str:
     return "_".join(p for p in (re.sub(r"[^A-Z0-9]+", "_", x.upper()).strip("_") for x in parts) if p)
 
 
-def expand(template: Any, what: str) -> str:
-    """A setting with ${VAR} read from the environment now (a secret is never stored expanded)."""
+def expand(template: Any, what: str, *, secret: bool = True) -> str:
+    """A setting with ${VAR} read from the environment now (a secret is never stored expanded). A
+    secret's value is remembered, so that no error message shows it (quinto/redact.py)."""
     text = str(template)
 
     def sub(m: re.Match[str]) -> str:
         value = os.environ.get(m.group(1))
         if value is None:
             raise DeliveryError(f"environment variable {m.group(1)} is not set (needed by {what})", down=True)
+        if secret:
+            remember(value)
         return value
 
-    return _VAR.sub(sub, text)
+    out = _VAR.sub(sub, text)
+    if secret and out != text:
+        remember(out)
+    return out
 
 
 def redact(text: str, secrets: Iterable[str]) -> str:
-    """`text` with every secret replaced (`post` passes the URL, its path and query, and the keys)."""
-    for secret in sorted((s for s in secrets if s and len(s) >= 4), key=len, reverse=True):
-        text = text.replace(secret, "[redacted]")
-    return text
+    """`text` with every secret hidden: the `secrets` given (`post` passes the URL, its path and
+    query, and the keys) and whatever quinto/redact.py hides everywhere."""
+    return redact_secrets(text, secrets)
 
 
 def host_of(url: str) -> str:
@@ -232,13 +240,13 @@ def post(
     (429 with its Retry-After)."""
     host = host_of(url)
     hidden = [url, urllib.parse.urlsplit(url).path, urllib.parse.urlsplit(url).query, *secrets]
-    request = urllib.request.Request(
-        url,
-        data=body,
-        headers={"Content-Type": "application/json; charset=utf-8", "User-Agent": "Quinto", **(headers or {})},
-        method="POST",
-    )
     try:
+        request = urllib.request.Request(
+            url,
+            data=body,
+            headers={"Content-Type": "application/json; charset=utf-8", "User-Agent": "Quinto", **(headers or {})},
+            method="POST",
+        )
         with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - http(s) checked by callers
             return int(response.status), response.read()
     except urllib.error.HTTPError as exc:
@@ -250,6 +258,9 @@ def post(
     except (TimeoutError, urllib.error.URLError, OSError) as exc:
         reason = redact(str(getattr(exc, "reason", None) or exc), hidden)
         raise DeliveryError(f"cannot reach {label} ({host}) for {target}: {reason}", down=True) from None
+    except (http.client.HTTPException, ValueError) as exc:  # InvalidURL: a space or control character
+        what = redact(f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}", hidden)
+        raise DeliveryError(f"the URL of {label} ({host}) for {target} is not a valid URL; {what}", down=True) from None
 
 
 def retry_after(value: str | None) -> float | None:

@@ -90,7 +90,10 @@ class Email(Channel):
 
 def smtp_settings(smtp: Mapping[str, Any]) -> dict[str, Any]:
     """The `smtp:` settings with ${VAR} read from the environment now."""
-    return {k: expand(v, f"smtp.{k}") if isinstance(v, str) and "${" in v else v for k, v in smtp.items()}
+    return {
+        k: expand(v, f"smtp.{k}", secret=k == "password") if isinstance(v, str) and "${" in v else v
+        for k, v in smtp.items()
+    }
 
 
 def send_email(

@@ -2,15 +2,15 @@
 every scheduler lists the least recently listed first) and `sensor_budget` (a token bucket per
 connection for the listing statements of all schedulers)
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0008
+Revises: 0007
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0007"
-down_revision = "0006"
+revision = "0008"
+down_revision = "0007"
 
 
 def upgrade() -> None:
