@@ -49,6 +49,7 @@ bench: install
 	$(BIN)/python bench/verdict_quality.py
 	$(BIN)/python bench/compare.py
 	$(BIN)/python bench/web_pages.py
+	$(BIN)/python bench/scale.py --tables 100,500,1000
 
 clean:
 	rm -rf $(VENV) .quinto-demo .pytest_cache

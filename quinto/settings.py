@@ -89,7 +89,15 @@ SETTINGS: tuple[Setting, ...] = (
         "sensor_rate_limit",
         60,
         int,
-        "At most this many sensor metadata queries per minute on one connection.",
+        "At most this many sensor listing statements per minute on one connection, shared by all schedulers "
+        "on the store; tables wait their turn least recently listed first.",
+        minimum=1,
+    ),
+    Setting(
+        "sensor_batch",
+        100,
+        int,
+        "Tables whose partitions one sensor listing statement lists, where the engine allows (Hive: 1).",
         minimum=1,
     ),
     Setting("audit_concurrency", 2, int, "Audits running at once on one connection, across all schedulers.", minimum=1),
@@ -155,6 +163,7 @@ class Settings:
     sensor_interval: float
     sensor_partitions: int
     sensor_rate_limit: int
+    sensor_batch: int
     audit_concurrency: int
     reaudit_on_change: str
     retry_attempts: int

@@ -13,7 +13,7 @@ from sqlalchemy.engine import make_url
 
 from quinto.app import audit, backfill
 from quinto.engines import connector_for
-from quinto.errors import SpecError
+from quinto.errors import SpecError, WarehouseError
 from quinto.spec import load_project, load_suite
 from quinto.validation import validate
 from tests.warehouse import run_to_end
@@ -99,6 +99,26 @@ def test_partitions_from_metadata(server) -> None:  # type: ignore[no-untyped-de
     assert ("SHOW PARTITIONS" in listing) if engine == "hive" else ("$partitions" in listing)
     assert {k.lower() for k in connector.columns(table)} == {"id", "country", "amount", "ds"}
     assert connector.columns(table.rsplit(".", 1)[0] + ".nope") == {}
+    connector.close()
+
+
+def test_partitions_of_many_tables_from_metadata(server) -> None:  # type: ignore[no-untyped-def]
+    """What a sensor lists in one go: Trino and Presto read the `$partitions` of several tables in
+    one statement (the same table under two names here); Hive lists one table per SHOW PARTITIONS.
+    A table that cannot be listed gets its own error, the others their partitions."""
+    engine, url, table, _ = server
+    connector = connector_for(url)
+    names = [table] if engine == "hive" else [table, table.split(".", 1)[1]]
+    got = connector.list_partitions_many([(n, "ds", "string") for n in names], limit=2)
+    assert got == {n: ["2026-11-03", "2026-11-02"] for n in names}
+    listings = [s.sql for s in connector.statements]
+    if engine == "hive":
+        assert len(listings) == 1 and "SHOW PARTITIONS" in listings[0]
+    else:
+        assert len(listings) == 1 and listings[0].count("$partitions") == 2 and "UNION ALL" in listings[0]
+    missing = table.rsplit(".", 1)[0] + ".nope"
+    got = connector.list_partitions_many([(table, "ds", "string"), (missing, "ds", "string")], limit=2)
+    assert got[table] == ["2026-11-03", "2026-11-02"] and isinstance(got[missing], WarehouseError)
     connector.close()
 
 

@@ -70,7 +70,9 @@ class Setup:
 
     def completed(self) -> list[tuple[str, str]]:
         rows = self.store.runs.recent(1000)
-        return sorted((r.partition_value, r.status) for r in rows if r.status not in ("QUEUED", "RUNNING"))
+        # a sensor audits a table's new partitions together: one run names them all
+        done = [r for r in rows if r.status not in ("QUEUED", "RUNNING")]
+        return sorted((p, r.status) for r in done for p in json.loads(r.partitions))
 
     def write_checks(self, text: str) -> None:
         path = self.tmp_path / "checks" / "t.yaml"
@@ -140,7 +142,7 @@ def test_sensor_audits_each_partition_once_and_the_latest_again_when_checks_chan
     tmp_path: Path, monkeypatch: Any
 ) -> None:
     s = Setup(tmp_path, monkeypatch, checks("on: new_partition\n"), ["2026-11-01", "2026-11-02"])
-    assert len(s.step()) == 2
+    assert len(s.step()) == 1  # both partitions in one audit
     assert s.completed() == [("2026-11-01", "PASS"), ("2026-11-02", "PASS")]
     polls = len(s.events("sensor_poll"))
     assert s.step() == [] and len(s.events("sensor_poll")) == polls  # within the interval: no query
@@ -158,18 +160,40 @@ def test_sensor_audits_each_partition_once_and_the_latest_again_when_checks_chan
     assert [p for p, _ in s.completed()].count("2026-11-01") == 1
 
 
-def test_sensor_rate_limit_per_connection(tmp_path: Path, monkeypatch: Any) -> None:
-    s = Setup(tmp_path, monkeypatch, checks("on: new_partition\n"), ["2026-11-01"], "sensor_rate_limit: 1\n")
+def two_sensor_tables(tmp_path: Path, monkeypatch: Any, settings: str) -> Setup:
+    s = Setup(tmp_path, monkeypatch, checks("on: new_partition\n"), ["2026-11-01"], settings)
     (tmp_path / "checks" / "u.yaml").write_text(
         checks("on: new_partition\n").replace("dw.sales", "dw.sales2"), encoding="utf-8"
     )
     load_tables(f"duckdb:///{tmp_path / 'wh.duckdb'}", {"dw.sales2": {"columns": COLUMNS, "rows": [[1, 5, "x"]]}})
     s.scheduler.reload()
+    return s
+
+
+def test_sensor_rate_limit_per_connection_takes_turns_and_is_logged_once(tmp_path: Path, monkeypatch: Any) -> None:
+    s = two_sensor_tables(tmp_path, monkeypatch, "sensor_rate_limit: 1\nsensor_batch: 1\n")
     s.step()
     assert len(s.events("sensor_poll")) == 1 and len(s.events("sensor_rate_limited")) == 1
-    s.clock.advance(seconds=61)
+    s.clock.advance(seconds=10)
+    s.step()  # no token yet: no listing, and nothing logged again
+    assert len(s.events("sensor_poll")) == 1
+    for _ in range(5):
+        s.clock.advance(seconds=61)
+        s.step()
+    polled = [e["table"] for e in s.events("sensor_poll")]
+    assert len(polled) == 6  # one statement a minute
+    assert polled == ["dw.sales", "dw.sales2"] * 3  # least recently listed first: they take turns
+    assert len(s.events("sensor_rate_limited")) == 1  # one episode, logged once
+    assert s.store.sensor_listings() == {"dw.sales": 3, "dw.sales2": 3}
+    assert ("x", "PASS") in s.completed() and ("2026-11-01", "PASS") in s.completed()
+
+
+def test_sensor_lists_many_tables_in_one_statement(tmp_path: Path, monkeypatch: Any) -> None:
+    s = two_sensor_tables(tmp_path, monkeypatch, "sensor_rate_limit: 1\n")
     s.step()
-    assert len(s.events("sensor_poll")) == 2
+    assert [(e.get("tables"), e["listed"], e["new"]) for e in s.events("sensor_poll")] == [(2, 2, 2)]
+    assert s.events("sensor_rate_limited") == []
+    assert s.completed() == [("2026-11-01", "PASS"), ("x", "PASS")]
 
 
 # -- retries ------------------------------------------------------------------------------------------

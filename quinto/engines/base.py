@@ -6,18 +6,20 @@ partitions and reports schemas. It records every statement it sends (`statements
 from __future__ import annotations
 
 import contextlib
+import functools
 import re
 import threading
 import time
 import urllib.parse
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
+from sqlglot import exp
 
-from quinto.compile import compile_partitions, table_node
+from quinto.compile import col, compile_partitions, table_node
 from quinto.dialect import QUIRKS, Dialect
 from quinto.errors import WarehouseError
 
@@ -78,6 +80,8 @@ class Connector:
     #: how partitions are listed: "distinct" (bounded SELECT DISTINCT), "show" (SHOW PARTITIONS) or
     #: "$partitions" (Trino's hidden partitions table); the last two read metadata only.
     PARTITION_LISTING: ClassVar[str] = "distinct"
+    #: tables whose partitions one sensor statement lists (`list_partitions_many`); 1: one per table.
+    LISTING_BATCH: ClassVar[int] = 100
     #: connect_args passed to SQLAlchemy's create_engine.
     CONNECT_ARGS: ClassVar[dict[str, Any]] = {}
     #: for the README's engine table (quinto.docs): the engine's name, a URL, the client and its extra
@@ -323,6 +327,52 @@ class Connector:
                 pass
         return self._distinct_partitions(table, column, since, until, limit, ptype)
 
+    def list_partitions_many(
+        self, tables: Sequence[tuple[str, str, str]], limit: int = 10
+    ) -> dict[str, list[str] | WarehouseError]:
+        """The newest `limit` partition values of each (table, column, type), newest first, in as
+        few statements as the engine allows: one UNION ALL of bounded SELECT DISTINCTs (over
+        Trino's `$partitions` metadata where it has them) for up to LISTING_BATCH tables, else
+        one listing per table. A table that cannot be listed gets its error, the others their
+        values: a failing batch is listed again table by table."""
+        out: dict[str, list[str] | WarehouseError] = {}
+        todo = list(tables)
+        if self.LISTING_BATCH > 1 and self.PARTITION_LISTING != "show":
+            for start in range(0, len(todo), self.LISTING_BATCH):
+                batch = todo[start : start + self.LISTING_BATCH]
+                try:
+                    out.update(self._list_batch(batch, limit))
+                except WarehouseError:
+                    pass  # listed one by one below, so only the failing table reports an error
+            todo = [t for t in todo if t[0] not in out]
+        for table, column, ptype in todo:
+            try:
+                out[table] = self.partitions(table, column, limit=limit, ptype=ptype)
+            except WarehouseError as exc:
+                out[table] = exc
+        return out
+
+    def _list_batch(self, batch: Sequence[tuple[str, str, str]], limit: int) -> dict[str, list[str] | WarehouseError]:
+        if len(batch) == 1:
+            table, column, ptype = batch[0]
+            return {table: self.partitions(table, column, limit=limit, ptype=ptype)}
+        dialect = self.dialect.SQLGLOT
+        t_col, v_col = (exp.to_identifier(n, quoted=True).sql(dialect=dialect) for n in ("t", "v"))
+        parts: list[str] = []
+        for i, (table, column, _) in enumerate(batch):
+            source = table
+            if self.PARTITION_LISTING == "$partitions":
+                catalog, schema, name = self.split_table(table)
+                source = ".".join(p for p in (catalog, schema, f"{name}$partitions") if p)
+            alias = exp.to_identifier(f"p{i}", quoted=True).sql(dialect=dialect)
+            parts.append(f"SELECT {i} AS {t_col}, {v_col} FROM ({_listing(dialect, source, column, limit)}) AS {alias}")
+        # joined as text: sqlglot renders a UNION tree 100 deep in seconds; each table's part is cached
+        rows = self.execute(" UNION ALL ".join(parts), {}, purpose="partitions")
+        found: dict[str, list[str]] = {table: [] for table, _, _ in batch}
+        for index, value in rows:
+            found[batch[int(index)][0]].append(_partition_text(value))
+        return {table: _newest_first(found[table], ptype) for table, _, ptype in batch}
+
     def _distinct_partitions(
         self, table: str, column: str, since: str | None, until: str | None, limit: int, ptype: str
     ) -> list[str]:
@@ -344,6 +394,28 @@ class Connector:
             if column in parts:
                 values.append(urllib.parse.unquote(parts[column]))
         return values
+
+
+@functools.lru_cache(maxsize=4096)
+def _listing(dialect: str, table: str, column: str, limit: int) -> str:
+    """One table's newest `limit` partition values as column "v" (a sensor lists the same tables
+    over and over: rendered once)."""
+    return (
+        exp.select(exp.alias_(col(column), "v", quoted=True))
+        .distinct()
+        .from_(table_node(table))
+        .where(exp.Not(this=exp.Is(this=col(column), expression=exp.Null())))
+        .order_by(exp.Ordered(this=col(column), desc=True))
+        .limit(limit)
+        .sql(dialect=dialect)
+    )
+
+
+def _newest_first(values: list[str], ptype: str) -> list[str]:
+    """A UNION ALL keeps no order: newest first again, integers as numbers (10 after 9)."""
+    if ptype == "integer":
+        return sorted(values, key=lambda p: (0, int(p), "") if p.lstrip("-").isdigit() else (1, 0, p), reverse=True)
+    return sorted(values, reverse=True)
 
 
 def _partition_text(value: Any) -> str:

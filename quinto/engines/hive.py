@@ -29,12 +29,14 @@ class SparkDialect(Dialect):
 class HiveConnector(Connector):
     """HiveServer2 protocol (`hive://user@host:10000/db`, pyhive): the Spark Thrift Server, Kyuubi
     and other Spark SQL endpoints. Statements are generated in Spark SQL."""
+
     TITLE: ClassVar[str] = "Hive / Spark SQL"
     URL_EXAMPLE: ClassVar[str] = "hive://user@host:10000/default"
     CLIENT: ClassVar[str] = "`quinto[hive]` (pyhive)"
 
     dialect: ClassVar[Dialect] = SparkDialect()
     PARTITION_LISTING: ClassVar[str] = "show"
+    LISTING_BATCH: ClassVar[int] = 1  # SHOW PARTITIONS names one table
 
     def clean_error(self, text: str) -> str:
         """Drop the Java exception class names the Thrift server wraps Spark's message in."""

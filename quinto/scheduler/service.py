@@ -10,6 +10,7 @@ restarted scheduler, or another one sharing a PostgreSQL store, carries on where
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import socket
 import threading
@@ -21,22 +22,14 @@ from typing import Any
 
 from quinto.alerts.policy import policy_for
 from quinto.alerts.sender import send_pending
-from quinto.audit import WHOLE_TABLE, Auditor, suite_fingerprint, validate_partition
+from quinto.audit import Auditor, suite_fingerprint, validate_partition
 from quinto.errors import EXIT_BAD_SPEC, EXIT_INFRA, QuintoError, SpecError, UsageError, first_line
-from quinto.evaluate import partition_order
 from quinto.record import record, replay
 from quinto.results import Run
+from quinto.scheduler.cron import cron
 from quinto.scheduler.log import EventLog
-from quinto.scheduler.triggers import (
-    Clock,
-    RateLimit,
-    SystemClock,
-    fires_between,
-    parse_state,
-    partition_for,
-    to_audit,
-    trigger_of,
-)
+from quinto.scheduler.sensors import Sensors
+from quinto.scheduler.triggers import Clock, SystemClock
 from quinto.spec import Project, TableSpec
 from quinto.spec.project import PROJECT_FILE
 from quinto.store import ClaimLost, Store
@@ -70,8 +63,6 @@ class Scheduler:
         self.log.scheduler = self.name
         s = self.workspace.settings
         self.timezone = s.scheduler_timezone
-        self.sensor_interval = dt.timedelta(seconds=s.sensor_interval)
-        self.sensor_partitions = s.sensor_partitions
         self.concurrency = s.audit_concurrency
         self.policy = s.reaudit_on_change
         self.retry_attempts = s.retry_attempts
@@ -79,13 +70,14 @@ class Scheduler:
         self.heartbeat_interval = s.heartbeat_interval
         self.queue_interval = s.queue_interval
         self.spool_dir = self.workspace.spool_dir
-        self.rate = RateLimit(s.sensor_rate_limit, self.clock)
+        self.sensors = Sensors(self)
         self.tables: dict[str, TableSpec] = {}  # the last good version of every table
         self.file_table: dict[str, str] = {}  # check file → the table it declared when it last parsed
         self.problems: dict[str, str] = {}
-        self.due: dict[str, dt.datetime] = {}  # `cron:T` → next firing, `poll:T` → next sensor turn
+        self.due: dict[str, dt.datetime] = {}  # `cron:T` → next firing
         self.recheck: set[str] = set()  # tables whose checks changed: their latest cron partition is re-audited
         self.running: dict[int, tuple[str, Future[None]]] = {}  # run id → (connection, future)
+        self.settled: set[int] = set()  # runs this scheduler completed whose thread is still busy
         self._lock = threading.Lock()
         self.stopping = threading.Event()
         workers = self.concurrency * max(1, len(project.connections))
@@ -123,6 +115,8 @@ class Scheduler:
         self.tables = dict(loaded.tables)
         self.file_table = {spec.file: table for table, spec in self.tables.items() if spec.file}
         self._set_problems(problems)
+        if changed:
+            self.sensors.forget()
         return changed
 
     def _set_problems(self, problems: dict[str, str]) -> bool:
@@ -150,110 +144,33 @@ class Scheduler:
             self.log("enqueued", table=spec.table, partition=partition, run_id=run_id, trigger=trigger, reason=reason)
         return run_id
 
-    def cron(self, spec: TableSpec) -> None:
-        """Enqueue the partitions named by the firings since the last one handled (restart-safe: the
-        last firing handled is in the store); the first time a table is seen, count from now. The
-        store is read only when a firing is due, or after the table's checks changed."""
-        assert spec.schedule is not None
-        now = self.clock.now()
-        key = f"cron:{spec.table}"
-        changed = spec.table in self.recheck
-        self.recheck.discard(spec.table)
-        due = self.due.get(key)
-        if due is not None and due > now and not changed:
-            return
-        state = self.store.state(key)
-        parsed = parse_state(state[0]) if state else None
-        trigger = trigger_of(spec.schedule, self.timezone)
-        self.due[key] = trigger.get_next_fire_time(None, now) or now + dt.timedelta(days=366)
-        if parsed is None:
-            self.store.state_swap(key, state[0] if state else None, f"since:{now.isoformat()}", now)
-            return
-        kind, last = parsed
-        fires, dropped = fires_between(spec.schedule, self.timezone, last, now)
-        if dropped:
-            self.log("cron_missed", table=spec.table, message=f"{dropped} older firing(s) not caught up")
-        fp = suite_fingerprint(spec)
-        named = [(f, partition_for(spec.schedule, self.timezone, f) if spec.partition else WHOLE_TABLE) for f in fires]
-        seen = self.store.audited(spec.table, [p for _, p in named if p != WHOLE_TABLE]) if named else {}
-        for fire, part in named:
-            # a whole table changes between firings under the same name: every firing audits it
-            if part != WHOLE_TABLE and fp in seen.get(part, set()):
-                self.log("skipped", table=spec.table, partition=part, trigger="cron", reason="already audited")
-                continue
-            self.enqueue(spec, part, "cron", reason=f"cron firing at {fire.isoformat()}")
-        if fires:
-            self.store.state_swap(key, state[0] if state else None, f"fire:{fires[-1].isoformat()}", now)
-        elif changed and kind == "fire" and not spec.sensor and self.policy != "none":
-            # changed checks: the partition of the latest firing is audited again (once)
-            part = partition_for(spec.schedule, self.timezone, last) if spec.partition else WHOLE_TABLE
-            done = self.store.audited(spec.table, [part]).get(part)
-            if done is not None and fp not in done:
-                self.enqueue(spec, part, "cron", reason="checks changed")
-
-    def sense(self, spec: TableSpec) -> None:
-        """List the table's newest partitions (one metadata query, rate-limited per connection and
-        shared between schedulers) and enqueue those not yet audited with the current checks."""
-        assert spec.partition is not None
-        now = self.clock.now()
-        key = f"poll:{spec.table}"
-        due = self.due.get(key)
-        if due is not None and due > now:  # this scheduler polled, or found it polled, within the interval
-            return
-        if not self.rate.allow(spec.connection):
-            self.log("sensor_rate_limited", table=spec.table, connection=spec.connection)
-            return
-        self.due[key] = now + self.sensor_interval
-        if not self.store.take_turn(key, self.sensor_interval, now):
-            self.rate.refund(spec.connection)  # no query was made
-            return
-        started = time.perf_counter()
-        try:
-            connector = self.workspace.connector(spec.connection)
-        except QuintoError as exc:
-            self.log("sensor_error", table=spec.table, message=exc.message)
-            return
-        try:
-            listed = connector.partitions(
-                spec.table, spec.partition, limit=self.sensor_partitions, ptype=spec.partition_type
-            )
-        except QuintoError as exc:
-            self.log("sensor_error", table=spec.table, message=exc.message)
-            return
-        finally:
-            connector.close()  # a DuckDB file is not held open between polls
-        fp = suite_fingerprint(spec)
-        order = partition_order(spec.partition_type)
-        valid = []
-        for part in listed:
-            try:
-                valid.append(validate_partition(part, spec))
-            except UsageError as exc:
-                self.log("sensor_skipped_partition", table=spec.table, partition=part, message=exc.message)
-        audited = self.store.audited(spec.table, valid)
-        todo = to_audit(valid, audited, fp, self.policy, order)
-        self.log(
-            "sensor_poll",
-            table=spec.table,
-            listed=len(listed),
-            new=len(todo),
-            duration_s=round(time.perf_counter() - started, 3),
+    def enqueue_group(self, spec: TableSpec, partitions: list[str], reason: str) -> list[str]:
+        """Queue one audit of a table's new partitions (those no pending audit covers yet)."""
+        run_id, queued = self.store.enqueue_group(
+            spec.table,
+            spec.connection,
+            spec.partition,
+            partitions,
+            fingerprint=suite_fingerprint(spec),
+            requested_by=self.name,
+            now=self.clock.now(),
         )
-        for part in todo:
-            reason = "new partition" if part not in audited else "checks changed"
-            self.enqueue(spec, part, "sensor", reason=reason)
+        if run_id is not None:
+            shown = queued[0] if len(queued) == 1 else f"{queued[0]} .. {queued[-1]} ({len(queued)})"
+            self.log("enqueued", table=spec.table, partition=shown, run_id=run_id, trigger="sensor", reason=reason)
+        return queued
 
     def triggers(self) -> None:
-        for spec in list(self.tables.values()):
+        specs = list(self.tables.values())
+        for spec in specs:
             if self.stopping.is_set():
                 return
             try:
                 if spec.schedule is not None:
-                    self.cron(spec)
-                if spec.sensor:
-                    self.sense(spec)
+                    cron(self, spec)
             except Exception as exc:  # noqa: BLE001 - one table's trouble must not stop the others
                 self.log("trigger_error", table=spec.table, message=first_line(exc, 500))
+        self.sensors.run(specs)
 
     # -- the queue -----------------------------------------------------------------------------
     def stale_before(self, now: dt.datetime) -> dt.datetime:
@@ -292,7 +209,11 @@ class Scheduler:
 
     def _audit_then_refill(self, row: dict[str, Any]) -> None:
         """Audit, then claim at once for the freed slot instead of waiting for the next round."""
-        self.audit(row)
+        try:
+            self.audit(row)
+        finally:
+            with self._lock:  # complete: a heartbeat from now on must not call it lost
+                self.settled.add(int(row["id"]))
         if not self.stopping.is_set():
             self._guarded("dispatch", self.dispatch)
 
@@ -301,6 +222,7 @@ class Scheduler:
         with self._lock:
             for rid in [rid for rid, (_, fut) in self.running.items() if fut.done()]:
                 self.running.pop(rid)
+                self.settled.discard(rid)
             ids = list(self.running)
         if not ids:
             return
@@ -311,14 +233,19 @@ class Scheduler:
             return
         with self._lock:
             # a run that finished meanwhile is no longer held either; only an unfinished one was taken over
-            lost = [rid for rid in set(ids) - held if rid in self.running and not self.running[rid][1].done()]
+            lost = [
+                rid
+                for rid in set(ids) - held
+                if rid in self.running and not self.running[rid][1].done() and rid not in self.settled
+            ]
         for rid in sorted(lost):
             self.log("claim_lost", run_id=rid, message="another scheduler took this run over")
 
     def audit(self, row: dict[str, Any]) -> None:
         """Audit one claimed run and complete its row: the verdict, a retry later (ERROR), or a
         readable error (bad checks)."""
-        rid, table, part = int(row["id"]), str(row["table_name"]), str(row["partition_value"] or "*")
+        rid, table, named = int(row["id"]), str(row["table_name"]), _partitions_of(row)
+        part = ", ".join(named) if len(named) > 1 else str(row["partition_value"] or "*")
         attempt, trigger = int(row["attempts"]), str(row["trigger"])
         fields: dict[str, Any] = {"table": table, "partition": part, "run_id": rid, "trigger": trigger}
         spec = self.tables.get(table)
@@ -332,19 +259,22 @@ class Scheduler:
             self.store.finish_without_outcomes(rid, self.name, message, EXIT_INFRA)
             self.log("gave_up", **fields, outcome="ERROR", exit_code=EXIT_INFRA, message=message)
             return
-        fp = suite_fingerprint(spec)
-        automatic = trigger in AUTOMATIC and not row["force"] and part != WHOLE_TABLE
-        if automatic and fp in self.store.audited(table, [part]).get(part, set()):
-            if self.store.forget(rid, self.name):
-                self.log("skipped", **fields, reason="audited meanwhile with the same checks")
-            return
+        wanted = named if spec.partition else []
+        if trigger in AUTOMATIC and not row["force"] and wanted:
+            fp = suite_fingerprint(spec)
+            seen = self.store.audited(table, wanted)
+            wanted = [p for p in wanted if fp not in seen.get(p, set())]
+            if not wanted:
+                if self.store.forget(rid, self.name):
+                    self.log("skipped", **fields, reason="audited meanwhile with the same checks")
+                return
         self.log("audit_started", **fields, attempt=attempt)
         started = time.perf_counter()
         run: Run | None = None
         error: str | None = None
         code = EXIT_INFRA
         try:
-            parts = [validate_partition(part, spec)] if spec.partition else []
+            parts = [validate_partition(p, spec) for p in wanted]
             connector = self.workspace.connector(spec.connection)
             try:
                 run = Auditor(self.project, spec, connector, self.store, self.clock.now()).run(parts, trigger)
@@ -491,6 +421,12 @@ class Scheduler:
         self.file_table = {spec.file: table for table, spec in self.tables.items() if spec.file}
         self.recheck = set(self.tables)  # checks may have changed while no scheduler ran
         self._set_problems(problems)
+
+
+def _partitions_of(row: dict[str, Any]) -> list[str]:
+    """The partitions a queued run asks for: a sensor's run names several."""
+    listed = json.loads(row["partitions"]) if row.get("partitions") else []
+    return [str(p) for p in listed] or [str(row["partition_value"])]
 
 
 def _wait_any(futures: list[Future[None]], timeout: float) -> None:

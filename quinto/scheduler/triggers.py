@@ -103,28 +103,6 @@ def to_audit(
     return out
 
 
-class RateLimit:
-    """At most `per_minute` events per key in any 60 seconds of the clock."""
-
-    def __init__(self, per_minute: int, clock: Clock) -> None:
-        self.per_minute, self.clock = per_minute, clock
-        self.events: dict[str, list[dt.datetime]] = {}
-
-    def allow(self, key: str) -> bool:
-        now = self.clock.now()
-        recent = [t for t in self.events.get(key, []) if now - t < dt.timedelta(minutes=1)]
-        self.events[key] = recent
-        if len(recent) >= self.per_minute:
-            return False
-        recent.append(now)
-        return True
-
-    def refund(self, key: str) -> None:
-        """Give back the last event allowed for `key` (nothing was done with it)."""
-        if self.events.get(key):
-            self.events[key].pop()
-
-
 def parse_state(value: str | None) -> tuple[str, dt.datetime] | None:
     """A cron state value: `fire:<iso>` (the last firing handled) or `since:<iso>` (first seen)."""
     if not value or ":" not in value:

@@ -6,8 +6,10 @@ Claims are row locks: on PostgreSQL `SELECT ... FOR UPDATE SKIP LOCKED`, so sche
 store never take the same row; a RUNNING row whose heartbeat is stale (its scheduler died) is
 claimed again. Enqueueing is serialized per (table, partition) with an advisory lock on PostgreSQL
 and by SQLite's single writer, so one partition is never queued twice. Scheduler state (the last
-cron firing and sensor listing of each table) and problems (check files that stopped parsing) live
-here too: a restarted scheduler carries on from the store alone.
+cron firing of each table), sensor turns (when each table was last listed, `sensor_state`), the
+rate limit all schedulers share (a token bucket per connection, `sensor_budget`) and problems
+(check files that stopped parsing) live here too: a restarted scheduler carries on from the store
+alone.
 """
 
 from __future__ import annotations
@@ -15,7 +17,9 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import math
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
@@ -24,12 +28,48 @@ from quinto.errors import StoreError
 from quinto.results import exit_code_of, jsonable, verdict_of
 from quinto.store.common import aware, chunks, utcnow
 from quinto.store.records import RunRecord, RunStatus, SchedulerProblem, record
-from quinto.store.schema import outcomes, runs, scheduler_problems, scheduler_state
+from quinto.store.schema import metadata, outcomes, runs, scheduler_problems, scheduler_state
 
 QUEUED = RunStatus.QUEUED
 RUNNING = RunStatus.RUNNING
 PENDING = (QUEUED, RUNNING)
 DONE = tuple(s for s in RunStatus if s not in PENDING)
+
+
+#: each sensor table's turn: listed least recently first, by whichever scheduler claims the turn
+sensor_state = sa.Table(
+    "sensor_state",
+    metadata,
+    sa.Column("table_name", sa.String(512), primary_key=True),
+    sa.Column("connection", sa.String(256), nullable=False),
+    sa.Column("listed_at", sa.DateTime(timezone=True)),  # the last listing claimed; none: never listed
+    sa.Column("listings", sa.Integer, nullable=False),
+    sa.Column("listed_by", sa.String(256)),
+    sa.Index("ix_sensor_state_connection", "connection", "listed_at"),
+)
+
+#: a token bucket per connection: `sensor_rate_limit` listing statements a minute, shared by all schedulers
+sensor_budget = sa.Table(
+    "sensor_budget",
+    metadata,
+    sa.Column("connection", sa.String(256), primary_key=True),
+    sa.Column("tokens", sa.Float, nullable=False),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("limited_since", sa.DateTime(timezone=True)),  # the rate limit holds tables back since then
+)
+
+
+@dataclass
+class SensorTurn:
+    """What `claim_sensor_turns` handed one scheduler: the tables to list now (least recently
+    listed first), how many due tables the rate limit holds back, when to ask again, and whether
+    this call started or ended a rate-limited episode."""
+
+    tables: list[str] = field(default_factory=list)
+    waiting: int = 0
+    next_at: dt.datetime | None = None
+    episode: str | None = None  # "started", "ended" or None
+    since: dt.datetime | None = None  # start of the episode that ended
 
 
 class ClaimLost(StoreError):
@@ -339,6 +379,171 @@ class QueueMixin:
                         found.setdefault(part, set()).add(fp)
         return found
 
+    def enqueue_group(
+        self,
+        table: str,
+        connection: str,
+        partition_column: str | None,
+        partitions: list[str],
+        *,
+        fingerprint: str | None = None,
+        trigger: str = "sensor",
+        requested_by: str | None = None,
+        now: dt.datetime | None = None,
+    ) -> tuple[int | None, list[str]]:
+        """Queue one audit of several partitions of a table (a sensor's new partitions: one claim,
+        one scan), leaving out those a queued or running audit already covers; a sensor's audit of
+        the table still waiting in the queue takes them in instead (one run, however far behind
+        the queue is). Returns (run id or None, the partitions queued); `partitions` oldest first."""
+        self.migrate()
+        now = now or utcnow()
+        r = runs.c
+        with self._begin() as conn:
+            for part in sorted(set(partitions)):  # the same locks as `enqueue`, in one order
+                self._lock(conn, "enqueue", table, part)
+            covered: set[str] = set()
+            waiting = None
+            for row in conn.execute(
+                sa.select(r.id, r.partitions, r.partition_value, r.status, r.trigger, r.force, r.not_before)
+                .where(r.table_name == table, r.status.in_(PENDING))
+                .order_by(r.id)
+            ):
+                listed = json.loads(row.partitions) if row.partitions else [row.partition_value]
+                covered.update(listed)
+                if row.status == QUEUED and row.trigger == trigger and not row.force and row.not_before is None:
+                    waiting = (int(row.id), listed)
+            todo = [p for p in partitions if p not in covered]
+            if not todo:
+                return None, []
+            if waiting is not None:  # locks: `claim` takes the row in its own transaction, after ours
+                rid, listed = waiting
+                merged = listed + todo
+                done = conn.execute(
+                    runs.update()
+                    .where(r.id == rid, r.status == QUEUED)
+                    .values(partitions=json.dumps(merged), partition_value=merged[-1])
+                ).rowcount
+                if done == 1:
+                    return rid, todo
+            run_id = conn.execute(
+                runs.insert().values(
+                    table_name=table,
+                    connection=connection,
+                    partition_column=partition_column,
+                    partitions=json.dumps(todo),
+                    partition_value=todo[-1],
+                    suite_fingerprint=fingerprint,
+                    status=QUEUED,
+                    started_at=now,
+                    statement_count=0,
+                    trigger=trigger,
+                    requested_at=now,
+                    requested_by=requested_by,
+                    force=False,
+                    attempts=0,
+                )
+            ).inserted_primary_key[0]  # type: ignore[index]
+        return int(run_id), todo
+
+    def audited_many(self, wanted: Mapping[str, Iterable[str]]) -> dict[str, dict[str, set[str | None]]]:
+        """`audited` for many tables in two statements per 500 tables: table → partition → fingerprints."""
+        self.migrate()
+        found: dict[str, dict[str, set[str | None]]] = {}
+        o, r = outcomes.c, runs.c
+        with self.engine.connect() as conn:
+            for tables in chunks(sorted(t for t, ps in wanted.items() if ps), 500):
+                parts = sorted({p for t in tables for p in wanted[t]})
+                q1 = (
+                    sa.select(o.table_name, o.partition_value, o.suite_fingerprint)
+                    .distinct()
+                    .where(o.table_name.in_(tables), o.current.is_(True), o.partition_value.in_(parts))
+                )
+                q2 = (
+                    sa.select(r.table_name, r.partition_value, r.suite_fingerprint)
+                    .distinct()
+                    .where(r.table_name.in_(tables), r.partition_value.in_(parts), r.status.in_(DONE))
+                )
+                for q in (q1, q2):
+                    for table, part, fp in conn.execute(q):
+                        found.setdefault(table, {}).setdefault(part, set()).add(fp)
+        return found
+
+    # -- sensor turns ------------------------------------------------------------------------------
+    def claim_sensor_turns(
+        self,
+        worker: str,
+        connection: str,
+        tables: Iterable[str],
+        interval: dt.timedelta,
+        per_minute: int,
+        batch: int = 1,
+        now: dt.datetime | None = None,
+    ) -> SensorTurn:
+        """Take the turns of `tables` (on `connection`) that are due, i.e. not listed within
+        `interval` by any scheduler, least recently listed first, as many as the connection's
+        shared token bucket allows: `per_minute` listing statements a minute (bursts of at most
+        five seconds' worth), each listing up to `batch` tables. One transaction under a lock per
+        connection, so schedulers sharing the store split the turns and the budget between them."""
+        self.migrate()
+        now = now or utcnow()
+        wanted = set(tables)
+        ss, b = sensor_state.c, sensor_budget.c
+        turn = SensorTurn()
+        with self._begin() as conn:
+            self._lock(conn, "sensor", connection)
+            known = {
+                row.table_name: aware(row.listed_at)
+                for row in conn.execute(sa.select(ss.table_name, ss.listed_at).where(ss.connection == connection))
+            }
+            new = sorted(wanted - set(known))
+            for chunk in chunks(new, 500):
+                conn.execute(sa.delete(sensor_state).where(ss.table_name.in_(chunk)))  # moved from another connection
+                conn.execute(
+                    sensor_state.insert(), [{"table_name": t, "connection": connection, "listings": 0} for t in chunk]
+                )
+            known.update({t: None for t in new})
+            mine = {t: at for t, at in known.items() if t in wanted}
+            due = sorted((t for t, at in mine.items() if at is None or now - at >= interval), key=_least_recent(mine))
+            budget = conn.execute(sa.select(b.tokens, b.at, b.limited_since).where(b.connection == connection)).first()
+            capacity = max(1.0, per_minute / 12)  # bursts of at most five seconds' worth
+            tokens = capacity
+            limited_since = None
+            if budget is not None:
+                elapsed = max(0.0, (now - (aware(budget.at) or now)).total_seconds())
+                tokens = min(capacity, float(budget.tokens) + elapsed * per_minute / 60.0)
+                limited_since = aware(budget.limited_since)
+            take = min(len(due), int(tokens + 1e-9) * max(1, batch))
+            turn.tables = due[:take]
+            tokens -= math.ceil(take / max(1, batch))
+            turn.waiting = len(due) - take
+            for chunk in chunks(turn.tables, 500):
+                conn.execute(
+                    sensor_state.update()
+                    .where(ss.table_name.in_(chunk))
+                    .values(listed_at=now, listings=ss.listings + 1, listed_by=worker)
+                )
+            if turn.waiting and limited_since is None:
+                turn.episode, limited_since = "started", now
+            elif not turn.waiting and limited_since is not None:
+                turn.episode, turn.since, limited_since = "ended", limited_since, None
+            values = {"tokens": tokens, "at": now, "limited_since": limited_since}
+            if budget is None:
+                conn.execute(sensor_budget.insert().values(connection=connection, **values))
+            else:
+                conn.execute(sensor_budget.update().where(b.connection == connection).values(**values))
+        if turn.waiting:  # the next token
+            turn.next_at = now + dt.timedelta(seconds=max(0.0, 1.0 - tokens % 1.0) * 60.0 / per_minute)
+        else:
+            later = [(now if t in turn.tables else at) for t, at in mine.items()]
+            turn.next_at = min((at + interval for at in later if at is not None), default=now + interval)
+        return turn
+
+    def sensor_listings(self) -> dict[str, int]:
+        """How many times each sensor table's partitions were listed (claimed turns), by table."""
+        self.migrate()
+        with self.engine.connect() as conn:
+            return {t: int(n) for t, n in conn.execute(sa.select(sensor_state.c.table_name, sensor_state.c.listings))}
+
     # -- scheduler state ---------------------------------------------------------------------------
     def state(self, key: str) -> tuple[str | None, dt.datetime] | None:
         self.migrate()
@@ -362,24 +567,6 @@ class QueueMixin:
                 conn.execute(scheduler_state.update().where(s.key == key).values(value=new, at=now))
                 return True
             return False
-
-    def take_turn(self, key: str, interval: dt.timedelta, now: dt.datetime | None = None) -> bool:
-        """True for the one caller that finds `key` last taken at least `interval` ago (or never),
-        and records `now`: schedulers sharing a store poll a table once per interval between them."""
-        self.migrate()
-        s = scheduler_state.c
-        now = now or utcnow()
-        with self._begin() as conn:
-            self._lock(conn, "state", key)
-            row = conn.execute(sa.select(s.at).where(s.key == key)).first()
-            if row is None:
-                conn.execute(scheduler_state.insert().values(key=key, value=None, at=now))
-                return True
-            last = aware(row.at)
-            if last is not None and now - last < interval:
-                return False
-            conn.execute(scheduler_state.update().where(s.key == key).values(at=now))
-            return True
 
     # -- problems the UI shows ---------------------------------------------------------------------
     def report_problems(self, scheduler: str, problems: Mapping[str, str]) -> None:
@@ -418,6 +605,12 @@ class QueueMixin:
         with self.engine.connect() as conn:
             rows = conn.execute(sa.select(scheduler_problems).order_by(p.file))
             return [record(SchedulerProblem, r._mapping) for r in rows]
+
+
+def _least_recent(listed: Mapping[str, dt.datetime | None]) -> Any:
+    """Sort key: never listed first, then the longest ago, then by name."""
+    floor = dt.datetime.min.replace(tzinfo=dt.UTC)
+    return lambda t: (listed[t] is not None, listed[t] or floor, t)
 
 
 class _ImmediateSQLite:
