@@ -6,7 +6,9 @@
 #   2. image: deploy/Containerfile built on that base with `buildah bud --isolation chroot`;
 #   3. smoke: inside the image (`buildah run --isolation chroot`), as its non-root user: no compiler,
 #      every engine client imports, `quinto demo --no-serve`, `quinto validate`, `quinto scheduler --once`,
-#      and `quinto serve` answering pages and the API over 127.0.0.1.
+#      and `quinto serve` answering pages and the API over 127.0.0.1; then the deployment of
+#      deploy/compose.yaml and deploy/k8s (PostgreSQL store, two schedulers, the web app, an audit
+#      asked for over HTTP, alert delivery, SIGTERM) in one container.
 # Usage: scripts/image.sh [all|base|build|smoke]   (default all). Exit status non-zero when any step fails.
 # Environment: QUINTO_IMAGE (default localhost/quinto:latest), QUINTO_CACHE (default ~/.cache/quinto).
 # Needs root (or a configured rootless buildah), mmdebstrap and buildah: apt-get install mmdebstrap buildah.
@@ -31,6 +33,11 @@ KEY=$(printf '%s\n' "$SUITE" "$MIRROR" "$SECURITY" "$PACKAGES" "${DPKG_OPTS[*]}"
 TARBALL=$CACHE/debian-$SUITE-$KEY.tar
 
 log() { printf '[image] %s\n' "$*" >&2; }
+# working containers of the smoke tests, removed however the script ends
+CONTAINERS=()
+cleanup() { [ ${#CONTAINERS[@]} -eq 0 ] || buildah rm "${CONTAINERS[@]}" >/dev/null 2>&1 || true; }
+trap cleanup EXIT
+container() { buildah from --quiet "$IMAGE"; }
 die() { log "FAILED: $*"; exit 1; }
 
 need_tools() {
@@ -105,9 +112,8 @@ build() {
 # Each check runs in the image as its user; the smoke stops at the first failure.
 smoke() {
   local c
-  c=$(buildah from --quiet "$IMAGE")
-  # shellcheck disable=SC2064
-  trap "buildah rm $c >/dev/null 2>&1 || true" EXIT
+  c=$(container)
+  CONTAINERS+=("$c")
   run() { buildah run --isolation chroot "$c" -- "$@"; }
   local uid
   uid=$(run id -u)
@@ -149,16 +155,42 @@ EOF
   log "smoke: passed"
 }
 
+# The deployment of deploy/compose.yaml and deploy/k8s, in one container (scripts/image-deploy-smoke.sh):
+# deploy/k8s/project.yaml's quinto.yaml, a PostgreSQL store (a fresh database on QUINTO_TEST_PG_URL's
+# server, else on scripts/pg.sh's), two schedulers, the web app, an audit asked for over HTTP.
+smoke_deploy() {
+  local admin=${QUINTO_TEST_PG_URL:-}
+  [ -n "$admin" ] || admin=$(scripts/pg.sh start 2>/dev/null) || admin=""
+  if [ -z "$admin" ]; then
+    [ "${CI:-}" != true ] || die "deploy smoke: no PostgreSQL (QUINTO_TEST_PG_URL or scripts/pg.sh)"
+    log "deploy smoke: skipped, no PostgreSQL server"
+    return 0
+  fi
+  local c port project
+  c=$(container)
+  CONTAINERS+=("$c")
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  project=$(mktemp -d)
+  cp deploy/k8s/project.yaml scripts/image-deploy-smoke.sh "$project/"
+  buildah copy --quiet --chown 10001:10001 "$c" "$project" /tmp/project >/dev/null
+  rm -rf "$project"
+  log "deploy smoke: PostgreSQL store, 2 schedulers, web on 127.0.0.1:$port, an audit over HTTP"
+  buildah run --isolation chroot --env "ADMIN_URL=$admin" --env "DB=quinto_image_smoke_$$" --env "PORT=$port" \
+    "$c" -- sh /tmp/project/image-deploy-smoke.sh || die "deploy smoke"
+  log "deploy smoke: passed"
+}
+
 need_tools
 case "${1:-all}" in
   base) base ;;
   build) build ;;
-  smoke) smoke ;;
+  smoke) smoke; smoke_deploy ;;
   all)
     t0=$SECONDS
     base
     build
     smoke
+    smoke_deploy
     log "all: $((SECONDS - t0)) s"
     ;;
   *) die "usage: scripts/image.sh [all|base|build|smoke]" ;;
