@@ -106,7 +106,25 @@ build() {
     # the previous build of this tag, now untagged: removed so repeated builds do not fill the disk
     buildah rmi "$old" >/dev/null 2>&1 || true
   fi
+  prune_build_stages
   log "build: size $(buildah images --format '{{.Size}}' "$IMAGE" | head -1)"
+}
+
+# --layers leaves the last image of each build's first stage (untagged, no children); the newest is
+# kept, for its layers are the cache of the next build, and the earlier ones go so that builds on the
+# same machine do not fill its disk. Their parents shared with the newest stay (they have children).
+prune_build_stages() {
+  local newest="" pass ids
+  for pass in 1 2 3 4 5 6 7 8 9 10; do
+    ids=$(buildah images --noheading --filter dangling=true --filter label=org.quinto.stage=build \
+      --format '{{.CreatedAtRaw}} {{.ID}}' | sort -r | awk '{print $NF}')
+    [ -n "$newest" ] || newest=$(head -1 <<<"$ids")
+    ids=$(grep -vx "${newest:-none}" <<<"$ids" || true)
+    [ -n "$ids" ] || break
+    # shellcheck disable=SC2086
+    buildah rmi $ids >/dev/null 2>&1 || true
+  done
+  [ "$pass" -lt 10 ] || log "build: some earlier build stages could not be removed"
 }
 
 # Each check runs in the image as its user; the smoke stops at the first failure.
