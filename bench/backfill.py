@@ -27,7 +27,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 from bench.core_scan import GENERATE, HAND_SQL, REGEX  # noqa: E402
-from quinto.audit import audit, backfill  # noqa: E402
+from quinto.app import audit, backfill  # noqa: E402
 from quinto.engines import connector_for  # noqa: E402
 from quinto.spec import load_project, load_suite  # noqa: E402
 from quinto.store import Store  # noqa: E402

@@ -141,7 +141,7 @@ def run_engine(engine: str, url: str, runs: int, work: Path) -> dict[str, object
 def in_process(engine: str, url: str, driver_url: str, project: Path, runs: int) -> tuple[float, float]:
     """The same comparison inside one warm process: `quinto.audit()` (compile, scan, judge, store)
     against the hand-written statement through the raw driver, without interpreter start-up."""
-    from quinto.audit import audit
+    from quinto.app import audit
     from quinto.spec import load_project, load_suite
 
     os.environ["BENCH_URL"] = url

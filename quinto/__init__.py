@@ -5,11 +5,14 @@ result = quinto.audit("dw.fact_playback", "ds=2026-11-27")
 result.exit_code, [o.status for o in result.outcomes]
 """
 
-from quinto.audit import AuditResult, Validation, audit, validate
+from quinto.app import audit
+from quinto.audit import AuditResult
 from quinto.errors import QuintoError, SpecError, StoreError, UsageError, WarehouseError
 from quinto.evaluate import Status
 from quinto.results import Outcome, Run
 from quinto.spec import load_project, load_suite
+from quinto.validation import Validation, validate
+from quinto.workspace import Workspace
 
 __version__ = "0.1.0"
 
@@ -24,6 +27,7 @@ __all__ = [
     "UsageError",
     "Validation",
     "WarehouseError",
+    "Workspace",
     "audit",
     "load_project",
     "load_suite",

@@ -17,21 +17,13 @@ from typing import Any
 import click
 
 from quinto import __version__
-from quinto.audit import AuditResult, audit, backfill, mark, validate
-from quinto.checks import display_unit
+from quinto.app import audit, backfill, mark
 from quinto.errors import EXIT_BAD_SPEC, EXIT_INFRA, QuintoError, SpecError, UsageError
-from quinto.evaluate import Status, fmt
-from quinto.results import exit_code_of
+from quinto.evaluate import Status
+from quinto.report import print_remote, print_result, remote_exit_code
 from quinto.store.alerts import OUTBOX_STATUSES
-from quinto.workspace import open_store
-
-COLORS = {
-    Status.LEARNING: "cyan",
-    Status.PASS: "green",
-    Status.WARN: "yellow",
-    Status.FAIL: "red",
-    Status.ERROR: "magenta",
-}
+from quinto.validation import validate
+from quinto.workspace import Workspace
 
 
 def fail(exc: QuintoError) -> None:
@@ -146,55 +138,6 @@ def audit_cmd(
     sys.exit(result.exit_code)
 
 
-def print_result(result: AuditResult) -> None:
-    run = result.run
-    for note in result.notes:
-        click.echo(f"note: {note}", err=True)
-    same_error = bool(run.error) and all(o.status == Status.ERROR and o.message == run.error for o in result.outcomes)
-    for o in [] if same_error else result.outcomes:
-        unit = display_unit(o.check_type)
-        status = click.style(f"{o.status:<8}", fg=COLORS[o.status], bold=o.status.rank > Status.PASS.rank)
-        part = f"{o.partition}  " if len(run.partitions) > 1 else ""
-        where = f"  ({o.source})" if o.fault == "check" and o.source not in o.message else ""
-        click.echo(f"{status} {part}{o.check}  value={fmt(o.value, unit)}  {o.message}{where}")
-    counts = {s: sum(1 for o in result.outcomes if o.status == s) for s in Status}
-    summary = ", ".join(f"{n} {s.lower()}" for s, n in counts.items() if n)
-    where = f"run {run.id}" if run.id is not None else "not stored"
-    click.echo(
-        f"{run.table} {', '.join(run.partitions)}: {summary or 'no checks'}; "
-        f"{len(run.statements)} statement(s); {where}; verdict: {result.verdict}"
-    )
-    if run.error:
-        click.echo(f"Error: {run.error}", err=True)
-    if result.store_error:
-        click.echo(f"Error: {result.store_error}", err=True)
-
-
-def remote_exit_code(doc: dict[str, Any]) -> int:
-    """The exit code a finished run answers with: its stored code, else its status's."""
-    stored = doc.get("exit_code")
-    code = exit_code_of(
-        str(doc.get("status")), stored if isinstance(stored, int) and not isinstance(stored, bool) else None
-    )
-    return EXIT_INFRA if code is None else code
-
-
-def print_remote(doc: dict[str, Any]) -> None:
-    for o in doc.get("outcomes") or []:
-        status = Status(o["status"])
-        styled = click.style(f"{status:<8}", fg=COLORS[status], bold=status.rank > Status.PASS.rank)
-        check = o.get("check") or o.get("check_key")
-        click.echo(f"{styled} {check}  value={fmt(o.get('value'))}  {o.get('message', '')}")
-    table = doc.get("table") or doc.get("table_name")
-    parts = doc.get("partitions") or []
-    click.echo(
-        f"{table} {', '.join(map(str, parts))}: {doc.get('status')}; run {doc.get('run_id') or doc.get('id')}; "
-        f"verdict: {doc.get('verdict')}"
-    )
-    if doc.get("error"):
-        click.echo(f"Error: {doc['error']}", err=True)
-
-
 @main.command("scheduler")
 @config_option
 @click.option(
@@ -210,13 +153,12 @@ def scheduler_cmd(config: str | None, once: bool) -> None:
     import threading
 
     from quinto.scheduler import Scheduler, single_instance
-    from quinto.spec import load_project
 
-    project = load_project(config)
-    store = open_store(project)
+    ws = Workspace.load(config)
+    store = ws.store
     store.migrate()
     lock = single_instance(store)
-    scheduler = Scheduler(project, store)
+    scheduler = Scheduler(ws.project, store, workspace=ws)
     try:
         scheduler.load()
         if once:
@@ -423,10 +365,9 @@ def alerts_cancel_cmd(ids: tuple[int, ...], config: str | None) -> None:
 @click.option("--limit", default=20, show_default=True)
 def runs_cmd(config: str | None, limit: int) -> None:
     """Recent runs from the store."""
-    from quinto.spec import load_project
-
-    store = open_store(load_project(config))
-    for r in store.runs.recent(limit):
+    with Workspace.load(config) as ws:
+        shown_runs = ws.store.runs.recent(limit)
+    for r in shown_runs:
         parts = json.loads(r.partitions)
         shown = parts[0] if len(parts) == 1 else f"{parts[0]}..{parts[-1]} ({len(parts)})"
         click.echo(
@@ -457,7 +398,6 @@ def runs_cmd(config: str | None, limit: int) -> None:
 def demo_cmd(directory: str, checks_dir: str | None, end: str | None, serve: bool, port: int) -> None:
     """Build a demo DuckDB warehouse with known defects, audit every partition, show the UI."""
     from quinto import demo
-    from quinto.spec import load_project, load_suite
 
     out = Path(directory)
     checks = Path(checks_dir) if checks_dir else Path(__file__).resolve().parent.parent / "checks"
@@ -472,8 +412,8 @@ def demo_cmd(directory: str, checks_dir: str | None, end: str | None, serve: boo
     store_file = out / "quinto.db"
     if store_file.exists():
         store_file.unlink()
-    project = load_project(demo.write_project(out, checks))
-    suite = load_suite(project)
+    ws = Workspace.load(demo.write_project(out, checks))
+    project, suite = ws.project, ws.suite()
     worst = 0
     for table, spec in sorted(suite.tables.items()):
         parts = [f"{spec.partition}={d}" for d in days] if spec.partition else []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import uuid
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -65,6 +66,9 @@ class Run:
     exit_code: int | None = None  # when an audit ends before judging (bad checks): the code it exits with
     # who hears about this run's state changes (quinto.alerts.policy_for); None: nobody
     alert_policy: dict[str, Any] | None = None
+    # the run's identity, stored with it: saving a run twice (a replayed spool file, a retried
+    # write whose acknowledgement was lost) stores it once
+    key: str = field(default_factory=lambda: uuid.uuid4().hex)
 
     @property
     def status(self) -> Status:

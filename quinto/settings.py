@@ -4,7 +4,8 @@ alert channel adds its own section (`smtp:`, `slack:`, `webhook:`, ...): see
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
 from typing import Any
 
 
@@ -132,3 +133,40 @@ SETTINGS: tuple[Setting, ...] = (
 )
 
 BY_NAME = {s.name: s for s in SETTINGS}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """quinto.yaml's settings, typed. The defaults live in one place, `quinto.settings.SETTINGS`
+    (the parser fills them in); a test keeps these fields and that table in step. A
+    project's are `Workspace.settings`."""
+
+    connections: Mapping[str, str]
+    store: str
+    checks: tuple[str, ...]
+    default_connection: str | None
+    sample_rows: int
+    partitions_per_scan: int
+    spool_dir: str
+    base_url: str
+    statement_timeout: int | None
+    scheduler_timezone: str
+    sensor_interval: float
+    sensor_partitions: int
+    sensor_rate_limit: int
+    audit_concurrency: int
+    reaudit_on_change: str
+    retry_attempts: int
+    retry_backoff: float
+    heartbeat_interval: float
+    queue_interval: float
+    alerts: Mapping[str, Any]
+
+    @classmethod
+    def of(cls, settings: Mapping[str, Any]) -> Settings:
+        """From a project's settings (`Project.settings`, defaults filled in by the parser)."""
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            value = settings.get(f.name, BY_NAME[f.name].default)
+            values[f.name] = tuple(value) if isinstance(value, list) else value
+        return cls(**values)

@@ -8,6 +8,7 @@ import datetime as dt
 import email
 import email.policy
 import json
+import signal
 import socket
 import threading
 from collections.abc import Iterator
@@ -22,6 +23,7 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from quinto import audit
 from quinto.alerts.sender import CRASH_EXIT, CRASH_HOOK, send_pending
+from quinto.failpoints import CRASH_AT
 from quinto.spec import Project, load_project
 from quinto.store import Store
 from tests.test_bad_input import run_quinto
@@ -336,6 +338,34 @@ def test_a_crash_between_send_and_mark_gives_at_most_one_duplicate(
     if len(smtp.inbox.messages) == 2:  # a resent email keeps its Message-ID, so mail clients fold it
         assert smtp.inbox.messages[0][1]["Message-ID"] == smtp.inbox.messages[1][1]["Message-ID"]
     store = Store(f"sqlite:///{tmp_path / 's.db'}")
+    assert {r.status for r in store.outbox.rows()} == {"sent"}
+    store.close()
+
+
+@pytest.mark.parametrize("step", ["alert_claimed", "alert_sent", "alert_marked"])
+def test_kill_at_every_step_of_sending_loses_no_alert(
+    step: str, store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, slack: SlackServer
+) -> None:
+    """`kill -9` at each step of a send, then a recovery pass: every alert is delivered, and only a
+    kill between delivery and marking sends one twice (the documented duplicate)."""
+    checks = CHECKS.replace(", email:owners, email:oncall@example.com", "")
+    project = make_project(tmp_path, store_url, monkeypatch, free_port(), slack.url, checks=checks)
+    audit_with(project, tmp_path, BAD)
+    env = {
+        "WAREHOUSE_URL": f"duckdb:///{tmp_path / 'wh.duckdb'}",
+        "STORE_URL": store_url,
+        "SLACK_DQ_PLAYS_WEBHOOK": slack.url,
+        CRASH_AT: step,
+    }
+    crashed = run_quinto(["alerts", "send"], tmp_path, env)
+    assert crashed.returncode == -signal.SIGKILL, crashed.stderr
+    before = len(slack.delivered())
+    assert before == (0 if step == "alert_claimed" else 1)
+    env.pop(CRASH_AT)
+    rerun = run_quinto(["alerts", "send"], tmp_path, env)
+    assert rerun.returncode == 0, rerun.stderr
+    assert len(slack.delivered()) == (2 if step == "alert_sent" else 1)
+    store = Store(store_url)
     assert {r.status for r in store.outbox.rows()} == {"sent"}
     store.close()
 

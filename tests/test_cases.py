@@ -19,7 +19,7 @@ import pytest
 import sqlalchemy as sa
 import yaml
 
-from quinto.audit import audit, mark
+from quinto.app import audit, mark
 from quinto.spec import load_project, load_suite
 from tests.warehouse import load_tables, reset
 

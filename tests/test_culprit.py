@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from quinto.audit import audit, validate
+from quinto.app import audit
 from quinto.engines import connector_for
 from quinto.engines.base import _looks_like_infra
 from quinto.errors import SpecError
@@ -18,6 +18,7 @@ from quinto.evaluate import Status
 from quinto.results import Outcome, Run
 from quinto.spec import load_suite
 from quinto.store import Store
+from quinto.validation import validate
 from tests.test_bad_input import run_quinto
 from tests.test_store import T0
 from tests.warehouse import load_tables, project_with

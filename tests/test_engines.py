@@ -11,10 +11,11 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-from quinto.audit import audit, backfill, validate
+from quinto.app import audit, backfill
 from quinto.engines import connector_for
 from quinto.errors import SpecError
 from quinto.spec import load_project, load_suite
+from quinto.validation import validate
 from tests.warehouse import run_to_end
 
 ROWS = [  # id, country, amount, ds

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from quinto.audit import audit, backfill
+from quinto.app import audit, backfill
 from quinto.baseline import Point
 from quinto.spec import load_project, load_suite
 from quinto.store import Store

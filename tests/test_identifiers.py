@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from quinto.audit import audit, validate
+from quinto.app import audit
 from quinto.errors import SpecError
 from quinto.spec import load_project, load_suite
+from quinto.validation import validate
 from tests.warehouse import load_tables
 
 CHECKS = """table: dw.crm_contacts

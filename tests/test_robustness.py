@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from quinto.audit import audit
+from quinto.app import audit
 from quinto.evaluate import Status
+from quinto.record import replay
 from quinto.spec import interpolate, load_project, load_suite
 from quinto.spec.checkfile import parse_check_file
 from quinto.store import Store
@@ -39,7 +40,7 @@ def test_unreadable_spool_file_is_set_aside_and_the_rest_replayed(tmp_path: Path
         make_run("2026-11-02", Status.PASS, 3).to_json(), encoding="utf-8"
     )
     store = Store(sqlite_store_url)
-    assert len(store.replay_spool(spool)) == 1
+    assert len(replay(store, spool).ids) == 1
     assert not list(spool.glob("run-*.json"))
     assert [p.name for p in (spool / "unreadable").iterdir()] == ["run-20261101T000000000000-aaaa.json"]
 

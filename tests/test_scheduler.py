@@ -216,8 +216,8 @@ def test_a_file_that_stops_parsing_keeps_its_last_good_version(tmp_path: Path, m
     s.clock.advance(seconds=61)
     assert len(s.step()) == 1  # audited with the last good checks
     (problem,) = s.store.scheduler_problems()
-    assert problem["file"].endswith("t.yaml") and "unknown check type 'rowcount'" in problem["message"]
-    assert ":5:5:" in problem["message"] and s.events("check_file_problem")
+    assert problem.file.endswith("t.yaml") and "unknown check type 'rowcount'" in problem.message
+    assert ":5:5:" in problem.message and s.events("check_file_problem")
     s.write_checks(checks("on: new_partition\n"))
     s.step()
     assert s.store.scheduler_problems() == []
@@ -255,9 +255,12 @@ def test_save_run_completes_a_queued_row_and_supersedes(store_url: str) -> None:
     done = store.run_result(run_id)
     assert done is not None and (done["status"], done["verdict"], done["exit_code"]) == ("PASS", "publish", 0)
     assert store.run_result(run_id + 100) is None
-    # a completed row is never overwritten: replaying it again writes a new run
-    run.id = run_id
-    assert store.save_run(run) != run_id
+    # the same run saved again (a replayed spool file) is stored once: its key is stored with it
+    assert store.save_run(run) == run_id and len(store.runs.recent()) == 2
+    # a completed row is never overwritten: another run naming it is written as a new run
+    other = make_run("2026-11-01", Status.PASS, 4, dt.datetime.now(dt.UTC))
+    other.id = run_id
+    assert store.save_run(other) != run_id
 
 
 def test_claims_respect_the_connection_limit_and_reclaim_stale_runs(store_url: str) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from quinto.audit import audit
+from quinto.app import audit
 from quinto.engines import connector_for
 from quinto.spec import load_project, load_suite
 from tests.warehouse import load_tables

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from quinto.audit import audit
+from quinto.app import audit
 from quinto.spec import load_project, load_suite
 from tests.warehouse import load_tables, project_with, reset
 

@@ -10,7 +10,7 @@ from flask import Blueprint, abort, request
 from quinto.web import payloads as p
 from quinto.web import snoozes as snoozes_
 from quinto.web.auth import require_token
-from quinto.web.context import STATUSES, audited_tables, project_or_none, project_problem, store
+from quinto.web.context import STATUSES, audited_tables, check_files, project_or_none, project_problem, store
 from quinto.web.openapi import MAX_ID, document
 
 from quinto.scheduler import submit
@@ -199,7 +199,9 @@ def post_audit() -> tuple[dict[str, Any], int]:
             abort(500, f"the server's project file has problems: {problem}")
         abort(404, f"no checks declared for table '{table}': this server reads a store, without check files")
     try:
-        run_id = submit(project, store(), table, body.get("partition"), force=force, trigger="http")
+        run_id = submit(
+            project, store(), table, body.get("partition"), force=force, trigger="http", checks=check_files()
+        )
     except UnknownTable as exc:  # no check file declares the table: the resource is not there
         abort(404, exc.message)
     return json_object(p.AuditAccepted(run_id, RunStatus.QUEUED, f"/api/runs/{run_id}")), 202

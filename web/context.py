@@ -1,5 +1,6 @@
 """What a request of the web app reads: the store (opened once per request), the project and its
-check files (reloaded every PROJECT_TTL seconds, the last good version kept), and the helpers that
+check files (looked at every PROJECT_TTL seconds through the app's Workspace, which parses a file
+again only when it changed and keeps the last good version of a broken one), and the helpers that
 format values and build links. The views, the API and the app factory all import it; it imports
 none of them."""
 
@@ -14,11 +15,11 @@ from flask import current_app, g, request
 
 from quinto.errors import QuintoError
 from quinto.evaluate import Status
-from quinto.spec import load_project, load_suite
+from quinto.spec import load_project
 from quinto.spec.model import Project, TableSpec
 from quinto.store import Store
 from quinto.store.records import TableSummary
-from quinto.workspace import open_store
+from quinto.workspace import CheckFiles, Workspace, open_store
 
 #: the outcome statuses, mildest first (filters and the API's `status` argument)
 STATUSES = tuple(str(s) for s in Status)
@@ -51,12 +52,24 @@ def _load() -> dict[str, Any]:
         return cache
     try:
         project = load_project(config)
+        ws: Workspace | None = cache.get("workspace")
+        if ws is None or ws.project != project:
+            ws = cache["workspace"] = Workspace(project)
         cache["project"] = project
-        cache["suite"] = load_suite(project)
+        loaded = ws.tables()
+        cache["suite"] = loaded.suite()
+        if loaded.problems:
+            # a check file that stops parsing: its last good version is kept; say so on every page
+            cache["problem"] = "\n".join(loaded.messages().values())
     except QuintoError as exc:
-        # a check file that stops parsing: keep the last good version and say so on every page
         cache["problem"] = exc.message
     return cache
+
+
+def check_files() -> CheckFiles | None:
+    """The project's check files, parsed once and again only when they change."""
+    ws: Workspace | None = _load().get("workspace")
+    return ws.checks if ws is not None else None
 
 
 def project_or_none() -> Project | None:

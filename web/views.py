@@ -12,6 +12,7 @@ from quinto.web.charts import TrendPoint, trend_svg
 from quinto.web.context import (
     STATUSES,
     audited_tables,
+    check_files,
     partition_url,
     project_or_none,
     project_problem,
@@ -192,7 +193,7 @@ def rerun_partition(table: str, partition: str) -> Response:
     if project is None:
         abort(400, "this server reads a store without check files: it cannot queue audits")
     try:
-        run_id = submit(project, store(), table, partition, trigger="web", requested_by="web")
+        run_id = submit(project, store(), table, partition, trigger="web", requested_by="web", checks=check_files())
     except UnknownTable as exc:
         abort(404, exc.message)
     flash(f"audit of {table} {partition} queued as run {run_id}; `quinto scheduler` runs it")

@@ -8,7 +8,9 @@ host, otherwise after the lease) and sends it again.
 
 Test hook: with QUINTO_TEST_CRASH_AFTER_SEND=1 in the environment the process exits with
 os._exit(CRASH_EXIT) right after the first successful send, before marking the row: a real crash at
-the worst moment, used by the tests to prove the duplicate is the only consequence.
+the worst moment, used by the tests to prove the duplicate is the only consequence. The failpoints
+`alert_claimed`, `alert_sent` and `alert_marked` of `quinto.failpoints` (QUINTO_TEST_CRASH_AT) do
+the same with SIGKILL at each step.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from quinto.alerts.channels import CHANNELS, Channel, DeliveryError, Outgoing
+from quinto.failpoints import crash_point
 from quinto.store.common import utc, utcnow
 from quinto.store.records import OutboxRecord
 
@@ -144,6 +147,7 @@ def send_pending(
             continue
         if not store.outbox.claim(row.id, me, now):
             continue  # another sender has it
+        crash_point("alert_claimed")
         attempts = int(row.attempts) + 1
         try:
             note = deliver(row, settings)
@@ -161,7 +165,9 @@ def send_pending(
             continue
         if os.environ.get(CRASH_HOOK) == "1":
             os._exit(CRASH_EXIT)  # test hook: die between delivery and marking (see the module doc)
+        crash_point("alert_sent")
         store.outbox.mark_sent(row.id, me, utcnow(), note)
+        crash_point("alert_marked")
         report.sent.append(row.id)
         if note:
             report.notes.append(f"alert {row.id}: {note}")

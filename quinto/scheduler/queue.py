@@ -4,54 +4,24 @@ queue it in the store. The scheduler runs it; `Store.run_result(id)` tells how i
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from quinto.audit import WHOLE_TABLE, parse_partition_arg, suite_fingerprint
-from quinto.errors import Problem, SpecError, UsageError, did_you_mean
-from quinto.spec import Project, TableSpec, parse_check_file
-from quinto.spec.project import check_files, display_path, resolve_connection
+from quinto.errors import UsageError, did_you_mean
+from quinto.spec import Project, TableSpec
 from quinto.store import Store
+from quinto.workspace import CheckFiles
 
 
 class UnknownTable(UsageError):
     """The request names a table no check file declares (HTTP 404, exit code 2)."""
 
 
-def load_tables(project: Project) -> tuple[dict[str, TableSpec], dict[str, str]]:
+def load_tables(project: Project, checks: CheckFiles | None = None) -> tuple[dict[str, TableSpec], dict[str, str]]:
     """Every check file that parses, by table, and the problems of those that do not (by file):
-    one broken file does not stop the others."""
-    tables: dict[str, TableSpec] = {}
-    problems: dict[str, str] = {}
-    try:
-        files = check_files(project.check_paths, project.root, project.check_locations)
-    except SpecError as exc:
-        return {}, {"quinto.yaml": exc.message}
-    for f in files:
-        if f.name == "quinto.yaml":
-            continue
-        spec, problem = parse_one(project, f, tables)
-        if spec is not None:
-            tables[spec.table] = spec
-        if problem:
-            problems[display_path(f)] = problem
-    return tables, problems
-
-
-def parse_one(project: Project, path: Path, known: Mapping[str, TableSpec]) -> tuple[TableSpec | None, str | None]:
-    """One check file as a TableSpec with its connection, or its problems as text."""
-    shown = display_path(path)
-    try:
-        spec = parse_check_file(path, shown)
-    except SpecError as exc:
-        return None, exc.message
-    spec, problems = resolve_connection(project, spec)
-    other = known.get(spec.table)
-    if other is not None and other.file != spec.file:
-        problems.append(Problem(spec.location, f"table '{spec.table}' is already declared at {other.location}"))
-    if problems:
-        return None, "\n".join(str(p) for p in problems)
-    return spec, None
+    one broken file does not stop the others. `checks` (a Workspace's) re-reads only changed files."""
+    loaded = (checks or CheckFiles(project)).load()
+    return dict(loaded.tables), loaded.messages()
 
 
 def partition_value(spec: TableSpec, partition: str | Mapping[str, Any] | None) -> str:
@@ -84,13 +54,14 @@ def submit(
     force: bool = False,
     trigger: str = "http",
     requested_by: str | None = None,
+    checks: CheckFiles | None = None,
 ) -> int:
     """Queue an audit of one partition of `table` and return its run id (status QUEUED). An audit
     of the same partition that is queued, or running (unless `force`), is reused. Raises
     UnknownTable (a UsageError) for a table without checks, UsageError for a bad partition."""
     if not isinstance(table, str) or not table.strip():
         raise UsageError("say which table to audit, e.g. dw.fact_playback")
-    tables, problems = load_tables(project)
+    tables, problems = load_tables(project, checks)
     spec = tables.get(table)
     if spec is None:
         known = sorted(tables)

@@ -21,12 +21,12 @@ from typing import Any
 
 from quinto.alerts.policy import policy_for
 from quinto.alerts.sender import send_pending
-from quinto.audit import WHOLE_TABLE, Auditor, make_connector, spool_dir, suite_fingerprint, validate_partition
+from quinto.audit import WHOLE_TABLE, Auditor, suite_fingerprint, validate_partition
 from quinto.errors import EXIT_BAD_SPEC, EXIT_INFRA, QuintoError, SpecError, UsageError, first_line
 from quinto.evaluate import partition_order
+from quinto.record import record, replay
 from quinto.results import Run
 from quinto.scheduler.log import EventLog
-from quinto.scheduler.queue import load_tables, parse_one
 from quinto.scheduler.triggers import (
     Clock,
     RateLimit,
@@ -38,9 +38,10 @@ from quinto.scheduler.triggers import (
     trigger_of,
 )
 from quinto.spec import Project, TableSpec
-from quinto.spec.project import check_files, display_path
-from quinto.store import ClaimLost, Store, spool
+from quinto.spec.project import PROJECT_FILE
+from quinto.store import ClaimLost, Store
 from quinto.store.common import utcnow
+from quinto.workspace import Workspace
 
 AUTOMATIC = ("sensor", "cron")  # triggers that skip a partition already audited with the same checks
 MAX_BACKOFF = 3600.0
@@ -59,26 +60,27 @@ class Scheduler:
         clock: Clock | None = None,
         log: EventLog | None = None,
         name: str | None = None,
+        workspace: Workspace | None = None,
     ) -> None:
         self.project, self.store = project, store
+        self.workspace = workspace or Workspace(project, store)
         self.clock = clock or SystemClock()
         self.name = name or worker_name()
         self.log = log or EventLog(scheduler=self.name)
         self.log.scheduler = self.name
-        s = project.settings
-        self.timezone = str(s["scheduler_timezone"])
-        self.sensor_interval = dt.timedelta(seconds=float(s["sensor_interval"]))
-        self.sensor_partitions = int(s["sensor_partitions"])
-        self.concurrency = int(s["audit_concurrency"])
-        self.policy = str(s["reaudit_on_change"])
-        self.retry_attempts = int(s["retry_attempts"])
-        self.retry_backoff = float(s["retry_backoff"])
-        self.heartbeat_interval = float(s["heartbeat_interval"])
-        self.queue_interval = float(s["queue_interval"])
-        self.spool_dir = spool_dir(project)
-        self.rate = RateLimit(int(s["sensor_rate_limit"]), self.clock)
+        s = self.workspace.settings
+        self.timezone = s.scheduler_timezone
+        self.sensor_interval = dt.timedelta(seconds=s.sensor_interval)
+        self.sensor_partitions = s.sensor_partitions
+        self.concurrency = s.audit_concurrency
+        self.policy = s.reaudit_on_change
+        self.retry_attempts = s.retry_attempts
+        self.retry_backoff = s.retry_backoff
+        self.heartbeat_interval = s.heartbeat_interval
+        self.queue_interval = s.queue_interval
+        self.spool_dir = self.workspace.spool_dir
+        self.rate = RateLimit(s.sensor_rate_limit, self.clock)
         self.tables: dict[str, TableSpec] = {}  # the last good version of every table
-        self.files: dict[str, tuple[int, int]] = {}  # check file → (mtime_ns, size) last read
         self.file_table: dict[str, str] = {}  # check file → the table it declared when it last parsed
         self.problems: dict[str, str] = {}
         self.due: dict[str, dt.datetime] = {}  # `cron:T` → next firing, `poll:T` → next sensor turn
@@ -91,60 +93,35 @@ class Scheduler:
 
     # -- check files ---------------------------------------------------------------------------
     def reload(self) -> bool:
-        """Read check files that are new or changed since the last look (by mtime and size). A file
-        that stops parsing keeps its last good version; its problem is logged and stored."""
-        changed = False
-        try:
-            paths = check_files(self.project.check_paths, self.project.root, self.project.check_locations)
-        except SpecError as exc:
-            return self._set_problems({**self.problems, "quinto.yaml": exc.message})
-        problems = {k: v for k, v in self.problems.items() if k != "quinto.yaml"}
-        seen: set[str] = set()
-        for path in paths:
-            if path.name == "quinto.yaml":
-                continue
-            shown = display_path(path)
-            seen.add(shown)
-            try:
-                st = path.stat()
-            except OSError:
-                continue
-            stamp = (st.st_mtime_ns, st.st_size)
-            if self.files.get(shown) == stamp:
-                continue
-            self.files[shown] = stamp
-            others = {t: s for t, s in self.tables.items() if self.file_table.get(shown) != t}
-            spec, problem = parse_one(self.project, path, others)
-            if spec is None:
-                problems[shown] = problem or "cannot be read"
+        """Look at the check files through the workspace, which parses again only the files that
+        are new or changed (by mtime and size). A file that stops parsing keeps its last good
+        version; its problem is logged and stored. True when a table's checks changed."""
+        loaded = self.workspace.tables()
+        problems = loaded.messages()
+        if PROJECT_FILE in loaded.problems and not loaded.tables:  # the list of files itself is broken
+            return self._set_problems({**self.problems, PROJECT_FILE: problems[PROJECT_FILE]})
+        for shown, message in problems.items():
+            if self.problems.get(shown) != message:
                 kept = self.file_table.get(shown)
                 self.log(
                     "check_file_problem",
                     file=shown,
-                    message=problem,
+                    message=message,
                     kept=f"last good version of {kept}" if kept else "nothing (it never parsed)",
                 )
-                continue
-            problems.pop(shown, None)
-            old = self.file_table.get(shown)
-            if old is not None and old != spec.table:
-                self.tables.pop(old, None)
-            before = self.tables.get(spec.table)
-            self.tables[spec.table] = spec
-            self.file_table[shown] = spec.table
+        changed = False
+        for table, spec in loaded.tables.items():
+            before = self.tables.get(table)
             if before is None or suite_fingerprint(before) != suite_fingerprint(spec):
                 changed = True
-                self.recheck.add(spec.table)
-                self.due.pop(f"cron:{spec.table}", None)
-                self.log("checks_loaded", file=shown, table=spec.table, fingerprint=suite_fingerprint(spec))
-        for gone in set(self.files) - seen:  # a deleted file takes its table with it
-            self.files.pop(gone)
-            problems.pop(gone, None)
-            table = self.file_table.pop(gone, None)
-            if table is not None:
-                self.tables.pop(table, None)
-                self.log("checks_removed", file=gone, table=table)
-                changed = True
+                self.recheck.add(table)
+                self.due.pop(f"cron:{table}", None)
+                self.log("checks_loaded", file=spec.file, table=table, fingerprint=suite_fingerprint(spec))
+        for table in sorted(set(self.tables) - set(loaded.tables)):  # a deleted file takes its table with it
+            self.log("checks_removed", file=self.tables[table].file, table=table)
+            changed = True
+        self.tables = dict(loaded.tables)
+        self.file_table = {spec.file: table for table, spec in self.tables.items() if spec.file}
         self._set_problems(problems)
         return changed
 
@@ -232,7 +209,7 @@ class Scheduler:
             return
         started = time.perf_counter()
         try:
-            connector = make_connector(self.project, spec.connection)
+            connector = self.workspace.connector(spec.connection)
         except QuintoError as exc:
             self.log("sensor_error", table=spec.table, message=exc.message)
             return
@@ -368,7 +345,7 @@ class Scheduler:
         code = EXIT_INFRA
         try:
             parts = [validate_partition(part, spec)] if spec.partition else []
-            connector = make_connector(self.project, spec.connection)
+            connector = self.workspace.connector(spec.connection)
             try:
                 run = Auditor(self.project, spec, connector, self.store, self.clock.now()).run(parts, trigger)
             finally:
@@ -396,16 +373,12 @@ class Scheduler:
         run.id = rid
         run.alert_policy = policy_for(self.project, spec, trigger)  # state changes alert as after `quinto audit`
         try:
-            self.store.save_run(run, claimed_by=self.name)
+            recorded = record(self.store, run, self.spool_dir, claimed_by=self.name)
         except ClaimLost:
             self.log("claim_lost", **fields, duration_s=duration, message="another scheduler audits it; result dropped")
             return
-        except Exception as exc:  # noqa: BLE001 - the store is down: keep the result for replay
-            try:
-                path = spool(run, self.spool_dir)
-                self.log("spooled", **fields, message=f"{first_line(exc, 500)}; kept in {path}")
-            except OSError as err:
-                self.log("store_error", **fields, message=f"{first_line(exc, 500)}; cannot spool: {err.strerror}")
+        if recorded.error is not None:  # the store is down: kept for replay when it could be spooled
+            self.log("spooled" if recorded.spooled else "store_error", **fields, message=recorded.error)
             return
         self.log(
             "audit_done",
@@ -423,7 +396,7 @@ class Scheduler:
         thread until the queue holds nothing more to claim now; returns the run ids claimed."""
         self.reload()
         try:
-            self.store.replay_spool(self.spool_dir)
+            replay(self.store, self.spool_dir)
         except Exception as exc:  # noqa: BLE001 - still down: the files stay for the next round
             self.log("store_error", message=f"spooled runs not replayed: {first_line(exc, 500)}")
         self.triggers()
@@ -510,23 +483,13 @@ class Scheduler:
 
     def load(self) -> None:
         """The first look at the check files (every problem is logged and stored)."""
-        self.tables, problems = load_tables(self.project)
+        loaded = self.workspace.tables()
+        self.tables = dict(loaded.tables)
+        problems = loaded.messages()
         for shown, problem in problems.items():
             self.log("check_file_problem", file=shown, message=problem, kept="nothing (it never parsed)")
-        for spec in self.tables.values():
-            if spec.file:
-                self.file_table[spec.file] = spec.table
+        self.file_table = {spec.file: table for table, spec in self.tables.items() if spec.file}
         self.recheck = set(self.tables)  # checks may have changed while no scheduler ran
-        try:
-            paths = check_files(self.project.check_paths, self.project.root, self.project.check_locations)
-        except SpecError:
-            paths = []
-        for path in paths:
-            try:
-                st = path.stat()
-            except OSError:
-                continue
-            self.files[display_path(path)] = (st.st_mtime_ns, st.st_size)
         self._set_problems(problems)
 
 

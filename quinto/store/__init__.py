@@ -2,7 +2,7 @@
 
 Results are keyed by (table, partition, check); a newer run supersedes older outcomes of the same
 partitions (`current` flag) while older runs stay in history. When the store cannot be written the
-run is spooled to a JSON file that the next run replays, so computed results are never lost.
+run is spooled (`quinto.spool`, written by `quinto.record`) and replayed by the next run.
 
 `Store.save_run` is the one unit of work that writes a run; what it reads back comes from its
 repositories (`runs`, `results`, `marks`, `snoozes`, `outbox`) as frozen records
@@ -14,16 +14,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import time
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import sqlalchemy as sa
 
-from quinto.errors import StoreError
 from quinto.evaluate import Status, worst
+from quinto.failpoints import crash_point
 from quinto.results import Run, jsonable
 from quinto.store.alerts import AlertRows, Outbox, Snoozes
 from quinto.store.common import chunks, utcnow
@@ -95,7 +92,9 @@ class Store(QueueMixin):
         A run whose `id` names a QUEUED or RUNNING row (a queued audit) completes that row; with
         `claimed_by`, only while that scheduler still holds it (else ClaimLost). A run whose id
         names a row that is already complete (a spooled run replayed late) is written as a new run.
-        The store's save hooks (`on_save`, e.g. the alerts) run in the same transaction."""
+        The store's save hooks (`on_save`, e.g. the alerts) run in the same transaction.
+        A run whose `key` is stored already is not written again (its id is returned): saving is
+        idempotent, so a replayed spool file or a retried write never stores a run twice."""
         now = run.finished_at or utcnow()
         values = {
             "table_name": run.table,
@@ -114,12 +113,17 @@ class Store(QueueMixin):
             "claimed_by": None,
             "heartbeat_at": None,
             "not_before": None,
+            "run_key": run.key,
         }
         with self.db.write() as conn:
             # writers of one table (schedulers, concurrent audits, a replayed spool file) save one at
             # a time, so each sees the runs the other made current before it supersedes, alerts and
             # updates the read models (SQLite has a single writer anyway)
             self.db.lock(conn, "save", run.table)
+            stored = conn.execute(sa.select(runs.c.id).where(runs.c.run_key == run.key)).scalar()
+            if stored is not None:
+                run.id = int(stored)
+                return run.id
             run_id = None
             if run.id is not None:
                 pending = runs.c.status.in_(PENDING)
@@ -230,6 +234,7 @@ class Store(QueueMixin):
                     ],
                 )
             self._refresh_status(conn, run, int(run_id), fresh, now)
+            crash_point("save_before_commit")
         run.id = int(run_id)
         return run.id
 
@@ -302,62 +307,6 @@ class Store(QueueMixin):
             found.update(r[0] for r in conn.execute(q))
         return found
 
-    def save_or_spool(self, run: Run, spool_dir: str | Path, attempts: int = 3) -> int:
-        """save_run with retries; if the store stays down, write the run to the spool and raise."""
-        delay = 0.2
-        for attempt in range(attempts):
-            try:
-                return self.save_run(run)
-            except Exception as exc:  # noqa: BLE001 - whatever the store did, the results must survive
-                last = str(getattr(exc, "orig", None) or exc).splitlines()[0] or type(exc).__name__
-                if attempt + 1 < attempts:
-                    time.sleep(delay)
-                    delay *= 2
-        try:
-            path = spool(run, spool_dir)
-        except OSError as exc:
-            raise StoreError(
-                f"cannot write to the store ({self.where}): {last}; and cannot spool the run to {spool_dir}: "
-                f"{exc.strerror}; its outcomes are printed above"
-            ) from None
-        raise StoreError(
-            f"cannot write to the store ({self.where}): {last}; results kept in {path} and written by the next run"
-        )
-
-    def replay_spool(self, spool_dir: str | Path) -> list[int]:
-        """Write spooled runs (oldest first) and delete their files; returns the new run ids."""
-        ids = []
-        for f in sorted(Path(spool_dir).glob("run-*.json")):
-            claimed = f.with_suffix(".replaying")
-            try:
-                f.rename(claimed)  # atomic: a concurrent audit replaying the same spool skips this file
-            except OSError:
-                continue
-            try:
-                run = Run.from_json(claimed.read_text(encoding="utf-8"))
-            except (ValueError, KeyError, TypeError):
-                failed = Path(spool_dir) / "unreadable"
-                failed.mkdir(exist_ok=True)
-                claimed.rename(failed / f.name)
-                continue
-            try:
-                ids.append(self.save_run(run))
-            except Exception:
-                claimed.rename(f)  # still down: keep it for the next run
-                raise
-            claimed.unlink()
-        return ids
-
-
-def spool(run: Run, spool_dir: str | Path) -> Path:
-    d = Path(spool_dir)
-    d.mkdir(parents=True, exist_ok=True)
-    path = d / f"run-{run.started_at.strftime('%Y%m%dT%H%M%S%f')}-{uuid.uuid4().hex[:8]}.json"
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(run.to_json(), encoding="utf-8")
-    tmp.replace(path)
-    return path
-
 
 __all__ = [
     "HEAD_REVISION",
@@ -368,5 +317,4 @@ __all__ = [
     "Saving",
     "Store",
     "sort_key",
-    "spool",
 ]

@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from quinto.errors import StoreError
 from quinto.results import exit_code_of, jsonable, verdict_of
 from quinto.store.common import aware, chunks, utcnow
-from quinto.store.records import RunStatus
+from quinto.store.records import RunRecord, RunStatus, SchedulerProblem, record
 from quinto.store.schema import outcomes, runs, scheduler_problems, scheduler_state
 
 QUEUED = RunStatus.QUEUED
@@ -306,12 +306,12 @@ class QueueMixin:
             ],
         }
 
-    def pending_runs(self, limit: int = 100) -> list[dict[str, Any]]:
+    def pending_runs(self, limit: int = 100) -> list[RunRecord]:
         """QUEUED and RUNNING runs, oldest first (for the UI)."""
         self.migrate()
         q = sa.select(runs).where(runs.c.status.in_(PENDING)).order_by(runs.c.id).limit(limit)
         with self.engine.connect() as conn:
-            return [dict(r._mapping) for r in conn.execute(q)]
+            return [record(RunRecord, r._mapping) for r in conn.execute(q)]
 
     def audited(self, table: str, partitions: Iterable[str]) -> dict[str, set[str | None]]:
         """For each given partition that was ever audited: the check-definition fingerprints it was
@@ -410,16 +410,14 @@ class QueueMixin:
                     )
             conn.execute(scheduler_problems.delete().where(p.file.not_in(sorted(problems))))
 
-    def scheduler_problems(self) -> list[dict[str, Any]]:
+    def scheduler_problems(self) -> list[SchedulerProblem]:
         """Check files the scheduler cannot use, with the message and since when: the scheduler
         keeps running each file's last good version meanwhile. [] when all is well."""
         self.migrate()
         p = scheduler_problems.c
         with self.engine.connect() as conn:
             rows = conn.execute(sa.select(scheduler_problems).order_by(p.file))
-            return [
-                {**dict(r._mapping), "first_seen": aware(r.first_seen), "last_seen": aware(r.last_seen)} for r in rows
-            ]
+            return [record(SchedulerProblem, r._mapping) for r in rows]
 
 
 class _ImmediateSQLite:

@@ -234,6 +234,17 @@ class GridCell(NamedTuple):
 
 
 @dataclasses.dataclass(frozen=True)
+class SchedulerProblem:
+    """A check file the scheduler cannot use; it keeps running the file's last good version."""
+
+    file: str
+    message: str
+    scheduler: str
+    first_seen: dt.datetime
+    last_seen: dt.datetime
+
+
+@dataclasses.dataclass(frozen=True)
 class SnoozeRecord:
     """A snooze in force: no alerts for `table` (or only its check `check`) until `until`."""
 
@@ -306,16 +317,30 @@ def outcome(row: Mapping[Any, Any]) -> OutcomeRecord:
     return record(OutcomeRecord, row, samples=json.loads(samples) if samples else None)
 
 
+_SCALARS = (str, int, float, bool, type(None))
+_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
 def to_json(value: Any) -> Any:
     """A record (or a list, tuple or dict of them) as JSON-ready data, field by field."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: to_json(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    cls = type(value)
+    if cls in _SCALARS:
+        return value
+    names = _FIELDS.get(cls)
+    if names is None:
+        if not dataclasses.is_dataclass(value) or isinstance(value, type):
+            return _plain(value)
+        names = _FIELDS[cls] = tuple(f.name for f in dataclasses.fields(value))
+    return {name: to_json(getattr(value, name)) for name in names}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, StrEnum):
+        return value.value
     if isinstance(value, (list, tuple)) and not hasattr(value, "_fields"):
         return [to_json(v) for v in value]
     if isinstance(value, dict):
         return {str(k): to_json(v) for k, v in value.items()}
-    if isinstance(value, StrEnum):
-        return value.value
     return jsonable(value)
 
 
@@ -342,6 +367,7 @@ __all__ = [
     "PartitionSummary",
     "RunRecord",
     "RunStatus",
+    "SchedulerProblem",
     "SnoozeRecord",
     "StatementRecord",
     "TableSummary",

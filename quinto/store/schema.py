@@ -32,9 +32,11 @@ runs = sa.Table(
     sa.Column("claimed_by", sa.String(256)),  # the scheduler running it: host:pid:token
     sa.Column("heartbeat_at", sa.DateTime(timezone=True)),
     sa.Column("exit_code", sa.Integer),  # 0 publish, 1 do not publish, 2 bad input, 3 infrastructure
+    sa.Column("run_key", sa.String(64)),  # Run.key: a run saved twice is stored once (migration 0007)
     sa.Index("ix_runs_table_started", "table_name", "started_at"),
     sa.Index("ix_runs_status", "status", "connection"),
     sa.Index("ix_runs_partition", "table_name", "partition_value", "status"),
+    sa.Index("ux_runs_run_key", "run_key", unique=True),
 )
 
 outcomes = sa.Table(
