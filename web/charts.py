@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import html
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from markupsafe import Markup, escape
@@ -29,6 +29,33 @@ def _label(x: float) -> str:
     if x != 0 and (abs(x) >= 1e6 or abs(x) < 1e-3):
         return f"{x:.3g}"
     return f"{x:,.4g}" if abs(x) < 1e4 else f"{x:,.0f}"
+
+
+def _band(
+    xs: Sequence[float],
+    lows: Sequence[float | None],
+    highs: Sequence[float | None],
+    sy_or: Callable[[float | None, float], float],
+    plot_h: float,
+) -> list[str]:
+    """The band: contiguous runs of partitions that have one; a one-sided band reaches the edge."""
+    out: list[str] = []
+    run: list[int] = []
+    for i in range(len(xs) + 1):
+        if i < len(xs) and (lows[i] is not None or highs[i] is not None):
+            run.append(i)
+            continue
+        if run:
+            top = [(xs[j], sy_or(highs[j], TOP)) for j in run]
+            bottom = [(xs[j], sy_or(lows[j], TOP + plot_h)) for j in reversed(run)]
+            if len(run) == 1:  # a single partition: a short vertical bar
+                x = top[0][0]
+                top = [(x - 2, top[0][1]), (x + 2, top[0][1])]
+                bottom = [(x + 2, bottom[0][1]), (x - 2, bottom[0][1])]
+            pts = " ".join(f"{x:.1f},{y:.1f}" for x, y in top + bottom)
+            out.append(f'<polygon class="band" points="{pts}"/>')
+            run = []
+    return out
 
 
 def trend_svg(points: Sequence[dict[str, Any]], label: str) -> Markup:
@@ -63,23 +90,7 @@ def trend_svg(points: Sequence[dict[str, Any]], label: str) -> Markup:
     def sy_or(v: float | None, edge: float) -> float:
         return edge if v is None else sy(v)
 
-    # the band: contiguous runs of partitions that have one; a one-sided band reaches the edge
-    run: list[int] = []
-    for i in range(n + 1):
-        has = i < n and (lows[i] is not None or highs[i] is not None)
-        if has:
-            run.append(i)
-            continue
-        if run:
-            top = [(sx(j), sy_or(highs[j], TOP)) for j in run]
-            bottom = [(sx(j), sy_or(lows[j], TOP + plot_h)) for j in reversed(run)]
-            if len(run) == 1:  # a single partition: a short vertical bar
-                x = top[0][0]
-                top = [(x - 2, top[0][1]), (x + 2, top[0][1])]
-                bottom = [(x + 2, bottom[0][1]), (x - 2, bottom[0][1])]
-            pts = " ".join(f"{x:.1f},{y:.1f}" for x, y in top + bottom)
-            out.append(f'<polygon class="band" points="{pts}"/>')
-            run = []
+    out += _band(xs, lows, highs, sy_or, plot_h)
     # axes and labels
     out.append(f'<line class="axis" x1="{LEFT}" y1="{TOP + plot_h}" x2="{WIDTH - RIGHT}" y2="{TOP + plot_h}"/>')
     out.append(f'<text class="tick" x="{LEFT - 4}" y="{TOP + 10}" text-anchor="end">{escape(_label(hi))}</text>')
