@@ -43,6 +43,10 @@ BUILTIN = (
     "quinto.checks.schema:SchemaCheck",
 )
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+# the built-in modules are imported now, so their measures are known to any `Aggregate` (plugins' are
+# known once the registry loads them)
+for _spec in BUILTIN:
+    importlib.import_module(_spec.partition(":")[0])
 
 
 class Registry(Mapping[str, CheckType]):
