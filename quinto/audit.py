@@ -369,7 +369,7 @@ def mark(
         raise UsageError(f"a partition is marked 'good' or 'bad', not {verdict!r}")
     store = open_store(project)
     try:
-        store.mark(spec.table, value, verdict, reason, by)
+        store.marks.set(spec.table, value, verdict, reason, by)
     finally:
         store.close()
 

@@ -327,10 +327,10 @@ def snooze_cmd(
     if list_only:
         rows = commands.snoozes(table, config=config)
         for r in rows:
-            what = f"{r['table']} check '{r['check']}'" if r["check"] else f"{r['table']} (all checks)"
-            why = f": {r['reason']}" if r["reason"] else ""
-            by = f" by {r['created_by']}" if r["created_by"] else ""
-            click.echo(f"{what} until {r['until']:%Y-%m-%d %H:%M} UTC{by}{why}")
+            what = f"{r.table} check '{r.check}'" if r.check else f"{r.table} (all checks)"
+            why = f": {r.reason}" if r.reason else ""
+            by = f" by {r.created_by}" if r.created_by else ""
+            click.echo(f"{what} until {r.until:%Y-%m-%d %H:%M} UTC{by}{why}")
         if not rows:
             click.echo("no snoozes in force")
         return
@@ -400,10 +400,10 @@ def alerts_list_cmd(config: str | None, status: str | None, limit: int) -> None:
     from quinto.alerts import commands
 
     for r in commands.outbox(status, limit, config=config):
-        error = f"  last error: {r['last_error']}" if r["last_error"] and r["status"] != "sent" else ""
+        error = f"  last error: {r.last_error}" if r.last_error and r.status != "sent" else ""
         click.echo(
-            f"{r['id']:>6}  {r['created_at']:%Y-%m-%d %H:%M:%S}  {r['status']:<9} {r['kind']:<11} "
-            f"{r['channel']}:{r['target']}  {r['table_name'] or ''}  attempts={r['attempts']}{error}"
+            f"{r.id:>6}  {r.created_at:%Y-%m-%d %H:%M:%S}  {r.status:<9} {r.kind:<11} "
+            f"{r.channel}:{r.target}  {r.table_name or ''}  attempts={r.attempts}{error}"
         )
 
 
@@ -426,12 +426,12 @@ def runs_cmd(config: str | None, limit: int) -> None:
     from quinto.spec import load_project
 
     store = open_store(load_project(config))
-    for r in store.recent_runs(limit):
-        parts = json.loads(r["partitions"])
+    for r in store.runs.recent(limit):
+        parts = json.loads(r.partitions)
         shown = parts[0] if len(parts) == 1 else f"{parts[0]}..{parts[-1]} ({len(parts)})"
         click.echo(
-            f"{r['id']:>6}  {r['started_at']:%Y-%m-%d %H:%M:%S}  {r['status']:<8}  {r['table_name']}  "
-            f"{shown}  {r['statement_count']} statement(s)"
+            f"{r.id:>6}  {r.started_at:%Y-%m-%d %H:%M:%S}  {r.status:<8}  {r.table_name}  "
+            f"{shown}  {r.statement_count} statement(s)"
         )
 
 

@@ -87,7 +87,7 @@ class Judge:
         try:
             # text order is partition order except for integers, which are filtered here instead
             text_order = self.spec.partition_type != "integer"
-            history = self.store.history(
+            history = self.store.results.history(
                 self.spec.table,
                 needs,
                 before=max(parts) if text_order else None,
@@ -98,7 +98,7 @@ class Judge:
             if not text_order:
                 newest = self.order(max(parts, key=self.order))
                 history = {fp: [pt for pt in vals if self.order(pt.partition) < newest] for fp, vals in history.items()}
-            return history, self.store.marks(self.spec.table, parts)
+            return history, self.store.marks.of(self.spec.table, parts)
         except Exception as exc:  # noqa: BLE001 - a store outage must not stop the audit; say so
             note = f"history unavailable: {str(exc).splitlines()[0]}"
             run.error = f"{run.error}; {note}" if run.error else note

@@ -10,11 +10,14 @@ from typing import Any
 
 from quinto.alerts.channels.email import render_email
 from quinto.alerts.channels.slack import render_slack
+from quinto.alerts.record import record_alerts
 from quinto.alerts.state import BAD, ERROR, OK, State, step
 from quinto.evaluate import Status
 from quinto.results import Run
 from quinto.store import Store
 from tests.test_store import make_run
+
+ALERTS = (record_alerts,)  # what `quinto.workspace.open_store` gives the store
 
 T0 = dt.datetime(2026, 11, 28, 6, 0, tzinfo=dt.UTC)
 H = dt.timedelta(hours=1)
@@ -78,12 +81,12 @@ def run_at(status: Status, at: dt.datetime, partition: str = "2026-11-01", **pol
 
 def changes(store: Store) -> list[list[tuple[str, str]]]:
     """Per outbox row (oldest first): its (partition, kind) changes."""
-    rows = sorted(store.outbox(), key=lambda r: r["id"])
-    return [[(c["partition"], c["kind"]) for c in json.loads(r["payload"])["changes"]] for r in rows]
+    rows = sorted(store.outbox.rows(), key=lambda r: r.id)
+    return [[(c["partition"], c["kind"]) for c in json.loads(r.payload)["changes"]] for r in rows]
 
 
 def test_store_error_persistence_and_reminders(store_url: str) -> None:
-    store = Store(store_url)
+    store = Store(store_url, on_save=ALERTS)
     store.save_run(run_at(Status.ERROR, T0))
     store.save_run(run_at(Status.ERROR, T0 + dt.timedelta(minutes=30)))
     assert changes(store) == []
@@ -99,12 +102,12 @@ def test_store_error_persistence_and_reminders(store_url: str) -> None:
         [("2026-11-01", "reminder")],
         [("2026-11-01", "recovered")],
     ]
-    (row,) = [r for r in store.outbox() if json.loads(r["payload"])["changes"][0]["kind"] == "reminder"]
-    assert render_slack(json.loads(row["payload"]))["text"] == "dw.t ds=2026-11-01: 1 still failing"
+    (row,) = [r for r in store.outbox.rows() if json.loads(r.payload)["changes"][0]["kind"] == "reminder"]
+    assert render_slack(json.loads(row.payload))["text"] == "dw.t ds=2026-11-01: 1 still failing"
 
 
 def test_first_run_with_alerts_compares_with_the_stored_outcome(store_url: str) -> None:
-    store = Store(store_url)
+    store = Store(store_url, on_save=ALERTS)
     store.save_run(make_run("2026-11-01", Status.FAIL, 0, started=T0))  # stored before alerts were set up
     store.save_run(run_at(Status.FAIL, T0 + H))  # still failing: not news
     assert changes(store) == []
@@ -113,48 +116,48 @@ def test_first_run_with_alerts_compares_with_the_stored_outcome(store_url: str) 
 
 
 def test_one_message_per_table_and_run_and_backfills_are_silent(store_url: str) -> None:
-    store = Store(store_url)
+    store = Store(store_url, on_save=ALERTS)
     run = run_at(Status.FAIL, T0, "2026-11-01")
     other = run_at(Status.FAIL, T0, "2026-11-02")
     run.partitions += other.partitions
     run.outcomes += other.outcomes
     store.save_run(run)
     assert changes(store) == [[("2026-11-01", "failing"), ("2026-11-02", "failing")]]
-    payload = json.loads(store.outbox()[0]["payload"])
+    payload = json.loads(store.outbox.rows()[0].payload)
     subject, text, html = render_email(payload)
     assert subject == "[Quinto] dw.t 2 partitions: 2 failing"
     assert "http://ui/tables/dw.t/partitions/2026-11-02" in text and "<h3>" in html
     store.save_run(run_at(Status.FAIL, T0 + H, "2026-11-03", silent=True))  # a backfill
-    assert len(store.outbox()) == 1
+    assert len(store.outbox.rows()) == 1
 
 
 def test_a_spooled_run_alerts_when_replayed(tmp_path: Path, sqlite_store_url: str) -> None:
-    dead = Store("postgresql+psycopg://nobody@127.0.0.1:1/none")
+    dead = Store("postgresql+psycopg://nobody@127.0.0.1:1/none", on_save=ALERTS)
     try:
         dead.save_or_spool(run_at(Status.FAIL, T0), tmp_path / "spool", attempts=1)
     except Exception:  # noqa: BLE001 - the store is down on purpose
         pass
-    live = Store(sqlite_store_url)
+    live = Store(sqlite_store_url, on_save=ALERTS)
     assert len(live.replay_spool(tmp_path / "spool")) == 1
     assert changes(live) == [[("2026-11-01", "failing")]]
 
 
 def test_claims_are_exclusive_and_dead_senders_are_reclaimed(sqlite_store_url: str) -> None:
-    store = Store(sqlite_store_url)
+    store = Store(sqlite_store_url, on_save=ALERTS)
     store.save_run(run_at(Status.FAIL, T0))
-    (row,) = store.outbox()
-    assert store.claim_alert(row["id"], "host-a:1", T0) is True
-    assert store.claim_alert(row["id"], "host-b:2", T0) is False
-    assert store.reclaim_alerts(T0 + dt.timedelta(minutes=5), 600, lambda by: False) == 0  # alive, lease holds
-    assert store.reclaim_alerts(T0 + dt.timedelta(minutes=11), 600, lambda by: False) == 1  # lease expired
-    assert store.claim_alert(row["id"], "host-b:2", T0) is True
-    assert store.mark_alert_sent(row["id"], "host-a:1", T0) is False  # not host-a's claim any more
-    assert store.mark_alert_sent(row["id"], "host-b:2", T0) is True
-    assert store.outbox()[0]["status"] == "sent"
+    (row,) = store.outbox.rows()
+    assert store.outbox.claim(row.id, "host-a:1", T0) is True
+    assert store.outbox.claim(row.id, "host-b:2", T0) is False
+    assert store.outbox.reclaim(T0 + dt.timedelta(minutes=5), 600, lambda by: False) == 0  # alive, lease holds
+    assert store.outbox.reclaim(T0 + dt.timedelta(minutes=11), 600, lambda by: False) == 1  # lease expired
+    assert store.outbox.claim(row.id, "host-b:2", T0) is True
+    assert store.outbox.mark_sent(row.id, "host-a:1", T0) is False  # not host-a's claim any more
+    assert store.outbox.mark_sent(row.id, "host-b:2", T0) is True
+    assert store.outbox.rows()[0].status == "sent"
 
 
 def test_a_check_erring_on_each_new_partition_alerts_once_it_persists(store_url: str) -> None:
-    store = Store(store_url)
+    store = Store(store_url, on_save=ALERTS)
     store.save_run(run_at(Status.PASS, T0 - 24 * H, "2026-10-31"))
     store.save_run(run_at(Status.ERROR, T0, "2026-11-01"))  # erring since T0, on a new partition
     assert changes(store) == []

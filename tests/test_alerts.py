@@ -248,7 +248,7 @@ def test_email_and_slack_once_per_state_change(
     assert recovery["Subject"] == "[Quinto] dw.plays ds=2026-11-01: 1 recovered"
     assert "RECOVERED   missing_count(account_id) < 1: value 0" in recovery.get_body(("plain",)).get_content()  # type: ignore[union-attr]
     assert send_pending(store, project.settings).sent == []
-    assert {r["status"] for r in store.outbox()} == {"sent"}
+    assert {r.status for r in store.outbox.rows()} == {"sent"}
     store.close()
 
 
@@ -266,9 +266,9 @@ def test_smtp_down_then_up_delivers_once(tmp_path: Path, monkeypatch: pytest.Mon
         f"2 alert(s) not delivered, kept in the outbox and retried with backoff: cannot reach SMTP 127.0.0.1:{port}: "
         "Connection refused"
     )
-    rows = sorted(store.outbox(), key=lambda r: r["id"])
-    assert [(r["status"], r["attempts"]) for r in rows] == [("pending", 1), ("pending", 0)]  # the 2nd waited
-    assert {r["next_attempt_at"].replace(tzinfo=dt.UTC) for r in rows} == {t0 + dt.timedelta(seconds=30)}
+    rows = sorted(store.outbox.rows(), key=lambda r: r.id)
+    assert [(r.status, r.attempts) for r in rows] == [("pending", 1), ("pending", 0)]  # the 2nd waited
+    assert {r.next_attempt_at.replace(tzinfo=dt.UTC) for r in rows} == {t0 + dt.timedelta(seconds=30)}
     assert send_pending(store, project.settings, now=t0 + dt.timedelta(seconds=10)).sent == []  # not due yet
 
     server = SMTPServer(port)
@@ -301,8 +301,8 @@ def test_slack_500_and_429_retry_after_then_delivered_once(
     assert "secret" not in (first.error() or "")  # the webhook path is a secret: never printed
     second = send_pending(store, project.settings, now=t0 + dt.timedelta(seconds=30))
     assert second.exit_code == 3 and "answered 429" in (second.error() or "")
-    (row,) = store.outbox()
-    assert row["next_attempt_at"].replace(tzinfo=dt.UTC) == t0 + dt.timedelta(seconds=30 + 120)  # Retry-After
+    (row,) = store.outbox.rows()
+    assert row.next_attempt_at.replace(tzinfo=dt.UTC) == t0 + dt.timedelta(seconds=30 + 120)  # Retry-After
     assert send_pending(store, project.settings, now=t0 + dt.timedelta(seconds=100)).sent == []
     third = send_pending(store, project.settings, now=t0 + dt.timedelta(seconds=150))
     assert len(third.sent) == 1 and third.exit_code == 0
@@ -336,7 +336,7 @@ def test_a_crash_between_send_and_mark_gives_at_most_one_duplicate(
     if len(smtp.inbox.messages) == 2:  # a resent email keeps its Message-ID, so mail clients fold it
         assert smtp.inbox.messages[0][1]["Message-ID"] == smtp.inbox.messages[1][1]["Message-ID"]
     store = Store(f"sqlite:///{tmp_path / 's.db'}")
-    assert {r["status"] for r in store.outbox()} == {"sent"}
+    assert {r.status for r in store.outbox.rows()} == {"sent"}
     store.close()
 
 
@@ -364,7 +364,7 @@ def test_concurrent_senders_deliver_each_row_once(
         [f"dw.plays ds=2026-11-0{i + 1}: 1 failing" for i in range(6)]
         + [f"dw.plays ds=2026-11-0{i + 1}: 1 recovered" for i in range(6)]
     )
-    assert stores[0].claim_alert(stores[0].outbox()[0]["id"], "late", now_plus(0)) is False  # sent rows stay sent
+    assert stores[0].outbox.claim(stores[0].outbox.rows()[0].id, "late", now_plus(0)) is False  # sent rows stay sent
     for s in stores:
         s.close()
 
@@ -376,25 +376,25 @@ def test_snooze_suppresses_alerts_until_it_ends(
     project = make_project(tmp_path, store_url, monkeypatch, free_port(), slack.url, checks=checks)
     store = open_project_store(project)
     until = now_plus(7200)
-    sid = store.snooze("dw.plays", until, reason="backfill in progress", by="ana")
-    (active,) = store.active_snoozes("dw.plays")
-    assert active["id"] == sid and active["check"] is None and active["reason"] == "backfill in progress"
-    assert active["until"] == until and active["created_by"] == "ana"
-    assert store.active_snoozes("dw.other") == [] and store.active_snoozes(now=now_plus(7300)) == []
+    sid = store.snoozes.add("dw.plays", until, reason="backfill in progress", by="ana")
+    (active,) = store.snoozes.active("dw.plays")
+    assert active.id == sid and active.check is None and active.reason == "backfill in progress"
+    assert active.until == until and active.created_by == "ana"
+    assert store.snoozes.active("dw.other") == [] and store.snoozes.active(now=now_plus(7300)) == []
     assert audit_with(project, tmp_path, BAD) == 1
-    assert store.outbox() == []  # snoozed: nothing queued
+    assert store.outbox.rows() == []  # snoozed: nothing queued
 
-    assert store.unsnooze("dw.plays") == 1 and store.active_snoozes() == []
+    assert store.snoozes.end("dw.plays") == 1 and store.snoozes.active() == []
     audit_with(project, tmp_path, BAD)  # still failing and never announced: announced now
-    assert [r["kind"] for r in store.outbox()] == ["alert"]
+    assert [r.kind for r in store.outbox.rows()] == ["alert"]
 
     # a check's snooze silences that check only: its recovery is not announced, another check's failure is
-    store.snooze("dw.plays", now_plus(3600), check="missing_count(account_id) < 1")
-    assert len(store.active_snoozes("dw.plays")) == 1
+    store.snoozes.add("dw.plays", now_plus(3600), check="missing_count(account_id) < 1")
+    assert len(store.snoozes.active("dw.plays")) == 1
     audit_with(project, tmp_path, GOOD)  # recovers, snoozed
-    assert len(store.outbox()) == 1
+    assert len(store.outbox.rows()) == 1
     audit_with(project, tmp_path, [])  # an empty partition: row_count fails
-    newest = json.loads(store.outbox()[0]["payload"])
+    newest = json.loads(store.outbox.rows()[0].payload)
     assert [(c["check"], c["kind"]) for c in newest["changes"]] == [("row_count > 0", "failing")]
     assert len(send_pending(store, project.settings).sent) == 2 and len(slack.delivered()) == 2
     store.close()
@@ -411,9 +411,9 @@ def test_digest_groups_a_days_changes_per_recipient(
     audit_with(project, tmp_path, [[1, None, 50, "2026-11-01"]], "2026-11-01")
     audit_with(project, tmp_path, [[1, None, 50, "2026-11-02"]], "2026-11-02")
     audit_with(project, tmp_path, [[1, 5, 50, "2026-11-01"]], "2026-11-01")
-    items = store.outbox()
-    assert {(r["kind"], r["status"]) for r in items} == {("digest_item", "held")}
-    assert sorted({r["target"] for r in items}) == sorted(OWNERS) and len(items) == 6
+    items = store.outbox.rows()
+    assert {(r.kind, r.status) for r in items} == {("digest_item", "held")}
+    assert sorted({r.target for r in items}) == sorted(OWNERS) and len(items) == 6
     today = dt.datetime.now(dt.UTC)
     assert send_pending(store, project.settings, now=today).sent == []  # the day is not over
     tomorrow = dt.datetime.combine(today.date() + dt.timedelta(days=1), dt.time(0, 5), dt.UTC)

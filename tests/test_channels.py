@@ -135,7 +135,7 @@ def test_webhook_posts_signed_json_and_retries_after_a_500(
     error = failed.error() or ""
     assert "webhook (127.0.0.1:" in error and "answered 500 for ops" in error
     assert "t0ken" not in error and SECRET not in error  # the URL's path and the key are secrets
-    assert "t0ken" not in str(store.outbox()[0]["last_error"])
+    assert "t0ken" not in str(store.outbox.rows()[0].last_error)
     assert send_pending(store, project.settings, now=at(0.2)).sent == []  # backing off: not due yet
     report = send_pending(store, project.settings, now=at(1))
     assert len(report.sent) == 1 and [r["status"] for r in hooks.received] == [500, 200]
@@ -280,7 +280,7 @@ def test_pagerduty_refusal_is_reported_without_the_routing_key(
     report = send_pending(store, project.settings, now=at(0))
     error = report.error() or ""
     assert "PagerDuty (127.0.0.1:" in error and "answered 400 for dq" in error and "invalid event" in error
-    assert ROUTING_KEY not in error and ROUTING_KEY[:12] not in json.dumps(store.outbox(), default=str)
+    assert ROUTING_KEY not in error and ROUTING_KEY[:12] not in json.dumps(store.outbox.rows(), default=str)
     assert ROUTING_KEY in pagerduty.received[0]["raw"].decode()  # it was sent, and echoed back
     store.close()
 
@@ -301,7 +301,7 @@ def test_a_digest_table_still_pages_at_once(
     project = load_project(tmp_path / "quinto.yaml")
     store = open_project_store(project)
     audit_with(project, tmp_path, BAD)
-    assert sorted((r["channel"], r["kind"], r["status"]) for r in store.outbox()) == [
+    assert sorted((r.channel, r.kind, r.status) for r in store.outbox.rows()) == [
         ("pagerduty", "alert", "pending"),
         ("webhook", "digest_item", "held"),
     ]

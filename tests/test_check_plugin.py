@@ -126,9 +126,9 @@ def test_a_distribution_adds_a_check_type_through_its_entry_point(tmp_path: Path
     assert doc["statements"][0]["sql"].upper().count("TRIM(") == 1
 
     store = open_store(load_project(project / "quinto.yaml"))
-    stored = {o["check_key"]: o for o in store.current_outcomes("dw.titles")}
-    assert stored["blank_count(title) = 0"]["check_type"] == "blank_count"
-    assert stored["blank_count(title) = 0"]["status"] == "FAIL"
+    stored = {o.check_key: o for o in store.results.current("dw.titles")}
+    assert stored["blank_count(title) = 0"].check_type == "blank_count"
+    assert stored["blank_count(title) = 0"].status == "FAIL"
     store.close()
 
     checks.write_text(CHECKS.format(trim="maybe"), encoding="utf-8")

@@ -75,7 +75,7 @@ def test_a_misspelt_metric_is_the_only_error_and_the_rest_is_judged(
     assert result.run.error is None
     # the culprit is stored with its fault, and no value of it enters the history
     store = Store(f"sqlite:///{tmp_path / 's.db'}")
-    stored = {r["check_key"]: r["fault"] for r in store.outcomes_of_run(result.run.id or 0)}
+    stored = {r.check_key: r.fault for r in store.results.of_run(result.run.id or 0)}
     assert stored["big_payments < 5"] == "check" and stored["row_count > 0"] is None
     with store.engine.connect() as conn:
         metrics = {r[0] for r in conn.execute(sa.text("SELECT metric_key FROM metric_values"))}
@@ -204,7 +204,7 @@ def test_a_partition_the_table_does_not_have_is_not_found(
     )
     assert result.exit_code == 1
     store = Store(f"sqlite:///{tmp_path / 's.db'}")
-    assert {r["partition_value"] for r in store.current_outcomes("payments")} == {"2026-13-05", "2026-11-24"}
+    assert {r.partition_value for r in store.results.current("payments")} == {"2026-13-05", "2026-11-24"}
     with store.engine.connect() as conn:
         parts = {r[0] for r in conn.execute(sa.text("SELECT partition_value FROM metric_values"))}
     assert parts == {"2026-11-24"}  # never a baseline value for a partition that is not there
@@ -330,6 +330,6 @@ def test_migration_adds_the_fault_to_stored_outcomes(store_url: str) -> None:
     with store.engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
-    (row,) = Store(store_url).current_outcomes("dw.t")
-    assert row["status"] == "ERROR" and row["fault"] is None
+    (row,) = Store(store_url).results.current("dw.t")
+    assert row.status == "ERROR" and row.fault is None
     store.close()

@@ -80,7 +80,7 @@ def test_repaired_partition_passes_on_rerun(tmp_path: Path, monkeypatch: pytest.
     assert anomaly.band_low is not None and anomaly.band_low < normal(10) < anomaly.band_high  # type: ignore[operator]
     # the next day learns from the repaired value, not the broken one
     store = Store(store_url)
-    hist = store.history("dw.events", {anomaly.fingerprint}, before=DAYS[11])[anomaly.fingerprint]
+    hist = store.results.history("dw.events", {anomaly.fingerprint}, before=DAYS[11])[anomaly.fingerprint]
     assert (DAYS[10], float(normal(10))) in values(hist) and all(v != 20 for _, v in values(hist))
 
 
@@ -108,12 +108,12 @@ def test_marks_steer_the_baseline(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     result = audit("dw.events", DAYS[:8], project=project, suite=suite)
     fp = next(o.fingerprint for o in result.outcomes if o.check == "row_count anomaly")
     store = Store(store_url)
-    assert len(store.history("dw.events", {fp}, before=DAYS[8])[fp]) == 8
-    store.mark("dw.events", DAYS[3], "bad", "duplicated load")
-    assert DAYS[3] not in dict(values(store.history("dw.events", {fp}, before=DAYS[8])[fp]))
-    store.mark("dw.events", DAYS[3], "good", "false alarm")
-    assert DAYS[3] in dict(values(store.history("dw.events", {fp}, before=DAYS[8])[fp]))
-    assert store.marks("dw.events") == {DAYS[3]: "good"}
+    assert len(store.results.history("dw.events", {fp}, before=DAYS[8])[fp]) == 8
+    store.marks.set("dw.events", DAYS[3], "bad", "duplicated load")
+    assert DAYS[3] not in dict(values(store.results.history("dw.events", {fp}, before=DAYS[8])[fp]))
+    store.marks.set("dw.events", DAYS[3], "good", "false alarm")
+    assert DAYS[3] in dict(values(store.results.history("dw.events", {fp}, before=DAYS[8])[fp]))
+    assert store.marks.of("dw.events") == {DAYS[3]: "good"}
 
 
 def test_a_fail_of_another_check_leaves_the_baseline_alone(
@@ -134,10 +134,10 @@ def test_a_fail_of_another_check_leaves_the_baseline_alone(
     assert statuses(result, "invalid_count(kind) = 0")[DAYS[2]] == "FAIL"
     fp = next(o.fingerprint for o in result.outcomes if o.check == "row_count anomaly")
     store = Store(store_url)
-    point = next(p for p in store.history("dw.events", {fp}, before=DAYS[5])[fp] if p.partition == DAYS[2])
+    point = next(p for p in store.results.history("dw.events", {fp}, before=DAYS[5])[fp] if p.partition == DAYS[2])
     assert point.failed_by == frozenset()  # row_count did not fail there
-    store.mark("dw.events", DAYS[2], "good", "the 'z' kind is a new valid value")
-    point = next(p for p in store.history("dw.events", {fp}, before=DAYS[5])[fp] if p.partition == DAYS[2])
+    store.marks.set("dw.events", DAYS[2], "good", "the 'z' kind is a new valid value")
+    point = next(p for p in store.results.history("dw.events", {fp}, before=DAYS[5])[fp] if p.partition == DAYS[2])
     assert point.good and not point.starts_regime()
 
 

@@ -25,10 +25,10 @@ def test_an_error_rerun_keeps_the_partitions_history(store_url: str) -> None:
     failed = make_run("2026-11-01", Status.ERROR, 0, T0 + dt.timedelta(hours=1))
     failed.metric_values.clear()  # the warehouse was down: nothing computed
     store.save_run(failed)
-    assert [(p.partition, p.value) for p in store.history("dw.t", ["fp1"], before="2026-11-02")["fp1"]] == [
+    assert [(p.partition, p.value) for p in store.results.history("dw.t", ["fp1"], before="2026-11-02")["fp1"]] == [
         ("2026-11-01", 10.0)
     ]
-    assert [r["status"] for r in store.current_outcomes("dw.t", "2026-11-01")] == ["ERROR"]
+    assert [r.status for r in store.results.current("dw.t", "2026-11-01")] == ["ERROR"]
 
 
 def test_unreadable_spool_file_is_set_aside_and_the_rest_replayed(tmp_path: Path, sqlite_store_url: str) -> None:

@@ -69,8 +69,8 @@ class Setup:
         return [e for e in map(json.loads, self.out.getvalue().splitlines()) if e["event"] == name]
 
     def completed(self) -> list[tuple[str, str]]:
-        rows = self.store.recent_runs(1000)
-        return sorted((r["partition_value"], r["status"]) for r in rows if r["status"] not in ("QUEUED", "RUNNING"))
+        rows = self.store.runs.recent(1000)
+        return sorted((r.partition_value, r.status) for r in rows if r.status not in ("QUEUED", "RUNNING"))
 
     def write_checks(self, text: str) -> None:
         path = self.tmp_path / "checks" / "t.yaml"
@@ -204,7 +204,7 @@ def test_an_error_that_recovers_completes_the_same_run(tmp_path: Path, monkeypat
     s.step()
     run = s.store.run_result(run_id)
     assert run is not None and (run["status"], run["verdict"], run["attempts"]) == ("PASS", "publish", 2)
-    assert len(s.store.recent_runs()) == 1  # one run, completed in place
+    assert len(s.store.runs.recent()) == 1  # one run, completed in place
 
 
 # -- check files --------------------------------------------------------------------------------------
@@ -250,8 +250,8 @@ def test_save_run_completes_a_queued_row_and_supersedes(store_url: str) -> None:
     run = make_run("2026-11-01", Status.PASS, 3, dt.datetime.now(dt.UTC))
     run.id = run_id
     assert store.save_run(run) == run_id
-    assert [r["id"] for r in store.recent_runs()] == [run_id, old]
-    assert [r["run_id"] for r in store.current_outcomes("dw.t", "2026-11-01")] == [run_id]
+    assert [r.id for r in store.runs.recent()] == [run_id, old]
+    assert [r.run_id for r in store.results.current("dw.t", "2026-11-01")] == [run_id]
     done = store.run_result(run_id)
     assert done is not None and (done["status"], done["verdict"], done["exit_code"]) == ("PASS", "publish", 0)
     assert store.run_result(run_id + 100) is None
@@ -283,8 +283,8 @@ def test_a_scheduled_audit_queues_its_alerts(tmp_path: Path, monkeypatch: Any) -
     s.clock.advance(seconds=61)
     s.step()
     assert s.completed()[-1] == ("2026-11-02", "FAIL")
-    rows = s.store.outbox(table="dw.sales")
-    assert [(r["channel"], r["target"], r["status"]) for r in rows] == [("slack", "#dq", "pending")]
+    rows = s.store.outbox.rows(table="dw.sales")
+    assert [(r.channel, r.target, r.status) for r in rows] == [("slack", "#dq", "pending")]
 
 
 def test_cron_audits_a_whole_table_at_every_firing(tmp_path: Path, monkeypatch: Any) -> None:

@@ -99,9 +99,9 @@ def write_project(root: Path, files: dict[str, str], settings: str = FAST) -> No
 def completed(store_url: str, table: str) -> list[tuple[str, str, int]]:
     store = Store(store_url)
     try:
-        rows = store.recent_runs(1000, table)
+        rows = store.runs.recent(1000, table)
         return sorted(
-            (r["partition_value"], r["status"], r["id"]) for r in rows if r["status"] not in ("QUEUED", "RUNNING")
+            (r.partition_value, r.status, r.id) for r in rows if r.status not in ("QUEUED", "RUNNING")
         )
     finally:
         store.close()

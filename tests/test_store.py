@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -63,11 +64,11 @@ def test_rerun_supersedes_and_history_keeps_the_old_run(store_url: str) -> None:
     store = Store(store_url)
     first = store.save_run(make_run("2026-11-01", Status.FAIL, 0))
     second = store.save_run(make_run("2026-11-01", Status.PASS, 10, T0 + dt.timedelta(hours=1)))
-    current = store.current_outcomes("dw.t", "2026-11-01")
-    assert [(r["run_id"], r["status"]) for r in current] == [(second, "PASS")]
-    assert [r["status"] for r in store.outcomes_of_run(first)] == ["FAIL"]  # the old run stays
-    assert [r["id"] for r in store.recent_runs()] == [second, first]
-    assert store.statements_of_run(second)[0]["sql"] == "SELECT 1"
+    current = store.results.current("dw.t", "2026-11-01")
+    assert [(r.run_id, r.status) for r in current] == [(second, "PASS")]
+    assert [r.status for r in store.results.of_run(first)] == ["FAIL"]  # the old run stays
+    assert [r.id for r in store.runs.recent()] == [second, first]
+    assert store.runs.statements(second)[0].sql == "SELECT 1"
 
 
 def test_history_only_from_good_partitions_before_the_one_under_test(store_url: str) -> None:
@@ -77,22 +78,22 @@ def test_history_only_from_good_partitions_before_the_one_under_test(store_url: 
     store.save_run(make_run("2026-11-03", Status.PASS, 12))
     store.save_run(make_run("2026-11-04", Status.PASS, 13))
     store.save_run(make_run("2026-11-01", Status.PASS, 11, T0 + dt.timedelta(hours=1)))  # a rerun
-    hist = store.history("dw.t", ["fp1"], before="2026-11-04")
+    hist = store.results.history("dw.t", ["fp1"], before="2026-11-04")
     # the FAILed partition is there, flagged, for the robust fit to weigh down; the rerun's value wins
     assert [(p.partition, p.value, p.failed("row_count > 0")) for p in hist["fp1"]] == [
         ("2026-11-01", 11.0, False),
         ("2026-11-02", 999.0, True),
         ("2026-11-03", 12.0, False),
     ]
-    assert store.history("dw.other", ["fp1"], before="2026-11-04") == {"fp1": []}
+    assert store.results.history("dw.other", ["fp1"], before="2026-11-04") == {"fp1": []}
 
 
 def test_replayed_older_run_does_not_supersede_a_newer_one(store_url: str, tmp_path: Path) -> None:
     store = Store(store_url)
     store.save_run(make_run("2026-11-01", Status.PASS, 10, T0 + dt.timedelta(hours=2)))
     store.save_run(make_run("2026-11-01", Status.FAIL, 0, T0))  # spooled earlier, replayed later
-    current = store.current_outcomes("dw.t", "2026-11-01")
-    assert [r["status"] for r in current] == ["PASS"]
+    current = store.results.current("dw.t", "2026-11-01")
+    assert [r.status for r in current] == ["PASS"]
 
 
 def test_dead_store_spools_and_the_next_run_replays(tmp_path: Path, sqlite_store_url: str) -> None:
@@ -109,17 +110,17 @@ def test_dead_store_spools_and_the_next_run_replays(tmp_path: Path, sqlite_store
     live = Store(sqlite_store_url)
     ids = live.replay_spool(spool_dir)
     assert len(ids) == 1 and not list(spool_dir.glob("*.json"))
-    row = live.current_outcomes("dw.t", "2026-11-05")[0]
-    assert (row["status"], row["value"]) == ("PASS", 7.0)
+    row = live.results.current("dw.t", "2026-11-05")[0]
+    assert (row.status, row.value) == ("PASS", 7.0)
 
 
 def test_summary_counts_failing_partitions(store_url: str) -> None:
     store = Store(store_url)
     for i, status in enumerate([Status.PASS, Status.FAIL, Status.WARN, Status.FAIL]):
         store.save_run(make_run(f"2026-11-0{i + 1}", status, i))
-    (summary,) = store.table_summaries()
-    assert summary["latest_partition"] == "2026-11-04"
-    assert summary["status"] == "FAIL" and summary["failing_recent"] == 2
+    (summary,) = store.results.tables()
+    assert summary.latest_partition == "2026-11-04"
+    assert summary.status == "FAIL" and summary.failing_recent == 2
 
 
 def test_indexes_exist(store_url: str) -> None:
@@ -171,6 +172,69 @@ def test_concurrent_saves_of_one_partition_leave_one_current_result(pg_url: str,
     gate.set()
     first.join()
     second.join()
-    current = store.current_outcomes("dw.t", "2026-11-27")
-    assert [(r["run_id"], r["status"]) for r in current] == [(newer.id, "FAIL")]
-    assert [(p["status"], p["run_id"]) for p in store.partitions("dw.t")] == [("FAIL", newer.id)]
+    current = store.results.current("dw.t", "2026-11-27")
+    assert [(r.run_id, r.status) for r in current] == [(newer.id, "FAIL")]
+    assert [(p.status, p.run_id) for p in store.results.partitions("dw.t")] == [("FAIL", newer.id)]
+
+
+def test_reads_are_frozen_records_with_enums_and_aware_times(store_url: str) -> None:
+    import dataclasses
+
+    from quinto.store.records import OutcomeRecord, RunRecord, RunStatus
+
+    store = Store(store_url)
+    run_id = store.save_run(make_run("2026-11-01", Status.FAIL, 0))
+    (outcome,) = store.results.current("dw.t")
+    assert isinstance(outcome, OutcomeRecord) and outcome.status is Status.FAIL
+    assert outcome.created_at.tzinfo is not None and outcome.samples is None
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        outcome.status = Status.PASS  # type: ignore[misc]
+    run = store.runs.get(run_id)
+    assert isinstance(run, RunRecord) and run.status is RunStatus.FAIL and run.partition_list == ["2026-11-01"]
+    assert run.duration_s == 1.0 and run.started_at == T0
+    store.marks.set("dw.t", "2026-11-01", "good")
+    assert store.marks.of("dw.t") == {"2026-11-01": "good"}
+    with pytest.raises(ValueError, match="'good' or 'bad'"):
+        store.marks.set("dw.t", "2026-11-01", "fine")
+
+
+def test_an_open_store_migrates_once_not_per_call(store_url: str) -> None:
+    store = Store.open(store_url)
+    statements: list[str] = []
+    sa.event.listen(store.engine, "before_cursor_execute", lambda *args: statements.append(str(args[2])))
+    store.save_run(make_run("2026-11-01", Status.PASS, 1))
+    store.results.current("dw.t"), store.results.tables(), store.runs.recent(), store.outbox.rows()
+    store.snoozes.active(), store.marks.of("dw.t"), store.results.failing()
+    assert statements and not [s for s in statements if "alembic_version" in s]
+
+
+def test_save_hooks_write_in_the_runs_transaction(store_url: str) -> None:
+    from quinto.store import Saving
+
+    seen: list[Saving] = []
+
+    def boom(saving: Saving) -> None:
+        seen.append(saving)
+        raise RuntimeError("the hook failed")
+
+    failing = Store(store_url, on_save=[boom])
+    with pytest.raises(RuntimeError):
+        failing.save_run(make_run("2026-11-01", Status.FAIL, 0))
+    (saving,) = seen
+    assert saving.fresh == ["2026-11-01"] and saving.run.table == "dw.t"
+    # rolled back with the hook: neither the run nor its outcomes nor its read models were written
+    assert failing.runs.recent() == [] and failing.results.current() == [] and failing.results.tables() == []
+    Store(store_url, on_save=[seen.append]).save_run(make_run("2026-11-01", Status.FAIL, 0))
+    assert len(Store(store_url).runs.recent()) == 1 and len(seen) == 2
+
+
+def test_the_store_knows_no_alert_policy() -> None:
+    import ast
+
+    import quinto.store
+
+    for path in Path(quinto.store.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom | ast.Import):
+                names = [node.module or ""] if isinstance(node, ast.ImportFrom) else [a.name for a in node.names]
+                assert not [n for n in names if n.startswith("quinto.alerts")], f"{path.name} imports {names}"

@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -20,6 +22,7 @@ from tests.test_store import make_run
 from tests.webdata import build_demo
 
 TOKEN = "s3cret-token"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
 @pytest.fixture(scope="module")
@@ -166,6 +169,58 @@ def test_openapi_document_is_valid_and_covers_the_routes(client: FlaskClient) ->
     assert routes == set(doc["paths"])
 
 
+def _conforms(body: object, schema: dict[str, Any], schemas: dict[str, Any], where: str) -> None:
+    """`body` has exactly the properties its schema declares, of the declared types, all the way down."""
+    while "$ref" in schema or "allOf" in schema:
+        schema = schemas[schema["$ref"].rsplit("/", 1)[1]] if "$ref" in schema else schema["allOf"][0]
+    if body is None:
+        assert schema.get("nullable"), f"{where}: null, not declared nullable"
+    elif schema.get("type") == "object" and "properties" in schema:
+        assert isinstance(body, dict) and set(body) == set(schema["properties"]), where
+        for key, value in body.items():
+            _conforms(value, schema["properties"][key], schemas, f"{where}.{key}")
+    elif schema.get("type") == "array":
+        assert isinstance(body, list), where
+        for i, item in enumerate(body):
+            _conforms(item, schema["items"], schemas, f"{where}[{i}]")
+    elif "type" in schema:
+        types = {"string": str, "integer": int, "number": (int, float), "boolean": bool, "object": dict}
+        assert isinstance(body, types[schema["type"]]), f"{where}: {body!r} is not {schema['type']}"
+        assert "enum" not in schema or body in schema["enum"], f"{where}: {body!r} not in {schema['enum']}"
+        if schema.get("format") == "date-time":
+            assert dt.datetime.fromisoformat(body).tzinfo is not None, f"{where}: {body} has no offset"
+
+
+def test_api_responses_are_exactly_their_generated_schemas(client: FlaskClient) -> None:
+    from quinto.web.openapi import COMPONENTS
+
+    from quinto.store.records import OutcomeRecord
+
+    schemas = client.get("/api/openapi.json").get_json()["components"]["schemas"]
+    # generated from the classes: every field is there, described where the class documents it
+    assert set(schemas["Outcome"]["properties"]) == {f.name for f in dataclasses.fields(OutcomeRecord)}
+    assert schemas["Outcome"]["properties"]["source"]["description"] == "file:line:col of the check"
+    assert set(COMPONENTS) <= set(schemas)
+    assert client.post("/api/snoozes", json={"table": "dw.fact_signup", "for": "2h"}, headers=AUTH).status_code == 201
+    run_id = client.get("/api/runs?limit=1").get_json()["runs"][0]["id"]
+    urls = [
+        ("/api/tables", "Tables"),
+        ("/api/tables/dw.fact_playback/partitions?last=5", "Partitions"),
+        ("/api/tables/dw.fact_playback/partitions/2026-11-18", "PartitionDetail"),
+        ("/api/tables/dw.fact_playback/metrics", "Metrics"),
+        ("/api/failing", "Failing"),
+        ("/api/runs", "Runs"),
+        (f"/api/runs/{run_id}", "Run"),
+        ("/api/snoozes", "Snoozes"),
+    ]
+    try:
+        for url, name in urls:
+            _conforms(client.get(url).get_json(), {"$ref": f"#/components/schemas/{name}"}, schemas, url)
+        assert client.get("/api/snoozes").get_json()["snoozes"] and client.get("/api/failing").get_json()["partitions"]
+    finally:
+        client.delete("/api/snoozes?table=dw.fact_signup", headers=AUTH)
+
+
 def test_api_writes_need_the_bearer_token(demo: Path) -> None:
     url = "/api/partitions/dw.fact_playback/2026-11-18/mark"
     body = {"mark": "good", "reason": "a known holiday dip"}
@@ -221,19 +276,19 @@ def test_read_models_follow_supersedes_and_integer_order(store_url: str) -> None
     store = Store(store_url)
     for hour in (9, 10, 8):
         store.save_run(make_run(str(hour), Status.PASS, hour))
-    assert [p["partition_value"] for p in store.partitions("dw.t")] == ["10", "9", "8"]
-    assert store.table_summary("dw.t")["latest_partition"] == "10"  # type: ignore[index]
+    assert [p.partition_value for p in store.results.partitions("dw.t")] == ["10", "9", "8"]
+    assert store.results.table("dw.t").latest_partition == "10"  # type: ignore[union-attr]
     later = dt.datetime(2026, 11, 29, tzinfo=dt.UTC)
     store.save_run(make_run("10", Status.FAIL, 0, later))
-    summary = store.table_summary("dw.t")
-    assert summary is not None and (summary["status"], summary["failing_recent"], summary["partitions"]) == (
+    summary = store.results.table("dw.t")
+    assert summary is not None and (summary.status, summary.failing_recent, summary.partitions) == (
         "FAIL",
         1,
         3,
     )
     store.save_run(make_run("10", Status.PASS, 5, later + dt.timedelta(hours=1)))
-    assert store.table_summary("dw.t")["failing_recent"] == 0  # type: ignore[index]
-    assert [p["status"] for p in store.failing_partitions()] == []
+    assert store.results.table("dw.t").failing_recent == 0  # type: ignore[union-attr]
+    assert [p.status for p in store.results.failing()] == []
     assert sort_key("-5") < sort_key("0") < sort_key("9") < sort_key("10") < sort_key("2026-11-01")
 
 
@@ -246,7 +301,7 @@ def test_migration_fills_read_models_from_stored_outcomes(sqlite_store_url: str)
     store = Store(sqlite_store_url)
     for i, status in enumerate([Status.PASS, Status.FAIL, Status.WARN]):
         store.save_run(make_run(f"2026-11-0{i + 1}", status, i))
-    before = store.table_summaries()
+    before = store.results.tables()
     cfg = Config()
     cfg.set_main_option("script_location", MIGRATIONS)
     with store.engine.begin() as conn:
@@ -255,11 +310,11 @@ def test_migration_fills_read_models_from_stored_outcomes(sqlite_store_url: str)
     with store.engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
-    after = Store(sqlite_store_url).table_summaries()
-    assert [(t["latest_partition"], t["status"], t["failing_recent"], t["partitions"]) for t in after] == [
+    after = Store(sqlite_store_url).results.tables()
+    assert [(t.latest_partition, t.status, t.failing_recent, t.partitions) for t in after] == [
         ("2026-11-03", "WARN", 1, 3)
     ]
-    assert [t["last_run_id"] for t in after] == [t["last_run_id"] for t in before]
+    assert [t.last_run_id for t in after] == [t.last_run_id for t in before]
 
 
 @pytest.fixture

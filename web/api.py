@@ -3,18 +3,19 @@ Its contract is web/openapi.py, served at /api/openapi.json."""
 
 from __future__ import annotations
 
-import json
+from dataclasses import fields
 from typing import Any
 
 from flask import Blueprint, abort, request
+from quinto.web import payloads as p
 from quinto.web import snoozes as snoozes_
 from quinto.web.auth import require_token
 from quinto.web.context import STATUSES, audited_tables, project_or_none, project_problem, store
 from quinto.web.openapi import MAX_ID, document
 
-from quinto.results import jsonable
 from quinto.scheduler import submit
 from quinto.scheduler.queue import UnknownTable
+from quinto.store.records import MarkKind, RunStatus, json_object
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -43,18 +44,15 @@ def _status_arg() -> str | None:
     return raw[0]
 
 
-def _rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [{k: jsonable(v) for k, v in r.items()} for r in rows]
-
-
-def run_document(run_id: int) -> dict[str, Any] | None:
+def run_report(run_id: int) -> p.RunReport | None:
     """The run as the scheduler reports it (status, verdict, exit code, outcomes) and its SQL."""
     if run_id > MAX_ID:
         return None
     doc = store().run_result(run_id)
-    if doc is not None:
-        doc["statements"] = _rows(store().statements_of_run(run_id))
-    return doc
+    if doc is None:
+        return None
+    outcomes = [p.RunOutcome(**o) for o in doc.pop("outcomes")]
+    return p.RunReport(**doc, outcomes=outcomes, statements=store().runs.statements(run_id))
 
 
 @bp.get("/openapi.json")
@@ -66,74 +64,69 @@ def openapi() -> dict[str, Any]:
 def tables() -> dict[str, Any]:
     args = request.args
     _, shown = audited_tables(_status_arg(), args.get("owner"), args.get("connection"), args.get("q"))
-    return {"tables": _rows(shown)}
+    return json_object(p.Tables(shown))
 
 
 @bp.get("/tables/<path:table>/partitions")
 def partitions(table: str) -> dict[str, Any]:
-    rows = store().partitions(table, last=_int_arg("last", 90))
-    if not rows and store().table_summary(table) is None:
+    rows = store().results.partitions(table, last=_int_arg("last", 90))
+    if not rows and store().results.table(table) is None:
         abort(404, f"no audits stored for table {table}")
     status = _status_arg()
-    rows = [r for r in rows if not status or r["status"] == status]
-    return {"table": table, "partitions": _rows(rows)}
+    rows = [r for r in rows if not status or r.status == status]
+    return json_object(p.Partitions(table, rows))
 
 
 @bp.get("/tables/<path:table>/partitions/<path:partition>")
 def partition(table: str, partition: str) -> dict[str, Any]:
-    rows = store().current_outcomes(table, partition)
+    rows = store().results.current(table, partition)
     if not rows:
         abort(404, f"no audit stored for {table} partition {partition}")
-    for r in rows:
-        r["samples"] = json.loads(r["samples"]) if r["samples"] else None
-    marks = store().marks(table, [partition])
-    return {"table": table, "partition": partition, "mark": marks.get(partition), "outcomes": _rows(rows)}
+    marks = store().marks.of(table, [partition])
+    return json_object(p.PartitionDetail(table, partition, marks.get(partition), rows))
 
 
 @bp.get("/tables/<path:table>/metrics")
 def metrics(table: str) -> dict[str, Any]:
-    names = store().metrics(table)
-    if not names and store().table_summary(table) is None:
+    names = store().results.metrics(table)
+    if not names and store().results.table(table) is None:
         abort(404, f"no audits stored for table {table}")
-    return {"table": table, "metrics": names}
+    return json_object(p.Metrics(table, names))
 
 
 @bp.get("/tables/<path:table>/metrics/<path:metric>/history")
 def metric_history(table: str, metric: str) -> dict[str, Any]:
-    points = store().metric_history(table, metric, last=_int_arg("last", 365, high=100_000))
+    points = store().results.metric_history(table, metric, last=_int_arg("last", 365, high=100_000))
     if not points:
         abort(404, f"no values stored for metric {metric!r} of table {table}")
-    return {
-        "table": table,
-        "metric": metric,
-        "points": [{"partition": p["partition_value"], "value": p["value"], "run_id": p["run_id"]} for p in points],
-    }
+    history = [p.HistoryPoint(pt.partition_value, pt.value, pt.run_id) for pt in points]
+    return json_object(p.MetricHistory(table, metric, history))
 
 
 @bp.get("/failing")
 def failing() -> dict[str, Any]:
-    parts = store().failing_partitions(limit=_int_arg("limit", 100), table=request.args.get("table") or None)
-    return {"partitions": [{**{k: jsonable(v) for k, v in p.items()}, "failures": _rows(p["failures"])} for p in parts]}
+    parts = store().results.failing(limit=_int_arg("limit", 100), table=request.args.get("table") or None)
+    return json_object(p.Failing(parts))
 
 
 @bp.get("/runs")
 def runs() -> dict[str, Any]:
     before = request.args.get("before")
-    rows = store().recent_runs(
+    rows = store().runs.recent(
         limit=_int_arg("limit", 50),
         table=request.args.get("table") or None,
         status=_status_arg(),
         before=_int_arg("before", 0, low=0, high=MAX_ID) if before is not None else None,
     )
-    return {"runs": _rows(rows)}
+    return json_object(p.Runs(rows))
 
 
 @bp.get("/runs/<int:run_id>")
 def run(run_id: int) -> dict[str, Any]:
-    doc = run_document(run_id)
-    if doc is None:
+    report = run_report(run_id)
+    if report is None:
         abort(404, f"no run {run_id}")
-    return doc
+    return json_object(report)
 
 
 @bp.post("/partitions/<table>/<path:partition>/mark")
@@ -144,19 +137,19 @@ def mark(table: str, partition: str) -> tuple[dict[str, Any], int]:
         abort(400, 'send a JSON object: {"mark": "good" | "bad", "reason": "..."}')
     verdict_ = body.get("mark")
     reason, by = body.get("reason"), body.get("by")
-    if verdict_ not in ("good", "bad"):
+    if verdict_ not in tuple(MarkKind):
         abort(400, '`mark` is "good" or "bad"')
     if reason is not None and not isinstance(reason, str) or by is not None and not isinstance(by, str):
         abort(400, "`reason` and `by` are text")
-    if not store().current_outcomes(table, partition):
+    if not store().results.current(table, partition):
         abort(404, f"no audit stored for {table} partition {partition}")
-    store().mark(table, partition, verdict_, reason, by or "api")
-    return {"table": table, "partition": partition, "mark": verdict_, "reason": reason}, 200
+    store().marks.set(table, partition, verdict_, reason, by or "api")
+    return json_object(p.Marked(table, partition, MarkKind(verdict_), reason)), 200
 
 
 @bp.get("/snoozes")
 def snoozes() -> dict[str, Any]:
-    return {"snoozes": _rows(store().active_snoozes(table=request.args.get("table") or None))}
+    return json_object(p.Snoozes(store().snoozes.active(table=request.args.get("table") or None)))
 
 
 @bp.post("/snoozes")
@@ -166,7 +159,7 @@ def add_snooze() -> tuple[dict[str, Any], int]:
     if not isinstance(body, dict):
         abort(400, 'send a JSON object: {"table": "...", "for": "2h", "reason": "..."}')
     by = body.get("by")
-    return snoozes_.add_snooze(body, by if isinstance(by, str) and by else "api"), 201
+    return json_object(snoozes_.add_snooze(body, by if isinstance(by, str) and by else "api")), 201
 
 
 @bp.delete("/snoozes")
@@ -175,10 +168,10 @@ def end_snoozes() -> dict[str, Any]:
     table = request.args.get("table")
     if not table:
         abort(400, "`table` names the table whose snooze ends")
-    return {"ended": store().unsnooze(table, check=request.args.get("check") or None, by="api")}
+    return json_object(p.Ended(store().snoozes.end(table, check=request.args.get("check") or None, by="api")))
 
 
-AUDIT_FIELDS = ("table", "partition", "force")
+AUDIT_FIELDS = tuple(f.name for f in fields(p.AuditRequest))
 
 
 @bp.post("/audits")
@@ -209,4 +202,4 @@ def post_audit() -> tuple[dict[str, Any], int]:
         run_id = submit(project, store(), table, body.get("partition"), force=force, trigger="http")
     except UnknownTable as exc:  # no check file declares the table: the resource is not there
         abort(404, exc.message)
-    return {"run_id": run_id, "status": "QUEUED", "url": f"/api/runs/{run_id}"}, 202
+    return json_object(p.AuditAccepted(run_id, RunStatus.QUEUED, f"/api/runs/{run_id}")), 202

@@ -7,9 +7,11 @@ from __future__ import annotations
 import html
 import math
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from markupsafe import Markup, escape
+
+from quinto.evaluate import Status
 
 WIDTH, HEIGHT = 960, 150
 LEFT, RIGHT, TOP, BOTTOM = 64, 8, 8, 20
@@ -31,38 +33,21 @@ def _label(x: float) -> str:
     return f"{x:,.4g}" if abs(x) < 1e4 else f"{x:,.0f}"
 
 
-def _band(
-    xs: Sequence[float],
-    lows: Sequence[float | None],
-    highs: Sequence[float | None],
-    sy_or: Callable[[float | None, float], float],
-    plot_h: float,
-) -> list[str]:
-    """The band: contiguous runs of partitions that have one; a one-sided band reaches the edge."""
-    out: list[str] = []
-    run: list[int] = []
-    for i in range(len(xs) + 1):
-        if i < len(xs) and (lows[i] is not None or highs[i] is not None):
-            run.append(i)
-            continue
-        if run:
-            top = [(xs[j], sy_or(highs[j], TOP)) for j in run]
-            bottom = [(xs[j], sy_or(lows[j], TOP + plot_h)) for j in reversed(run)]
-            if len(run) == 1:  # a single partition: a short vertical bar
-                x = top[0][0]
-                top = [(x - 2, top[0][1]), (x + 2, top[0][1])]
-                bottom = [(x + 2, bottom[0][1]), (x - 2, bottom[0][1])]
-            pts = " ".join(f"{x:.1f},{y:.1f}" for x, y in top + bottom)
-            out.append(f'<polygon class="band" points="{pts}"/>')
-            run = []
-    return out
+class TrendPoint(NamedTuple):
+    """A check's number on a partition: `y` (what it judged), its passing band, its status."""
+
+    partition: str
+    y: float | None
+    low: float | None
+    high: float | None
+    status: str
 
 
-def trend_svg(points: Sequence[dict[str, Any]], label: str) -> Markup:
-    """`points`: oldest first, each {partition, y, low, high, status}. Returns an inline <svg>."""
-    ys = [_finite(p.get("y")) for p in points]
-    lows = [_finite(p.get("low")) for p in points]
-    highs = [_finite(p.get("high")) for p in points]
+def trend_svg(points: Sequence[TrendPoint], label: str) -> Markup:
+    """`points`: oldest first. Returns an inline <svg>."""
+    ys = [_finite(p.y) for p in points]
+    lows = [_finite(p.low) for p in points]
+    highs = [_finite(p.high) for p in points]
     known = [v for v in ys + lows + highs if v is not None]
     n = len(points)
     out = [
@@ -87,15 +72,12 @@ def trend_svg(points: Sequence[dict[str, Any]], label: str) -> Markup:
     def sy(v: float) -> float:
         return TOP + plot_h * (hi - v) / (hi - lo)
 
-    def sy_or(v: float | None, edge: float) -> float:
-        return edge if v is None else sy(v)
-
-    out += _band(xs, lows, highs, sy_or, plot_h)
+    out += _bands(lows, highs, sx, sy, plot_h)
     # axes and labels
     out.append(f'<line class="axis" x1="{LEFT}" y1="{TOP + plot_h}" x2="{WIDTH - RIGHT}" y2="{TOP + plot_h}"/>')
     out.append(f'<text class="tick" x="{LEFT - 4}" y="{TOP + 10}" text-anchor="end">{escape(_label(hi))}</text>')
     out.append(f'<text class="tick" x="{LEFT - 4}" y="{TOP + plot_h}" text-anchor="end">{escape(_label(lo))}</text>')
-    first, last = str(points[0]["partition"]), str(points[-1]["partition"])
+    first, last = str(points[0].partition), str(points[-1].partition)
     out.append(f'<text class="tick" x="{LEFT}" y="{HEIGHT - 4}">{escape(first)}</text>')
     if n > 1:
         out.append(f'<text class="tick" x="{WIDTH - RIGHT}" y="{HEIGHT - 4}" text-anchor="end">{escape(last)}</text>')
@@ -115,11 +97,42 @@ def trend_svg(points: Sequence[dict[str, Any]], label: str) -> Markup:
         y = ys[i]
         if y is None:
             continue
-        status = str(p.get("status") or "PASS").lower()
-        tip = html.escape(f"{p['partition']}: {_label(y)} ({status.upper()})")
+        status = str(p.status or Status.PASS).lower()
+        tip = html.escape(f"{p.partition}: {_label(y)} ({status.upper()})")
         out.append(
             f'<circle class="pt {html.escape(status)}" cx="{xs[i]:.1f}" cy="{sy(y):.1f}" '
             f'r="{radius.get(status, 1.6)}"><title>{tip}</title></circle>'
         )
     out.append("</svg>")
     return Markup("".join(out))
+
+
+def _bands(
+    lows: list[float | None],
+    highs: list[float | None],
+    sx: Callable[[int], float],
+    sy: Callable[[float], float],
+    plot_h: float,
+) -> list[str]:
+    """The band: contiguous runs of partitions that have one; a one-sided band reaches the edge."""
+    out = []
+    run: list[int] = []
+    for i in range(len(lows) + 1):
+        if i < len(lows) and (lows[i] is not None or highs[i] is not None):
+            run.append(i)
+            continue
+        if run:
+            top = [(sx(j), _at(highs[j], TOP, sy)) for j in run]
+            bottom = [(sx(j), _at(lows[j], TOP + plot_h, sy)) for j in reversed(run)]
+            if len(run) == 1:  # a single partition: a short vertical bar
+                x = top[0][0]
+                top = [(x - 2, top[0][1]), (x + 2, top[0][1])]
+                bottom = [(x + 2, bottom[0][1]), (x - 2, bottom[0][1])]
+            pts = " ".join(f"{x:.1f},{y:.1f}" for x, y in top + bottom)
+            out.append(f'<polygon class="band" points="{pts}"/>')
+            run = []
+    return out
+
+
+def _at(v: float | None, edge: float, sy: Callable[[float], float]) -> float:
+    return edge if v is None else sy(v)

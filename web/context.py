@@ -6,6 +6,7 @@ none of them."""
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
@@ -16,6 +17,7 @@ from quinto.evaluate import Status
 from quinto.spec import load_project, load_suite
 from quinto.spec.model import Project, TableSpec
 from quinto.store import Store
+from quinto.store.records import TableSummary
 from quinto.workspace import open_store
 
 #: the outcome statuses, mildest first (filters and the API's `status` argument)
@@ -75,23 +77,30 @@ def table_spec(table: str) -> TableSpec | None:
     return spec
 
 
+@dataclass(frozen=True)
+class AuditedTable(TableSummary):
+    """A table's summary as the overview and /api/tables show it."""
+
+    owners: tuple[str, ...] = field(metadata={"doc": "from its check file (none when the server has no check files)"})
+
+
 def audited_tables(
     status: str | None, owner: str | None, connection: str | None, q: str | None
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+) -> tuple[list[AuditedTable], list[AuditedTable]]:
     """Every audited table's summary with its owners (from its check file), and those matching the
     filters (empty or None: any): (all, shown). The overview page and /api/tables list these."""
     specs = table_specs()
-    rows = store().table_summaries()
-    for r in rows:
-        spec = specs.get(r["table_name"])
-        r["owners"] = list(spec.owners) if spec else []
+    rows = []
+    for r in store().results.tables():
+        spec = specs.get(r.table_name)
+        rows.append(AuditedTable(**vars(r), owners=tuple(spec.owners) if spec else ()))
     shown = [
         r
         for r in rows
-        if (not status or r["status"] == status)
-        and (not owner or owner in r["owners"])
-        and (not connection or r["connection"] == connection)
-        and (not q or q.lower() in r["table_name"].lower())
+        if (not status or r.status == status)
+        and (not owner or owner in r.owners)
+        and (not connection or r.connection == connection)
+        and (not q or q.lower() in r.table_name.lower())
     ]
     return rows, shown
 

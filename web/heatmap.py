@@ -8,13 +8,14 @@ from collections.abc import Mapping, Sequence
 from markupsafe import Markup, escape
 
 from quinto.evaluate import Status
+from quinto.store.records import CheckRef
 
 STATUSES = frozenset(Status)
 
 
 def heatmap_html(
     columns: Sequence[str],
-    checks: Sequence[Mapping[str, str]],
+    checks: Sequence[CheckRef],
     statuses: Mapping[tuple[str, str], str],
     links: Mapping[str, str],
     partition_status: Mapping[str, str],
@@ -31,14 +32,14 @@ def heatmap_html(
         out.append(f'<th class="{cls}" title="{esc[p]}">{label}</th>')
     out.append("</tr></thead><tbody>")
     for c in checks:
-        key = c["check_key"]
-        out.append(f'<tr><th class="check" title="{escape(c["source"])}">{escape(key)}</th>')
+        key = c.check_key
+        out.append(f'<tr><th class="check" title="{escape(c.source)}">{escape(key)}</th>')
         for p in columns:
             found = statuses.get((key, p))
             if found is None:
                 out.append('<td class="cell none"></td>')
                 continue
-            st = found if found in STATUSES else "ERROR"
+            st = found if found in STATUSES else Status.ERROR
             out.append(
                 f'<td class="cell {st.lower()}"><a href="{href[p]}" title="{esc[p]}: {st}" '
                 f'data-partition="{esc[p]}" data-status="{st}"></a></td>'

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from quinto.web.context import store, table_spec
+from quinto.web.payloads import SnoozeCreated
 from werkzeug.exceptions import BadRequest, NotFound
 
 from quinto.alerts.commands import snooze_end
@@ -16,13 +17,13 @@ def checks_of(table: str) -> list[str]:
     spec = table_spec(table)
     if spec is not None:
         return [c.key for c in spec.checks]
-    summary = store().table_summary(table)
+    summary = store().results.table(table)
     if summary is None:
         raise NotFound(f"no table {table} is declared or audited")
-    return [c["check_key"] for c in store().checks_of(table, summary["latest_partition"])]
+    return [c.check_key for c in store().results.checks_of(table, summary.latest_partition)]
 
 
-def add_snooze(body: dict[str, Any], by: str) -> dict[str, Any]:
+def add_snooze(body: dict[str, Any], by: str) -> SnoozeCreated:
     table, check, reason = body.get("table"), body.get("check"), body.get("reason")
     if not isinstance(table, str) or not table:
         raise BadRequest('"table" names a table')
@@ -37,5 +38,5 @@ def add_snooze(body: dict[str, Any], by: str) -> dict[str, Any]:
         raise BadRequest(f"table {table} has no check '{check}'{did_you_mean(check, keys)}")
     now = utcnow()
     until = snooze_end(body.get("until"), body.get("for"), now)
-    snooze_id = store().snooze(table, until, check=check, reason=reason or None, by=by, now=now)
-    return {"id": snooze_id, "table": table, "check": check, "until": until.isoformat(), "reason": reason or None}
+    snooze_id = store().snoozes.add(table, until, check=check, reason=reason or None, by=by, now=now)
+    return SnoozeCreated(snooze_id, table, check, until, reason or None)

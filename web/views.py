@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
 from quinto.web.auth import check_csrf, require_writer, token_matches
-from quinto.web.charts import trend_svg
+from quinto.web.charts import TrendPoint, trend_svg
 from quinto.web.context import (
     STATUSES,
     audited_tables,
@@ -23,9 +23,10 @@ from quinto.web.heatmap import heatmap_html
 from quinto.web.snoozes import add_snooze
 from werkzeug.wrappers import Response
 
-from quinto.evaluate import Status, worst
+from quinto.evaluate import worst
 from quinto.scheduler import submit
 from quinto.scheduler.queue import UnknownTable
+from quinto.store.records import CheckRef, MarkKind
 
 bp = Blueprint("ui", __name__)
 
@@ -45,16 +46,15 @@ def _context() -> dict[str, Any]:
 def overview() -> str:
     f = {k: request.args.get(k, "").strip() for k in ("status", "owner", "connection", "q")}
     rows, shown = audited_tables(**f)
-    snoozed = {s["table"] for s in store().active_snoozes()}
-    for r in rows:
-        r["snoozed"] = r["table_name"] in snoozed
-    owners = sorted({o for r in rows for o in r["owners"]})
-    connections = sorted({r["connection"] for r in rows})
-    unaudited = sorted(set(table_specs()) - {r["table_name"] for r in rows})
+    snoozed = {s.table for s in store().snoozes.active()}
+    owners = sorted({o for r in rows for o in r.owners})
+    connections = sorted({r.connection for r in rows})
+    unaudited = sorted(set(table_specs()) - {r.table_name for r in rows})
     return render_template(
         "overview.html",
         failing_url=url_for("ui.failing"),
         tables=shown,
+        snoozed=snoozed,
         total=len(rows),
         filters=f,
         statuses=STATUSES,
@@ -68,7 +68,7 @@ def overview() -> str:
 @bp.get("/failing")
 def failing() -> str:
     table = request.args.get("table") or None
-    parts = store().failing_partitions(limit=200, table=table)
+    parts = store().results.failing(limit=200, table=table)
     return render_template("failing.html", partitions=parts, table=table, **_context())
 
 
@@ -83,37 +83,35 @@ def _last() -> int:
 @bp.get("/tables/<path:table>")
 def table_page(table: str) -> str:
     last = _last()
-    parts = store().partitions(table, last=last)
+    parts = store().results.partitions(table, last=last)
     if not parts:
         abort(404, f"no audits stored for table {table}")
-    columns = [p["partition_value"] for p in reversed(parts)]  # newest on the right
-    checks = store().checks_of(table, columns[-1])
-    known = {c["check_key"] for c in checks}
+    columns = [p.partition_value for p in reversed(parts)]  # newest on the right
+    checks = store().results.checks_of(table, columns[-1])
+    known = {c.check_key for c in checks}
     statuses: dict[tuple[str, str], str] = {}
-    series: dict[str, list[dict[str, Any]]] = {}
-    for partition, check, status, value, judged, low, high in store().grid(table, columns):
+    series: dict[str, list[TrendPoint]] = {}
+    for partition, check, status, value, judged, low, high in store().results.grid(table, columns):
         statuses[(check, partition)] = status
         y = judged if judged is not None else value
-        series.setdefault(check, []).append(
-            {"partition": partition, "y": y, "low": low, "high": high, "status": status}
-        )
+        series.setdefault(check, []).append(TrendPoint(partition, y, low, high, status))
         if check not in known:  # a check no longer declared still has its history shown
             known.add(check)
-            checks.append({"check_key": check, "check_type": "", "source": ""})
+            checks.append(CheckRef(check, "", ""))
     order = {p: i for i, p in enumerate(columns)}
     charts = []
     for c in checks:
-        points = sorted(series.get(c["check_key"], []), key=lambda pt: order[pt["partition"]])
-        if any(pt["y"] is not None for pt in points):
-            charts.append({"check": c, "svg": trend_svg(points, c["check_key"])})
+        points = sorted(series.get(c.check_key, []), key=lambda pt: order[pt.partition])
+        if any(pt.y is not None for pt in points):
+            charts.append({"check": c, "svg": trend_svg(points, c.check_key)})
     links = {p: partition_url(table, p) for p in columns}
-    part_status = {p["partition_value"]: p["status"] for p in parts}
+    part_status = {p.partition_value: str(p.status) for p in parts}
     return render_template(
         "table.html",
-        snoozes=store().active_snoozes(table),
+        snoozes=store().snoozes.active(table),
         snooze_lengths=SNOOZE_LENGTHS,
         table=table,
-        summary=store().table_summary(table),
+        summary=store().results.table(table),
         spec=table_spec(table),
         last=last,
         ranges=RANGES,
@@ -126,31 +124,27 @@ def table_page(table: str) -> str:
 
 @bp.get("/tables/<path:table>/partitions/<path:partition>")
 def partition_page(table: str, partition: str) -> str:
-    rows = store().current_outcomes(table, partition)
+    rows = store().results.current(table, partition)
     if not rows:
         abort(404, f"no audit stored for {table} partition {partition}")
-    for r in rows:
-        r["samples_list"] = json.loads(r["samples"]) if r["samples"] else []
-    current_runs = sorted({r["run_id"] for r in rows})
-    statements = []
+    current_runs = sorted({r.run_id for r in rows})
+    statements = []  # (statement, its parameters as text)
     for rid in current_runs:
-        for s in store().statements_of_run(rid):
-            params = json.loads(s["params"] or "{}")
+        for s in store().runs.statements(rid):
+            params = json.loads(s.params or "{}")
             # a run over many partitions: keep its scans and the statements about this partition
-            if s["purpose"] in ("scan", "reference") or partition in params.values():
-                statements.append(
-                    dict(s, run_id=rid, params_text=", ".join(f":{k} = {v!r}" for k, v in params.items()))
-                )
-    marks = store().marks(table, [partition])
+            if s.purpose in ("scan", "reference") or partition in params.values():
+                statements.append((s, ", ".join(f":{k} = {v!r}" for k, v in params.items())))
+    marks = store().marks.of(table, [partition])
     return render_template(
         "partition.html",
         table=table,
         partition=partition,
         outcomes=rows,
         statements=statements,
-        runs=store().partition_runs(table, partition),
+        runs=store().runs.of_partition(table, partition),
         mark=marks.get(partition),
-        status=str(worst([Status(r["status"]) for r in rows])),
+        status=str(worst([r.status for r in rows])),
         can_rerun=table_spec(table) is not None,
         **_context(),
     )
@@ -160,12 +154,12 @@ def partition_page(table: str, partition: str) -> str:
 @require_writer
 def mark_partition(table: str, partition: str) -> Response:
     verdict = request.form.get("mark", "")
-    if verdict not in ("good", "bad"):
+    if verdict not in tuple(MarkKind):
         abort(400, "a partition is marked good or bad")
-    if not store().current_outcomes(table, partition):
+    if not store().results.current(table, partition):
         abort(404, f"no audit stored for {table} partition {partition}")
     reason = request.form.get("reason", "").strip() or None
-    store().mark(table, partition, verdict, reason, by="web")
+    store().marks.set(table, partition, verdict, reason, by="web")
     flash(f"marked {partition} {verdict}")
     return redirect(url_for("ui.partition_page", table=table, partition=partition))
 
@@ -178,15 +172,15 @@ def snooze_table(table: str) -> Response:
         abort(400, f"snooze for one of {', '.join(SNOOZE_LENGTHS)}")
     form = {"table": table, "check": request.form.get("check"), "for": length, "reason": request.form.get("reason")}
     made = add_snooze(form, by="web")
-    what = f"check {made['check']}" if made["check"] else "all checks"
-    flash(f"alerts of {table} ({what}) snoozed until {made['until'][:16].replace('T', ' ')} UTC")
+    what = f"check {made.check}" if made.check else "all checks"
+    flash(f"alerts of {table} ({what}) snoozed until {made.until:%Y-%m-%d %H:%M} UTC")
     return redirect(url_for("ui.table_page", table=table))
 
 
 @bp.post("/tables/<path:table>/unsnooze")
 @require_writer
 def unsnooze_table(table: str) -> Response:
-    ended = store().unsnooze(table, check=request.form.get("check") or None, by="web")
+    ended = store().snoozes.end(table, check=request.form.get("check") or None, by="web")
     flash(f"{ended} snooze(s) of {table} ended")
     return redirect(url_for("ui.table_page", table=table))
 
@@ -211,9 +205,7 @@ def runs_page() -> str:
     before = before if before is None or 0 <= before < 2**31 else None
     table = request.args.get("table") or None
     status = request.args.get("status") or None
-    rows = store().recent_runs(limit=100, table=table, status=status, before=before)
-    for r in rows:
-        r["duration_s"] = (r["finished_at"] - r["started_at"]).total_seconds() if r["finished_at"] else None
+    rows = store().runs.recent(limit=100, table=table, status=status, before=before)
     return render_template(
         "runs.html", runs=rows, table=table, status=status, statuses=STATUSES, before=before, **_context()
     )
@@ -221,15 +213,14 @@ def runs_page() -> str:
 
 @bp.get("/runs/<int:run_id>")
 def run_page(run_id: int) -> str:
-    run = store().get_run(run_id) if run_id < 2**31 else None
+    run = store().runs.get(run_id) if run_id < 2**31 else None
     if run is None:
         abort(404, f"no run {run_id}")
-    run["partitions_list"] = json.loads(run["partitions"] or "[]")
     return render_template(
         "run.html",
         run=run,
-        outcomes=store().outcomes_of_run(run_id),
-        statements=store().statements_of_run(run_id),
+        outcomes=store().results.of_run(run_id),
+        statements=store().runs.statements(run_id),
         **_context(),
     )
 

@@ -7,8 +7,8 @@ written to the store's outbox with the outcomes, delivered through its channel b
 - `quinto.alerts.channels`: one module per channel (email, Slack, webhook, Teams, PagerDuty, and
   those of installed packages), each rendering and sending its own messages; the registry `CHANNELS`.
 - `quinto.alerts.sender`: claim → send → mark, with backoff; `send_pending(store, settings)`.
+- `quinto.alerts.record`: which alert states and outbox rows a saved run writes; `Store.save_run`
+  runs it in the results' transaction as a save hook (`quinto.workspace.open_store` installs it).
 
-The package itself imports none of them: the store applies the pure state machine
-(`quinto.alerts.state`) in the results' transaction, and must not load delivery (which reads the
-store) to do so.
+The package itself imports none of them, and the store imports none of them either.
 """

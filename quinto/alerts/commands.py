@@ -16,6 +16,7 @@ from quinto.errors import StoreError, UsageError, did_you_mean, first_line
 from quinto.spec import Project, load_project, load_suite
 from quinto.spec.grammar import parse_duration
 from quinto.store.common import utc, utcnow
+from quinto.store.records import OutboxRecord, SnoozeRecord
 from quinto.workspace import open_store
 
 #: the longest snooze: a year (a table that should never alert drops its `notify:` instead)
@@ -74,7 +75,7 @@ def snooze(
     name = _check_target(project, table, check)
     store = open_store(project)
     try:
-        return store.snooze(name, until, check=check, reason=reason, by=by)
+        return store.snoozes.add(name, until, check=check, reason=reason, by=by)
     finally:
         store.close()
 
@@ -84,25 +85,25 @@ def unsnooze(table: str, *, check: str | None = None, by: str | None = None, con
     project = load_project(config)
     store = open_store(project)
     try:
-        return store.unsnooze(table, check=check, by=by)
+        return store.snoozes.end(table, check=check, by=by)
     finally:
         store.close()
 
 
-def snoozes(table: str | None = None, *, config: str | Path | None = None) -> list[dict[str, Any]]:
+def snoozes(table: str | None = None, *, config: str | Path | None = None) -> list[SnoozeRecord]:
     project = load_project(config)
     store = open_store(project)
     try:
-        return store.active_snoozes(table)
+        return store.snoozes.active(table)
     finally:
         store.close()
 
 
-def outbox(status: str | None = None, limit: int = 20, *, config: str | Path | None = None) -> list[dict[str, Any]]:
+def outbox(status: str | None = None, limit: int = 20, *, config: str | Path | None = None) -> list[OutboxRecord]:
     project = load_project(config)
     store = open_store(project)
     try:
-        return store.outbox(status=status, limit=limit)
+        return store.outbox.rows(status=status, limit=limit)
     finally:
         store.close()
 
@@ -111,7 +112,7 @@ def cancel(ids: list[int], *, by: str | None = None, config: str | Path | None =
     project = load_project(config)
     store = open_store(project)
     try:
-        return store.cancel_alerts(ids, by=by)
+        return store.outbox.cancel(ids, by=by)
     finally:
         store.close()
 
@@ -134,7 +135,7 @@ def send(
             wait = interval
             try:
                 report = send_pending(store, project.settings)
-                nxt = store.next_alert_due()
+                nxt = store.outbox.next_due()
             except (StoreError, sa.exc.SQLAlchemyError) as exc:
                 error = exc if isinstance(exc, StoreError) else StoreError(f"store ({store.where}): {first_line(exc)}")
                 if not loop or on_error is None:

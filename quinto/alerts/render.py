@@ -10,7 +10,7 @@ from typing import Any
 
 from quinto.alerts.state import ERRORED, FAILING, RECOVERED, REMINDER
 from quinto.checks import display_unit
-from quinto.evaluate import fmt
+from quinto.evaluate import Status, fmt
 
 
 def partition_url(base_url: str, table: str, partition: str) -> str:
@@ -51,10 +51,10 @@ def headline(payload: Mapping[str, Any]) -> str:
     parts = sorted({c["partition"] for c in changes})
     column = payload.get("partition_column")
     where = (f"{column}={parts[0]}" if column else parts[0]) if len(parts) == 1 else f"{len(parts)} partitions"
-    errors = [c for c in changes if c["status"] == "ERROR" and c["kind"] in (ERRORED, REMINDER)]
+    errors = [c for c in changes if c["status"] == Status.ERROR and c["kind"] in (ERRORED, REMINDER)]
     counts = {
         "failing": sum(1 for c in changes if c["kind"] == FAILING),
-        "still failing": sum(1 for c in changes if c["kind"] == REMINDER and c["status"] != "ERROR"),
+        "still failing": sum(1 for c in changes if c["kind"] == REMINDER and c["status"] != Status.ERROR),
         "in error": len(errors),
         "recovered": sum(1 for c in changes if c["kind"] == RECOVERED),
     }

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from quinto.alerts.channels import CHANNELS, Channel, DeliveryError, Outgoing
 from quinto.store.common import utc, utcnow
+from quinto.store.records import OutboxRecord
 
 if TYPE_CHECKING:
     from quinto.store import Store
@@ -83,32 +84,32 @@ def backoff(attempts: int, retry_after: float | None = None) -> float:
     return min(BACKOFF_MAX_S, BACKOFF_S * 2 ** max(0, attempts - 1))
 
 
-def channel_of(row: Mapping[str, Any]) -> Channel:
+def channel_of(row: OutboxRecord) -> Channel:
     try:
-        return CHANNELS[row["channel"]]
+        return CHANNELS[row.channel]
     except KeyError:
-        raise DeliveryError(f"no alert channel '{row['channel']}' is installed", down=True) from None
+        raise DeliveryError(f"no alert channel '{row.channel}' is installed", down=True) from None
 
 
-def deliver(row: Mapping[str, Any], settings: Mapping[str, Any]) -> str | None:
+def deliver(row: OutboxRecord, settings: Mapping[str, Any]) -> str | None:
     """Send one outbox row through its channel; raises DeliveryError. Returns a note when the message
     was sent but not to every recipient."""
     message = Outgoing(
-        id=int(row["id"]),
-        target=row["target"],
-        payload=json.loads(row["payload"]),
-        created_at=row.get("created_at"),
-        attempts=int(row.get("attempts") or 0),
+        id=int(row.id),
+        target=row.target,
+        payload=json.loads(row.payload),
+        created_at=row.created_at,
+        attempts=row.attempts,
     )
     return channel_of(row).send(message, settings).note
 
 
-def endpoint(row: Mapping[str, Any], settings: Mapping[str, Any]) -> str:
+def endpoint(row: OutboxRecord, settings: Mapping[str, Any]) -> str:
     """The server a row goes to (while it is down, its other rows wait)."""
     try:
-        return channel_of(row).endpoint(row["target"], settings)
+        return channel_of(row).endpoint(row.target, settings)
     except DeliveryError:
-        return f"{row['channel']} {row['target']}"
+        return f"{row.channel} {row.target}"
 
 
 def send_pending(
@@ -126,63 +127,63 @@ def send_pending(
     now = now or utcnow()
     me = sender or sender_id()
     report = SendReport()
-    report.reclaimed = store.reclaim_alerts(now, lease_s, is_dead)
-    report.digests = store.form_digests(now)
-    due = store.due_alerts(now, limit)
+    report.reclaimed = store.outbox.reclaim(now, lease_s, is_dead)
+    report.digests = store.outbox.form_digests(now)
+    due = store.outbox.due(now, limit)
     # endpoint → (its next attempt, why); an ordered channel's endpoint waits for its older rows
     down: dict[str, tuple[dt.datetime, str]] = {}
     waiting = _waiting(store, due, settings, now)
     for row in due:
         where = endpoint(row, settings)
         older = waiting.get(where)
-        if older is not None and older[0] < row["id"] and where not in down:
+        if older is not None and older[0] < row.id and where not in down:
             down[where] = (older[1], f"waits for alert {older[0]} to the same endpoint, sent first")
         if where in down:
-            store.defer_alert(row["id"], *down[where])
+            store.outbox.defer(row.id, *down[where])
             report.deferred += 1
             continue
-        if not store.claim_alert(row["id"], me, now):
+        if not store.outbox.claim(row.id, me, now):
             continue  # another sender has it
-        attempts = int(row["attempts"]) + 1
+        attempts = int(row.attempts) + 1
         try:
             note = deliver(row, settings)
         except DeliveryError as exc:
             retry_at = now + dt.timedelta(seconds=backoff(attempts, exc.retry_after))
-            store.release_alert(row["id"], me, exc.message, retry_at)
-            report.failed.append((row["id"], exc.message))
+            store.outbox.release(row.id, me, exc.message, retry_at)
+            report.failed.append((row.id, exc.message))
             if exc.down or _ordered(row):
                 down[where] = (retry_at, exc.message)
             continue
         except Exception as exc:  # noqa: BLE001 - a bug must not leave the row claimed
             why = f"internal error: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
-            store.release_alert(row["id"], me, why, now + dt.timedelta(seconds=backoff(attempts)))
-            report.failed.append((row["id"], why))
+            store.outbox.release(row.id, me, why, now + dt.timedelta(seconds=backoff(attempts)))
+            report.failed.append((row.id, why))
             continue
         if os.environ.get(CRASH_HOOK) == "1":
             os._exit(CRASH_EXIT)  # test hook: die between delivery and marking (see the module doc)
-        store.mark_alert_sent(row["id"], me, utcnow(), note)
-        report.sent.append(row["id"])
+        store.outbox.mark_sent(row.id, me, utcnow(), note)
+        report.sent.append(row.id)
         if note:
-            report.notes.append(f"alert {row['id']}: {note}")
+            report.notes.append(f"alert {row.id}: {note}")
     return report
 
 
-def _ordered(row: Mapping[str, Any]) -> bool:
+def _ordered(row: OutboxRecord) -> bool:
     """Whether the row's channel delivers an endpoint's rows in order (PagerDuty: a resolve never
     overtakes the trigger it resolves)."""
-    channel = CHANNELS.get(row["channel"])
+    channel = CHANNELS.get(row.channel)
     return channel is not None and channel.ordered
 
 
 def _waiting(
-    store: Store, due: list[dict[str, Any]], settings: Mapping[str, Any], now: dt.datetime
+    store: Store, due: list[OutboxRecord], settings: Mapping[str, Any], now: dt.datetime
 ) -> dict[str, tuple[int, dt.datetime]]:
     """endpoint → (its oldest pending row that is not due yet, when it is) for ordered channels."""
     if not any(_ordered(row) for row in due):
         return {}
     out: dict[str, tuple[int, dt.datetime]] = {}
-    for row in store.outbox(status="pending", limit=10_000):  # newest first
-        at = row.get("next_attempt_at")
+    for row in store.outbox.rows(status="pending", limit=10_000):  # newest first
+        at = row.next_attempt_at
         if _ordered(row) and at is not None and utc(at) > now:
-            out[endpoint(row, settings)] = (int(row["id"]), utc(at))
+            out[endpoint(row, settings)] = (int(row.id), utc(at))
     return out

@@ -11,10 +11,30 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from enum import StrEnum
 
-OK, BAD, ERROR = "ok", "bad", "error"
+from quinto.evaluate import Status
 
-FAILING, RECOVERED, ERRORED, REMINDER = "failing", "recovered", "error", "reminder"
+
+class Category(StrEnum):
+    """What an outcome means for alerting (`alert_states.state` and `.announced`)."""
+
+    OK = "ok"
+    BAD = "bad"
+    ERROR = "error"
+
+
+class Change(StrEnum):
+    """The kind of an alert (`kind` of each change in an outbox payload)."""
+
+    FAILING = "failing"
+    RECOVERED = "recovered"
+    ERRORED = "error"
+    REMINDER = "reminder"
+
+
+OK, BAD, ERROR = Category.OK, Category.BAD, Category.ERROR
+FAILING, RECOVERED, ERRORED, REMINDER = Change.FAILING, Change.RECOVERED, Change.ERRORED, Change.REMINDER
 
 
 @dataclass(frozen=True)
@@ -27,9 +47,9 @@ class State:
 
 def category(status: str, level: str) -> str:
     """An outcome status as an alert state, for a check that alerts from `level` ("fail" or "warn")."""
-    if status == "ERROR":
+    if status == Status.ERROR:
         return ERROR
-    if status == "FAIL" or (status == "WARN" and level == "warn"):
+    if status == Status.FAIL or (status == Status.WARN and level == "warn"):
         return BAD
     return OK
 
@@ -58,7 +78,7 @@ def step(
     `silent` (a snooze, a backfill) records the state but announces nothing, so the first run after
     it announces whatever differs from what was last announced. `error_since`: when the check began
     erring elsewhere (on the table's previous partition), for an ERROR that is new here."""
-    if status == "LEARNING" and prior is not None:
+    if status == Status.LEARNING and prior is not None:
         return prior, None  # not judged: neither a failure nor a recovery (e.g. a check just edited)
     prior = prior or State(OK, now, OK, None)
     cat = category(status, level)

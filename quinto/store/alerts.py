@@ -1,171 +1,135 @@
 """The store's alert tables: state per (table, partition, check), the outbox and snoozes.
 
-Alert rows are written by `Store.save_run` in the transaction that writes the outcomes (so an
-outcome is never stored without its alert, nor an alert without its outcome) and delivered later by
-`quinto.alerts.send_pending`, which claims a row, sends it, then marks it sent.
+Alert rows are decided by `quinto.alerts.record` (the policy) and written by `Store.save_run` in
+the transaction that writes the outcomes (so an outcome is never stored without its alert, nor an
+alert without its outcome): the store hands the decision an `AlertRows` over that transaction and
+writes the rows it is handed. They are delivered later by `quinto.alerts.send_pending`, which claims
+a row, sends it, then marks it sent.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 
-from quinto.alerts.state import State, initial, step
-from quinto.results import Run, jsonable
 from quinto.store.common import chunks, utc, utcnow
+from quinto.store.db import Database
+from quinto.store.records import OutboxRecord, OutboxStatus, SnoozeRecord, record
 from quinto.store.schema import alert_outbox, alert_snoozes, alert_states, outcomes
 
-if TYPE_CHECKING:
-    from sqlalchemy.engine import Engine
-
-PENDING, SENDING, SENT, HELD, DIGESTED, CANCELLED = "pending", "sending", "sent", "held", "digested", "cancelled"
-OUTBOX_STATUSES = (PENDING, SENDING, SENT, HELD, DIGESTED, CANCELLED)
+PENDING, SENDING, SENT, HELD, DIGESTED, CANCELLED = tuple(OutboxStatus)
+OUTBOX_STATUSES = tuple(s.value for s in OutboxStatus)
 
 
-class AlertTables:
-    """Mixed into `Store`: alert states, outbox and snoozes."""
+@dataclass(frozen=True)
+class AlertState:
+    """A row of `alert_states`: where a (table, partition, check) stands for alerting."""
 
-    engine: Engine
+    partition_value: str
+    check_key: str
+    state: str
+    since: dt.datetime
+    announced: str
+    announced_at: dt.datetime | None
 
-    def migrate(self) -> None:  # provided by Store
-        raise NotImplementedError
 
-    # -- written with the outcomes ----------------------------------------------------------------
-    def _record_alerts(
-        self, conn: sa.Connection, run: Run, run_id: int, partitions: Sequence[str], now: dt.datetime
-    ) -> int:
-        """Advance the alert state of every (partition, check) the run judged in `partitions` (those no
-        newer run has judged) and queue one outbox row per target for the changes. Called by
-        save_run in its transaction, before the previous outcomes are superseded. Returns the number
-        of outbox rows written."""
-        policy = run.alert_policy
-        if not policy or not run.outcomes or not partitions:
-            return 0
-        now = utc(now)
-        levels: dict[str, str | None] = policy.get("levels") or {}
-        fresh = set(partitions)
-        judged = [o for o in run.outcomes if o.partition in fresh and levels.get(o.check, "fail")]
-        if not judged:
-            return 0
-        st, oc = alert_states.c, outcomes.c
-        parts = sorted({o.partition for o in judged})
-        known: dict[tuple[str, str], tuple[int, State]] = {}
-        previous: dict[tuple[str, str], tuple[str, dt.datetime]] = {}
-        for chunk in chunks(parts):
-            q = sa.select(alert_states).where(st.table_name == run.table, st.partition_value.in_(chunk))
-            for r in conn.execute(q.with_for_update()):
-                known[(r.partition_value, r.check_key)] = (
-                    r.id,
-                    State(r.state, utc(r.since), r.announced, utc(r.announced_at) if r.announced_at else None),
-                )
-            prev_q = sa.select(oc.partition_value, oc.check_key, oc.status, oc.created_at).where(
-                oc.table_name == run.table, oc.partition_value.in_(chunk), oc.current.is_(True)
+class AlertRows:
+    """The alert tables as seen from inside the transaction that saves a run: what the alert
+    policy reads to decide, and the rows it decides on, written as handed."""
+
+    def __init__(self, conn: sa.Connection, table: str) -> None:
+        self.conn = conn
+        self.table = table
+
+    def states(self, partitions: Sequence[str]) -> dict[tuple[str, str], AlertState]:
+        """The alert states of the table's partitions, (partition, check) → state, locked for update."""
+        st = alert_states.c
+        found = {}
+        for chunk in chunks(sorted(partitions)):
+            q = sa.select(alert_states).where(st.table_name == self.table, st.partition_value.in_(chunk))
+            for r in self.conn.execute(q.with_for_update()):
+                found[(r.partition_value, r.check_key)] = _state(r)
+        return found
+
+    def previous(self, partitions: Sequence[str]) -> dict[tuple[str, str], tuple[str, dt.datetime]]:
+        """The current outcomes the run is about to supersede: (partition, check) → (status, when)."""
+        oc = outcomes.c
+        found = {}
+        for chunk in chunks(sorted(partitions)):
+            q = sa.select(oc.partition_value, oc.check_key, oc.status, oc.created_at).where(
+                oc.table_name == self.table, oc.partition_value.in_(chunk), oc.current.is_(True)
             )
-            for p, c, status, at in conn.execute(prev_q):
-                previous[(p, c)] = (status, utc(at))
-        snoozed = self._snoozed_checks(conn, run.table, now)
-        learnt = set(policy.get("bands") or [])  # a fixed threshold's band says nothing the threshold does not
-        changes: list[dict[str, Any]] = []
-        for o in judged:
-            level = levels.get(o.check) or "fail"
-            key = (o.partition, o.check)
-            row_id, prior = known.get(key, (None, None))
-            if prior is None and key in previous:
-                prior = initial(previous[key][0], level, previous[key][1])
-            silent = bool(policy.get("silent")) or None in snoozed or o.check in snoozed
-            state, kind = step(
-                prior,
-                str(o.status),
-                level,
-                now,
-                reminder_s=policy.get("reminder_s"),
-                error_after_s=float(policy.get("error_after_s") or 0.0),
-                silent=silent,
-                error_since=self._erring_since(conn, run.table, o.partition, o.check)
-                if str(o.status) == "ERROR" and (prior is None or prior.state != "error")
-                else None,
-            )
-            values = {
-                "state": state.state,
-                "since": state.since,
-                "announced": state.announced,
-                "announced_at": state.announced_at,
-                "updated_at": now,
-            }
-            if row_id is None:
-                conn.execute(
-                    alert_states.insert().values(
-                        table_name=run.table, partition_value=o.partition, check_key=o.check, **values
-                    )
-                )
-            else:
-                conn.execute(alert_states.update().where(st.id == row_id).values(**values))
-            if kind is not None:
-                changes.append(
-                    {
-                        "partition": o.partition,
-                        "check": o.check,
-                        "check_type": o.check_type,
-                        "kind": kind,
-                        "status": str(o.status),
-                        "previous": prior.state if prior else None,
-                        "value": jsonable(o.value),
-                        "threshold": o.threshold,
-                        "band_low": o.band_low if o.check in learnt else None,
-                        "band_high": o.band_high if o.check in learnt else None,
-                        "message": o.message,
-                        "source": o.source,
-                    }
-                )
-        if not changes:
-            return 0
-        payload = {
-            "table": run.table,
-            "run_id": run_id,
-            "partition_column": run.partition_column,
-            "owners": policy.get("owners") or [],
-            "base_url": policy.get("base_url") or "",
-            "at": now.isoformat(),
-            "changes": changes,
-        }
-        text = json.dumps(payload, default=jsonable)
-        targets = list(policy.get("targets") or [])
-        digested = policy.get("digest_targets")
-        if digested is None and policy.get("digest"):  # a run spooled before policies split digests
-            targets, digested = [], [{**t, "target": a} for t in targets for a in t["target"].split(", ")]
-        base = {"run_id": run_id, "table_name": run.table, "payload": text, "attempts": 0, "created_at": now}
-        day = now.date().isoformat()
-        rows = [{**base, **t, "kind": "alert", "status": PENDING, "day": None} for t in targets]  # same keys
-        rows += [{**base, **t, "kind": "digest_item", "status": HELD, "day": day} for t in digested or []]
-        if rows:
-            conn.execute(alert_outbox.insert(), rows)
-        return len(rows)
+            for p, c, status, at in self.conn.execute(q):
+                found[(p, c)] = (status, utc(at))
+        return found
 
-    def _erring_since(self, conn: sa.Connection, table: str, partition: str, check: str) -> dt.datetime | None:
-        """When the check started erring, if its newest state on another partition is ERROR: a check
-        that errs on each day's new partition has been erring since the first of those days."""
+    def snoozed(self, now: dt.datetime) -> set[str | None]:
+        """Checks of the table snoozed at `now`; None in the set: the whole table."""
+        sn = alert_snoozes.c
+        q = sa.select(sn.check_key).where(sn.table_name == self.table, sn.until > now, sn.ended_at.is_(None))
+        return {r[0] for r in self.conn.execute(q)}
+
+    def newest_elsewhere(self, partition: str, check: str) -> AlertState | None:
+        """The check's newest alert state on another partition of the table."""
         st = alert_states.c
         q = (
-            sa.select(st.state, st.since)
-            .where(st.table_name == table, st.check_key == check, st.partition_value != partition)
+            sa.select(alert_states)
+            .where(st.table_name == self.table, st.check_key == check, st.partition_value != partition)
             .order_by(st.updated_at.desc(), st.id.desc())
             .limit(1)
         )
-        row = conn.execute(q).first()
-        return utc(row.since) if row is not None and row.state == "error" else None
+        r = self.conn.execute(q).first()
+        return _state(r) if r is not None else None
 
-    def _snoozed_checks(self, conn: sa.Connection, table: str, now: dt.datetime) -> set[str | None]:
-        """Checks of `table` snoozed at `now`; None in the set: the whole table."""
-        sn = alert_snoozes.c
-        q = sa.select(sn.check_key).where(sn.table_name == table, sn.until > now, sn.ended_at.is_(None))
-        return {r[0] for r in conn.execute(q)}
+    def write_states(self, states: Iterable[AlertState], now: dt.datetime) -> None:
+        """Insert or update these alert states."""
+        st = alert_states.c
+        for s in states:
+            values = {"state": s.state, "since": s.since, "announced": s.announced, "announced_at": s.announced_at}
+            updated = self.conn.execute(
+                alert_states.update()
+                .where(st.table_name == self.table, st.partition_value == s.partition_value)
+                .where(st.check_key == s.check_key)
+                .values(**values, updated_at=now)
+            )
+            if updated.rowcount == 0:
+                key = {"table_name": self.table, "partition_value": s.partition_value, "check_key": s.check_key}
+                self.conn.execute(alert_states.insert().values(**key, **values, updated_at=now))
 
-    # -- snoozes ------------------------------------------------------------------------------------
-    def snooze(
+    def queue(
+        self,
+        run_id: int,
+        payload: str,
+        targets: Sequence[Mapping[str, str]],
+        digested: Sequence[Mapping[str, str]],
+        now: dt.datetime,
+    ) -> int:
+        """One outbox row per target (pending) and one digest item per digested target (held for
+        the day's digest), all with this payload; returns how many."""
+        base = {"run_id": run_id, "table_name": self.table, "payload": payload, "attempts": 0, "created_at": now}
+        day = now.date().isoformat()
+        rows = [{**base, **t, "kind": "alert", "status": PENDING.value, "day": None} for t in targets]
+        rows += [{**base, **t, "kind": "digest_item", "status": HELD.value, "day": day} for t in digested]
+        if rows:
+            self.conn.execute(alert_outbox.insert(), rows)
+        return len(rows)
+
+
+def _state(r: Any) -> AlertState:
+    at = utc(r.announced_at) if r.announced_at else None
+    return AlertState(r.partition_value, r.check_key, r.state, utc(r.since), r.announced, at)
+
+
+class Snoozes:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def add(
         self,
         table: str,
         until: dt.datetime,
@@ -178,9 +142,8 @@ class AlertTables:
         A later snooze of the same table and check replaces an active one."""
         if until.tzinfo is None:
             raise ValueError("a snooze ends at an aware time (with a time zone)")
-        self.migrate()
         now = utc(now or utcnow())
-        with self.engine.begin() as conn:
+        with self.db.begin() as conn:
             self._end_snoozes(conn, table, check, by, now)
             new_id = conn.execute(
                 alert_snoozes.insert().values(
@@ -194,13 +157,10 @@ class AlertTables:
             ).inserted_primary_key[0]  # type: ignore[index]
         return int(new_id)
 
-    def unsnooze(
-        self, table: str, check: str | None = None, by: str | None = None, now: dt.datetime | None = None
-    ) -> int:
+    def end(self, table: str, check: str | None = None, by: str | None = None, now: dt.datetime | None = None) -> int:
         """End the active snoozes of `table` (with `check`: only that check's); returns how many ended."""
-        self.migrate()
         now = utc(now or utcnow())
-        with self.engine.begin() as conn:
+        with self.db.begin() as conn:
             return self._end_snoozes(conn, table, check, by, now)
 
     @staticmethod
@@ -218,45 +178,36 @@ class AlertTables:
         )
         return int(result.rowcount)
 
-    def active_snoozes(self, table: str | None = None, now: dt.datetime | None = None) -> list[dict[str, Any]]:
-        """Snoozes in force at `now` (default: now), soonest ending first: dicts with id, table,
-        check (None: the whole table), until, reason, created_by, created_at (aware UTC times)."""
-        self.migrate()
+    def active(self, table: str | None = None, now: dt.datetime | None = None) -> list[SnoozeRecord]:
+        """Snoozes in force at `now` (default: now), soonest ending first."""
         now = utc(now or utcnow())
         sn = alert_snoozes.c
         q = sa.select(alert_snoozes).where(sn.until > now, sn.ended_at.is_(None)).order_by(sn.until, sn.id)
         if table is not None:
             q = q.where(sn.table_name == table)
-        with self.engine.connect() as conn:
-            return [
-                {
-                    "id": r.id,
-                    "table": r.table_name,
-                    "check": r.check_key,
-                    "until": utc(r.until),
-                    "reason": r.reason,
-                    "created_by": r.created_by,
-                    "created_at": utc(r.created_at),
-                }
-                for r in conn.execute(q)
-            ]
+        with self.db.connect() as conn:
+            return [record(SnoozeRecord, r._mapping, table=r.table_name, check=r.check_key) for r in conn.execute(q)]
 
-    # -- the outbox ---------------------------------------------------------------------------------
-    def outbox(self, status: str | None = None, table: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+
+class Outbox:
+    """The alerts to deliver: claimed, sent, deferred, released, cancelled; digests formed."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def rows(self, status: str | None = None, table: str | None = None, limit: int = 100) -> list[OutboxRecord]:
         """Outbox rows, newest first (all columns; `payload` is JSON text)."""
-        self.migrate()
         ob = alert_outbox.c
         q = sa.select(alert_outbox).order_by(ob.id.desc()).limit(limit)
         if status is not None:
             q = q.where(ob.status == status)
         if table is not None:
             q = q.where(ob.table_name == table)
-        with self.engine.connect() as conn:
-            return [dict(r._mapping) for r in conn.execute(q)]
+        with self.db.connect() as conn:
+            return [record(OutboxRecord, r._mapping) for r in conn.execute(q)]
 
-    def due_alerts(self, now: dt.datetime, limit: int = 500) -> list[dict[str, Any]]:
+    def due(self, now: dt.datetime, limit: int = 500) -> list[OutboxRecord]:
         """Pending rows whose next attempt is due, oldest first."""
-        self.migrate()
         ob = alert_outbox.c
         q = (
             sa.select(alert_outbox)
@@ -264,21 +215,21 @@ class AlertTables:
             .order_by(ob.id)
             .limit(limit)
         )
-        with self.engine.connect() as conn:
-            return [dict(r._mapping) for r in conn.execute(q)]
+        with self.db.connect() as conn:
+            return [record(OutboxRecord, r._mapping) for r in conn.execute(q)]
 
-    def next_alert_due(self) -> dt.datetime | None:
+    def next_due(self) -> dt.datetime | None:
         """When the earliest pending row is due (None: nothing pending)."""
         ob = alert_outbox.c
-        with self.engine.connect() as conn:
+        with self.db.connect() as conn:
             at = conn.execute(sa.select(sa.func.min(ob.next_attempt_at)).where(ob.status == PENDING)).scalar()
         return utc(at) if at is not None else None
 
-    def claim_alert(self, alert_id: int, sender: str, now: dt.datetime) -> bool:
+    def claim(self, alert_id: int, sender: str, now: dt.datetime) -> bool:
         """Take a pending row for `sender`; False when another sender took it first. One UPDATE whose
         WHERE re-checks the status: of two concurrent senders exactly one changes the row."""
         ob = alert_outbox.c
-        with self.engine.begin() as conn:
+        with self.db.begin() as conn:
             result = conn.execute(
                 alert_outbox.update()
                 .where(ob.id == alert_id, ob.status == PENDING)
@@ -286,11 +237,11 @@ class AlertTables:
             )
         return result.rowcount == 1
 
-    def mark_alert_sent(self, alert_id: int, sender: str, now: dt.datetime, note: str | None = None) -> bool:
+    def mark_sent(self, alert_id: int, sender: str, now: dt.datetime, note: str | None = None) -> bool:
         """Record the delivery of a claimed row (with `note`: what went partly wrong, e.g. a refused
         recipient); False if the claim was lost meanwhile."""
         ob = alert_outbox.c
-        with self.engine.begin() as conn:
+        with self.db.begin() as conn:
             result = conn.execute(
                 alert_outbox.update()
                 .where(ob.id == alert_id, ob.status == SENDING, ob.claimed_by == sender)
@@ -298,11 +249,11 @@ class AlertTables:
             )
         return result.rowcount == 1
 
-    def defer_alert(self, alert_id: int, until: dt.datetime, why: str) -> None:
+    def defer(self, alert_id: int, until: dt.datetime, why: str) -> None:
         """Put off a pending row whose endpoint just failed for another row: it is tried with the
         endpoint's next attempt, without counting as an attempt of its own."""
         ob = alert_outbox.c
-        with self.engine.begin() as conn:
+        with self.db.begin() as conn:
             conn.execute(
                 alert_outbox.update()
                 .where(
@@ -313,25 +264,24 @@ class AlertTables:
                 .values(next_attempt_at=utc(until), last_error=why)
             )
 
-    def release_alert(self, alert_id: int, sender: str, error: str, retry_at: dt.datetime) -> None:
+    def release(self, alert_id: int, sender: str, error: str, retry_at: dt.datetime) -> None:
         """A claimed row could not be delivered: pending again, next tried at `retry_at`."""
         ob = alert_outbox.c
-        with self.engine.begin() as conn:
+        with self.db.begin() as conn:
             conn.execute(
                 alert_outbox.update()
                 .where(ob.id == alert_id, ob.status == SENDING, ob.claimed_by == sender)
                 .values(status=PENDING, claimed_by=None, claimed_at=None, last_error=error, next_attempt_at=retry_at)
             )
 
-    def reclaim_alerts(self, now: dt.datetime, lease_s: float, dead: Callable[[str], bool]) -> int:
+    def reclaim(self, now: dt.datetime, lease_s: float, dead: Callable[[str], bool]) -> int:
         """Rows left claimed by a sender that died (`dead(claimed_by)`) or whose claim is older than
         `lease_s` go back to pending. Whether such a row was delivered before its sender died is
         unknown, so it is sent again: the one duplicate Quinto allows."""
-        self.migrate()
         ob = alert_outbox.c
         stale_before = utc(now) - dt.timedelta(seconds=lease_s)
         reclaimed = 0
-        with self.engine.begin() as conn:
+        with self.db.begin() as conn:
             rows = conn.execute(sa.select(ob.id, ob.claimed_by, ob.claimed_at).where(ob.status == SENDING)).all()
             for alert_id, by, at in rows:
                 if (at is not None and utc(at) < stale_before) or dead(str(by or "")):
@@ -349,13 +299,12 @@ class AlertTables:
                     reclaimed += result.rowcount
         return reclaimed
 
-    def cancel_alerts(self, ids: Sequence[int], by: str | None = None, now: dt.datetime | None = None) -> int:
+    def cancel(self, ids: Sequence[int], by: str | None = None, now: dt.datetime | None = None) -> int:
         """Give up on undelivered rows (e.g. for a channel that no longer exists): they are kept,
         marked cancelled, and never sent. Rows being sent or already sent are left alone."""
-        self.migrate()
         ob = alert_outbox.c
         when = utc(now or utcnow())
-        with self.engine.begin() as conn:
+        with self.db.begin() as conn:
             result = conn.execute(
                 alert_outbox.update()
                 .where(ob.id.in_(list(ids)), ob.status.in_([PENDING, HELD]))
@@ -367,10 +316,9 @@ class AlertTables:
         """Turn the held digest items of days before `now`'s UTC day into one pending digest per
         (channel, target, day). Each digest is formed in one transaction that moves its items from
         held to digested, so concurrent senders cannot form the same digest twice."""
-        self.migrate()
         ob = alert_outbox.c
         today = utc(now).date().isoformat()
-        with self.engine.connect() as conn:
+        with self.db.connect() as conn:
             items = conn.execute(
                 sa.select(ob.id, ob.channel, ob.target, ob.day, ob.payload)
                 .where(ob.status == HELD, ob.day < today)
@@ -384,7 +332,7 @@ class AlertTables:
             ids = [i for i, _ in members]
             payload = json.dumps({"day": day, "items": [json.loads(p) for _, p in members]})
             try:
-                with self.engine.begin() as conn:
+                with self.db.begin() as conn:
                     formed += self._form_digest(conn, channel, target, day, ids, payload, now)
             except _Raced:
                 continue  # another sender formed it meanwhile; this transaction was rolled back

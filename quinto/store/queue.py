@@ -23,12 +23,13 @@ import sqlalchemy as sa
 from quinto.errors import StoreError
 from quinto.results import exit_code_of, jsonable, verdict_of
 from quinto.store.common import aware, chunks, utcnow
+from quinto.store.records import RunStatus
 from quinto.store.schema import outcomes, runs, scheduler_problems, scheduler_state
 
-QUEUED = "QUEUED"
-RUNNING = "RUNNING"
+QUEUED = RunStatus.QUEUED
+RUNNING = RunStatus.RUNNING
 PENDING = (QUEUED, RUNNING)
-DONE = ("LEARNING", "PASS", "WARN", "FAIL", "ERROR")
+DONE = tuple(s for s in RunStatus if s not in PENDING)
 
 
 class ClaimLost(StoreError):
@@ -245,7 +246,7 @@ class QueueMixin:
                 runs.update()
                 .where(*where)
                 .values(
-                    status="ERROR",
+                    status=RunStatus.ERROR.value,
                     error=error,
                     exit_code=exit_code,
                     finished_at=now or utcnow(),

@@ -17,10 +17,11 @@ from typing import Any, ClassVar
 from quinto.alerts.channels.base import Channel, Delivery, Outgoing, expand, http_url, post
 from quinto.alerts.render import detail, label, partition_url
 from quinto.alerts.state import RECOVERED
+from quinto.evaluate import Status
 from quinto.settings import Setting
 
 EVENTS_URL = "https://events.pagerduty.com/v2/enqueue"
-SEVERITY = {"FAIL": "error", "WARN": "warning", "ERROR": "error"}
+SEVERITY: dict[str, str] = {Status.FAIL: "error", Status.WARN: "warning", Status.ERROR: "error"}
 MAX_KEY = 255  # PagerDuty's limit on a dedup key
 MAX_SUMMARY = 1024
 
