@@ -36,6 +36,7 @@ from quinto.plan import (
     validate_partition,
 )
 from quinto.results import MetricValue, Outcome, Run, jsonable, verdict_of
+from quinto.settings import Settings
 from quinto.spec import Project, TableSpec
 from quinto.store import Store
 
@@ -92,8 +93,9 @@ class Auditor(Executor, Judge):
     ) -> None:
         self.project, self.spec, self.connector, self.store = project, spec, connector, store
         self.now = now or dt.datetime.now(dt.UTC)
-        self.sample_rows = int(project.settings.get("sample_rows", 20))
-        self.chunk = max(1, int(project.settings.get("partitions_per_scan", 31)))
+        settings = Settings.of(project.settings)
+        self.sample_rows = settings.sample_rows
+        self.chunk = max(1, settings.partitions_per_scan)
         self.fps = {c.key: fingerprint(c) for c in spec.checks}
         self.part_col = PartitionColumn(spec.partition, spec.partition_type) if spec.partition else None
         self.order = partition_order(spec.partition_type)
