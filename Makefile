@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: install demo test engines engines-stop lint bench clean
+.PHONY: install demo test engines engines-stop lint bench image clean
 
 install: $(VENV)/.installed
 
@@ -38,6 +38,11 @@ engines-stop:
 	-scripts/engines/presto.sh stop
 	-scripts/engines/trino.sh stop
 	-scripts/engines/spark-thrift.sh stop
+
+# The container image (deploy/Containerfile) on a Debian bookworm base made by mmdebstrap (cached in
+# ~/.cache/quinto), built with buildah and smoke-tested inside: demo, validate, scheduler, web pages.
+image:
+	scripts/image.sh
 
 lint: install
 	$(BIN)/ruff check quinto web tests bench

@@ -205,6 +205,41 @@ def _training(points: Sequence[Point], model: Model, day: dt.date | None) -> lis
     return recent
 
 
+def _regressors(
+    train: Sequence[Point],
+    days: Sequence[dt.date | None],
+    day: dt.date | None,
+    model: Model,
+    times: tuple[list[float], float, float],
+) -> list[tuple[str, list[float], float]] | Learning:
+    """The model's terms besides the level: (name, value per point, value for the new partition);
+    `day` is None unless every partition is a day. Learning when the weekly pattern cannot be told."""
+    ts, t0, span = times
+    n = len(train)
+    columns: list[tuple[str, list[float], float]] = []
+    # a step per regime start inside the window (the level after an accepted change)
+    starts = [i for i, p in enumerate(train) if p.starts_regime() and i > 0]
+    for i in starts:
+        columns.append(("regime", [1.0 if j >= i else 0.0 for j in range(n)], 1.0))
+    if day is not None and model.weekday and (n >= 14 or model.weekday_required):
+        present = sorted({d.weekday() for d in days if d is not None})
+        if day.weekday() not in present:
+            if model.weekday_required:
+                return Learning(f"learning: no earlier {day.strftime('%A')} yet", n, model.min_history)
+        else:
+            for wd in present[1:]:
+                col = [1.0 if d is not None and d.weekday() == wd else 0.0 for d in days]
+                columns.append(("weekday", col, 1.0 if day.weekday() == wd else 0.0))
+    if day is not None and model.month_day:
+        col = [1.0 if d is not None and d.day == day.day else 0.0 for d in days]
+        if any(col):
+            columns.append(("month_day", col, 1.0))
+    # the trend is fitted only with enough history to tell it from noise
+    if n >= 10:
+        columns.append(("trend", [(t - ts[-1]) / span for t in ts], (t0 - ts[-1]) / span))
+    return columns
+
+
 def fit(points: Sequence[Point], partition: str, model: Model) -> Fit | Learning:
     """The expected value and passing band of `partition`, from earlier `points` (oldest first).
     A NaN or infinite value teaches nothing (it would turn every band into NaN)."""
@@ -226,29 +261,9 @@ def fit(points: Sequence[Point], partition: str, model: Model) -> Fit | Learning
     else:
         ts, t0 = [float(i) for i in range(n)], float(n)
     span = (ts[-1] - ts[0]) or 1.0
-    columns: list[tuple[str, list[float], float]] = []  # name, values per point, value for the new one
-    # a step per regime start inside the window (the level after an accepted change)
-    starts = [i for i, p in enumerate(train) if p.starts_regime() and i > 0]
-    for i in starts:
-        columns.append(("regime", [1.0 if j >= i else 0.0 for j in range(n)], 1.0))
-    if dated and model.weekday and (n >= 14 or model.weekday_required):
-        assert day is not None
-        present = sorted({d.weekday() for d in days if d is not None})
-        if day.weekday() not in present:
-            if model.weekday_required:
-                return Learning(f"learning: no earlier {day.strftime('%A')} yet", n, model.min_history)
-        else:
-            for wd in present[1:]:
-                col = [1.0 if d is not None and d.weekday() == wd else 0.0 for d in days]
-                columns.append(("weekday", col, 1.0 if day.weekday() == wd else 0.0))
-    if dated and model.month_day:
-        assert day is not None
-        col = [1.0 if d is not None and d.day == day.day else 0.0 for d in days]
-        if any(col):
-            columns.append(("month_day", col, 1.0))
-    # the trend is fitted only with enough history to tell it from noise
-    if n >= 10:
-        columns.append(("trend", [(t - ts[-1]) / span for t in ts], (t0 - ts[-1]) / span))
+    columns = _regressors(train, days, day if dated else None, model, (ts, t0, span))
+    if isinstance(columns, Learning):
+        return columns
     x = [[1.0] + [c[1][i] for c in columns] for i in range(n)]
     x0 = [1.0] + [c[2] for c in columns]
     names = ["level", *(c[0] for c in columns)]

@@ -6,22 +6,24 @@ Identifiers are sqlglot nodes (quoted per dialect); every user value is a named 
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlglot
 from sqlglot import exp
 from sqlglot.dialects.dialect import Dialect as SqlglotDialect
 
-from quinto.checks import Aggregate
 from quinto.dialect import Dialect
 from quinto.errors import Problem, SpecError
 
+if TYPE_CHECKING:  # an aggregate writes its own SQL (quinto.checks); the compiler only assembles
+    from quinto.checks.base import Aggregate
+
 PARTITION_ALIAS = "quinto_partition"
-_SEPARATOR = "\x1f"
 
 
 @cache
@@ -52,7 +54,7 @@ class Compiled:
     grouped: bool = False
 
 
-class _Binder:
+class Binder:
     def __init__(self) -> None:
         self.params: dict[str, Any] = {}
 
@@ -82,19 +84,19 @@ def table_node(table: str, alias: str | None = None) -> exp.Table:
     return node
 
 
-def _count_when(cond: exp.Expr) -> exp.Expr:
+def count_when(cond: exp.Expr) -> exp.Expr:
     return exp.Count(this=exp.Case(ifs=[exp.If(this=cond, true=exp.Literal.number(1))]))
 
 
-def _all_not_null(cols: Sequence[str], table: str | None = None) -> exp.Expr:
+def all_not_null(cols: Sequence[str], table: str | None = None) -> exp.Expr:
     return exp.and_(*[exp.Not(this=exp.Is(this=col(c, table), expression=exp.Null())) for c in cols])
 
 
-def _as_text(node: exp.Expr) -> exp.Expr:
+def as_text(node: exp.Expr) -> exp.Expr:
     return exp.Cast(this=node, to=exp.DataType.build("varchar"))
 
 
-def _value_binds(values: Sequence[Any], b: _Binder, dialect: Dialect) -> list[exp.Expr]:
+def value_binds(values: Sequence[Any], b: Binder, dialect: Dialect) -> list[exp.Expr]:
     """A list of user values to compare with a column; bound as text where the engine casts text to
     the column's type, so the YAML's guess (200 is a number) does not decide the comparison."""
     if dialect.TEXT_PARAMETERS_COERCE:
@@ -102,93 +104,7 @@ def _value_binds(values: Sequence[Any], b: _Binder, dialect: Dialect) -> list[ex
     return [b.bind(v) for v in values]
 
 
-def missing_predicate(agg: Aggregate, b: _Binder, dialect: Dialect, table: str | None = None) -> exp.Expr:
-    c = col(agg.columns[0], table)
-    pred: exp.Expr = exp.Is(this=c, expression=exp.Null())
-    values = agg.param("missing_values")
-    if values:
-        pred = exp.or_(pred, exp.In(this=c, expressions=_value_binds(values, b, dialect)))
-    return exp.Paren(this=pred)
-
-
-def invalid_predicate(agg: Aggregate, b: _Binder, dialect: Dialect, table: str | None = None) -> exp.Expr:
-    c = col(agg.columns[0], table)
-    rules: list[exp.Expr] = []
-    for name, value in agg.params:
-        if name == "valid_values":
-            rules.append(exp.In(this=c, expressions=_value_binds(value, b, dialect)))
-        elif name == "valid_regex":
-            if not dialect.HAS_REGEX:
-                raise SpecError(
-                    [Problem(None, f"{dialect.ENGINE} has no regular expressions; valid_regex cannot run there")]
-                )
-            rules.append(exp.RegexpLike(this=_as_text(c), expression=b.bind(value)))
-        elif name == "valid_min":
-            rules.append(exp.GTE(this=c, expression=b.bind(value)))
-        elif name == "valid_max":
-            rules.append(exp.LTE(this=c, expression=b.bind(value)))
-        elif name == "valid_length":
-            rules.append(exp.EQ(this=exp.Length(this=_as_text(c)), expression=b.bind(value)))
-        elif name == "valid_min_length":
-            rules.append(exp.GTE(this=exp.Length(this=_as_text(c)), expression=b.bind(value)))
-        elif name == "valid_max_length":
-            rules.append(exp.LTE(this=exp.Length(this=_as_text(c)), expression=b.bind(value)))
-    valid = exp.and_(*rules)
-    return exp.and_(exp.Not(this=exp.Is(this=c, expression=exp.Null())), exp.Not(this=exp.Paren(this=valid)))
-
-
-def _distinct_rows(cols: Sequence[str], dialect: Dialect) -> exp.Expr:
-    if len(cols) == 1:
-        return exp.Count(this=exp.Distinct(expressions=[col(cols[0])]))
-    if dialect.DISTINCT_TUPLES == "args":
-        return exp.Count(this=exp.Distinct(expressions=[col(c) for c in cols]))
-    if dialect.DISTINCT_TUPLES == "tuple":
-        key: exp.Expr = exp.Tuple(expressions=[col(c) for c in cols])
-    else:
-        parts: list[exp.Expr] = []
-        for i, c in enumerate(cols):
-            if i:
-                parts.append(exp.Literal.string(_SEPARATOR))
-            parts.append(_as_text(col(c)))
-        key = parts[0]
-        for p in parts[1:]:
-            key = exp.DPipe(this=key, expression=p)
-    return exp.Count(this=exp.Distinct(expressions=[exp.Case(ifs=[exp.If(this=_all_not_null(cols), true=key)])]))
-
-
-def aggregate_sql(agg: Aggregate, b: _Binder, dialect: Dialect) -> exp.Expr:
-    k = agg.kind
-    if k == "row_count":
-        return exp.Count(this=exp.Star())
-    if k == "null_count":
-        return _count_when(missing_predicate(agg, b, dialect))
-    if k == "nonnull_rows":
-        return exp.Count(this=col(agg.columns[0])) if len(agg.columns) == 1 else _count_when(_all_not_null(agg.columns))
-    if k == "distinct_rows":
-        if agg.param("approx") and len(agg.columns) == 1:
-            return _template(dialect, "APPROX_DISTINCT", col=col(agg.columns[0]))
-        return _distinct_rows(agg.columns, dialect)
-    if k == "invalid_count":
-        return _count_when(invalid_predicate(agg, b, dialect))
-    simple = {
-        "min": exp.Min,
-        "max": exp.Max,
-        "avg": exp.Avg,
-        "sum": exp.Sum,
-        "stddev": exp.StddevSamp,
-        "max_time": exp.Max,
-    }
-    if k in simple:
-        return simple[k](this=col(agg.columns[0]))
-    if k == "percentile":
-        quirk = "APPROX_PERCENTILE" if agg.param("approx") else "PERCENTILE"
-        return _template(dialect, quirk, col=col(agg.columns[0]), p=exp.Literal.number(agg.param("p")))
-    if k == "expression":
-        return parse_expression(agg.param("sql"), dialect)
-    raise ValueError(f"unknown aggregate {k}")
-
-
-def _template(dialect: Dialect, quirk: str, **nodes: exp.Expr) -> exp.Expr:
+def template(dialect: Dialect, quirk: str, **nodes: exp.Expr) -> exp.Expr:
     """An engine's aggregate template (a dialect attribute) with `:name` replaced by SQL nodes."""
     template = getattr(dialect, quirk)
     if template is None:
@@ -210,7 +126,7 @@ def parse_expression(sql: str, dialect: Dialect) -> exp.Expr:
         raise SpecError([Problem(None, f"metric '{sql}' is not valid SQL: {str(exc).splitlines()[0]}")]) from None
 
 
-def _render(tree: exp.Expr, dialect: Dialect, b: _Binder) -> str:
+def render(tree: exp.Expr, dialect: Dialect, b: Binder) -> str:
     return protect_colons(tree.sql(dialect=bind_dialect(dialect.SQLGLOT)), list(b.params))
 
 
@@ -224,11 +140,25 @@ class PartitionColumn:
     type: str = "string"  # string, date, timestamp, integer
 
 
+def canonical(value: Any) -> Any:
+    """A partition value as something comparable whatever its spelling: dates and times as objects
+    (`2026-11-27 05:00:00` and `2026-11-27T05:00:00` are one partition), anything else as text."""
+    if isinstance(value, dt.datetime):
+        return value.replace(tzinfo=None)
+    if isinstance(value, dt.date):  # a day is its midnight, so DATE and TIMESTAMP partitions meet
+        return dt.datetime(value.year, value.month, value.day)
+    text = str(value)
+    try:
+        return canonical(dt.date.fromisoformat(text)) if len(text) == 10 else dt.datetime.fromisoformat(text)
+    except ValueError:
+        return text
+
+
 _PARTITION_TYPES = {"date": "DATE", "timestamp": "TIMESTAMP", "integer": "BIGINT"}
 
 
 def partition_filter(
-    b: _Binder, column: PartitionColumn | None, partitions: Sequence[str], table: str | None = None
+    b: Binder, column: PartitionColumn | None, partitions: Sequence[str], table: str | None = None
 ) -> exp.Expr | None:
     """`column = :p` (one partition) or `column IN (:p0, :p1, ...)`: a plain comparison of the
     partition column itself, so engines prune partitions."""
@@ -253,7 +183,7 @@ def compile_scan(
     aggregates: Sequence[Aggregate],
 ) -> Compiled:
     """ONE statement computing every aggregate; grouped by partition when several are audited."""
-    b = _Binder()
+    b = Binder()
     unique: dict[str, Aggregate] = {a.key: a for a in aggregates}
     aliases: dict[str, str] = {}
     grouped = partition_column is not None and len(partitions) > 1
@@ -265,13 +195,13 @@ def compile_scan(
     for i, (key, agg) in enumerate(unique.items()):
         alias = f"m{i}"
         aliases[alias] = key
-        if dialect.DISTINCT_BY_GROUPING and agg.kind == "distinct_rows" and not agg.param("approx"):
+        if dialect.DISTINCT_BY_GROUPING and agg.distinct_columns() is not None:
             hashed[alias] = agg
             continue
-        selects.append(exp.alias_(aggregate_sql(agg, b, dialect), alias, quoted=True))
+        selects.append(exp.alias_(agg.sql(b, dialect), alias, quoted=True))
     if not hashed:
         query = _scan_query(selects, table, b, partition_column, partitions, grouped)
-        return Compiled(_render(query, dialect, b), b.params, aliases, grouped)
+        return Compiled(render(query, dialect, b), b.params, aliases, grouped)
     # the scan without the distinct counts, then one hashed GROUP BY per distinct count, joined by
     # partition: still one statement, and no sort of every key
     if len(selects) == int(grouped):
@@ -297,13 +227,14 @@ def compile_scan(
     query = exp.select(*outer).from_(sources[0])
     for alias, agg in hashed.items():
         name = f"d_{alias}"
-        keys = [col(c) for c in agg.columns]
+        columns = agg.distinct_columns() or ()
+        keys = [col(c) for c in columns]
         part = [col(partition_column.name)] if grouped and partition_column is not None else []
-        inner = exp.select(*part, *keys).from_(table_node(table)).where(_all_not_null(agg.columns))
+        inner = exp.select(*part, *keys).from_(table_node(table)).where(all_not_null(columns))
         where = partition_filter(b, partition_column, partitions)
         if where is not None:
             inner = inner.where(where)
-        inner = inner.group_by(*part, *[col(c) for c in agg.columns])
+        inner = inner.group_by(*part, *[col(c) for c in columns])
         counted = exp.select(*[exp.alias_(p.copy(), PARTITION_ALIAS, quoted=True) for p in part])
         counted = counted.select(exp.alias_(exp.Count(this=exp.Star()), "n", quoted=True))
         counted = counted.from_(exp.Subquery(this=inner, alias=exp.TableAlias(this=ident("g"))))
@@ -315,7 +246,7 @@ def compile_scan(
             query = query.join(derived, on=on, join_type="left")
         else:
             query = query.join(derived, join_type="cross")
-    return Compiled(_render(query, dialect, b), b.params, aliases, grouped)
+    return Compiled(render(query, dialect, b), b.params, aliases, grouped)
 
 
 def compile_probe(
@@ -327,14 +258,14 @@ def compile_probe(
 ) -> Compiled:
     """The scan's aggregates over no rows (`WHERE <partition filter> AND 1 = 0`): the engine parses,
     resolves and type-checks them without reading data, so what it cannot compile is found cheaply."""
-    b = _Binder()
+    b = Binder()
     selects: list[exp.Expr] = [
-        exp.alias_(aggregate_sql(a, b, dialect), f"m{i}", quoted=True) for i, a in enumerate(aggregates)
+        exp.alias_(a.sql(b, dialect), f"m{i}", quoted=True) for i, a in enumerate(aggregates)
     ] or [exp.alias_(exp.Count(this=exp.Star()), "m0", quoted=True)]
     never = exp.EQ(this=exp.Literal.number(1), expression=exp.Literal.number(0))
     where = partition_filter(b, partition_column, partitions)
     query = exp.select(*selects).from_(table_node(table)).where(exp.and_(where, never) if where is not None else never)
-    return Compiled(_render(query, dialect, b), b.params, {f"m{i}": a.key for i, a in enumerate(aggregates)})
+    return Compiled(render(query, dialect, b), b.params, {f"m{i}": a.key for i, a in enumerate(aggregates)})
 
 
 def compile_sql_probe(sql: str) -> Compiled:
@@ -346,7 +277,7 @@ def compile_sql_probe(sql: str) -> Compiled:
 def _scan_query(
     selects: list[exp.Expr],
     table: str,
-    b: _Binder,
+    b: Binder,
     partition_column: PartitionColumn | None,
     partitions: Sequence[str],
     grouped: bool,
@@ -368,105 +299,11 @@ def compile_samples(
     agg: Aggregate,
     limit: int,
 ) -> Compiled:
-    """A capped query returning rows that fail a row-level check."""
-    b = _Binder()
+    """A capped query returning rows that fail a row-level check (the aggregate's measure writes it)."""
+    b = Binder()
     where = partition_filter(b, partition_column, [partition], "t")
-    if agg.kind == "duplicate_keys":
-        cols = list(agg.columns)
-        inner_where = exp.and_(
-            *[w for w in (partition_filter(b, partition_column, [partition]), _all_not_null(cols)) if w is not None]
-        )
-        dup = (
-            exp.select(*[col(c) for c in cols])
-            .from_(table_node(table))
-            .where(inner_where)
-            .group_by(*[col(c) for c in cols])
-            .having(exp.GT(this=exp.Count(this=exp.Star()), expression=exp.Literal.number(1)))
-            .limit(limit)
-        )
-        on = exp.and_(*[exp.EQ(this=col(c, "t"), expression=col(c, "d")) for c in cols])
-        query = (
-            exp.select(exp.Column(this=exp.Star(), table=ident("t")))
-            .from_(table_node(table, "t"))
-            .join(exp.Subquery(this=dup, alias=exp.TableAlias(this=ident("d"))), on=on)
-        )
-        if where is not None:
-            query = query.where(where)
-        query = query.order_by(*[col(c, "t") for c in cols]).limit(limit)
-    else:
-        pred = (
-            missing_predicate(agg, b, dialect, "t")
-            if agg.kind == "null_count"
-            else invalid_predicate(agg, b, dialect, "t")
-        )
-        cond = exp.and_(where, pred) if where is not None else pred
-        query = (
-            exp.select(exp.Column(this=exp.Star(), table=ident("t")))
-            .from_(table_node(table, "t"))
-            .where(cond)
-            .limit(limit)
-        )
-    return Compiled(_render(query, dialect, b), b.params)
-
-
-def _reference_parts(
-    b: _Binder,
-    table: str,
-    partition_column: PartitionColumn | None,
-    partitions: Sequence[str],
-    columns: Sequence[str],
-    ref_table: str,
-    ref_columns: Sequence[str],
-) -> tuple[exp.Select, exp.Expr]:
-    on = exp.and_(
-        *[exp.EQ(this=col(c, "t"), expression=col(r, "r")) for c, r in zip(columns, ref_columns, strict=True)]
-    )
-    conds: list[exp.Expr] = [
-        _all_not_null(columns, "t"),
-        exp.Is(this=col(ref_columns[0], "r"), expression=exp.Null()),
-    ]
-    pf = partition_filter(b, partition_column, partitions, "t")
-    if pf is not None:
-        conds.insert(0, pf)
-    base = exp.select().from_(table_node(table, "t")).join(table_node(ref_table, "r"), on=on, join_type="left")
-    return base, exp.and_(*conds)
-
-
-def compile_reference(
-    dialect: Dialect,
-    table: str,
-    partition_column: PartitionColumn | None,
-    partitions: Sequence[str],
-    columns: Sequence[str],
-    ref_table: str,
-    ref_columns: Sequence[str],
-) -> Compiled:
-    b = _Binder()
-    base, where = _reference_parts(b, table, partition_column, partitions, columns, ref_table, ref_columns)
-    grouped = partition_column is not None and len(partitions) > 1
-    selects: list[exp.Expr] = [exp.alias_(exp.Count(this=exp.Star()), "m0", quoted=True)]
-    if grouped and partition_column is not None:
-        selects.insert(0, exp.alias_(col(partition_column.name, "t"), PARTITION_ALIAS, quoted=True))
-    query = base.select(*selects).where(where)
-    if grouped and partition_column is not None:
-        query = query.group_by(col(partition_column.name, "t"))
-    return Compiled(_render(query, dialect, b), b.params, {"m0": "reference"}, grouped)
-
-
-def compile_reference_samples(
-    dialect: Dialect,
-    table: str,
-    partition_column: PartitionColumn | None,
-    partition: str,
-    columns: Sequence[str],
-    ref_table: str,
-    ref_columns: Sequence[str],
-    limit: int,
-) -> Compiled:
-    b = _Binder()
-    base, where = _reference_parts(b, table, partition_column, [partition], columns, ref_table, ref_columns)
-    query = base.select(exp.Column(this=exp.Star(), table=ident("t"))).where(where).limit(limit)
-    return Compiled(_render(query, dialect, b), b.params)
+    query = agg.measure.samples(agg, b, dialect, table, where, partition_column, partition, limit)
+    return Compiled(render(query, dialect, b), b.params)
 
 
 def compile_custom_sql(sql: str) -> Compiled:
@@ -484,7 +321,7 @@ def compile_partitions(
     ptype: str = "string",
 ) -> Compiled:
     """Distinct partition values within [since, until], newest first, bounded by `limit`."""
-    b = _Binder()
+    b = Binder()
     conds: list[exp.Expr] = [exp.Not(this=exp.Is(this=col(column), expression=exp.Null()))]
     cast = _PARTITION_TYPES.get(ptype)
 
@@ -503,4 +340,4 @@ def compile_partitions(
         .order_by(exp.Ordered(this=col(column), desc=True))
         .limit(limit)
     )
-    return Compiled(_render(query, dialect, b), b.params)
+    return Compiled(render(query, dialect, b), b.params)

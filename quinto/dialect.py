@@ -6,6 +6,7 @@ depends on this module only, never on a connection."""
 
 from __future__ import annotations
 
+import re
 from typing import ClassVar
 
 
@@ -42,3 +43,24 @@ class Dialect:
 
 #: the attributes above; a connection class that sets one of them is told to move it to its dialect
 QUIRKS = frozenset(name for name in vars(Dialect) if name.isupper())
+
+
+#: type families of `schema` checks, each a pattern of the type names engines report
+TYPE_FAMILIES = (
+    ("boolean", r"^bool"),
+    ("integer", r"^(tiny|small|medium|big|huge|u)?int(eger)?(\d+|\b)|^long$|^short$|^byte$|^(big|small)?serial"),
+    ("decimal", r"^decimal|^numeric|^number"),
+    ("float", r"double|float|^real"),
+    ("timestamp", r"timestamp|datetime"),
+    ("date", r"^date$"),
+    ("string", r"char|text|string|^uuid|^enum|^json"),
+)
+
+
+def type_family(type_name: str) -> str:
+    """The family (integer, float, decimal, string, date, timestamp, boolean) of a column type name."""
+    t = type_name.strip().lower()
+    for family, pattern in TYPE_FAMILIES:
+        if re.search(pattern, t):
+            return family
+    return t

@@ -31,13 +31,12 @@ import pytest
 
 from quinto.audit import Auditor
 from quinto.checks import CHECK_TYPES, Aggregate
+from quinto.checks.reference import compile_reference, compile_reference_samples
 from quinto.compile import (
     Compiled,
     PartitionColumn,
     compile_custom_sql,
     compile_partitions,
-    compile_reference,
-    compile_reference_samples,
     compile_samples,
     compile_scan,
 )

@@ -72,7 +72,7 @@ class Setup:
         rows = self.store.runs.recent(1000)
         # a sensor audits a table's new partitions together: one run names them all
         done = [r for r in rows if r.status not in ("QUEUED", "RUNNING")]
-        return sorted((p, r.status) for r in done for p in r.partition_list)
+        return sorted((p, r.status) for r in done for p in json.loads(r.partitions))
 
     def write_checks(self, text: str) -> None:
         path = self.tmp_path / "checks" / "t.yaml"

@@ -102,7 +102,7 @@ def completed(store_url: str, table: str) -> list[tuple[str, str, int]]:
         rows = store.runs.recent(1000, table)
         done = [r for r in rows if r.status not in ("QUEUED", "RUNNING")]
         # a sensor audits a table's new partitions together: one run names them all
-        return sorted((p, r.status, r.id) for r in done for p in r.partition_list)
+        return sorted((p, r.status, r.id) for r in done for p in json.loads(r.partitions))
     finally:
         store.close()
 

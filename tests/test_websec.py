@@ -284,7 +284,7 @@ def test_a_webhook_url_with_a_bad_character_is_never_printed(
     listed = run_quinto(["alerts", "list"], tmp_path, env)
     scheduler = run_quinto(["scheduler", "--once"], tmp_path, {**env, "STORE_URL": f"sqlite:///{tmp_path / 'copy.db'}"})
     store = Store(store_url)
-    errors = [r["last_error"] for r in store.outbox()]
+    errors = [r.last_error for r in store.outbox.rows()]
     store.close()
     assert sent.returncode == 3 and "not a valid URL" in sent.stderr, sent.stderr
     assert errors and all(e and "not a valid URL" in e for e in errors)
@@ -301,7 +301,7 @@ def test_in_process_sender_stores_no_secret(tmp_path: Path, monkeypatch: pytest.
     store = open_project_store(project)
     report = send_pending(store, project.settings)
     assert report.failed and all(WEBHOOK_SECRET not in why for _, why in report.failed)
-    assert all(WEBHOOK_SECRET not in (r["last_error"] or "") for r in store.outbox())
+    assert all(WEBHOOK_SECRET not in (r.last_error or "") for r in store.outbox.rows())
     store.close()
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy.engine import make_url
 
-from quinto.engines.base import Connector, Statement, type_family
+from quinto.dialect import type_family
+from quinto.engines.base import Connector, Statement
 from quinto.engines.duckdb import DuckDBConnector
 from quinto.engines.hive import HiveConnector
 from quinto.engines.mysql import MySQLConnector

@@ -23,24 +23,6 @@ from quinto.compile import col, compile_partitions, table_node
 from quinto.dialect import QUIRKS, Dialect
 from quinto.errors import WarehouseError
 
-_FAMILIES = (
-    ("boolean", r"^bool"),
-    ("integer", r"^(tiny|small|medium|big|huge|u)?int(eger)?(\d+|\b)|^long$|^short$|^byte$|^(big|small)?serial"),
-    ("decimal", r"^decimal|^numeric|^number"),
-    ("float", r"double|float|^real"),
-    ("timestamp", r"timestamp|datetime"),
-    ("date", r"^date$"),
-    ("string", r"char|text|string|^uuid|^enum|^json"),
-)
-
-
-def type_family(type_name: str) -> str:
-    t = type_name.strip().lower()
-    for family, pattern in _FAMILIES:
-        if re.search(pattern, t):
-            return family
-    return t
-
 
 class StatementTimeout(Exception):
     """A statement ran past the connector's timeout and was cancelled."""

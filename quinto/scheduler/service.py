@@ -77,7 +77,7 @@ class Scheduler:
         self.due: dict[str, dt.datetime] = {}  # `cron:T` → next firing
         self.recheck: set[str] = set()  # tables whose checks changed: their latest cron partition is re-audited
         self.running: dict[int, tuple[str, Future[None]]] = {}  # run id → (connection, future)
-        self.settled: set[int] = set()  # runs this scheduler completed whose thread is still busy
+        self.settled: set[int] = set()  # runs this scheduler completes (saving or saved) whose thread is still busy
         self._lock = threading.Lock()
         self.stopping = threading.Event()
         workers = self.concurrency * max(1, len(project.connections))
@@ -288,6 +288,8 @@ class Scheduler:
             return
         run.id = rid
         run.alert_policy = policy_for(self.project, spec, trigger)  # state changes alert as after `quinto audit`
+        with self._lock:  # being saved: once committed, a heartbeat no longer holds it, and must not call it lost
+            self.settled.add(rid)
         try:
             recorded = record(self.store, run, self.spool_dir, claimed_by=self.name)
         except ClaimLost:

@@ -1,7 +1,7 @@
 """YAML → frozen dataclasses with source locations. Nothing else in Quinto parses YAML."""
 
 from quinto.spec.checkfile import parse_check_file
-from quinto.spec.model import Anomaly, Check, Column, Project, Reference, TableSpec
+from quinto.spec.model import Anomaly, Check, Column, Project, TableSpec
 from quinto.spec.project import Suite, interpolate, load_project, load_suite
 
 __all__ = [
@@ -9,7 +9,6 @@ __all__ = [
     "Check",
     "Column",
     "Project",
-    "Reference",
     "Suite",
     "TableSpec",
     "interpolate",

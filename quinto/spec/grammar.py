@@ -314,7 +314,7 @@ def parse_check_line(text: str) -> CheckLine:
         p.expect_word("vs")
         change = _change_base(p)
     reference = None
-    if p.is_word("in") and first.text.lower() == "reference":
+    if p.is_word("in"):  # `metric(cols) in table(cols)`: the check type says whether it takes one
         p.take()
         parts = [p.take()]
         while p.peek() is not None and p.peek().text == ".":  # type: ignore[union-attr]

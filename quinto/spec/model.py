@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from quinto.checks import CHECK_TYPES, Params
 from quinto.errors import Location
 from quinto.spec.grammar import ChangeBase, Condition
 
@@ -43,12 +44,6 @@ class Anomaly:
 
 
 @dataclass(frozen=True)
-class Reference:
-    table: str
-    columns: tuple[Column, ...]
-
-
-@dataclass(frozen=True)
 class Check:
     key: str  # identity of the check within its table; results are keyed by it
     type: str  # a name in quinto.checks.CHECK_TYPES
@@ -60,27 +55,25 @@ class Check:
     severity: str = "fail"  # what a broken `condition` means: "fail" or "warn"
     change: ChangeBase | None = None  # the condition applies to the change vs an earlier partition
     anomaly: Anomaly | None = None
-    percentile: float | None = None
-    reference: Reference | None = None
-    metric_sql: str | None = None  # a named custom metric: any SQL aggregate expression
-    sql: str | None = None  # a custom query returning one number, `:partition` bound
     samples: int = 20  # failing rows fetched after a row-level check fails (0: none)
     notify: str | None = "fail"  # the lowest status that alerts: "fail" or "warn"; None: never alerts
-    options: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
-    expression_location: Location | None = None  # where the `metric:` or `sql:` text is written
+    options: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))  # the type's, as written
+    params: Params = field(default_factory=Params)  # the type's options, parsed (its own Params subclass)
+    expression_location: Location | None = None  # where the option selecting a custom metric is written
 
     @property
     def metric_key(self) -> str:
         """The metric this check judges, e.g. `missing_count(account_id)`; shared by checks."""
-        if self.metric_sql is not None or self.sql is not None:
-            return self.key.split()[0]
-        args = [c.name for c in self.columns]
-        if self.percentile is not None:
-            args.append(repr(self.percentile))
-        if self.reference is not None:
-            ref = ", ".join(c.name for c in self.reference.columns)
-            return f"reference({', '.join(args)}) in {self.reference.table}({ref})"
-        return f"{self.type}({', '.join(args)})" if args else self.type
+        return CHECK_TYPES[self.type].metric_key(self)
+
+    # read by quinto.audit.warehouse_problems until the application layer asks the check type itself
+    @property
+    def sql(self) -> str | None:
+        return getattr(self.params, "sql", None) if CHECK_TYPES[self.type].kind == "query" else None
+
+    @property
+    def reference(self) -> Any:
+        return self.params if hasattr(self.params, "table") else None
 
 
 @dataclass(frozen=True)
