@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from quinto.audit import WHOLE_TABLE, parse_partition_arg, suite_fingerprint
-from quinto.errors import Problem, SpecError, UsageError, did_you_mean
+from quinto.errors import Problem, SpecError, UsageError, did_you_mean, first_line
 from quinto.spec import Project, TableSpec, parse_check_file
 from quinto.spec.project import check_files, display_path, resolve_connection
 from quinto.store import Store
@@ -45,6 +45,8 @@ def parse_one(project: Project, path: Path, known: Mapping[str, TableSpec]) -> t
         spec = parse_check_file(path, shown)
     except SpecError as exc:
         return None, exc.message
+    except (Exception, RecursionError) as exc:  # one unreadable file is that file's problem, not everyone's
+        return None, f"{shown}:1:1: cannot read this check file: {first_line(exc)}"
     spec, problems = resolve_connection(project, spec)
     other = known.get(spec.table)
     if other is not None and other.file != spec.file:

@@ -19,7 +19,7 @@ from quinto.errors import Location, Problem, SpecError, did_you_mean
 from quinto.spec.grammar import CheckLine, Condition, GrammarError, parse_check_line, parse_condition, parse_duration
 from quinto.spec.model import Anomaly, Check, Column, MinChange, Reference, Schedule, TableSpec
 from quinto.spec.targets import parse_level, parse_target, target_forms, target_problem
-from quinto.spec.yamlfile import Map, Seq, load_file, locate
+from quinto.spec.yamlfile import Map, Seq, load_file, locate, read_text
 
 TOP_KEYS = (
     "table",
@@ -719,9 +719,11 @@ def timezone_problem(name: str) -> str | None:
     try:
         zoneinfo.ZoneInfo(name)
         return None
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long for a file name
         known = zoneinfo.available_timezones()
-        return f"unknown time zone '{name}'{did_you_mean(name, known)}; use an IANA name like Europe/Amsterdam or UTC"
+        shown = name if len(name) <= 80 else name[:77] + "..."
+        hint = did_you_mean(name[:80], known)
+        return f"unknown time zone '{shown}'{hint}; use an IANA name like Europe/Amsterdam or UTC"
 
 
 def cron_problem(expression: str, timezone: str) -> str | None:
@@ -752,7 +754,7 @@ def parse_check_file_partially(path: Path, display: str | None = None) -> tuple[
     `quinto validate` can also check the table, its columns and its connection of a file with typos."""
     name = display or str(path)
     doc = load_file(path, name)
-    parser = _FileParser(name, path.read_text(encoding="utf-8").splitlines())
+    parser = _FileParser(name, read_text(path, name).splitlines())
     spec = parser.parse(doc)
     problems = sorted(parser.problems, key=lambda p: (p.location.line, p.location.col) if p.location else (0, 0))
     return spec, problems

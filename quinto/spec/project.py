@@ -12,7 +12,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from quinto.errors import Location, Problem, SpecError, did_you_mean
+from quinto.errors import Location, Problem, SpecError, did_you_mean, first_line
 from quinto.settings import BY_NAME, SETTINGS, Setting
 from quinto.spec.checkfile import parse_check_file_partially, timezone_problem, with_connection
 from quinto.spec.grammar import parse_duration
@@ -349,6 +349,9 @@ def parse_suite(project: Project, paths: list[str] | tuple[str, ...] | None = No
             parsed, file_problems = parse_check_file_partially(f, _display(f))
         except SpecError as exc:
             problems.extend(exc.problems)
+            continue
+        except (Exception, RecursionError) as exc:  # one unreadable file is that file's problem, not everyone's
+            problems.append(Problem(Location(_display(f), 1, 1), f"cannot read this check file: {first_line(exc)}"))
             continue
         problems.extend(file_problems)
         if parsed is None or parsed.table == "?":  # no table name: nothing more to check
