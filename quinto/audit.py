@@ -131,7 +131,7 @@ def parse_partition_arg(arg: str, spec: TableSpec) -> str:
 
 
 def validate_partition(value: str, spec: TableSpec) -> str:
-    if not PARTITION_VALUE.match(value):
+    if not isinstance(value, str) or not PARTITION_VALUE.fullmatch(value):  # fullmatch: no trailing newline
         raise UsageError(
             f"refusing partition value {value!r}: only letters, digits and _ - : . + / and spaces are allowed"
         )
@@ -597,7 +597,14 @@ class Auditor:
                                 f"`sql:` of '{check.key}' returned {len(rows)} row(s); "
                                 "it must return exactly one number"
                             )
-                        values[(check.key, p)] = _number(rows[0][0])
+                        value = _number(rows[0][0])
+                        if value is not None and not isinstance(value, (int, float)):
+                            kind = "text" if isinstance(value, str) else type(value).__name__
+                            raise WarehouseError(
+                                f"`sql:` of '{check.key}' returned {kind} {str(value)[:80]!r}; "
+                                "it must return exactly one number"
+                            )
+                        values[(check.key, p)] = value
                 elif kind == "metadata":
                     if schema is None:
                         schema = self.connector.columns(self.spec.table)
@@ -874,6 +881,12 @@ def audit(
     if spec.partition and not raw:
         raise UsageError(f"say which partition of {table} to audit, e.g. --partition {spec.partition}=2026-11-27")
     parts = [parse_partition_arg(p, spec) for p in raw] if spec.partition else []
+    spelled: dict[Any, str] = {}
+    for p in parts:  # one partition spelled two ways would get one spelling's values for both
+        other = spelled.setdefault(canonical(p), p)
+        if other != p:
+            raise UsageError(f"partitions {other!r} and {p!r} are the same partition; give it once")
+    parts = list(dict.fromkeys(parts))
     if raw and not spec.partition:
         raise UsageError(f"table {table} declares no `partition:` column; audit it without --partition")
     own_connector = connector is None
@@ -923,11 +936,13 @@ def backfill(
     chunk: int | None = None,
     progress: Callable[[int, int], None] | None = None,
     now: dt.datetime | None = None,
+    warn: Callable[[str], None] | None = None,
 ) -> list[AuditResult]:
     """Audit every partition of `table` in [since, until] that exists in the warehouse, oldest first,
     in chunks of `chunk` partitions; each chunk is ONE grouped scan and one stored run, so history
     builds up as it goes and an interruption keeps the chunks already done.
-    `progress(done, total)` is called after each chunk."""
+    `progress(done, total)` is called after each chunk; `warn(message)` for each partition value of
+    the warehouse that Quinto refuses (it is skipped)."""
     project = project or load_project(config)
     suite = suite or load_suite(project)
     spec = suite.table(table)
@@ -939,9 +954,16 @@ def backfill(
     connector = connector or make_connector(project, spec.connection)
     store = store or open_store(project)
     try:
-        parts = sorted(
-            connector.partitions(spec.table, spec.partition, since, until, limit=100_000, ptype=spec.partition_type)
+        listed = connector.partitions(
+            spec.table, spec.partition, since, until, limit=100_000, ptype=spec.partition_type
         )
+        parts = []
+        for value in sorted(listed):
+            try:  # an odd value in the warehouse is skipped with a warning, not the end of the backfill
+                parts.append(validate_partition(value, spec))
+            except UsageError as exc:
+                if warn is not None:
+                    warn(f"skipped a partition of {spec.table} in the warehouse: {exc.message}")
         size = max(1, chunk or int(project.settings.get("partitions_per_scan", 31)))
         results = []
         for i in range(0, len(parts), size):

@@ -3,17 +3,26 @@ YAML 1.1 booleans, and one broken check file among good ones (the scheduler and 
 
 from __future__ import annotations
 
+import http.server
+import json
+import math
 import shutil
+import socket
+import threading
 from pathlib import Path
 
 import pytest
 from quinto.web import create_app
 
+from quinto.engines import CONNECTORS
 from quinto.errors import SpecError
+from quinto.results import dumps
+from quinto.settings import WAREHOUSE_SCHEMES
 from quinto.spec.checkfile import parse_check_file
 from quinto.spec.yamlfile import MAX_ALIAS_VALUES, MAX_DEPTH, MAX_FILE_BYTES, load_text
 from quinto.store import Store
 from tests.test_bad_input import run_quinto
+from tests.warehouse import load_tables
 from tests.webdata import build_demo
 
 TOKEN = "s3cret-token"
@@ -141,3 +150,238 @@ def test_one_broken_file_leaves_the_api_and_the_scheduler_working(broken_project
     for url in ("/", "/runs", "/tables/dw.fact_signup"):
         page = client.get(url)
         assert page.status_code == 200 and "nul.yaml" in page.get_data(as_text=True)
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A DuckDB warehouse with dw.t (partitions 2026-11-27 .. 2026-11-29 and one odd value) and a project."""
+    url = f"duckdb:///{tmp_path / 'wh.duckdb'}"
+    rows = [[1, "US", "2026-11-27"], [2, "NO", "2026-11-27"], [3, "GB", "2026-11-28<x>"], [4, "SE", "2026-11-29"]]
+    load_tables(url, {"dw.t": {"columns": {"id": "INTEGER", "country": "VARCHAR", "ds": "VARCHAR"}, "rows": rows}})
+    (tmp_path / "checks").mkdir()
+    write_checks(tmp_path, "  - row_count > 0\n")
+    (tmp_path / "quinto.yaml").write_text(
+        f"connections: {{warehouse: '{url}'}}\nstore: sqlite:///{tmp_path / 's.db'}\nchecks: [checks]\n",
+        encoding="utf-8",
+    )
+    return tmp_path
+
+
+def write_checks(root: Path, checks: str, head: str = "table: dw.t\npartition: ds\n") -> None:
+    (root / "checks" / "t.yaml").write_text(f"{head}checks:\n{checks}", encoding="utf-8")
+
+
+def quinto(root: Path, *args: str) -> tuple[int, str, str]:
+    proc = run_quinto(list(args), root)
+    assert "Traceback" not in proc.stderr and "internal error" not in proc.stderr, proc.stderr
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+def test_valid_values_no_passes_on_the_warehouse(project: Path) -> None:
+    write_checks(project, "  - invalid_count(country) = 0: {valid_values: [US, GB, NO, SE]}\n")
+    code, out, err = quinto(project, "audit", "dw.t", "-p", "ds=2026-11-27")
+    assert code == 0, out + err
+
+
+@pytest.mark.parametrize(
+    ("head", "checks", "message"),
+    [
+        (
+            "table: dw.t\npartition: ds\n",
+            "  - reference(id) in x.dw.t.extra(id) = 0\n",
+            "t.yaml:4:22: cannot read check 'reference(id) in x.dw.t.extra(id) = 0': a table name has at most "
+            "three parts (catalog.schema.table); 'x.dw.t.extra' has 4",
+        ),
+        (
+            "table: dw.t\npartition: ''\n",
+            "  - row_count > 0\n",
+            "t.yaml:2:12: `partition:` is empty; name the partition column, or leave it out for a table without "
+            "partitions",
+        ),
+        (
+            "table: dw.t\npartition: ds\n",
+            "  - row_count < 1e999\n",
+            "t.yaml:4:17: cannot read check 'row_count < 1e999': '1e999' is too large a number to compare with "
+            "(at most about 1e308)",
+        ),
+    ],
+)
+def test_refused_at_validate_with_file_line(project: Path, head: str, checks: str, message: str) -> None:
+    write_checks(project, checks, head)
+    for args in (["validate"], ["audit", "dw.t", "-p", "ds=2026-11-27"]):
+        code, _, err = quinto(project, *args)
+        assert (code, err.strip()) == (2, f"Error: checks/{message}")
+
+
+def test_sql_returning_text_is_the_checks_fault(project: Path) -> None:
+    write_checks(project, "  - m > 0: {sql: \"select 'abc' where :partition is not null\"}\n")
+    code, out, _ = quinto(project, "audit", "dw.t", "-p", "ds=2026-11-27")
+    assert code == 2
+    assert "`sql:` of 'm > 0' returned text 'abc'; it must return exactly one number  (checks/t.yaml:4:5)" in out
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        (
+            "foo://x/y",
+            "connection 'warehouse': unknown kind of database 'foo'; use one of duckdb, hive, mariadb, "
+            "mysql, postgres, postgresql, presto, sqlite, trino",
+        ),
+        (
+            "postgresq://h/db",
+            "connection 'warehouse': unknown kind of database 'postgresq' (did you mean "
+            "'postgresql'?); use one of duckdb, hive, mariadb, mysql, postgres, postgresql, presto, sqlite, trino",
+        ),
+        (
+            "'postgresql://[::1/db'",
+            "connection 'warehouse': not a database URL: 'postgresql://[::1/db'; write it "
+            "as scheme://user@host:port/database, e.g. postgresql+psycopg://user:${PGPASSWORD}@host:5432/db",
+        ),
+        (
+            "postgresql://u@h:99999999/db",
+            "connection 'warehouse': port 99999999 is not a port number (1-65535) in 'postgresql://u@h:99999999/db'",
+        ),
+    ],
+)
+def test_malformed_connection_urls(project: Path, url: str, message: str) -> None:
+    (project / "quinto.yaml").write_text(f"connections:\n  warehouse: {url}\nchecks: [checks]\n", encoding="utf-8")
+    for args in (["validate"], ["audit", "dw.t", "-p", "ds=2026-11-27"], ["backfill", "dw.t", "--since", "2026"]):
+        code, _, err = quinto(project, *args)
+        assert (code, err.strip().splitlines()[-1]) == (2, f"Error: quinto.yaml:2:14: {message}")
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("duckdb:///s.db", "unknown kind of database 'duckdb'; use one of postgresql, sqlite"),
+        (
+            "notaurl",
+            "not a database URL: 'notaurl'; write it as scheme://user@host:port/database, "
+            "e.g. postgresql+psycopg://user:${PGPASSWORD}@host:5432/db",
+        ),
+    ],
+)
+def test_malformed_store_urls(project: Path, url: str, message: str) -> None:
+    text = (project / "quinto.yaml").read_text(encoding="utf-8").splitlines()
+    (project / "quinto.yaml").write_text(f"{text[0]}\nstore: {url}\n{text[2]}\n", encoding="utf-8")
+    for args in (["runs"], ["audit", "dw.t", "-p", "ds=2026-11-27"]):
+        code, _, err = quinto(project, *args)
+        assert (code, err.strip()) == (2, f"Error: quinto.yaml:2:8: `store:` {message}")
+
+
+def test_warehouse_schemes_are_the_connectors() -> None:
+    assert sorted(WAREHOUSE_SCHEMES) == sorted(CONNECTORS)
+
+
+def test_partition_with_a_trailing_newline_is_refused(project: Path) -> None:
+    code, _, err = quinto(project, "audit", "dw.t", "-p", "ds=2026-11-27\n")
+    assert code == 2 and "refusing partition value '2026-11-27\\n'" in err
+    client = create_app({"QUINTO_CONFIG": str(project / "quinto.yaml"), "QUINTO_API_TOKEN": TOKEN}).test_client()
+    resp = client.post(
+        "/api/audits",
+        json={"table": "dw.t", "partition": "ds=2026-11-27\n"},
+        headers={"Authorization": f"Bearer {TOKEN}"},
+    )
+    assert resp.status_code == 400 and "refusing partition value" in resp.get_json()["error"]
+    assert Store(f"sqlite:///{project / 's.db'}").recent_runs(10) == []
+
+
+def test_one_partition_spelled_two_ways_is_refused(project: Path) -> None:
+    code, _, err = quinto(project, "audit", "dw.t", "-p", "ds=2026-11-27 00:00:00", "-p", "ds=2026-11-27")
+    assert (code, err.strip()) == (
+        2,
+        "Error: partitions '2026-11-27 00:00:00' and '2026-11-27' are the same partition; give it once",
+    )
+    code, out, _ = quinto(project, "audit", "dw.t", "-p", "ds=2026-11-27", "-p", "2026-11-27")
+    assert code == 0 and "dw.t 2026-11-27: 1 pass" in out  # the same spelling twice is one partition
+
+
+def test_backfill_skips_an_odd_partition_value_and_audits_the_rest(project: Path) -> None:
+    code, out, err = quinto(project, "backfill", "dw.t", "--since", "2026-11-01")
+    assert code == 0, out + err
+    assert "warning: skipped a partition of dw.t in the warehouse: refusing partition value '2026-11-28<x>'" in err
+    assert "dw.t: 2 partition(s) in 1 run(s)" in out
+
+
+def test_json_output_is_always_valid_json(project: Path) -> None:
+    code, out, _ = quinto(project, "audit", "dw.t", "-p", "ds=2026-11-27", "--json")
+    assert code == 0
+    json.loads(out, parse_constant=lambda c: pytest.fail(f"{c} in --json output"))
+    assert json.loads(dumps({"a": [math.inf, -math.inf, math.nan, 1.5]})) == {
+        "a": ["Infinity", "-Infinity", "NaN", 1.5]
+    }
+    store = Store(f"sqlite:///{project / 's.db'}")
+    run_id = store.recent_runs(1)[0]["id"]
+    with store.engine.begin() as conn:  # a value stored before thresholds were checked
+        conn.exec_driver_sql("UPDATE outcomes SET value = 1e999")
+    client = create_app({"QUINTO_CONFIG": str(project / "quinto.yaml")}).test_client()
+    body = client.get(f"/api/runs/{run_id}").get_data(as_text=True)
+    doc = json.loads(body, parse_constant=lambda c: pytest.fail(f"{c} in /api/runs"))
+    assert doc["outcomes"][0]["value"] == "Infinity"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["runs", "--limit", str(10**23)], "Invalid value for '--limit'"),
+        (["runs", "--limit", "0"], "Invalid value for '--limit'"),
+        (["alerts", "cancel", "99999999999999999999"], "Invalid value for 'IDS...'"),
+        (["audit", "dw.t", "--via", "http://[::1"], "--via is the server's address, like http://quinto.internal:5000"),
+        (["audit", "dw.t", "--via", "http://h:99999"], "(Port out of range 0-65535)"),
+        (["audit", "dw.t", "--via", "http://h", "--timeout", "nan"], "--timeout is a number of seconds, not nan"),
+        (["backfill", "dw.t", "--since", "2026", "--chunk", "0"], "Invalid value for '--chunk'"),
+    ],
+)
+def test_usage_errors_exit_2(project: Path, args: list[str], message: str) -> None:
+    code, _, err = quinto(project, *args)
+    assert code == 2 and message in err, err
+
+
+class _Fake(http.server.BaseHTTPRequestHandler):
+    answer = b""
+
+    def do_POST(self) -> None:  # noqa: N802 - the name http.server calls
+        self.send_response(202)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(self.answer)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.mark.parametrize(
+    ("answer", "message"),
+    [
+        (b'{"run_id": "abc"}', "answered POST /api/audits with run_id 'abc', not a run number"),
+        (b"<html>hello</html>", "answered 202 with something that is not a JSON object (b'<html>hello</html>')"),
+        (None, "does not answer in HTTP"),
+    ],
+)
+def test_via_a_server_that_is_not_quinto(project: Path, answer: bytes | None, message: str) -> None:
+    if answer is None:  # something that is not HTTP at all
+        sock = socket.create_server(("127.0.0.1", 0))
+
+        def serve() -> None:
+            conn, _ = sock.accept()
+            conn.recv(1000)
+            conn.sendall(b"SSH-2.0-OpenSSH_9.6\r\n")
+            conn.close()
+
+        thread = threading.Thread(target=serve, daemon=True)
+        port = sock.getsockname()[1]
+    else:
+        handler = type("Handler", (_Fake,), {"answer": answer})
+        server = http.server.HTTPServer(("127.0.0.1", 0), handler)
+        thread = threading.Thread(target=server.handle_request, daemon=True)
+        port = server.server_address[1]
+    thread.start()
+    code, _, err = quinto(project, "audit", "dw.t", "-p", "ds=2026-11-27", "--via", f"http://127.0.0.1:{port}")
+    thread.join(10)
+    assert (
+        code == 3
+        and message in err
+        and "is --via the address of a Quinto server" in err
+        or (answer is None and "does not answer in HTTP" in err)
+    ), err

@@ -11,11 +11,20 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask, abort, g, render_template, request
+from flask.json.provider import DefaultJSONProvider
 from quinto.web.context import number, partition_url, run_url, table_url
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
 from quinto.errors import QuintoError
+from quinto.results import finite
+
+
+class FiniteJSON(DefaultJSONProvider):
+    """Flask's JSON, never with a bare NaN or Infinity (not JSON): those become text."""
+
+    def dumps(self, obj: Any, **kwargs: Any) -> str:
+        return super().dumps(finite(obj), **kwargs)
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -23,6 +32,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     project's), QUINTO_API_TOKEN (bearer token for writes; default: the environment variable),
     SECRET_KEY (signs sessions; default: QUINTO_SECRET_KEY, else random per process)."""
     app = Flask(__name__)
+    app.json = FiniteJSON(app)
     app.config.update(
         QUINTO_CONFIG=os.environ.get("QUINTO_CONFIG"),
         QUINTO_STORE=os.environ.get("QUINTO_STORE"),

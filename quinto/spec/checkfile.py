@@ -97,6 +97,12 @@ class _FileParser:
         if partition is not None and not isinstance(partition, str):
             self.err(doc.value_loc("partition"), "`partition:` is the name of the partition column")
             partition = None
+        elif partition is not None and not partition.strip():
+            self.err(
+                doc.value_loc("partition"),
+                "`partition:` is empty; name the partition column, or leave it out for a table without partitions",
+            )
+            partition = None
         ptype = doc.get("partition_type", "string")
         if ptype not in PARTITION_TYPES:
             self.err(
