@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 import secrets
 import sys
 from pathlib import Path
@@ -34,12 +35,21 @@ COLORS = {
 }
 
 
+_UNPRINTABLE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+
+
+def printable(text: str) -> str:
+    """`text` with control characters (a terminal escape, NUL, a text-direction override, a lone
+    surrogate) shown as escapes: a message never acts on the terminal that shows it."""
+    return _UNPRINTABLE.sub(lambda m: ascii(m.group())[1:-1], text)
+
+
 def fail(exc: QuintoError) -> None:
     if isinstance(exc, SpecError):
         for problem in exc.problems:
-            click.echo(f"Error: {problem}", err=True)
+            click.echo(f"Error: {printable(str(problem))}", err=True)
     else:
-        click.echo(f"Error: {exc.message}", err=True)
+        click.echo(f"Error: {printable(exc.message)}", err=True)
     sys.exit(exc.exit_code)
 
 

@@ -18,6 +18,7 @@ from quinto.errors import Location, Problem, SpecError
 
 MAX_FILE_BYTES = 1_000_000  # a check file or quinto.yaml larger than this is refused
 MAX_DEPTH = 100  # lists and mappings nested deeper than this are refused
+MAX_VALUES = 20_000  # values (each list item, key and value) written in one file
 MAX_ALIAS_VALUES = 10_000  # values copied by aliases (*name) beyond those written out in the file
 # what YAML itself refuses (PyYAML's reader): control characters other than tab and line breaks,
 # DEL, C1 controls, lone surrogates, U+FFFE and U+FFFF
@@ -35,12 +36,22 @@ class _Loader(yaml.SafeLoader):
         for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
     }
     depth = 0
+    values = 0
+
+    def fetch_flow_collection_start(self, token_class: Any) -> None:
+        # the scanner reads ahead through a run of `[` or `{` (quadratic in its length): stop it early
+        if self.flow_level >= MAX_DEPTH:
+            raise _TooDeep(self.get_mark())
+        super().fetch_flow_collection_start(token_class)
 
     def compose_node(self, parent: Any, index: Any) -> Any:
         self.depth += 1
+        self.values += 1
         try:
             if self.depth > MAX_DEPTH:
                 raise _TooDeep(self.peek_event().start_mark)
+            if self.values > MAX_VALUES:
+                raise _TooMany(self.peek_event().start_mark)
             return super().compose_node(parent, index)
         finally:
             self.depth -= 1
@@ -55,13 +66,21 @@ class _TooDeep(Exception):
         self.mark = mark
 
 
+class _TooMany(_TooDeep):
+    pass
+
+
 class _Budget:
     """Counts values made by expanding aliases, so that a few nested aliases cannot make billions."""
 
     def __init__(self, file: str) -> None:
-        self.file, self.seen, self.copies = file, set[int](), 0
+        self.file, self.seen, self.copies, self.path = file, set[int](), 0, set[int]()
 
     def visit(self, node: yaml.Node) -> None:
+        if id(node) in self.path:  # `&a [x, *a]`: a value that contains itself
+            raise SpecError(
+                [Problem(_loc(self.file, node.start_mark), "this anchor's value contains an alias of itself (*name)")]
+            )
         if id(node) not in self.seen:
             self.seen.add(id(node))
             return
@@ -119,10 +138,33 @@ def _loc(file: str, mark: Any) -> Location:
 
 def _convert(node: yaml.Node, loader: yaml.SafeLoader, file: str, budget: _Budget) -> Any:
     budget.visit(node)
+    if not isinstance(node, yaml.ScalarNode):
+        budget.path.add(id(node))
+        try:
+            return _convert_collection(node, loader, file, budget)
+        finally:
+            budget.path.discard(id(node))
+    try:
+        return loader.construct_object(node, deep=True)
+    except (ValueError, OverflowError) as exc:  # e.g. a date like 2026-02-30
+        shown = node.value if len(node.value) <= 40 else node.value[:37] + "..."
+        raise SpecError([Problem(_loc(file, node.start_mark), f"cannot read '{shown}': {exc}")]) from None
+
+
+def _convert_collection(node: yaml.Node, loader: yaml.SafeLoader, file: str, budget: _Budget) -> Any:
     if isinstance(node, yaml.MappingNode):
         out = Map()
         out.loc, out.key_locs, out.value_locs = _loc(file, node.start_mark), {}, {}
         for key_node, value_node in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                raise SpecError(
+                    [
+                        Problem(
+                            _loc(file, key_node.start_mark),
+                            "YAML merge keys (<<) are not supported; write the keys out",
+                        )
+                    ]
+                )
             key = _convert(key_node, loader, file, budget)
             if isinstance(key, (Map, Seq)):
                 raise SpecError([Problem(_loc(file, key_node.start_mark), "a mapping key must be text")])
@@ -144,7 +186,7 @@ def _convert(node: yaml.Node, loader: yaml.SafeLoader, file: str, budget: _Budge
             for item in node.value
         ]
         return seq
-    return loader.construct_object(node, deep=True)
+    return loader.construct_object(node, deep=True)  # a sequence or mapping of another kind (a set)
 
 
 def _explain(exc: yaml.MarkedYAMLError, file: str, lines: list[str]) -> Problem:
@@ -179,6 +221,8 @@ def _explain(exc: yaml.MarkedYAMLError, file: str, lines: list[str]) -> Problem:
             problem_at,
             f"malformed YAML: this {what} is indented less{where}; the items of one list start in the same column",
         )
+    if "found another document" in problem:
+        return Problem(problem_at, "malformed YAML: a second document starts here (---); a file holds one")
     if "'\\t'" in problem or "\t" in problem:
         return Problem(problem_at, "malformed YAML: a tab character; YAML is indented with spaces only")
     return Problem(problem_at, f"malformed YAML: {problem or context or 'cannot parse'}")
@@ -216,6 +260,10 @@ def load_text(text: str, file: str) -> Any:
         if node is None:
             return None
         return _convert(node, loader, file, _Budget(file))
+    except _TooMany as exc:
+        raise SpecError(
+            [Problem(_loc(file, exc.mark), f"more than {MAX_VALUES:,} values in one file; split it up")]
+        ) from None
     except _TooDeep as exc:
         raise SpecError(
             [Problem(_loc(file, exc.mark), f"lists or mappings nested more than {MAX_DEPTH} levels deep")]
