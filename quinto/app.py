@@ -7,9 +7,11 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from quinto.alerts.policy import policy_for
 from quinto.audit import Auditor, AuditResult, parse_partition_arg, validate_partition
+from quinto.compile import canonical
 from quinto.engines import Connector
 from quinto.errors import UsageError
 from quinto.record import Replay, record, replay
@@ -63,7 +65,13 @@ def _partitions(spec: TableSpec, partitions: Sequence[str] | str | None) -> list
         raise UsageError(f"say which partition of {spec.table} to audit, e.g. --partition {spec.partition}=2026-11-27")
     if raw and not spec.partition:
         raise UsageError(f"table {spec.table} declares no `partition:` column; audit it without --partition")
-    return [parse_partition_arg(p, spec) for p in raw] if spec.partition else []
+    parts = [parse_partition_arg(p, spec) for p in raw] if spec.partition else []
+    spelled: dict[Any, str] = {}
+    for p in parts:  # one partition spelled two ways would get one spelling's values for both
+        other = spelled.setdefault(canonical(p), p)
+        if other != p:
+            raise UsageError(f"partitions {other!r} and {p!r} are the same partition; give it once")
+    return list(dict.fromkeys(parts))
 
 
 def _audit(
@@ -117,11 +125,13 @@ def backfill(
     chunk: int | None = None,
     progress: Callable[[int, int], None] | None = None,
     now: dt.datetime | None = None,
+    warn: Callable[[str], None] | None = None,
 ) -> list[AuditResult]:
     """Audit every partition of `table` in [since, until] that exists in the warehouse, oldest first,
     in chunks of `chunk` partitions; each chunk is ONE grouped scan and one stored run, so history
     builds up as it goes and an interruption keeps the chunks already done.
-    `progress(done, total)` is called after each chunk."""
+    `progress(done, total)` is called after each chunk; `warn(message)` for each partition value of
+    the warehouse that Quinto refuses (it is skipped)."""
     ws = _workspace(config, project, store)
     try:
         spec = (suite or ws.suite()).table(table)
@@ -132,9 +142,16 @@ def backfill(
         own_connector = connector is None
         connector = connector or ws.connector(spec.connection)
         try:
-            parts = sorted(
-                connector.partitions(spec.table, spec.partition, since, until, limit=100_000, ptype=spec.partition_type)
+            listed = connector.partitions(
+                spec.table, spec.partition, since, until, limit=100_000, ptype=spec.partition_type
             )
+            parts = []
+            for value in sorted(listed):
+                try:  # an odd value in the warehouse is skipped with a warning, not the end of the backfill
+                    parts.append(validate_partition(value, spec))
+                except UsageError as exc:
+                    if warn is not None:
+                        warn(f"skipped a partition of {spec.table} in the warehouse: {exc.message}")
             size = max(1, chunk or ws.settings.partitions_per_scan)
             results = []
             for i in range(0, len(parts), size):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 import secrets
 import sys
 from pathlib import Path
@@ -22,17 +23,26 @@ from quinto.errors import EXIT_BAD_SPEC, EXIT_INFRA, QuintoError, SpecError, Usa
 from quinto.evaluate import Status
 from quinto.redact import redact
 from quinto.report import print_remote, print_result, remote_exit_code
+from quinto.results import dumps
 from quinto.store.alerts import OUTBOX_STATUSES
 from quinto.validation import validate
 from quinto.workspace import Workspace
+
+_UNPRINTABLE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+
+
+def printable(text: str) -> str:
+    """`text` with control characters (a terminal escape, NUL, a text-direction override, a lone
+    surrogate) shown as escapes: a message never acts on the terminal that shows it."""
+    return _UNPRINTABLE.sub(lambda m: ascii(m.group())[1:-1], text)
 
 
 def fail(exc: QuintoError) -> None:
     if isinstance(exc, SpecError):
         for problem in exc.problems:
-            click.echo(f"Error: {redact(problem)}", err=True)
+            click.echo(f"Error: {printable(redact(str(problem)))}", err=True)
     else:
-        click.echo(f"Error: {redact(exc.message)}", err=True)
+        click.echo(f"Error: {printable(redact(exc.message))}", err=True)
     sys.exit(exc.exit_code)
 
 
@@ -60,6 +70,8 @@ class Group(click.Group):
 def main() -> None:
     """Quinto audits partitions of warehouse tables against checks declared in YAML."""
 
+
+LIMIT = click.IntRange(1, 100_000)  # rows to list: an integer a database can bind
 
 config_option = click.option(
     "--config", "-c", type=click.Path(dir_okay=False), default=None, help="Project file (default: ./quinto.yaml)."
@@ -107,7 +119,11 @@ def validate_cmd(paths: tuple[str, ...], config: str | None, connect: bool | Non
 )
 @click.option("--force", is_flag=True, help="With --via: a fresh audit even if one of the partition is running.")
 @click.option(
-    "--timeout", type=float, default=3600.0, show_default=True, help="With --via: seconds to wait for the verdict."
+    "--timeout",
+    type=click.FloatRange(0, 30 * 86400),
+    default=3600.0,
+    show_default=True,
+    help="With --via: seconds to wait for the verdict.",
 )
 def audit_cmd(
     table: str,
@@ -126,13 +142,13 @@ def audit_cmd(
             raise UsageError("--via audits one partition per request; give one --partition")
         doc = audit_via(via, table, partitions[0] if partitions else None, force=force, timeout=timeout)
         if as_json:
-            click.echo(json.dumps(doc, indent=2, default=str))
+            click.echo(dumps(doc, indent=2))
         else:
             print_remote(doc)
         sys.exit(remote_exit_code(doc))
     result = audit(table, list(partitions), config=config)
     if as_json:
-        click.echo(json.dumps(result.as_dict(), indent=2, default=str))
+        click.echo(dumps(result.as_dict(), indent=2))
     else:
         print_result(result)
     sys.exit(result.exit_code)
@@ -189,7 +205,12 @@ def scheduler_cmd(config: str | None, once: bool) -> None:
 @click.argument("table")
 @click.option("--since", required=True, help="First partition value to audit (inclusive).")
 @click.option("--until", default=None, help="Last partition value to audit (inclusive; default: the newest).")
-@click.option("--chunk", type=int, default=None, help="Partitions per grouped scan (default: partitions_per_scan).")
+@click.option(
+    "--chunk",
+    type=click.IntRange(1, 100_000),
+    default=None,
+    help="Partitions per grouped scan (default: partitions_per_scan).",
+)
 @config_option
 def backfill_cmd(table: str, since: str, until: str | None, chunk: int | None, config: str | None) -> None:
     """Compute and judge every partition of TABLE in a range: one grouped scan per chunk.
@@ -203,7 +224,10 @@ def backfill_cmd(table: str, since: str, until: str | None, chunk: int | None, c
             bar.update(done - state["done"])
             state["done"] = done
 
-        results = backfill(table, since, until, config=config, chunk=chunk, progress=progress)
+        def warn(message: str) -> None:
+            click.echo(f"\nwarning: {message}", err=True)
+
+        results = backfill(table, since, until, config=config, chunk=chunk, progress=progress, warn=warn)
     if not results:
         click.echo(f"{table}: no partitions between {since} and {until or 'now'}")
         return
@@ -305,7 +329,13 @@ def alerts_group() -> None:
 @alerts_group.command("send")
 @config_option
 @click.option("--loop", is_flag=True, help="Keep delivering until interrupted.")
-@click.option("--interval", default=30.0, show_default=True, help="Seconds between passes with --loop.")
+@click.option(
+    "--interval",
+    type=click.FloatRange(0.1, 86400),
+    default=30.0,
+    show_default=True,
+    help="Seconds between passes with --loop.",
+)
 def alerts_send_cmd(config: str | None, loop: bool, interval: float) -> None:
     """Deliver pending alerts. Exit 0 when all were delivered, 3 when some stay in the outbox."""
     from quinto.alerts import commands
@@ -336,7 +366,7 @@ def alerts_send_cmd(config: str | None, loop: bool, interval: float) -> None:
 @alerts_group.command("list")
 @config_option
 @click.option("--status", type=click.Choice(OUTBOX_STATUSES), default=None)
-@click.option("--limit", default=20, show_default=True)
+@click.option("--limit", type=LIMIT, default=20, show_default=True)
 def alerts_list_cmd(config: str | None, status: str | None, limit: int) -> None:
     """The newest outbox rows: what was sent, what waits and why."""
     from quinto.alerts import commands
@@ -350,7 +380,7 @@ def alerts_list_cmd(config: str | None, status: str | None, limit: int) -> None:
 
 
 @alerts_group.command("cancel")
-@click.argument("ids", nargs=-1, type=int, required=True)
+@click.argument("ids", nargs=-1, type=click.IntRange(1, 2**63 - 1), required=True)
 @config_option
 def alerts_cancel_cmd(ids: tuple[int, ...], config: str | None) -> None:
     """Give up on undelivered alerts IDS (as `quinto alerts list` shows them); they are kept, never sent."""
@@ -362,7 +392,7 @@ def alerts_cancel_cmd(ids: tuple[int, ...], config: str | None) -> None:
 
 @main.command("runs")
 @config_option
-@click.option("--limit", default=20, show_default=True)
+@click.option("--limit", type=LIMIT, default=20, show_default=True)
 def runs_cmd(config: str | None, limit: int) -> None:
     """Recent runs from the store."""
     with Workspace.load(config) as ws:
@@ -394,7 +424,7 @@ def runs_cmd(config: str | None, limit: int) -> None:
 )
 @click.option("--end", default=None, help="Last demo partition (default: yesterday).")
 @click.option("--serve/--no-serve", default=True, help="Start the web UI on the demo store afterwards.")
-@click.option("--port", default=5000, show_default=True)
+@click.option("--port", type=click.IntRange(0, 65535), default=5000, show_default=True)
 def demo_cmd(directory: str, checks_dir: str | None, end: str | None, serve: bool, port: int) -> None:
     """Build a demo DuckDB warehouse with known defects, audit every partition, show the UI."""
     from quinto import demo
@@ -451,8 +481,14 @@ def demo_cmd(directory: str, checks_dir: str | None, end: str | None, serve: boo
 @main.command("serve")
 @config_option
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=5000, show_default=True)
-@click.option("--threads", default=8, show_default=True, help="Requests served at once (waitress threads).")
+@click.option("--port", type=click.IntRange(0, 65535), default=5000, show_default=True)
+@click.option(
+    "--threads",
+    type=click.IntRange(1, 1000),
+    default=8,
+    show_default=True,
+    help="Requests served at once (waitress threads).",
+)
 @click.option("--dev", is_flag=True, help="Flask's development server with reloading, instead of waitress.")
 def serve_cmd(config: str | None, host: str, port: int, threads: int, dev: bool) -> None:
     """Serve the web UI and JSON API on the results store (waitress, a production WSGI server).

@@ -45,7 +45,7 @@ def parse_partition_arg(arg: str, spec: TableSpec) -> str:
 
 
 def validate_partition(value: str, spec: TableSpec) -> str:
-    if not PARTITION_VALUE.match(value):
+    if not isinstance(value, str) or not PARTITION_VALUE.fullmatch(value):  # fullmatch: no trailing newline
         raise UsageError(
             f"refusing partition value {value!r}: only letters, digits and _ - : . + / and spaces are allowed"
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import uuid
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
@@ -142,3 +143,20 @@ def jsonable(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [jsonable(v) for v in value]
     return str(value)
+
+
+def finite(value: Any) -> Any:
+    """`value` with every NaN or infinite float (which JSON cannot hold) as the text "NaN",
+    "Infinity" or "-Infinity", in dicts, lists and tuples at any depth."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    if isinstance(value, dict):
+        return {k: finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite(v) for v in value]
+    return value
+
+
+def dumps(value: Any, **kwargs: Any) -> str:
+    """JSON text that is always valid JSON (never a bare NaN or Infinity)."""
+    return json.dumps(finite(value), allow_nan=False, default=str, **kwargs)

@@ -8,6 +8,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
+#: URL schemes of `connections:` (the connectors of quinto.engines; a test keeps the two equal) and of `store:`
+WAREHOUSE_SCHEMES = ("duckdb", "hive", "mariadb", "mysql", "postgres", "postgresql", "presto", "sqlite", "trino")
+STORE_SCHEMES = ("postgresql", "sqlite")
+
 
 @dataclass(frozen=True)
 class Setting:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from quinto.alerts.record import record_alerts
 from quinto.engines import Connector, connector_for
-from quinto.errors import Problem, SpecError, did_you_mean
+from quinto.errors import Location, Problem, SpecError, did_you_mean, first_line
 from quinto.settings import Settings
 from quinto.spec import Project, TableSpec, interpolate, load_project
 from quinto.spec.checkfile import parse_check_file_partially
@@ -142,8 +142,8 @@ class CheckFiles:
                 problems = [*problems, *more]
         except SpecError as exc:
             spec, problems = None, list(exc.problems)
-        except (OSError, ValueError, RecursionError, MemoryError) as exc:  # one unreadable file, not all
-            spec, problems = None, [Problem(None, f"{shown}: cannot be read: {type(exc).__name__}: {exc}")]
+        except (Exception, RecursionError) as exc:  # noqa: BLE001 - one unreadable file is its problem, not all
+            spec, problems = None, [Problem(Location(shown, 1, 1), f"cannot read this check file: {first_line(exc)}")]
         if problems or spec is None or spec.table == "?":
             spec = None
         else:

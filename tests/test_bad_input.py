@@ -12,16 +12,22 @@ import os
 import shutil
 import subprocess
 import sys
+import time
+import tracemalloc
 from pathlib import Path
 
 import pytest
+
+from quinto.audit import validate
+from quinto.errors import QuintoError
 
 BAD = sorted((Path(__file__).parent / "bad").glob("*.yaml"))
 
 
 def expectations(path: Path) -> tuple[int, list[str]]:
     code, errors = None, []
-    for line in path.read_text(encoding="utf-8").splitlines():
+    # the comments are UTF-8; what follows them may be binary junk on purpose
+    for line in path.read_bytes().decode("utf-8", "surrogateescape").splitlines():
         if line.startswith("# exit:"):
             code = int(line.split(":", 1)[1])
         elif line.startswith("# error: "):
@@ -56,5 +62,32 @@ def test_bad_file(path: Path, tmp_path: Path) -> None:
     assert got == want
 
 
+@pytest.mark.parametrize("path", BAD, ids=[p.name for p in BAD])
+def test_bad_file_costs_little(path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Reading a hostile file is cheap: under 1 s of CPU time (not wall-clock time, which depends on
+    the machine's load) and under 100 MB of memory allocated at its peak."""
+    monkeypatch.setenv("WAREHOUSE_URL", "duckdb:///:memory:")
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "checks").mkdir()
+    if path.name.endswith(".project.yaml"):
+        shutil.copy(path, tmp_path / "quinto.yaml")
+        args: tuple[list[str] | None, str | None] = (None, "quinto.yaml")
+    else:
+        shutil.copy(path, tmp_path / path.name)
+        args = ([path.name], None)
+    tracemalloc.start()
+    cpu = time.process_time()
+    try:
+        with pytest.raises(QuintoError) as info:
+            validate(args[0], config=args[1], connect=False)
+        used = time.process_time() - cpu
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert info.value.exit_code == 2
+    assert used < 1.0, f"{path.name}: {used:.2f} s of CPU time"
+    assert peak < 100_000_000, f"{path.name}: {peak / 1e6:.0f} MB at the peak"
+
+
 def test_corpus_size() -> None:
-    assert len(BAD) >= 25, f"only {len(BAD)} bad-input files"
+    assert len(BAD) >= 150, f"only {len(BAD)} bad-input files"

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask, abort, g, render_template, request
+from flask.json.provider import DefaultJSONProvider
 from flask.sessions import SecureCookieSessionInterface
 from quinto.web.auth import WRITE_METHODS
 from quinto.web.context import number, partition_url, run_url, table_url
@@ -21,6 +22,7 @@ from werkzeug.wrappers import Response
 
 from quinto.errors import QuintoError
 from quinto.redact import redact
+from quinto.results import finite
 
 #: the largest request body read (bytes); larger ones are answered 413
 MAX_BODY = 1024 * 1024
@@ -112,6 +114,14 @@ def _security_headers(resp: Response) -> Response:
     return resp
 
 
+
+class FiniteJSON(DefaultJSONProvider):
+    """Flask's JSON, never with a bare NaN or Infinity (not JSON): those become text."""
+
+    def dumps(self, obj: Any, **kwargs: Any) -> str:
+        return super().dumps(finite(obj), **kwargs)
+
+
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """`config` keys: QUINTO_CONFIG (path of quinto.yaml), QUINTO_STORE (a store URL, instead of the
     project's), QUINTO_API_TOKEN (bearer token for writes; default: the environment variable),
@@ -120,6 +130,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     environment variable, else 0), MAX_CONTENT_LENGTH (the largest request body; default MAX_BODY),
     QUINTO_THROTTLE_FAILURES and QUINTO_THROTTLE_WINDOW_S (wrong tokens per client before 429)."""
     app = Flask(__name__)
+    app.json = FiniteJSON(app)
     app.config.update(
         QUINTO_CONFIG=os.environ.get("QUINTO_CONFIG"),
         QUINTO_STORE=os.environ.get("QUINTO_STORE"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import sqlglot
@@ -95,5 +96,13 @@ class CustomSql(CheckType):
                 raise WarehouseError(
                     f"`sql:` of '{check.key}' returned {len(rows)} row(s); it must return exactly one number"
                 )
-            values[p] = rows[0][0]
+            value = rows[0][0]
+            if isinstance(value, Decimal):
+                value = float(value)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+                kind = "text" if isinstance(value, str) else type(value).__name__
+                raise WarehouseError(
+                    f"`sql:` of '{check.key}' returned {kind} {str(value)[:80]!r}; it must return exactly one number"
+                )
+            values[p] = value
         return values

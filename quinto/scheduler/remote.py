@@ -3,7 +3,9 @@ the same exit codes as a local audit. Plain urllib: no HTTP client dependency.""
 
 from __future__ import annotations
 
+import http.client
 import json
+import math
 import os
 import time
 import urllib.error
@@ -40,7 +42,7 @@ def _request(url: str, body: dict[str, Any] | None, token: str | None, timeout: 
     req = urllib.request.Request(url, data=data, headers=headers, method="POST" if data is not None else "GET")
     try:
         with _OPENER.open(req, timeout=timeout) as resp:
-            return resp.status, json.loads(resp.read() or b"{}")
+            status, raw = resp.status, resp.read()
     except urllib.error.HTTPError as exc:
         if 300 <= exc.code < 400:
             location = redact(exc.headers.get("Location") or "no Location")
@@ -54,9 +56,24 @@ def _request(url: str, body: dict[str, Any] | None, token: str | None, timeout: 
         except ValueError:
             doc = {}
         return exc.code, doc if isinstance(doc, dict) else {}
+    except http.client.HTTPException as exc:  # something answered, but not in HTTP
+        raise RemoteError(
+            f"the server at {url} does not answer in HTTP ({type(exc).__name__}: {str(exc)[:80]!r}); "
+            "is --via the address of a Quinto server (quinto serve)?"
+        ) from None
     except (urllib.error.URLError, OSError, ValueError) as exc:
         reason = getattr(exc, "reason", None) or exc
         raise RemoteError(f"cannot reach the Quinto server at {url}: {reason}") from None
+    try:
+        doc = json.loads(raw or b"{}")
+    except ValueError:
+        doc = None
+    if not isinstance(doc, dict):
+        raise RemoteError(
+            f"the server at {url} answered {status} with something that is not a JSON object "
+            f"({raw[:60]!r}); is --via the address of a Quinto server (quinto serve)?"
+        )
+    return status, doc
 
 
 def audit_via(
@@ -69,9 +86,17 @@ def audit_via(
     poll: float = 1.0,
 ) -> dict[str, Any]:
     """POST /api/audits, then poll GET /api/runs/<id> until the run is complete; returns the run."""
-    parsed = urllib.parse.urlparse(base)
-    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+    try:
+        parsed = urllib.parse.urlparse(base)
+        parsed.port  # noqa: B018 - raises ValueError for a port that is not a number in 0-65535
+    except ValueError as exc:
+        raise UsageError(
+            f"--via is the server's address, like http://quinto.internal:5000, not {base!r} ({exc})"
+        ) from None
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
         raise UsageError(f"--via is the server's address, like http://quinto.internal:5000, not {base!r}")
+    if not math.isfinite(timeout) or timeout < 0:
+        raise UsageError(f"--timeout is a number of seconds, not {timeout!r}")
     root = base.rstrip("/")
     token = os.environ.get("QUINTO_API_TOKEN")
     body: dict[str, Any] = {"table": table, "force": force}
@@ -86,7 +111,12 @@ def audit_via(
         raise UsageError(str(doc.get("error", "bad request")))
     if status not in (200, 202) or "run_id" not in doc:
         raise RemoteError(f"the server answered {status} to POST /api/audits: {doc.get('error', doc)}")
-    run_id = int(doc["run_id"])
+    run_id = doc["run_id"]
+    if not isinstance(run_id, int) or isinstance(run_id, bool) or run_id < 1:
+        raise RemoteError(
+            f"the server answered POST /api/audits with run_id {str(run_id)[:40]!r}, not a run number; "
+            "is --via the address of a Quinto server (quinto serve)?"
+        )
     deadline = time.monotonic() + timeout
     delay = min(poll, 0.2)
     while True:

@@ -13,7 +13,7 @@ from quinto.errors import Location, Problem, SpecError, did_you_mean
 from quinto.spec.checkitem import CheckItems
 from quinto.spec.model import Check, Schedule, TableSpec
 from quinto.spec.targets import parse_target, target_forms, target_problem
-from quinto.spec.yamlfile import Map, Seq, load_file
+from quinto.spec.yamlfile import Map, Seq, load_file, read_text
 
 TOP_KEYS = (
     "table",
@@ -113,6 +113,12 @@ class _FileParser(CheckItems):
         partition = doc.get("partition")
         if partition is not None and not isinstance(partition, str):
             self.err(doc.value_loc("partition"), "`partition:` is the name of the partition column")
+            partition = None
+        elif partition is not None and not partition.strip():
+            self.err(
+                doc.value_loc("partition"),
+                "`partition:` is empty; name the partition column, or leave it out for a table without partitions",
+            )
             partition = None
         ptype = doc.get("partition_type", "string")
         if ptype not in PARTITION_TYPES:
@@ -291,9 +297,11 @@ def timezone_problem(name: str) -> str | None:
     try:
         zoneinfo.ZoneInfo(name)
         return None
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long for a file name
         known = zoneinfo.available_timezones()
-        return f"unknown time zone '{name}'{did_you_mean(name, known)}; use an IANA name like Europe/Amsterdam or UTC"
+        shown = name if len(name) <= 80 else name[:77] + "..."
+        hint = did_you_mean(name[:80], known)
+        return f"unknown time zone '{shown}'{hint}; use an IANA name like Europe/Amsterdam or UTC"
 
 
 def cron_problem(expression: str, timezone: str) -> str | None:
@@ -324,7 +332,7 @@ def parse_check_file_partially(path: Path, display: str | None = None) -> tuple[
     `quinto validate` can also check the table, its columns and its connection of a file with typos."""
     name = display or str(path)
     doc = load_file(path, name)
-    parser = _FileParser(name, path.read_text(encoding="utf-8").splitlines())
+    parser = _FileParser(name, read_text(path, name).splitlines())
     spec = parser.parse(doc)
     problems = sorted(parser.problems, key=lambda p: (p.location.line, p.location.col) if p.location else (0, 0))
     return spec, problems

@@ -15,6 +15,7 @@ condition syntax and say when that level is reached.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 
@@ -154,12 +155,17 @@ def tokenize(text: str) -> list[Token]:
 def parse_value(tok: Token) -> Value:
     if tok.kind == "duration":
         seconds = sum(float(n) * _DURATION_UNITS[u] for n, u in re.findall(r"(\d+(?:\.\d+)?)([smhdw])", tok.text))
-        return Value(seconds, "s", tok.text)
-    if tok.kind == "number":
+        value = Value(seconds, "s", tok.text)
+    elif tok.kind == "number":
         if tok.text.endswith("%"):
-            return Value(float(tok.text[:-1]), "%", tok.text)
-        return Value(float(tok.text), "", tok.text)
-    raise GrammarError(f"expected a number, percentage or duration, found '{tok.text}'", tok.offset)
+            value = Value(float(tok.text[:-1]), "%", tok.text)
+        else:
+            value = Value(float(tok.text), "", tok.text)
+    else:
+        raise GrammarError(f"expected a number, percentage or duration, found '{tok.text}'", tok.offset)
+    if not math.isfinite(value.number):
+        raise GrammarError(f"'{tok.text}' is too large a number to compare with (at most about 1e308)", tok.offset)
+    return value
 
 
 def parse_duration(text: str) -> float:
@@ -323,6 +329,12 @@ def parse_check_line(text: str) -> CheckLine:
         for part in parts:
             if part.kind not in ("ident", "qident"):
                 raise GrammarError(f"expected a table name, found '{part.text}'", part.offset)
+        if len(parts) > 3:
+            raise GrammarError(
+                f"a table name has at most three parts (catalog.schema.table); "
+                f"'{'.'.join(t.text for t in parts)}' has {len(parts)}",
+                parts[0].offset,
+            )
         nxt = p.peek()
         if nxt is None or nxt.text != "(":
             raise GrammarError(

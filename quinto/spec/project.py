@@ -12,9 +12,9 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from quinto.errors import Location, Problem, SpecError, did_you_mean
+from quinto.errors import Location, Problem, SpecError, did_you_mean, first_line
 from quinto.redact import remember
-from quinto.settings import BY_NAME, SETTINGS, Setting
+from quinto.settings import BY_NAME, SETTINGS, STORE_SCHEMES, WAREHOUSE_SCHEMES, Setting
 from quinto.spec.checkfile import parse_check_file_partially, timezone_problem, with_connection
 from quinto.spec.grammar import parse_duration
 from quinto.spec.model import Project, TableSpec
@@ -159,11 +159,19 @@ def load_project(config: str | Path | None = None) -> Project:
             if secret:
                 problems.append(Problem(raw_conns.value_loc(name), secret))
                 continue
+            problem = url_problem(url.strip(), WAREHOUSE_SCHEMES)
+            if problem:
+                problems.append(Problem(raw_conns.value_loc(name), f"connection '{name}': {problem}"))
+                continue
             connections[name] = url.strip()
     store = settings["store"]
     store_secret = url_secret_problem(store, "store") if isinstance(store, str) else None
     if store_secret:
         problems.append(Problem(doc.value_loc("store"), store_secret))
+    elif isinstance(store, str):
+        problem = url_problem(store.strip(), STORE_SCHEMES)
+        if problem:
+            problems.append(Problem(doc.value_loc("store"), f"`store:` {problem}"))
     default = settings.get("default_connection")
     if default is not None and default not in connections:
         problems.append(
@@ -194,6 +202,31 @@ def load_project(config: str | Path | None = None) -> Project:
         check_locations=tuple(raw_checks.item_locs) if isinstance(raw_checks, Seq) else (),
         locations=MappingProxyType(locations),
     )
+
+
+def url_problem(template: str, schemes: tuple[str, ...]) -> str | None:
+    """What is wrong with a database URL's form (scheme, host, port), or None. A URL whose ${VAR}s
+    are not set yet is checked when it is used. The message shows the URL as written (its
+    variables not filled in: no secret from the environment is printed)."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        url = interpolate(template)
+    except SpecError:
+        return None
+    shown = template if len(template) <= 120 else template[:117] + "..."
+    example = "postgresql+psycopg://user:${PGPASSWORD}@host:5432/db" if "postgresql" in schemes else schemes[0]
+    try:
+        parsed = make_url(url)
+        port = parsed.port
+    except Exception:
+        return f"not a database URL: {shown!r}; write it as scheme://user@host:port/database, e.g. {example}"
+    backend = parsed.get_backend_name()
+    if backend not in schemes:
+        return f"unknown kind of database '{backend}'{did_you_mean(backend, schemes)}; use one of {', '.join(schemes)}"
+    if port is not None and not 0 < port < 65536:
+        return f"port {port} is not a port number (1-65535) in {shown!r}"
+    return None
 
 
 def _setting_problem(key: str, value: Any) -> str | None:
@@ -402,6 +435,9 @@ def parse_suite(project: Project, paths: list[str] | tuple[str, ...] | None = No
             parsed, file_problems = parse_check_file_partially(f, _display(f))
         except SpecError as exc:
             problems.extend(exc.problems)
+            continue
+        except (Exception, RecursionError) as exc:  # one unreadable file is that file's problem, not everyone's
+            problems.append(Problem(Location(_display(f), 1, 1), f"cannot read this check file: {first_line(exc)}"))
             continue
         problems.extend(file_problems)
         if parsed is None or parsed.table == "?":  # no table name: nothing more to check
