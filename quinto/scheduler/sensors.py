@@ -23,7 +23,8 @@ from quinto.errors import QuintoError, UsageError, first_line
 from quinto.evaluate import partition_order
 from quinto.scheduler.triggers import to_audit
 from quinto.spec import TableSpec
-from quinto.store.queue import Group, SensorTurn
+from quinto.store.queue import Group
+from quinto.store.sensors import SensorTurn
 
 if TYPE_CHECKING:
     from quinto.scheduler.service import Scheduler

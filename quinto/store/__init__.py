@@ -31,6 +31,7 @@ from quinto.store.records import FAILING
 from quinto.store.results import Results, sort_key
 from quinto.store.runs import Runs
 from quinto.store.schema import metric_values, outcomes, partition_status, runs, statements, table_status
+from quinto.store.sensors import SensorMixin
 
 #: the overview counts failing partitions among this many latest ones
 RECENT_PARTITIONS = 30
@@ -55,7 +56,7 @@ class Saving:
 SaveHook = Callable[[Saving], object]
 
 
-class Store(QueueMixin):
+class Store(QueueMixin, SensorMixin):
     """The results store. Its repositories: `runs` (the run log and statements), `results`
     (outcomes, partitions, tables, metric history), `marks`, `snoozes` and `outbox`; the queue
     methods (`quinto.store.queue`) are its own. `save_run` is the one unit of work writing a run."""
