@@ -15,7 +15,7 @@ from quinto.compile import compile_sql_probe
 from quinto.engines import Connector
 from quinto.errors import Problem, SpecError, WarehouseError, did_you_mean
 from quinto.spec import Project, Suite, TableSpec, load_project
-from quinto.spec.project import parse_suite
+from quinto.spec.suite import parse_suite
 from quinto.workspace import make_connector
 
 

@@ -16,7 +16,8 @@ from quinto.errors import Location, Problem, SpecError, did_you_mean, first_line
 from quinto.settings import Settings
 from quinto.spec import Project, TableSpec, interpolate, load_project
 from quinto.spec.checkfile import parse_check_file_partially
-from quinto.spec.project import PROJECT_FILE, Suite, _routing_problems, check_files, display_path, resolve_connection
+from quinto.spec.project import PROJECT_FILE
+from quinto.spec.suite import Suite, _routing_problems, check_files, display_path, resolve_connection
 from quinto.store import Store
 
 

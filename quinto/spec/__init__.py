@@ -2,7 +2,8 @@
 
 from quinto.spec.checkfile import parse_check_file
 from quinto.spec.model import Anomaly, Check, Column, Project, TableSpec
-from quinto.spec.project import Suite, interpolate, load_project, load_suite
+from quinto.spec.project import interpolate, load_project
+from quinto.spec.suite import Suite, load_suite
 
 __all__ = [
     "Anomaly",

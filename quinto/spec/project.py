@@ -1,4 +1,5 @@
-"""quinto.yaml → Project; check paths → Suite (every check file of the project, validated together)."""
+"""quinto.yaml → Project (its settings, connections and store, validated); the check files are
+found and parsed into a Suite by `quinto.spec.suite`."""
 
 from __future__ import annotations
 
@@ -7,17 +8,16 @@ import os
 import re
 import urllib.parse
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from quinto.errors import Location, Problem, SpecError, did_you_mean, first_line
+from quinto.errors import Location, Problem, SpecError, did_you_mean
 from quinto.redact import remember
 from quinto.settings import BY_NAME, SETTINGS, STORE_SCHEMES, WAREHOUSE_SCHEMES, Setting
-from quinto.spec.checkfile import parse_check_file_partially, timezone_problem, with_connection
+from quinto.spec.checkfile import timezone_problem
 from quinto.spec.grammar import parse_duration
-from quinto.spec.model import Project, TableSpec
+from quinto.spec.model import Project
 from quinto.spec.targets import EMAIL, channels, parse_target
 from quinto.spec.yamlfile import Map, Seq, load_file
 
@@ -124,54 +124,11 @@ def load_project(config: str | Path | None = None) -> Project:
         doc.loc, doc.key_locs, doc.value_locs = Location(str(path), 1, 1), {}, {}
     if not isinstance(doc, Map):
         raise SpecError([Problem(Location(str(path), 1, 1), "quinto.yaml is a mapping of settings")])
-    settings: dict[str, Any] = default_settings()
     sections = {c.section_name: c for c in channels().values()}  # the alert channels' sections
-    for key, value in doc.items():
-        setting = BY_NAME.get(key) or (sections[key].section_setting() if key in sections else None)
-        if setting is None:
-            known = [*BY_NAME, *sections]
-            problems.append(Problem(doc.key_loc(key), f"unknown setting '{key}'{did_you_mean(key, known)}"))
-            continue
-        if setting.default is None and value is None:
-            continue
-        ok = isinstance(value, setting.type) and not isinstance(value, bool)
-        if setting.type is list and isinstance(value, str):
-            value, ok = [value], True
-        if setting.type is float and isinstance(value, int) and not isinstance(value, bool):
-            value, ok = float(value), True
-        if not ok:
-            kind = "a number" if setting.type is float else setting.type.__name__
-            problems.append(Problem(doc.value_loc(key), f"`{key}:` must be {kind}: {setting.help}"))
-            continue
-        problem = _setting_problem(key, value)
-        if problem:
-            problems.append(Problem(doc.value_loc(key), problem))
-            continue
-        settings[key] = value
-    connections: dict[str, str] = {}
-    raw_conns = doc.get("connections")
-    if isinstance(raw_conns, Map):
-        for name, url in raw_conns.items():
-            if not isinstance(url, str) or not url.strip():
-                problems.append(Problem(raw_conns.value_loc(name), f"connection '{name}' needs a URL"))
-                continue
-            secret = url_secret_problem(url, f"connection '{name}'")
-            if secret:
-                problems.append(Problem(raw_conns.value_loc(name), secret))
-                continue
-            problem = url_problem(url.strip(), WAREHOUSE_SCHEMES)
-            if problem:
-                problems.append(Problem(raw_conns.value_loc(name), f"connection '{name}': {problem}"))
-                continue
-            connections[name] = url.strip()
+    settings = _top_settings(doc, sections, problems)
+    connections = _connections(doc.get("connections"), problems)
     store = settings["store"]
-    store_secret = url_secret_problem(store, "store") if isinstance(store, str) else None
-    if store_secret:
-        problems.append(Problem(doc.value_loc("store"), store_secret))
-    elif isinstance(store, str):
-        problem = url_problem(store.strip(), STORE_SCHEMES)
-        if problem:
-            problems.append(Problem(doc.value_loc("store"), f"`store:` {problem}"))
+    _check_store_url(store, doc, problems)
     default = settings.get("default_connection")
     if default is not None and default not in connections:
         problems.append(
@@ -202,6 +159,65 @@ def load_project(config: str | Path | None = None) -> Project:
         check_locations=tuple(raw_checks.item_locs) if isinstance(raw_checks, Seq) else (),
         locations=MappingProxyType(locations),
     )
+
+
+def _top_settings(doc: Map, sections: dict[str, Channel], problems: list[Problem]) -> dict[str, Any]:
+    """quinto.yaml's top-level settings, type-checked (defaults for the rest); problems appended."""
+    settings: dict[str, Any] = default_settings()
+    for key, value in doc.items():
+        setting = BY_NAME.get(key) or (sections[key].section_setting() if key in sections else None)
+        if setting is None:
+            known = [*BY_NAME, *sections]
+            problems.append(Problem(doc.key_loc(key), f"unknown setting '{key}'{did_you_mean(key, known)}"))
+            continue
+        if setting.default is None and value is None:
+            continue
+        ok = isinstance(value, setting.type) and not isinstance(value, bool)
+        if setting.type is list and isinstance(value, str):
+            value, ok = [value], True
+        if setting.type is float and isinstance(value, int) and not isinstance(value, bool):
+            value, ok = float(value), True
+        if not ok:
+            kind = "a number" if setting.type is float else setting.type.__name__
+            problems.append(Problem(doc.value_loc(key), f"`{key}:` must be {kind}: {setting.help}"))
+            continue
+        problem = _setting_problem(key, value)
+        if problem:
+            problems.append(Problem(doc.value_loc(key), problem))
+            continue
+        settings[key] = value
+    return settings
+
+
+def _connections(raw_conns: Any, problems: list[Problem]) -> dict[str, str]:
+    """`connections:` name → URL; a URL with a literal secret or a malformed one is a problem."""
+    connections: dict[str, str] = {}
+    if isinstance(raw_conns, Map):
+        for name, url in raw_conns.items():
+            if not isinstance(url, str) or not url.strip():
+                problems.append(Problem(raw_conns.value_loc(name), f"connection '{name}' needs a URL"))
+                continue
+            secret = url_secret_problem(url, f"connection '{name}'")
+            if secret:
+                problems.append(Problem(raw_conns.value_loc(name), secret))
+                continue
+            problem = url_problem(url.strip(), WAREHOUSE_SCHEMES)
+            if problem:
+                problems.append(Problem(raw_conns.value_loc(name), f"connection '{name}': {problem}"))
+                continue
+            connections[name] = url.strip()
+    return connections
+
+
+def _check_store_url(store: Any, doc: Map, problems: list[Problem]) -> None:
+    """`store:` holds no literal secret and is a URL of a store Quinto knows."""
+    store_secret = url_secret_problem(store, "store") if isinstance(store, str) else None
+    if store_secret:
+        problems.append(Problem(doc.value_loc("store"), store_secret))
+    elif isinstance(store, str):
+        problem = url_problem(store.strip(), STORE_SCHEMES)
+        if problem:
+            problems.append(Problem(doc.value_loc("store"), f"`store:` {problem}"))
 
 
 def url_problem(template: str, schemes: tuple[str, ...]) -> str | None:
@@ -289,58 +305,83 @@ def _keyed_setting(
         if value is None:
             out[key] = None if setting.default is None or setting.kind == "duration" else out[key]
             continue
-        if setting.kind == "secret":
-            if not isinstance(value, str) or not _VAR.search(value):
-                var = re.sub(r"[^A-Z0-9]+", "_", f"{parent.name}_{key}".upper()).strip("_")
-                hint = (
-                    f"`{name}:` is a secret written in the file; read it from the environment, e.g. {key}: ${{{var}}}"
-                )
-                problems.append(Problem(where, secret_message(key) if secret_message else hint))
-                continue
-        elif setting.kind == "duration":
-            try:
-                value = parse_duration(str(value))
-            except ValueError as exc:
-                problems.append(Problem(where, f"`{name}:` {exc}"))
-                continue
-        elif setting.type is list:
-            if isinstance(value, str):
-                value = [value]
-            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-                problems.append(Problem(where, f"`{name}:` is a list of text: {setting.help}"))
-                continue
-            items = list(value)
-            item_locs = list(value.item_locs) if isinstance(value, Seq) else [where] * len(items)
-            for i, loc in enumerate(item_locs):
-                locations[f"{name}.{i}"] = loc
-            if name == "alerts.notify":
-                for item, loc in zip(items, item_locs, strict=True):
-                    try:
-                        parse_target(item)
-                    except ValueError as exc:
-                        problems.append(Problem(loc, str(exc)))
-            value = items
-        elif setting.type is bool:
-            if not isinstance(value, bool):
-                problems.append(Problem(where, f"`{name}:` is true or false, not {value!r}"))
-                continue
-        elif setting.type is int:
-            if (
-                not isinstance(value, int)
-                or isinstance(value, bool)
-                or (setting.kind == "port" and not 0 < value < 65536)
-            ):
-                what = "a port number (1-65535)" if setting.kind == "port" else "a whole number"
-                problems.append(Problem(where, f"`{name}:` is {what}, not {value!r}"))
-                continue
-        elif not isinstance(value, setting.type) or isinstance(value, bool):
-            problems.append(Problem(where, f"`{name}:` must be {setting.type.__name__}: {setting.help}"))
-            continue
-        elif setting.kind == "email" and not EMAIL.match(str(value)) and not _VAR.search(str(value)):
-            problems.append(Problem(where, f"`{name}:` is an email address, not {value!r}"))
-            continue
-        out[key] = value
+        ok, value = _keyed_value(parent, setting, key, value, where, problems, locations, secret_message)
+        if ok:
+            out[key] = value
     return out
+
+
+def _keyed_value(
+    parent: Setting,
+    setting: Setting,
+    key: str,
+    value: Any,
+    where: Location,
+    problems: list[Problem],
+    locations: dict[str, Location],
+    secret_message: Callable[[str], str] | None,
+) -> tuple[bool, Any]:
+    """One key of a keyed setting, checked against its Setting: (True, the value) or (False, None)
+    with the problem appended."""
+    name = f"{parent.name}.{key}"
+    if setting.kind == "secret":
+        if not isinstance(value, str) or not _VAR.search(value):
+            var = re.sub(r"[^A-Z0-9]+", "_", f"{parent.name}_{key}".upper()).strip("_")
+            hint = (
+                f"`{name}:` is a secret written in the file; read it from the environment, e.g. {key}: ${{{var}}}"
+            )
+            problems.append(Problem(where, secret_message(key) if secret_message else hint))
+            return False, None
+    elif setting.kind == "duration":
+        try:
+            value = parse_duration(str(value))
+        except ValueError as exc:
+            problems.append(Problem(where, f"`{name}:` {exc}"))
+            return False, None
+    elif setting.type is list:
+        return _list_value(setting, name, value, where, problems, locations)
+    elif setting.type is bool:
+        if not isinstance(value, bool):
+            problems.append(Problem(where, f"`{name}:` is true or false, not {value!r}"))
+            return False, None
+    elif setting.type is int:
+        if (
+            not isinstance(value, int)
+            or isinstance(value, bool)
+            or (setting.kind == "port" and not 0 < value < 65536)
+        ):
+            what = "a port number (1-65535)" if setting.kind == "port" else "a whole number"
+            problems.append(Problem(where, f"`{name}:` is {what}, not {value!r}"))
+            return False, None
+    elif not isinstance(value, setting.type) or isinstance(value, bool):
+        problems.append(Problem(where, f"`{name}:` must be {setting.type.__name__}: {setting.help}"))
+        return False, None
+    elif setting.kind == "email" and not EMAIL.match(str(value)) and not _VAR.search(str(value)):
+        problems.append(Problem(where, f"`{name}:` is an email address, not {value!r}"))
+        return False, None
+    return True, value
+
+
+def _list_value(
+    setting: Setting, name: str, value: Any, where: Location, problems: list[Problem], locations: dict[str, Location]
+) -> tuple[bool, Any]:
+    """A list-of-text key (a text is a list of one); `alerts.notify` items are alert targets."""
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        problems.append(Problem(where, f"`{name}:` is a list of text: {setting.help}"))
+        return False, None
+    items = list(value)
+    item_locs = list(value.item_locs) if isinstance(value, Seq) else [where] * len(items)
+    for i, loc in enumerate(item_locs):
+        locations[f"{name}.{i}"] = loc
+    if name == "alerts.notify":
+        for item, loc in zip(items, item_locs, strict=True):
+            try:
+                parse_target(item)
+            except ValueError as exc:
+                problems.append(Problem(loc, str(exc)))
+    return True, items
 
 
 def _channel_section(
@@ -376,146 +417,3 @@ def _channel_section(
             continue
         out[endpoint] = keys
     return out
-
-
-@dataclass(frozen=True)
-class Suite:
-    tables: dict[str, TableSpec]  # by table name
-
-    def table(self, name: str) -> TableSpec:
-        try:
-            return self.tables[name]
-        except KeyError:
-            known = sorted(self.tables)
-            hint = did_you_mean(name, known) or (
-                f"; known tables: {', '.join(known[:10])}" if known else "; no check file was found"
-            )
-            raise SpecError([Problem(None, f"no checks declared for table '{name}'{hint}")]) from None
-
-
-def check_files(
-    paths: list[str] | tuple[str, ...], root: str | None = None, locations: tuple[Location, ...] = ()
-) -> list[Path]:
-    files: list[Path] = []
-    for i, p in enumerate(paths):
-        path = Path(p)
-        if root and not path.is_absolute():
-            path = Path(root) / p
-        if path.is_dir():
-            files.extend(sorted(f for f in path.rglob("*") if f.suffix in (".yaml", ".yml") and f.is_file()))
-        elif path.is_file():
-            files.append(path)
-        else:
-            where = locations[i] if i < len(locations) else None
-            raise SpecError([Problem(where, f"no such file or folder of checks: {p}")])
-    return files
-
-
-def load_suite(project: Project, paths: list[str] | tuple[str, ...] | None = None) -> Suite:
-    """Parse every check file; all problems of all files are reported at once."""
-    suite, problems = parse_suite(project, paths)
-    if problems:
-        raise SpecError(problems)
-    return suite
-
-
-def parse_suite(project: Project, paths: list[str] | tuple[str, ...] | None = None) -> tuple[Suite, list[Problem]]:
-    """Every check file parsed as far as it goes: the tables (with the checks that parse, also
-    from files with problems) and every problem of every file."""
-    problems: list[Problem] = []
-    tables: dict[str, TableSpec] = {}
-    # paths from the command line are relative to the current directory, those of quinto.yaml to it
-    files = (
-        check_files(list(paths)) if paths else check_files(project.check_paths, project.root, project.check_locations)
-    )
-    for f in files:
-        if f.name == PROJECT_FILE:
-            continue
-        try:
-            parsed, file_problems = parse_check_file_partially(f, _display(f))
-        except SpecError as exc:
-            problems.extend(exc.problems)
-            continue
-        except (Exception, RecursionError) as exc:  # one unreadable file is that file's problem, not everyone's
-            problems.append(Problem(Location(_display(f), 1, 1), f"cannot read this check file: {first_line(exc)}"))
-            continue
-        problems.extend(file_problems)
-        if parsed is None or parsed.table == "?":  # no table name: nothing more to check
-            continue
-        spec, connection_problems = resolve_connection(project, parsed)
-        problems.extend(connection_problems)
-        if spec.table in tables:
-            first = tables[spec.table].location
-            problems.append(Problem(spec.location, f"table '{spec.table}' is already declared at {first}"))
-            continue
-        tables[spec.table] = spec
-    if project.location is not None:
-        problems.extend(_routing_problems(project, tables, every_table=not paths))
-    return Suite(tables), problems
-
-
-def resolve_connection(project: Project, spec: TableSpec) -> tuple[TableSpec, list[Problem]]:
-    """The spec with its connection: its own, else `default_connection`, else the only one."""
-    problems: list[Problem] = []
-    conn = (
-        spec.connection
-        or project.settings.get("default_connection")
-        or (next(iter(project.connections)) if len(project.connections) == 1 else "")
-    )
-    if not conn and project.location is None:
-        pass  # no quinto.yaml: the check file is only parsed; connections are not known
-    elif not conn:
-        problems.append(
-            Problem(
-                spec.location,
-                f"no `connection:` given and quinto.yaml names {len(project.connections)} connections; say which one",
-            )
-        )
-    elif project.location is not None and conn not in project.connections:
-        problems.append(
-            Problem(
-                spec.connection_location or spec.location,
-                f"unknown connection '{conn}'{did_you_mean(conn, project.connections)}",
-            )
-        )
-    return with_connection(spec, conn), problems
-
-
-def display_path(path: Path) -> str:
-    return _display(path)
-
-
-def _routing_problems(project: Project, tables: dict[str, TableSpec], every_table: bool) -> list[Problem]:
-    """Endpoints of a named channel (a Slack channel, a webhook) that quinto.yaml does not declare
-    when it declares some (a typo, with a hint), and digest tables that no check file declares."""
-    problems: list[Problem] = []
-    alerts = project.settings.get("alerts") or {}
-    named: list[tuple[str, Location | None]] = [
-        (t, loc) for spec in tables.values() for t, loc in zip(spec.notify, spec.notify_locations, strict=True)
-    ]
-    named += [(t, project.locations.get(f"alerts.notify.{i}")) for i, t in enumerate(alerts.get("notify") or [])]
-    registry = channels()
-    for text, loc in named:
-        target = parse_target(text)
-        channel = registry[target.channel]
-        declared = channel.endpoints(project.settings) if channel.named else {}
-        if declared and target.address not in declared:
-            hint = did_you_mean(target.address, declared)
-            problems.append(Problem(loc, channel.unknown_endpoint(target.address, hint)))
-    if every_table:
-        for i, name in enumerate(alerts.get("digest") or []):
-            if name not in tables:
-                problems.append(
-                    Problem(
-                        project.locations.get(f"alerts.digest.{i}"),
-                        f"unknown table '{name}' in `alerts.digest:`{did_you_mean(name, tables)}",
-                    )
-                )
-    return problems
-
-
-def _display(path: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)

@@ -18,7 +18,7 @@ from quinto.errors import Location, Problem, SpecError
 
 MAX_FILE_BYTES = 1_000_000  # a check file or quinto.yaml larger than this is refused
 MAX_DEPTH = 100  # lists and mappings nested deeper than this are refused
-MAX_VALUES = 20_000  # values (each list item, key and value) written in one file
+MAX_VALUES = 10_000  # values (each list item, key and value) written in one file
 MAX_ALIAS_VALUES = 10_000  # values copied by aliases (*name) beyond those written out in the file
 # what YAML itself refuses (PyYAML's reader): control characters other than tab and line breaks,
 # DEL, C1 controls, lone surrogates, U+FFFE and U+FFFF
