@@ -431,8 +431,8 @@ def demo_cmd(directory: str, checks_dir: str | None, end: str | None, serve: boo
 
     out = Path(directory)
     checks = Path(checks_dir) if checks_dir else Path(__file__).resolve().parent.parent / "checks"
-    if not checks.exists():
-        raise SpecError([])  # pragma: no cover - an installed wheel without the repository
+    if not checks.exists():  # an installed package without the repository's checks/ folder
+        raise UsageError(f"no demo check files at {checks}; give the repository's checks/ folder with --checks DIR")
     try:
         end_day = dt.date.fromisoformat(end) if end else demo.default_end()
     except ValueError:
