@@ -4,6 +4,8 @@ alert channel adds its own section (`smtp:`, `slack:`, `webhook:`, ...): see
 
 from __future__ import annotations
 
+import functools
+
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
@@ -11,6 +13,16 @@ from typing import Any
 #: URL schemes of `connections:` (the connectors of quinto.engines; a test keeps the two equal) and of `store:`
 WAREHOUSE_SCHEMES = ("duckdb", "hive", "mariadb", "mysql", "postgres", "postgresql", "presto", "sqlite", "trino")
 STORE_SCHEMES = ("postgresql", "sqlite")
+
+
+@functools.cache
+def warehouse_schemes() -> tuple[str, ...]:
+    """The built-in schemes and those of installed engine plugins (`quinto.engines` entry points,
+    read by name only: nothing is imported)."""
+    from importlib.metadata import entry_points
+
+    plugins = {ep.name for ep in entry_points(group="quinto.engines")}
+    return WAREHOUSE_SCHEMES + tuple(sorted(plugins - set(WAREHOUSE_SCHEMES)))
 
 
 @dataclass(frozen=True)

@@ -145,7 +145,7 @@ def test_one_broken_file_leaves_the_api_and_the_scheduler_working(broken_project
     done = client.get(f"/api/runs/{run_id}").get_json()
     assert done["status"] in ("PASS", "WARN", "FAIL"), done
     store = Store(f"sqlite:///{broken_project.parent / 'quinto.db'}")
-    files = {Path(p["file"]).name for p in store.scheduler_problems()}
+    files = {Path(p.file).name for p in store.scheduler_problems()}
     assert set(BROKEN) <= files, files
     for url in ("/", "/runs", "/tables/dw.fact_signup"):
         page = client.get(url)
@@ -284,7 +284,7 @@ def test_partition_with_a_trailing_newline_is_refused(project: Path) -> None:
         headers={"Authorization": f"Bearer {TOKEN}"},
     )
     assert resp.status_code == 400 and "refusing partition value" in resp.get_json()["error"]
-    assert Store(f"sqlite:///{project / 's.db'}").recent_runs(10) == []
+    assert Store(f"sqlite:///{project / 's.db'}").runs.recent(10) == []
 
 
 def test_one_partition_spelled_two_ways_is_refused(project: Path) -> None:
@@ -312,7 +312,7 @@ def test_json_output_is_always_valid_json(project: Path) -> None:
         "a": ["Infinity", "-Infinity", "NaN", 1.5]
     }
     store = Store(f"sqlite:///{project / 's.db'}")
-    run_id = store.recent_runs(1)[0]["id"]
+    run_id = store.runs.recent(1)[0].id
     with store.engine.begin() as conn:  # a value stored before thresholds were checked
         conn.exec_driver_sql("UPDATE outcomes SET value = 1e999")
     client = create_app({"QUINTO_CONFIG": str(project / "quinto.yaml")}).test_client()

@@ -1,6 +1,19 @@
-"""One connector per engine, chosen by the SQLAlchemy URL's scheme."""
+"""One connector per engine, chosen by the SQLAlchemy URL's scheme.
+
+`CONNECTORS` holds the built-in engines. An installed package adds one by declaring an entry point
+in the `quinto.engines` group, named after its URL scheme and naming a `Connector` subclass (its
+pure `dialect` and its connection):
+
+    [project.entry-points."quinto.engines"]
+    litefile = "quinto_litefile:LiteFile"
+
+`connectors()` is the built-ins and the plugins, loaded on first use.
+"""
 
 from __future__ import annotations
+
+import functools
+from importlib.metadata import entry_points
 
 from sqlalchemy.engine import make_url
 
@@ -13,7 +26,9 @@ from quinto.engines.postgres import PostgresConnector
 from quinto.engines.presto import PrestoConnector
 from quinto.engines.sqlite import SQLiteConnector
 from quinto.engines.trino import TrinoConnector
-from quinto.errors import WarehouseError
+from quinto.errors import QuintoError, WarehouseError
+
+ENTRY_POINTS = "quinto.engines"
 
 CONNECTORS: dict[str, type[Connector]] = {
     "duckdb": DuckDBConnector,
@@ -28,17 +43,33 @@ CONNECTORS: dict[str, type[Connector]] = {
 }
 
 
+@functools.cache
+def connectors() -> dict[str, type[Connector]]:
+    """URL scheme → connector: the built-ins, then installed packages' (`quinto.engines` entry points)."""
+    found = dict(CONNECTORS)
+    for ep in sorted(entry_points(group=ENTRY_POINTS), key=lambda e: e.name):
+        try:
+            cls = ep.load()
+        except Exception as exc:  # noqa: BLE001 - a broken plugin is named, not a traceback
+            raise QuintoError(f"engine plugin '{ep.name}' ({ep.value}) failed to load: {exc}") from None
+        if not (isinstance(cls, type) and issubclass(cls, Connector)):
+            raise QuintoError(f"engine plugin '{ep.name}' ({ep.value}) is not a quinto.engines.Connector")
+        found.setdefault(ep.name, cls)  # a plugin never replaces a built-in engine
+    return found
+
+
 def connector_for(url: str, name: str = "warehouse") -> Connector:
     try:
         scheme = make_url(url).get_backend_name()
     except Exception:
         raise WarehouseError(f"connection '{name}': not a database URL: {url.split('@')[-1]!r}") from None
-    cls = CONNECTORS.get(scheme)
+    known = connectors()
+    cls = known.get(scheme)
     if cls is None:
         raise WarehouseError(
-            f"connection '{name}': no connector for '{scheme}'; supported: {', '.join(sorted(set(CONNECTORS)))}"
+            f"connection '{name}': no connector for '{scheme}'; supported: {', '.join(sorted(set(known)))}"
         )
     return cls(url=url, name=name)
 
 
-__all__ = ["CONNECTORS", "Connector", "Statement", "connector_for", "type_family"]
+__all__ = ["CONNECTORS", "ENTRY_POINTS", "Connector", "Statement", "connector_for", "connectors", "type_family"]

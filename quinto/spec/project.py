@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from quinto.errors import Location, Problem, SpecError, did_you_mean
 from quinto.redact import remember
-from quinto.settings import BY_NAME, SETTINGS, STORE_SCHEMES, WAREHOUSE_SCHEMES, Setting
+from quinto.settings import BY_NAME, SETTINGS, STORE_SCHEMES, Setting, warehouse_schemes
 from quinto.spec.checkfile import timezone_problem
 from quinto.spec.grammar import parse_duration
 from quinto.spec.model import Project
@@ -201,7 +201,7 @@ def _connections(raw_conns: Any, problems: list[Problem]) -> dict[str, str]:
             if secret:
                 problems.append(Problem(raw_conns.value_loc(name), secret))
                 continue
-            problem = url_problem(url.strip(), WAREHOUSE_SCHEMES)
+            problem = url_problem(url.strip(), warehouse_schemes())
             if problem:
                 problems.append(Problem(raw_conns.value_loc(name), f"connection '{name}': {problem}"))
                 continue
