@@ -5,7 +5,6 @@ alert channel adds its own section (`smtp:`, `slack:`, `webhook:`, ...): see
 from __future__ import annotations
 
 import functools
-
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
