@@ -272,3 +272,22 @@ class CheckType:
         """A capped query of rows failing `check` in `partition`, or None."""
         agg = self.bad_rows(check)
         return None if agg is None else compile_samples(dialect, table, column, partition, agg, limit)
+
+
+class OneAggregate(CheckType):
+    """A type whose value is one aggregate of the scan, `agg(check)`; with ROW_SAMPLES its measure
+    also names the failing rows."""
+
+    ROW_SAMPLES: ClassVar[bool] = False
+
+    def agg(self, check: Check) -> Aggregate:
+        raise NotImplementedError
+
+    def aggregates(self, check: Check) -> list[Aggregate]:
+        return [self.agg(check)]
+
+    def value(self, check: Check, aggs: Mapping[str, Any]) -> Any:
+        return aggs[self.agg(check).key]
+
+    def bad_rows(self, check: Check) -> Aggregate | None:
+        return self.agg(check) if self.ROW_SAMPLES else None

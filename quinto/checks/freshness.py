@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlglot import exp
 
-from quinto.checks.base import SECONDS, Aggregate, CheckType, Measure, OptionReader, Params
+from quinto.checks.base import SECONDS, Aggregate, Measure, OneAggregate, OptionReader, Params
 from quinto.compile import Binder, col
 from quinto.dialect import Dialect
 from quinto.errors import did_you_mean
@@ -34,7 +34,7 @@ class Age(Params):
     relative_to: str = "partition_end"  # or "now"
 
 
-class Freshness(CheckType):
+class Freshness(OneAggregate):  # its aggregate is the newest timestamp
     name = "freshness"
     doc = (
         "Age of the newest timestamp in the column, measured from the end of the partition "
@@ -58,12 +58,6 @@ class Freshness(CheckType):
 
     def agg(self, check: Check) -> Aggregate:
         return Aggregate("max_time", (check.columns[0].name,))
-
-    def aggregates(self, check: Check) -> list[Aggregate]:
-        return [self.agg(check)]
-
-    def value(self, check: Check, aggs: Mapping[str, Any]) -> Any:
-        return aggs[self.agg(check).key]  # the newest timestamp
 
     def judged_value(self, check: Check, aggs: Mapping[str, Any], partition: str, now: dt.datetime) -> Any:
         """The newest timestamp's age in seconds, at the partition's end or now."""

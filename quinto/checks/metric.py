@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import sqlglot
 from sqlglot import exp
 
-from quinto.checks.base import ASK_ENGINE, Aggregate, CheckType, Measure, OptionReader, Params
+from quinto.checks.base import ASK_ENGINE, Aggregate, Measure, OneAggregate, OptionReader, Params
 from quinto.compile import Binder, parse_expression
 from quinto.dialect import Dialect
 from quinto.errors import SpecError
@@ -49,7 +49,7 @@ def aggregate_problem(raw: Any) -> str | None:
     return None
 
 
-class CustomMetric(CheckType):
+class CustomMetric(OneAggregate):
     name = "metric"
     doc = (
         "A named metric computed by any SQL aggregate expression, given as `metric:`; it runs "
@@ -76,12 +76,6 @@ class CustomMetric(CheckType):
     def agg(self, check: Check) -> Aggregate:
         assert isinstance(check.params, Expr)
         return Aggregate("expression", (), (("sql", check.params.sql),))
-
-    def aggregates(self, check: Check) -> list[Aggregate]:
-        return [self.agg(check)]
-
-    def value(self, check: Check, aggs: Mapping[str, Any]) -> Any:
-        return aggs[self.agg(check).key]
 
     def expression_columns(self, check: Check, dialect: Dialect) -> list[exp.Column]:
         assert isinstance(check.params, Expr)

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 from sqlglot import exp
 
-from quinto.checks.base import COUNT, PERCENT, Aggregate, CheckType, Measure, OptionReader, Params, pct
-from quinto.checks.rows import ROWS
+from quinto.checks.base import COUNT, Aggregate, Measure, OneAggregate, OptionReader, Params
+from quinto.checks.rows import ShareOfRows
 from quinto.compile import Binder, col, count_when, value_binds
 from quinto.dialect import Dialect
 
@@ -39,7 +39,8 @@ class MissingParams(Params):
     missing_values: tuple[Any, ...] = ()  # values that count as missing besides NULL
 
 
-class MissingCount(CheckType):
+class MissingCount(OneAggregate):
+    ROW_SAMPLES = True
     name = "missing_count"
     doc = "Rows where the column is NULL (or one of `missing_values`)."
     example = "missing_count(account_id) = 0"
@@ -59,24 +60,8 @@ class MissingCount(CheckType):
         values = check.params.missing_values
         return Aggregate("null_count", (check.columns[0].name,), (("missing_values", values),) if values else ())
 
-    def aggregates(self, check: Check) -> list[Aggregate]:
-        return [self.agg(check)]
 
-    def value(self, check: Check, aggs: Mapping[str, Any]) -> Any:
-        return aggs[self.agg(check).key]
-
-    def bad_rows(self, check: Check) -> Aggregate | None:
-        return self.agg(check)
-
-
-class MissingPercent(MissingCount):
+class MissingPercent(ShareOfRows, MissingCount):
     name = "missing_percent"
     doc = "Percentage of rows where the column is missing (0 for an empty partition)."
     example = "missing_percent(email) < 1%"
-    unit = PERCENT
-
-    def aggregates(self, check: Check) -> list[Aggregate]:
-        return [self.agg(check), ROWS]
-
-    def value(self, check: Check, aggs: Mapping[str, Any]) -> Any:
-        return pct(aggs[self.agg(check).key], aggs[ROWS.key])

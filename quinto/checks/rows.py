@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlglot import exp
 
-from quinto.checks.base import COUNT, Aggregate, CheckType, Measure
+from quinto.checks.base import COUNT, PERCENT, Aggregate, CheckType, Measure, OneAggregate, pct
 from quinto.compile import Binder
 from quinto.dialect import Dialect
 
@@ -38,3 +38,15 @@ class RowCount(CheckType):
 
     def value(self, check: Check, aggs: Mapping[str, Any]) -> Any:
         return aggs[ROWS.key]
+
+
+class ShareOfRows(OneAggregate):
+    """The percentage of the partition's rows that `agg(check)` counts (0 for an empty partition)."""
+
+    unit = PERCENT
+
+    def aggregates(self, check: Check) -> list[Aggregate]:
+        return [self.agg(check), ROWS]
+
+    def value(self, check: Check, aggs: Mapping[str, Any]) -> Any:
+        return pct(aggs[self.agg(check).key], aggs[ROWS.key])

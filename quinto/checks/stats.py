@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from sqlglot import exp
 
-from quinto.checks.base import Aggregate, CheckType, Measure, OptionReader, Params
+from quinto.checks.base import Aggregate, Measure, OneAggregate, OptionReader, Params
 from quinto.checks.distinct import parse_approx
 from quinto.compile import Binder, col, template
 from quinto.dialect import Dialect
@@ -55,17 +55,11 @@ class Quantile(Measure):
         return template(dialect, quirk, col=col(agg.columns[0]), p=exp.Literal.number(agg.param("p")))
 
 
-class Stat(CheckType):
+class Stat(OneAggregate):
     """A statistic of one column, computed by the measure of the same name."""
 
     def agg(self, check: Check) -> Aggregate:
         return Aggregate(self.name, (check.columns[0].name,))
-
-    def aggregates(self, check: Check) -> list[Aggregate]:
-        return [self.agg(check)]
-
-    def value(self, check: Check, aggs: Mapping[str, Any]) -> Any:
-        return aggs[self.agg(check).key]
 
 
 class MinValue(Stat):

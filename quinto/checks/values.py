@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 from sqlglot import exp
 
-from quinto.checks.base import COUNT, PERCENT, Aggregate, CheckType, Measure, OptionReader, Params, pct
-from quinto.checks.rows import ROWS
+from quinto.checks.base import COUNT, Aggregate, Measure, OneAggregate, OptionReader, Params
+from quinto.checks.rows import ShareOfRows
 from quinto.compile import Binder, as_text, col, count_when, value_binds
 from quinto.dialect import Dialect
 from quinto.errors import Problem, SpecError
@@ -105,7 +105,8 @@ CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
 }
 
 
-class InvalidCount(CheckType):
+class InvalidCount(OneAggregate):
+    ROW_SAMPLES = True
     name = "invalid_count"
     doc = (
         "Non-NULL rows that break any declared validity rule: `valid_values`, `valid_regex` "
@@ -142,24 +143,8 @@ class InvalidCount(CheckType):
         assert isinstance(check.params, Validity)
         return Aggregate("invalid_count", (check.columns[0].name,), check.params.rules())
 
-    def aggregates(self, check: Check) -> list[Aggregate]:
-        return [self.agg(check)]
 
-    def value(self, check: Check, aggs: Mapping[str, Any]) -> Any:
-        return aggs[self.agg(check).key]
-
-    def bad_rows(self, check: Check) -> Aggregate | None:
-        return self.agg(check)
-
-
-class InvalidPercent(InvalidCount):
+class InvalidPercent(ShareOfRows, InvalidCount):
     name = "invalid_percent"
     doc = "Invalid rows (as in invalid_count) as a percentage of all rows."
     example = "invalid_percent(country) < 0.1%: {valid_values: [US, CA, BR, MX, GB]}"
-    unit = PERCENT
-
-    def aggregates(self, check: Check) -> list[Aggregate]:
-        return [self.agg(check), ROWS]
-
-    def value(self, check: Check, aggs: Mapping[str, Any]) -> Any:
-        return pct(aggs[self.agg(check).key], aggs[ROWS.key])
