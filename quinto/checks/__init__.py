@@ -15,11 +15,11 @@ from __future__ import annotations
 import importlib
 import re
 from collections.abc import Iterator, Mapping
-from importlib.metadata import entry_points
 
 from quinto.checks.base import COUNT, PERCENT, SECONDS, VALUE, Aggregate, CheckType, Measure, Params
 from quinto.checks.rows import ROWS
 from quinto.errors import QuintoError
+from quinto.plugins import discovered
 
 ENTRY_POINTS = "quinto.checks"
 BUILTIN = (
@@ -58,15 +58,8 @@ class Registry(Mapping[str, CheckType]):
     def _load(self) -> dict[str, CheckType]:
         if self._types is None:
             types: dict[str, CheckType] = {}
-            for spec in BUILTIN:
-                module, _, attr = spec.partition(":")
-                _add(types, getattr(importlib.import_module(module), attr), spec)
-            for ep in sorted(entry_points(group=ENTRY_POINTS), key=lambda e: e.name):
-                try:
-                    found = ep.load()
-                except Exception as exc:  # noqa: BLE001 - a broken plugin is named, not a traceback
-                    raise QuintoError(f"check type plugin '{ep.name}' ({ep.value}) failed to load: {exc}") from None
-                _add(types, found, f"{ep.value} (entry point '{ep.name}')", ep.name)
+            for found, where, declared in discovered(ENTRY_POINTS, "check type", BUILTIN):
+                _add(types, found, where, declared)
             self._types = types
         return self._types
 

@@ -13,7 +13,6 @@ pure `dialect` and its connection):
 from __future__ import annotations
 
 import functools
-from importlib.metadata import entry_points
 
 from sqlalchemy.engine import make_url
 
@@ -27,6 +26,7 @@ from quinto.engines.presto import PrestoConnector
 from quinto.engines.sqlite import SQLiteConnector
 from quinto.engines.trino import TrinoConnector
 from quinto.errors import QuintoError, WarehouseError
+from quinto.plugins import discovered
 
 ENTRY_POINTS = "quinto.engines"
 
@@ -47,14 +47,10 @@ CONNECTORS: dict[str, type[Connector]] = {
 def connectors() -> dict[str, type[Connector]]:
     """URL scheme → connector: the built-ins, then installed packages' (`quinto.engines` entry points)."""
     found = dict(CONNECTORS)
-    for ep in sorted(entry_points(group=ENTRY_POINTS), key=lambda e: e.name):
-        try:
-            cls = ep.load()
-        except Exception as exc:  # noqa: BLE001 - a broken plugin is named, not a traceback
-            raise QuintoError(f"engine plugin '{ep.name}' ({ep.value}) failed to load: {exc}") from None
+    for cls, where, scheme in discovered(ENTRY_POINTS, "engine"):
         if not (isinstance(cls, type) and issubclass(cls, Connector)):
-            raise QuintoError(f"engine plugin '{ep.name}' ({ep.value}) is not a quinto.engines.Connector")
-        found.setdefault(ep.name, cls)  # a plugin never replaces a built-in engine
+            raise QuintoError(f"engine plugin {where} is not a quinto.engines.Connector")
+        found.setdefault(str(scheme), cls)  # a plugin never replaces a built-in engine
     return found
 
 

@@ -12,13 +12,12 @@ The registry is filled on first use, so importing it costs nothing and a plugin 
 
 from __future__ import annotations
 
-import importlib
 import re
 from collections.abc import Iterator, Mapping
-from importlib.metadata import entry_points
 
 from quinto.alerts.channels.base import Channel, Delivery, DeliveryError, Outgoing
 from quinto.errors import QuintoError
+from quinto.plugins import discovered
 from quinto.settings import BY_NAME
 
 ENTRY_POINTS = "quinto.channels"
@@ -41,15 +40,8 @@ class Registry(Mapping[str, Channel]):
     def _load(self) -> dict[str, Channel]:
         if self._channels is None:
             channels: dict[str, Channel] = {}
-            for spec in BUILTIN:
-                module, _, attr = spec.partition(":")
-                _add(channels, getattr(importlib.import_module(module), attr), spec)
-            for ep in sorted(entry_points(group=ENTRY_POINTS), key=lambda e: e.name):
-                try:
-                    found = ep.load()
-                except Exception as exc:  # noqa: BLE001 - a broken plugin is named, not a traceback
-                    raise QuintoError(f"alert channel plugin '{ep.name}' ({ep.value}) failed to load: {exc}") from None
-                _add(channels, found, f"{ep.value} (entry point '{ep.name}')", ep.name)
+            for found, where, declared in discovered(ENTRY_POINTS, "alert channel", BUILTIN):
+                _add(channels, found, where, declared)
             self._channels = channels
         return self._channels
 
