@@ -9,7 +9,7 @@ from typing import Any
 from flask import Blueprint, abort, request
 from quinto.web import payloads as p
 from quinto.web import snoozes as snoozes_
-from quinto.web.auth import require_token
+from quinto.web.auth import actor, require_token
 from quinto.web.context import STATUSES, audited_tables, check_files, project_or_none, project_problem, store
 from quinto.web.openapi import MAX_ID, document
 
@@ -143,7 +143,7 @@ def mark(table: str, partition: str) -> tuple[dict[str, Any], int]:
         abort(400, "`reason` and `by` are text")
     if not store().results.current(table, partition):
         abort(404, f"no audit stored for {table} partition {partition}")
-    store().marks.set(table, partition, verdict_, reason, by or "api")
+    store().marks.set(table, partition, verdict_, reason, by or actor())
     return json_object(p.Marked(table, partition, MarkKind(verdict_), reason)), 200
 
 
@@ -159,7 +159,7 @@ def add_snooze() -> tuple[dict[str, Any], int]:
     if not isinstance(body, dict):
         abort(400, 'send a JSON object: {"table": "...", "for": "2h", "reason": "..."}')
     by = body.get("by")
-    return json_object(snoozes_.add_snooze(body, by if isinstance(by, str) and by else "api")), 201
+    return json_object(snoozes_.add_snooze(body, by if isinstance(by, str) and by else actor())), 201
 
 
 @bp.delete("/snoozes")
@@ -168,7 +168,7 @@ def end_snoozes() -> dict[str, Any]:
     table = request.args.get("table")
     if not table:
         abort(400, "`table` names the table whose snooze ends")
-    return json_object(p.Ended(store().snoozes.end(table, check=request.args.get("check") or None, by="api")))
+    return json_object(p.Ended(store().snoozes.end(table, check=request.args.get("check") or None, by=actor())))
 
 
 AUDIT_FIELDS = tuple(f.name for f in fields(p.AuditRequest))

@@ -144,6 +144,12 @@ def check_bearer() -> None:
     g.quinto_bearer_ok = True
 
 
+def actor() -> str:
+    """Who is writing, as recorded with every write (marks, snoozes, reruns, acknowledgements):
+    "api" for a request with the bearer token, "web" for a signed-in session."""
+    return "api" if g.get("quinto_bearer_ok") else "web"
+
+
 def install(app: Flask) -> None:
     app.extensions["quinto_throttle"] = Throttle(
         int(app.config.get("QUINTO_THROTTLE_FAILURES", THROTTLE_FAILURES)),

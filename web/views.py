@@ -7,7 +7,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
-from quinto.web.auth import check_csrf, require_writer, sign_in, signed_in, token_matches
+from quinto.web.auth import actor, check_csrf, require_writer, sign_in, signed_in, token_matches
 from quinto.web.charts import TrendPoint, trend_svg
 from quinto.web.context import (
     STATUSES,
@@ -160,7 +160,7 @@ def mark_partition(table: str, partition: str) -> Response:
     if not store().results.current(table, partition):
         abort(404, f"no audit stored for {table} partition {partition}")
     reason = request.form.get("reason", "").strip() or None
-    store().marks.set(table, partition, verdict, reason, by="web")
+    store().marks.set(table, partition, verdict, reason, by=actor())
     flash(f"marked {partition} {verdict}")
     return redirect(url_for("ui.partition_page", table=table, partition=partition))
 
@@ -172,7 +172,7 @@ def snooze_table(table: str) -> Response:
     if length not in SNOOZE_LENGTHS:
         abort(400, f"snooze for one of {', '.join(SNOOZE_LENGTHS)}")
     form = {"table": table, "check": request.form.get("check"), "for": length, "reason": request.form.get("reason")}
-    made = add_snooze(form, by="web")
+    made = add_snooze(form, by=actor())
     what = f"check {made.check}" if made.check else "all checks"
     flash(f"alerts of {table} ({what}) snoozed until {made.until:%Y-%m-%d %H:%M} UTC")
     return redirect(url_for("ui.table_page", table=table))
@@ -181,7 +181,7 @@ def snooze_table(table: str) -> Response:
 @bp.post("/tables/<path:table>/unsnooze")
 @require_writer
 def unsnooze_table(table: str) -> Response:
-    ended = store().snoozes.end(table, check=request.form.get("check") or None, by="web")
+    ended = store().snoozes.end(table, check=request.form.get("check") or None, by=actor())
     flash(f"{ended} snooze(s) of {table} ended")
     return redirect(url_for("ui.table_page", table=table))
 
@@ -193,7 +193,7 @@ def rerun_partition(table: str, partition: str) -> Response:
     if project is None:
         abort(400, "this server reads a store without check files: it cannot queue audits")
     try:
-        run_id = submit(project, store(), table, partition, trigger="web", requested_by="web", checks=check_files())
+        run_id = submit(project, store(), table, partition, trigger="web", requested_by=actor(), checks=check_files())
     except UnknownTable as exc:
         abort(404, exc.message)
     flash(f"audit of {table} {partition} queued as run {run_id}; `quinto scheduler` runs it")
