@@ -462,6 +462,11 @@ def demo_cmd(directory: str, checks_dir: str | None, end: str | None, serve: boo
         if not failing:
             click.echo(click.style("  all partitions pass", fg="green"))
         worst = max(worst, result.exit_code if result.exit_code != 1 else 0)
+    if "dw.fact_playback" in suite.tables:
+        drop = days[demo.VOLUME_DROP]
+        why = "known defect: the upstream job lost 60% of plays"
+        ws.store.marks.set("dw.fact_playback", drop, "bad", why, by="demo")
+        click.echo(f"\nmarked dw.fact_playback {drop} bad, as a person would (kept out of baselines)")
     click.echo(
         "\nknown defects injected: " + "; ".join(f"day {d + 1} ({days[d]}): {what}" for d, what in demo.DEFECTS.items())
     )

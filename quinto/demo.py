@@ -1,10 +1,10 @@
 """`quinto demo`: a realistic DuckDB warehouse with known defects, audited into a SQLite store.
 
-Tables (30 daily partitions ending at `end`):
+Tables (90 daily partitions ending at `end`, so history-based bands are live for the last 30):
   dw.dim_title      500 titles
-  dw.fact_playback  ~12k plays a day with weekly seasonality
-  dw.fact_signup    ~1.5k sign-ups a day
-Defects, by day index (0 = first day): see DEFECTS.
+  dw.fact_playback  ~10k plays a day growing ~0.4% a day, busier on Fridays and weekends
+  dw.fact_signup    ~1.5k sign-ups a day, busier on weekends
+Defects, by day index (0 = first day), all in the last 30 days: see DEFECTS.
 """
 
 from __future__ import annotations
@@ -15,24 +15,30 @@ from pathlib import Path
 
 import duckdb
 
-DAYS = 30
+DAYS = 90
+#: the day index of each defect (0 = the first of DAYS days)
+NEGATIVE, NULL_KEYS, ORPHANS, DUPLICATES, BAD_EMAILS, VOLUME_DROP, LATE, BAD_ENUM = 66, 70, 72, 75, 78, 80, 84, 87
 DEFECTS = {
-    6: "fact_playback: 7 plays with negative duration_s",
-    10: "fact_playback: 60 plays with NULL account_id (null keys)",
-    12: "fact_playback: 40 plays of titles missing from dim_title (orphans)",
-    15: "fact_playback: 250 duplicated play_id (duplicates)",
-    18: "fact_signup: 3% of emails malformed",
-    20: "fact_playback: volume drop to 40% of a normal day",
-    24: "fact_playback: late data, the newest event is 30 hours before the partition's end",
-    27: "fact_playback: bad enum value 'XX' in country for 2% of plays",
+    NEGATIVE: "fact_playback: 7 plays with negative duration_s",
+    NULL_KEYS: "fact_playback: 60 plays with NULL account_id (null keys)",
+    ORPHANS: "fact_playback: 40 plays of titles missing from dim_title (orphans)",
+    DUPLICATES: "fact_playback: 250 duplicated play_id (duplicates)",
+    BAD_EMAILS: "fact_signup: 3% of emails malformed",
+    VOLUME_DROP: "fact_playback: volume drop to 40% of a normal day",
+    LATE: "fact_playback: late data, the newest event is 30 hours before the partition's end",
+    BAD_ENUM: "fact_playback: bad enum value 'XX' in country for 2% of plays",
 }
+#: the weekly shape of plays (Monday first): busier on Fridays and weekends
+PLAY_WEEK = (1.0, 0.97, 0.98, 1.02, 1.12, 1.3, 1.25)
+#: plays grow this much a day
+GROWTH = 0.004
 
 
 def default_end() -> dt.date:
     return dt.date.today() - dt.timedelta(days=1)
 
 
-def build_warehouse(path: Path, end: dt.date, rows_per_day: int = 12000) -> list[str]:
+def build_warehouse(path: Path, end: dt.date, rows_per_day: int = 10000) -> list[str]:
     """(Re)build the demo warehouse; returns the partition values, oldest first."""
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.exists():
@@ -55,27 +61,30 @@ def build_warehouse(path: Path, end: dt.date, rows_per_day: int = 12000) -> list
                 amount DECIMAL(10, 2), signup_ts TIMESTAMP, ds VARCHAR)""")
         for idx, day in enumerate(days):
             weekend = day.weekday() >= 5
-            jitter = random.Random(idx).uniform(0.95, 1.05)  # day-to-day variation of about ±5%
-            n = int(rows_per_day * jitter * (1.25 if weekend else 1.0) * (0.4 if idx == 20 else 1.0))
+            jitter = random.Random(idx).uniform(0.96, 1.04)  # day-to-day variation of about ±4%
+            trend = 1 + GROWTH * idx
+            drop = 0.4 if idx == VOLUME_DROP else 1.0
+            n = int(rows_per_day * jitter * trend * PLAY_WEEK[day.weekday()] * drop)
             ds = day.isoformat()
-            span = 24 * 3600 - (30 * 3600 if idx == 24 else 0)  # late data: nothing in the last 30h
-            start = dt.datetime.combine(day, dt.time()) - (dt.timedelta(hours=30) if idx == 24 else dt.timedelta())
+            late = idx == LATE
+            span = 24 * 3600 - (30 * 3600 if late else 0)  # late data: nothing in the last 30h
+            start = dt.datetime.combine(day, dt.time()) - (dt.timedelta(hours=30) if late else dt.timedelta())
             con.execute(
                 f"""
                 INSERT INTO dw.fact_playback
                 SELECT 'p-' || $ds || '-' || i,
-                       CASE WHEN {idx} = 10 AND i % 200 = 0 AND i < 12000 THEN NULL ELSE 1 + r(i, 'a', $ds, 50000) END,
-                       CASE WHEN {idx} = 12 AND i < 40 THEN 9000 + i ELSE 1 + r(i, 't', $ds, 500) END,
-                       CASE WHEN {idx} = 27 AND r(i, 'x', $ds, 100) < 2 THEN 'XX'
+                       CASE WHEN {idx} = {NULL_KEYS} AND i % 200 = 0 AND i < 12000 THEN NULL ELSE 1 + r(i, 'a', $ds, 50000) END,
+                       CASE WHEN {idx} = {ORPHANS} AND i < 40 THEN 9000 + i ELSE 1 + r(i, 't', $ds, 500) END,
+                       CASE WHEN {idx} = {BAD_ENUM} AND r(i, 'x', $ds, 100) < 2 THEN 'XX'
                             ELSE ['US', 'US', 'US', 'CA', 'BR', 'MX', 'GB'][1 + r(i, 'c', $ds, 7)] END,
                        ['tv', 'mobile', 'web', 'console'][1 + r(i, 'd', $ds, 4)],
-                       CASE WHEN {idx} = 6 AND i < 7 THEN -30 ELSE 60 + r(i, 'u', $ds, 3000)::INTEGER END,
+                       CASE WHEN {idx} = {NEGATIVE} AND i < 7 THEN -30 ELSE 60 + r(i, 'u', $ds, 3000)::INTEGER END,
                        $start::TIMESTAMP + to_seconds(r(i, 's', $ds, {span})),
                        $ds
                 FROM range({n}) t(i)""",
                 {"ds": ds, "start": start},
             )
-            if idx == 15:
+            if idx == DUPLICATES:
                 con.execute(
                     "INSERT INTO dw.fact_playback SELECT * FROM dw.fact_playback WHERE ds = $ds "
                     "ORDER BY play_id LIMIT 250",
@@ -86,7 +95,7 @@ def build_warehouse(path: Path, end: dt.date, rows_per_day: int = 12000) -> list
                 f"""
                 INSERT INTO dw.fact_signup
                 SELECT r(i, 'id', $ds, 1000000000), 100000 + r(i, 'a', $ds, 900000),
-                       CASE WHEN {idx} = 18 AND i % 33 = 0 THEN 'user' || i || '@@example'
+                       CASE WHEN {idx} = {BAD_EMAILS} AND i % 33 = 0 THEN 'user' || i || '@@example'
                             ELSE 'user' || i || '@example.com' END,
                        ['basic', 'standard', 'premium'][1 + r(i, 'p', $ds, 3)],
                        [7.99, 12.99, 17.99][1 + r(i, 'p', $ds, 3)],

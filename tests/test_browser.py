@@ -66,13 +66,13 @@ def test_from_overview_to_a_failing_partition(browser: object, base_url: str, sh
     page.wait_for_url("**/tables/dw.fact_playback")
     assert page.locator("h1").inner_text().startswith("dw.fact_playback")
     cells = page.locator("#heatmap td.cell")
-    assert cells.count() == 10 * 30
+    assert cells.count() == 10 * 90
     assert page.locator("#heatmap td.cell.fail").count() == 8  # 7 defects; the volume drop fails two checks
     # every trend chart is drawn with one point per audited partition
     charts = page.locator("svg.trend")
     assert charts.count() == 10
     first = charts.first
-    assert first.locator("circle.pt").count() == 30
+    assert first.locator("circle.pt").count() == 90
     box = first.bounding_box()
     assert box is not None and box["width"] > 300 and box["height"] > 80
     page.screenshot(path=str(shots / "2-table.png"), full_page=True)

@@ -40,14 +40,22 @@ def test_demo_catches_exactly_the_injected_defects(tmp_path: Path) -> None:
         ("dw.fact_playback", "2026-11-25", "invalid_percent(country) < 0.1%"),
         ("dw.fact_signup", "2026-11-16", "invalid_count(email) = 0"),
     ]
-    # one scan statement for all 30 partitions of each partitioned table
+    # one grouped scan statement per 31 partitions (partitions_per_scan) of the 90 days
     scans = db.execute(
         "select r.table_name, count(*) from statements s join runs r on r.id = s.run_id "
         "where s.purpose = 'scan' group by 1 order by 1"
     ).fetchall()
-    assert scans == [("dw.dim_title", 1), ("dw.fact_playback", 1), ("dw.fact_signup", 1)]
+    assert scans == [("dw.dim_title", 1), ("dw.fact_playback", 3), ("dw.fact_signup", 3)]
+    # the anomaly band is live (learnt from the 60 days before the defects) on every defect day
+    learning = db.execute(
+        "select count(*) from outcomes where current and check_key = 'row_count anomaly' and status = 'LEARNING'"
+        " and partition_value >= '2026-10-29'"
+    ).fetchone()[0]
+    assert learning == 0
     samples = db.execute(
         "select samples from outcomes where check_key = 'duplicate_count(play_id) = 0' and status = 'FAIL'"
     ).fetchone()[0]
     assert samples and "p-2026-11-13-" in samples
     assert "known defects injected" in proc.stdout
+    marks = db.execute("select table_name, partition_value, mark, reason from partition_marks").fetchall()
+    assert marks == [("dw.fact_playback", "2026-11-18", "bad", "known defect: the upstream job lost 60% of plays")]

@@ -105,7 +105,7 @@ def test_table_page_heatmap_trends_and_sources(client: FlaskClient) -> None:
     charts = re.findall(r'<svg class="trend"[^>]*data-points="(\d+)"', page)
     assert len(charts) == 10 and set(charts) == {"30"}
     assert "checks/dw/fact_playback.yaml:11:5" in page  # duplicate_count's declaration
-    assert text(client.get("/tables/dw.fact_playback?last=7")).count('<td class="cell ') == 10 * 30  # 7 is not a range
+    assert text(client.get("/tables/dw.fact_playback?last=7")).count('<td class="cell ') == 10 * 90  # 7 is not a range: 90
     assert client.get("/tables/dw.unknown").status_code == 404
 
 
@@ -125,7 +125,8 @@ def test_runs_page_and_run_page(client: FlaskClient) -> None:
     page = text(client.get("/runs"))
     assert page.count('<tr><td><a href="/runs/') == 3 and "dw.fact_signup" in page
     run = text(client.get("/runs/2"))
-    assert "dw.fact_playback</a>" in run and run.count('<pre class="sql">') == 34 and "superseded" not in run
+    # 3 grouped scans, the orphan check's own query for each of 90 partitions, failing-row samples
+    assert "dw.fact_playback</a>" in run and run.count('<pre class="sql">') == 3 + 90 + 3 and "superseded" not in run
     assert client.get("/runs/999").status_code == 404
     assert len(client.get("/api/runs?limit=2").get_json()["runs"]) == 2
     assert [r["id"] for r in client.get("/api/runs?before=2").get_json()["runs"]] == [1]
@@ -140,7 +141,7 @@ def test_api_endpoints(client: FlaskClient) -> None:
     metrics = client.get("/api/tables/dw.fact_playback/metrics").get_json()["metrics"]
     assert "row_count" in metrics and "duplicate_count(play_id)" in metrics
     hist = client.get("/api/tables/dw.fact_playback/metrics/row_count/history").get_json()["points"]
-    assert len(hist) == 30 and hist[0]["partition"] == "2026-10-29" and hist[-1]["partition"] == "2026-11-27"
+    assert len(hist) == 90 and hist[0]["partition"] == "2026-08-30" and hist[-1]["partition"] == "2026-11-27"
     assert len(client.get("/api/tables/dw.fact_playback/metrics/row_count/history?last=7").get_json()["points"]) == 7
     run = client.get("/api/runs/1").get_json()
     assert run["verdict"] in ("publish", "do not publish") and run["statements"] and run["outcomes"]

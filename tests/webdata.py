@@ -13,7 +13,7 @@ END = dt.date(2026, 11, 27)
 
 
 def build_demo(directory: Path) -> Path:
-    """Runs `quinto demo` (30 days, 8 injected defects) and returns its quinto.yaml."""
+    """Runs `quinto demo` (90 days, 8 injected defects, one partition marked bad) and returns its quinto.yaml."""
     proc = run_quinto(
         ["demo", "--no-serve", "--dir", str(directory), "--end", END.isoformat(), "--checks", str(ROOT / "checks")],
         directory.parent,
