@@ -73,7 +73,8 @@ def build_warehouse(path: Path, end: dt.date, rows_per_day: int = 10000) -> list
                 f"""
                 INSERT INTO dw.fact_playback
                 SELECT 'p-' || $ds || '-' || i,
-                       CASE WHEN {idx} = {NULL_KEYS} AND i % 200 = 0 AND i < 12000 THEN NULL ELSE 1 + r(i, 'a', $ds, 50000) END,
+                       CASE WHEN {idx} = {NULL_KEYS} AND i % 200 = 0 AND i < 12000 THEN NULL
+                            ELSE 1 + r(i, 'a', $ds, 50000) END,
                        CASE WHEN {idx} = {ORPHANS} AND i < 40 THEN 9000 + i ELSE 1 + r(i, 't', $ds, 500) END,
                        CASE WHEN {idx} = {BAD_ENUM} AND r(i, 'x', $ds, 100) < 2 THEN 'XX'
                             ELSE ['US', 'US', 'US', 'CA', 'BR', 'MX', 'GB'][1 + r(i, 'c', $ds, 7)] END,

@@ -105,7 +105,8 @@ def test_table_page_heatmap_trends_and_sources(client: FlaskClient) -> None:
     charts = re.findall(r'<svg class="trend"[^>]*data-points="(\d+)"', page)
     assert len(charts) == 10 and set(charts) == {"30"}
     assert "checks/dw/fact_playback.yaml:11:5" in page  # duplicate_count's declaration
-    assert text(client.get("/tables/dw.fact_playback?last=7")).count('<td class="cell ') == 10 * 90  # 7 is not a range: 90
+    default = text(client.get("/tables/dw.fact_playback?last=7"))  # 7 is not a range: the default 90
+    assert default.count('<td class="cell ') == 10 * 90
     assert client.get("/tables/dw.unknown").status_code == 404
 
 
