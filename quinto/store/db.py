@@ -75,6 +75,14 @@ class Database:
             raise StoreError(f"cannot open the store ({self.where}): {str(exc.orig).splitlines()[0]}") from None
         self.migrated = True
 
+    def revision(self) -> str | None:
+        """The migration the store is at (None: a new, empty store), read without migrating;
+        raises when the store cannot be reached."""
+        with self.engine.connect() as conn:
+            if not sa.inspect(conn).has_table("alembic_version"):
+                return None
+            return conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+
     def lock(self, conn: sa.Connection, *parts: str) -> None:
         """Serialize a transaction with others about the same thing (PostgreSQL; SQLite has one writer)."""
         if self.is_postgres:
