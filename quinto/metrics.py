@@ -241,6 +241,8 @@ class SchedulerMetrics:
         )
         for result in ("sent", "failed"):
             self.deliveries.labels(result)
+        for kind in PRUNED_KINDS:
+            self.pruned.labels(kind)
 
     def __call__(self, event: str, fields: dict[str, Any]) -> None:
         self.events.labels(event).inc()
