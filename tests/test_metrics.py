@@ -19,9 +19,9 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from prometheus_client.parser import text_string_to_metric_families
+from quinto.web import create_app
 
 from quinto.store import HEAD_REVISION, Store
-from quinto.web import create_app
 from tests.test_scheduler_processes import HANG_GUARD, Schedulers, quinto_exe, wait_for
 from tests.warehouse import load_tables
 from tests.webdata import build_demo
