@@ -1,10 +1,10 @@
 """Retention: `quinto store prune --keep 400d`, and the `retention:` setting a scheduler applies once a day.
 
 Past the horizon (now - keep), pruning removes:
-- superseded runs: finished runs none of whose outcomes or metric values is current any more
-  (a newer run judged their partitions), with their outcomes, values and statements; a finished
-  run that wrote no outcome (an ERROR before judging, a run given up) goes once a newer run of
-  the same partition exists, so the newest word on every partition stays;
+- superseded outcomes and metric values (a newer run judged their partitions), and the runs
+  left with nothing current: a finished run that wrote no outcome (an ERROR before judging, a
+  run given up) goes once a newer run of the same partition exists, so the newest word on every
+  partition stays;
 - the statements of the runs it keeps (their SQL text, the bulk of a run) and the failing-row
   samples of their outcomes;
 - delivered, digested and cancelled alerts of the outbox; snoozes that ended.
@@ -153,14 +153,19 @@ def prune(
             )
         else:
             report.samples = int(conn.execute(outcomes.update().where(old_samples).values(samples=None)).rowcount or 0)
-        doomed = superseded_runs(conn, horizon)
+        doomed = superseded_runs(conn, horizon)  # before their superseded outcomes go, which name them
+        # superseded outcomes and values (of the runs going, and those a later run replaced in a run
+        # that stays, e.g. part of a backfill): no baseline, page or sensor reads them
+        report.outcomes = _apply(conn, outcomes, sa.and_(o.current.is_(False), o.created_at < horizon), dry_run)
+        report.metric_values = _apply(
+            conn, metric_values, sa.and_(mv.current.is_(False), mv.created_at < horizon), dry_run
+        )
     for batch in chunks(doomed, BATCH):
         ids = [i for i, _ in batch]
         with engine.begin() as conn:
-            if not dry_run:
-                conn.execute(statements.delete().where(st.run_id.in_(ids)))  # none left: written since?
-            report.outcomes += _apply(conn, outcomes, o.run_id.in_(ids), dry_run)
-            report.metric_values += _apply(conn, metric_values, mv.run_id.in_(ids), dry_run)
+            if not dry_run:  # nothing of theirs is left; written since (a replayed spool file)? it goes too
+                for child in (statements, outcomes, metric_values):
+                    conn.execute(child.delete().where(child.c.run_id.in_(ids)))
             report.runs += _apply(conn, runs, runs.c.id.in_(ids), dry_run)
         for _, table in batch:
             report.by_table[table] = report.by_table.get(table, 0) + 1
@@ -171,7 +176,10 @@ def parse_keep(text: str) -> dt.timedelta:
     """`30d`, `52w`, `400d` (also `12h`, `1d12h`): a duration of at least a day."""
     from quinto.spec.grammar import parse_duration
 
-    seconds = parse_duration(text.strip())
+    try:
+        seconds = parse_duration(text.strip())
+    except ValueError:
+        raise ValueError(f"'{text}' is not a duration like 30d, 52w or 400d") from None
     keep = dt.timedelta(seconds=seconds)
     if keep < MIN_KEEP:
         raise ValueError(f"'{text}' is shorter than a day: keep at least 1d of history")
