@@ -48,9 +48,7 @@ def count_for(i: int) -> int:
 
 def load(tmp_path: Path, counts: dict[str, int], bad_kind: set[str] = frozenset()) -> str:  # type: ignore[assignment]
     url = f"duckdb:///{tmp_path / 'warehouse.duckdb'}"
-    rows = [
-        [i, "z" if day in bad_kind and i < 3 else "ab"[i % 2], day] for day, n in counts.items() for i in range(n)
-    ]
+    rows = [[i, "z" if day in bad_kind and i < 3 else "ab"[i % 2], day] for day, n in counts.items() for i in range(n)]
     load_tables(url, {"dw.events": {"columns": {"id": "INTEGER", "kind": "VARCHAR", "ds": "VARCHAR"}, "rows": rows}})
     return url
 
@@ -101,7 +99,9 @@ def sizes(store_url: str) -> dict[str, int]:
     engine = sa.create_engine(store_url, poolclass=sa.NullPool)
     with engine.connect() as conn:
         out = {t: int(conn.execute(sa.text(f"SELECT count(*) FROM {t}")).scalar_one()) for t in TABLES}
-        out["samples"] = int(conn.execute(sa.text("SELECT count(*) FROM outcomes WHERE samples IS NOT NULL")).scalar_one())
+        out["samples"] = int(
+            conn.execute(sa.text("SELECT count(*) FROM outcomes WHERE samples IS NOT NULL")).scalar_one()
+        )
         out["current"] = int(conn.execute(sa.text("SELECT count(*) FROM outcomes WHERE current")).scalar_one())
     engine.dispose()
     return out
