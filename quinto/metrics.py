@@ -309,6 +309,9 @@ class MetricsServer:
     """`quinto scheduler --metrics-port`: GET /metrics, /healthz (the process answers) and /readyz
     (the store answers and is at the newest migration), on a thread of its own."""
 
+    #: what it serves
+    PATHS = ("/metrics", "/healthz", "/readyz")
+
     def __init__(self, registry: CollectorRegistry, store: Store, host: str, port: int) -> None:
         import threading
         from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
