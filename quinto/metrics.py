@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
@@ -36,6 +36,9 @@ if TYPE_CHECKING:
     from quinto.store import Store
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
+# no `*_created` gauge next to every counter and histogram: in the text format it is a series of its
+# own that no dashboard reads (Prometheus ignores it)
+disable_created_metrics()
 
 #: seconds: from a tenth of a second (a DuckDB audit) to an hour (a slow warehouse)
 DURATION_BUCKETS = (0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600)
