@@ -234,3 +234,24 @@ def test_retention_setting_is_validated(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert "quinto.yaml:1:19: `retention.keep:` is at least 86400 seconds (1d)" in proc.stderr
     assert "unknown key 'kepp' in `retention:` (did you mean 'keep'?)" in proc.stderr
+
+
+def test_store_growth_bench_smoke(tmp_path: Path) -> None:
+    """bench/store_growth.py end to end on a tiny warehouse (its numbers are not judged here)."""
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parent.parent
+    proc = subprocess.run(
+        [sys.executable, str(root / "bench" / "store_growth.py"), "--tables", "1", "--days", "4"]
+        + ["--stores", "sqlite", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr
+    (result,) = json.loads(proc.stdout)
+    assert result["runs"] == 4 and result["prune_report"]["statements"] == result["full"]["rows"]["statements"]
+    assert result["pruned"]["rows"]["statements"] == 0
+    assert result["per_1000_tables"]["no_retention_mb_per_year"] >= result["per_1000_tables"]["pruned_mb_per_year"]
