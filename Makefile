@@ -55,6 +55,7 @@ bench: install
 	$(BIN)/python bench/compare.py
 	$(BIN)/python bench/web_pages.py
 	$(BIN)/python bench/scale.py --tables 100,500,1000
+	$(BIN)/python bench/store_growth.py --tables 20 --days 90
 
 clean:
 	rm -rf $(VENV) .quinto-demo .pytest_cache

@@ -159,12 +159,20 @@ def audit_cmd(
 @click.option(
     "--once", is_flag=True, help="One round (check files, triggers), run every audit the queue holds now, exit."
 )
-def scheduler_cmd(config: str | None, once: bool) -> None:
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(0, 65535),
+    default=None,
+    help="Serve GET /metrics (Prometheus), /healthz and /readyz on this port (0: any free port, logged).",
+)
+@click.option("--metrics-host", default="127.0.0.1", show_default=True, help="Address the metrics port binds.")
+def scheduler_cmd(config: str | None, once: bool, metrics_port: int | None, metrics_host: str) -> None:
     """Audit partitions as they land (`on: new_partition`), on cron (`schedule:`) and when asked over
     HTTP; runs until stopped (SIGTERM/Ctrl-C: finish the audits in progress; twice: hand them back).
 
     Logs one JSON line per event on stdout. Exit 0 when stopped, 2 for a bad quinto.yaml, 3 when the
-    store cannot be opened or another scheduler already runs on the same SQLite store."""
+    store cannot be opened, the metrics port cannot be bound, or another scheduler already runs on
+    the same SQLite store."""
     import signal
     import threading
 
@@ -175,11 +183,15 @@ def scheduler_cmd(config: str | None, once: bool) -> None:
     store.migrate()
     lock = single_instance(store)
     scheduler = Scheduler(ws.project, store, workspace=ws)
+    metrics = None
     try:
+        if metrics_port is not None:
+            metrics = _metrics_server(scheduler, metrics_host, metrics_port)
         scheduler.load()
         if once:
             scheduler.step(inline=True)
             scheduler.send_alerts()
+            scheduler.retention()
             return
         stop, force = threading.Event(), threading.Event()
 
@@ -196,9 +208,68 @@ def scheduler_cmd(config: str | None, once: bool) -> None:
             sys.stdout.flush()
             os._exit(0)
     finally:
+        if metrics is not None:
+            metrics.close()
         store.close()
         if lock is not None:
             lock.release()
+
+
+def _metrics_server(scheduler: Any, host: str, port: int) -> Any:
+    """The scheduler's metrics port: its own counters (from its event log) and the store gauges."""
+    from quinto.metrics import MetricsServer, SchedulerMetrics, store_registry
+
+    registry = store_registry(lambda: scheduler.store, "scheduler")
+    scheduler.log.listeners.append(SchedulerMetrics(registry))
+    try:
+        server = MetricsServer(registry, scheduler.store, host, port)
+    except OSError as exc:
+        raise QuintoError(f"--metrics-port: cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    scheduler.log("metrics_listening", host=host, port=server.port)
+    return server
+
+
+@main.group("store", cls=Group)
+def store_group() -> None:
+    """The results store: retention."""
+
+
+@store_group.command("prune")
+@config_option
+@click.option("--keep", required=True, help="History kept in detail: a duration such as 30d, 52w or 400d (>= 1d).")
+@click.option("--dry-run", is_flag=True, help="Count what would be removed; change nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the counts as JSON.")
+def store_prune_cmd(config: str | None, keep: str, dry_run: bool, as_json: bool) -> None:
+    """Remove superseded runs, statements, failing-row samples, delivered alerts and ended snoozes
+    older than --keep; every partition's current outcome and the metric history the baselines read
+    are kept, so verdicts do not change. Exit 0 done, 2 bad --keep or quinto.yaml, 3 store error."""
+    import sqlalchemy
+
+    from quinto.errors import StoreError
+    from quinto.store.retention import parse_keep, prune
+
+    try:
+        horizon = parse_keep(keep)
+    except ValueError as exc:
+        raise UsageError(f"--keep: {exc}") from None
+    store = Workspace.load(config).store
+    try:
+        store.migrate()
+        report = prune(store.engine, horizon, dry_run=dry_run)
+    except sqlalchemy.exc.SQLAlchemyError as exc:
+        raise StoreError(f"store ({store.where}): {str(getattr(exc, 'orig', exc)).splitlines()[0]}") from None
+    finally:
+        store.close()
+    if as_json:
+        click.echo(json.dumps(report.as_dict(), indent=2))
+        return
+    verb = "would remove" if dry_run else "removed"
+    click.echo(
+        f"{verb} (older than {report.horizon:%Y-%m-%d %H:%M} UTC): {report.runs} superseded runs, "
+        f"{report.outcomes} outcomes, {report.metric_values} metric values, {report.statements} statements, "
+        f"{report.alerts} delivered alerts, {report.snoozes} ended snoozes; "
+        f"{'would clear' if dry_run else 'cleared'} the failing-row samples of {report.samples} outcomes"
+    )
 
 
 @main.command("backfill")

@@ -63,6 +63,21 @@ ALERT_KEYS: tuple[Setting, ...] = (
 )
 
 
+RETENTION_KEYS: tuple[Setting, ...] = (
+    Setting(
+        "keep",
+        None,
+        str,
+        "How much history to keep in detail, e.g. `400d` or `52w` (at least `1d`; none: keep everything). "
+        "Once a day a scheduler removes superseded runs, statements, failing-row samples and delivered alerts "
+        "older than this, as `quinto store prune --keep` does; every partition's current outcome and the "
+        "metric history the baselines read are always kept.",
+        kind="duration",
+        minimum=86400,
+    ),
+)
+
+
 SETTINGS: tuple[Setting, ...] = (
     Setting(
         "connections",
@@ -154,6 +169,7 @@ SETTINGS: tuple[Setting, ...] = (
         minimum=0.05,
     ),
     Setting("alerts", {}, dict, "Alert routing and timing: the `alerts.*` keys.", keys=ALERT_KEYS),
+    Setting("retention", {}, dict, "What the store keeps: the `retention.*` keys.", keys=RETENTION_KEYS),
 )
 
 BY_NAME = {s.name: s for s in SETTINGS}
@@ -186,6 +202,7 @@ class Settings:
     heartbeat_interval: float
     queue_interval: float
     alerts: Mapping[str, Any]
+    retention: Mapping[str, Any]
 
     @classmethod
     def of(cls, settings: Mapping[str, Any]) -> Settings:

@@ -158,12 +158,12 @@ import json, sys, time, urllib.request
 base = f'http://127.0.0.1:{sys.argv[1]}'
 for _ in range(300):
     try:
-        urllib.request.urlopen(base + '/api/tables', timeout=5)
+        urllib.request.urlopen(base + '/readyz', timeout=5)  # the readiness probe: store reachable
         break
     except OSError:
         time.sleep(0.1)
 tables = json.load(urllib.request.urlopen(base + '/api/tables', timeout=10))
-names = [t['table_name'] for t in tables['tables']]
+names = [t['table'] for t in tables['tables']]  # the API's name for it
 assert names, tables
 page = urllib.request.urlopen(base + '/', timeout=10).read().decode()
 assert all(n in page for n in names), 'the table list page does not name every table'

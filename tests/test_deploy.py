@@ -5,6 +5,7 @@ built and smoke-tested by scripts/image.sh (`make image`, run by .ci/run)."""
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 import tomllib
@@ -237,7 +238,63 @@ def test_web_service_ports_and_probes() -> None:
         get = container[probe]["httpGet"]
         assert get["port"] in ports, probe
         assert_route(get["path"])
-    assert container["readinessProbe"]["httpGet"]["path"].startswith("/api/"), "readiness reads the store"
+    assert container["livenessProbe"]["httpGet"]["path"] == "/healthz", "liveness never reads the store"
+    assert container["startupProbe"]["httpGet"]["path"] == "/healthz"
+    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz", "readiness reads the store"
+    assert_scraped(web, ports["http"])
+
+
+def assert_scraped(deployment: dict[str, Any], port: int) -> None:
+    """The pod asks Prometheus to scrape /metrics on the port that serves it."""
+    notes = deployment["spec"]["template"]["metadata"]["annotations"]
+    assert notes["prometheus.io/scrape"] == "true" and notes["prometheus.io/path"] == "/metrics"
+    assert int(notes["prometheus.io/port"]) == port
+
+
+def test_scheduler_metrics_port_and_probes() -> None:
+    from quinto.metrics import MetricsServer
+
+    sched = by_kind("Deployment")["quinto-scheduler"]
+    (container,) = sched["spec"]["template"]["spec"]["containers"]
+    args = container["args"]
+    assert parse_cli(args).name == "scheduler"
+    port = int(option_value(args, "--metrics-port"))
+    assert option_value(args, "--metrics-host") == "0.0.0.0"  # probes and scrapes come from outside the pod
+    assert {p["name"]: p["containerPort"] for p in container["ports"]} == {"metrics": port}
+    assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "metrics"}
+    assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "metrics"}
+    assert {"/healthz", "/readyz", "/metrics"} <= set(MetricsServer.PATHS)
+    assert_scraped(sched, port)
+    # compose runs the schedulers the same way and checks them the same way
+    service = compose()["services"]["scheduler"]
+    assert option_value(service["command"], "--metrics-port") == str(port)
+    (url,) = re.findall(r"http://127\.0\.0\.1:(\d+)(/[^'\"]*)", " ".join(service["healthcheck"]["test"]))
+    assert url == (str(port), "/readyz")
+
+
+def test_probes_tell_alive_from_ready(tmp_path: Path) -> None:
+    """What the probes rely on: with the store down, liveness still answers 200 (no restart loop)
+    and readiness 503 with the reason (no traffic)."""
+    import socket
+
+    from quinto.web import create_app
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    down = create_app({"QUINTO_STORE": f"postgresql+psycopg://q:q@127.0.0.1:{port}/q?connect_timeout=2"})
+    client = down.test_client()
+    assert client.get("/healthz").status_code == 200
+    ready = client.get("/readyz")
+    assert ready.status_code == 503 and ready.get_json()["reason"]
+    up = create_app({"QUINTO_STORE": f"sqlite:///{tmp_path / 'store.db'}"}).test_client()
+    assert up.get("/readyz").status_code == 200
+
+
+def test_grafana_dashboard_is_documented() -> None:
+    doc = json.loads((DEPLOY / "grafana" / "quinto.json").read_text(encoding="utf-8"))
+    assert doc["panels"] and doc["title"] == "Quinto"
+    assert "grafana/quinto.json" in (DEPLOY / "README.md").read_text(encoding="utf-8")
 
 
 def test_secret_and_project_file_agree(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -152,11 +152,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         app.config["SECRET_KEY"] = secrets.token_hex(32)
     app.extensions["quinto_project"] = {"at": 0.0, "project": None, "suite": None, "problem": None}
 
-    from quinto.web import api, auth, views
+    from quinto.web import api, auth, health, views
     from quinto.web.auth import csrf_token
 
     auth.install(app)  # first: a throttled client or an API write without the token is refused unread
 
+    health.install(app)  # /healthz, /readyz, /metrics
     app.register_blueprint(views.bp)
     app.register_blueprint(api.bp)
     app.jinja_env.globals["csrf_token"] = csrf_token

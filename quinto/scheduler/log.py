@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import sys
 import threading
+from collections.abc import Callable
 from typing import IO, Any
 
 from quinto.redact import redact
@@ -18,6 +19,8 @@ class EventLog:
         self.stream = stream or sys.stdout
         self.scheduler = scheduler
         self._lock = threading.Lock()
+        #: called with each event and its fields after it is written (e.g. the scheduler's metrics)
+        self.listeners: list[Callable[[str, dict[str, Any]], None]] = []
 
     def __call__(self, event: str, **fields: Any) -> None:
         record = {
@@ -33,3 +36,8 @@ class EventLog:
                 self.stream.flush()
             except (OSError, ValueError):
                 pass  # a closed or broken log stream must not stop the audits
+        for listener in self.listeners:
+            try:
+                listener(event, fields)
+            except Exception:  # noqa: BLE001 - counting an event must never stop the audits
+                pass

@@ -33,7 +33,7 @@ from quinto.scheduler.triggers import Clock, SystemClock
 from quinto.spec import Project, TableSpec
 from quinto.spec.project import PROJECT_FILE
 from quinto.store import ClaimLost, Store
-from quinto.store.common import utcnow
+from quinto.store.common import aware, utcnow
 from quinto.workspace import Workspace
 
 AUTOMATIC = ("sensor", "cron")  # triggers that skip a partition already audited with the same checks
@@ -306,7 +306,17 @@ class Scheduler:
             duration_s=duration,
             attempt=attempt,
             statements=len(run.statements),
+            warehouse_s=round(sum(float(st.get("duration_ms") or 0.0) for st in run.statements) / 1000.0, 3),
+            sensor_lag_s=self._sensor_lag(row),
         )
+
+    def _sensor_lag(self, row: dict[str, Any]) -> float | None:
+        """Seconds from the sensor first seeing the run's (oldest) partition, when it queued the
+        run, to now that its verdict is stored; None for other triggers."""
+        seen = aware(row.get("requested_at"))
+        if row.get("trigger") != "sensor" or seen is None:
+            return None
+        return round(max(0.0, (self.clock.now() - seen).total_seconds()), 3)
 
     # -- running -------------------------------------------------------------------------------
     def step(self, inline: bool = False) -> list[int]:
@@ -337,6 +347,24 @@ class Scheduler:
                 message=report.error(),
             )
 
+    def retention(self) -> None:
+        """Apply `retention.keep` once a day (UTC): the first scheduler to swap the day into the
+        store's `retention` state row prunes; the others see the day taken and skip."""
+        keep = self.workspace.settings.retention.get("keep")
+        if not keep:
+            return
+        now = self.clock.now()
+        today = now.date().isoformat()
+        last = self.store.state("retention")
+        before = last[0] if last is not None else None
+        if before == today or not self.store.state_swap("retention", before, today, now):
+            return
+        from quinto.store.retention import prune
+
+        report = prune(self.store.engine, dt.timedelta(seconds=keep), now=now)
+        fields = {k: v for k, v in report.as_dict().items() if k not in ("dry_run", "by_table")}
+        self.log("retention_pruned", **fields, tables=report.by_table)
+
     def _guarded(self, what: str, fn: Any) -> None:
         try:
             fn()
@@ -364,6 +392,13 @@ class Scheduler:
             IntervalTrigger(seconds=max(self.queue_interval, 5.0)),
             id="alerts",
             next_run_time=now,
+            misfire_grace_time=None,
+        )
+        jobs.add_job(
+            lambda: self._guarded("retention", self.retention),
+            IntervalTrigger(hours=1),
+            id="retention",
+            next_run_time=now + dt.timedelta(minutes=1),
             misfire_grace_time=None,
         )
         jobs.add_job(

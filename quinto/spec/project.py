@@ -138,8 +138,9 @@ def load_project(config: str | Path | None = None) -> Project:
             )
         )
     locations: dict[str, Location] = {}
-    if isinstance(doc.get("alerts"), Map):
-        settings["alerts"] = _keyed_setting(BY_NAME["alerts"], doc["alerts"], problems, locations)
+    for keyed in ("alerts", "retention"):
+        if isinstance(doc.get(keyed), Map):
+            settings[keyed] = _keyed_setting(BY_NAME[keyed], doc[keyed], problems, locations)
     for name, channel in sections.items():
         if isinstance(doc.get(name), Map):
             settings[name] = _channel_section(channel, doc[name], problems, locations)
@@ -337,6 +338,10 @@ def _keyed_value(
             value = parse_duration(str(value))
         except ValueError as exc:
             problems.append(Problem(where, f"`{name}:` {exc}"))
+            return False, None
+        if setting.minimum is not None and value < setting.minimum:
+            least = f"{setting.minimum:g} seconds ({setting.minimum / 86400:g}d)"
+            problems.append(Problem(where, f"`{name}:` is at least {least}, not {value:g}"))
             return False, None
     elif setting.type is list:
         return _list_value(setting, name, value, where, problems, locations)

@@ -53,6 +53,7 @@ class Database:
         """Bring the schema to the newest migration (idempotent; once per store)."""
         if self.migrated:
             return
+        at = None
         try:
             with self.engine.connect() as conn:
                 at = conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
@@ -63,6 +64,7 @@ class Database:
             pass  # a new store, or one that cannot be reached: Alembic will say which
         from alembic import command  # imported here: most runs find the store up to date
         from alembic.config import Config
+        from alembic.util import exc as alembic_errors
 
         cfg = Config()
         cfg.set_main_option("script_location", MIGRATIONS)
@@ -73,7 +75,20 @@ class Database:
                 command.upgrade(cfg, "head")
         except sa.exc.DBAPIError as exc:
             raise StoreError(f"cannot open the store ({self.where}): {str(exc.orig).splitlines()[0]}") from None
+        except alembic_errors.CommandError:  # e.g. at a revision a newer Quinto wrote
+            raise StoreError(
+                f"the store ({self.where}) is at migration {at!r}, which this Quinto does not know "
+                f"(its newest is {HEAD_REVISION}): a newer Quinto migrated it; upgrade this one"
+            ) from None
         self.migrated = True
+
+    def revision(self) -> str | None:
+        """The migration the store is at (None: a new, empty store), read without migrating;
+        raises when the store cannot be reached."""
+        with self.engine.connect() as conn:
+            if not sa.inspect(conn).has_table("alembic_version"):
+                return None
+            return conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
 
     def lock(self, conn: sa.Connection, *parts: str) -> None:
         """Serialize a transaction with others about the same thing (PostgreSQL; SQLite has one writer)."""
