@@ -63,6 +63,18 @@ ALERT_KEYS: tuple[Setting, ...] = (
 )
 
 
+API_KEYS: tuple[Setting, ...] = (
+    Setting(
+        "read_requires_token",
+        False,
+        bool,
+        "Every read of the web UI and JSON API needs a token of any scope (API: `Authorization: Bearer`; UI: "
+        "signed in), except /healthz, /readyz, /metrics, static files and the sign-in page. Tokens: "
+        "`QUINTO_API_TOKENS`.",
+    ),
+)
+
+
 SETTINGS: tuple[Setting, ...] = (
     Setting(
         "connections",
@@ -154,6 +166,7 @@ SETTINGS: tuple[Setting, ...] = (
         minimum=0.05,
     ),
     Setting("alerts", {}, dict, "Alert routing and timing: the `alerts.*` keys.", keys=ALERT_KEYS),
+    Setting("api", {}, dict, "Who may read the web UI and JSON API: the `api.*` keys.", keys=API_KEYS),
 )
 
 BY_NAME = {s.name: s for s in SETTINGS}
@@ -186,6 +199,7 @@ class Settings:
     heartbeat_interval: float
     queue_interval: float
     alerts: Mapping[str, Any]
+    api: Mapping[str, Any]
 
     @classmethod
     def of(cls, settings: Mapping[str, Any]) -> Settings:

@@ -138,8 +138,9 @@ def load_project(config: str | Path | None = None) -> Project:
             )
         )
     locations: dict[str, Location] = {}
-    if isinstance(doc.get("alerts"), Map):
-        settings["alerts"] = _keyed_setting(BY_NAME["alerts"], doc["alerts"], problems, locations)
+    for keyed in (s for s in BY_NAME.values() if s.keys):  # alerts:, api:, ...: each key validated
+        if isinstance(doc.get(keyed.name), Map):
+            settings[keyed.name] = _keyed_setting(keyed, doc[keyed.name], problems, locations)
     for name, channel in sections.items():
         if isinstance(doc.get(name), Map):
             settings[name] = _channel_section(channel, doc[name], problems, locations)
