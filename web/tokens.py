@@ -25,7 +25,7 @@ import ipaddress
 import os
 import re
 import stat
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import IntEnum
 from pathlib import Path
@@ -96,6 +96,9 @@ class Tokens:
 
     def __len__(self) -> int:
         return len(self._tokens)
+
+    def __iter__(self) -> Iterator[Token]:
+        return iter(self._tokens)
 
     def names(self) -> list[str]:
         return [t.name for t in self._tokens]
