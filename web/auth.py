@@ -154,7 +154,6 @@ def _session_key() -> bytes:
 def sign_in(token: Token) -> None:
     """Keep the token's name and a keyed hash binding the session to that very token."""
     session.pop("writer", None)  # the binding of earlier versions
-    session["csrf"] = secrets.token_urlsafe(32)  # a new CSRF token with every sign-in
     session["who"] = token.name
     session["bind"] = token.binding(_session_key())
 
