@@ -568,7 +568,8 @@ def demo_cmd(directory: str, checks_dir: str | None, end: str | None, serve: boo
 @click.option("--dev", is_flag=True, help="Flask's development server with reloading, instead of waitress.")
 def serve_cmd(config: str | None, host: str, port: int, threads: int, dev: bool) -> None:
     """Serve the web UI and JSON API on the results store (waitress, a production WSGI server).
-    Writes (marks, reruns) need QUINTO_API_TOKEN in the environment."""
+    Writes (marks, reruns) need a token: QUINTO_API_TOKENS (name:scope:secret, ...) or
+    QUINTO_API_TOKEN in the environment."""
     from quinto.web import create_app
 
     app = create_app({"QUINTO_CONFIG": config} if config else None)
@@ -576,8 +577,11 @@ def serve_cmd(config: str | None, host: str, port: int, threads: int, dev: bool)
 
 
 def serve_app(app: Any, host: str, port: int, threads: int = 8, dev: bool = False) -> None:
-    if not app.config.get("QUINTO_API_TOKEN"):
-        click.echo("read-only: set QUINTO_API_TOKEN to allow marking partitions and rerunning audits", err=True)
+    known = app.extensions["quinto_tokens"]
+    if known:
+        click.echo(f"tokens: {', '.join(f'{t.name} ({t.scope})' for t in known)}", err=True)
+    else:
+        click.echo("read-only: set QUINTO_API_TOKENS (or QUINTO_API_TOKEN) to allow marks and audits", err=True)
     click.echo(f"serving the UI on http://{host}:{port}/ (Ctrl-C to stop)")
     if dev:
         app.run(host=host, port=port, debug=True)

@@ -78,6 +78,18 @@ RETENTION_KEYS: tuple[Setting, ...] = (
 )
 
 
+API_KEYS: tuple[Setting, ...] = (
+    Setting(
+        "read_requires_token",
+        False,
+        bool,
+        "Every read of the web UI and JSON API needs a token of any scope (API: `Authorization: Bearer`; UI: "
+        "signed in), except /healthz, /readyz, /metrics, static files and the sign-in page. Tokens: "
+        "`QUINTO_API_TOKENS`.",
+    ),
+)
+
+
 SETTINGS: tuple[Setting, ...] = (
     Setting(
         "connections",
@@ -170,6 +182,7 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("alerts", {}, dict, "Alert routing and timing: the `alerts.*` keys.", keys=ALERT_KEYS),
     Setting("retention", {}, dict, "What the store keeps: the `retention.*` keys.", keys=RETENTION_KEYS),
+    Setting("api", {}, dict, "Who may read the web UI and JSON API: the `api.*` keys.", keys=API_KEYS),
 )
 
 BY_NAME = {s.name: s for s in SETTINGS}
@@ -203,6 +216,7 @@ class Settings:
     queue_interval: float
     alerts: Mapping[str, Any]
     retention: Mapping[str, Any]
+    api: Mapping[str, Any]
 
     @classmethod
     def of(cls, settings: Mapping[str, Any]) -> Settings:

@@ -21,13 +21,18 @@ def free_port() -> int:
 
 
 @contextmanager
-def quinto_serve(config: Path, token: str | None = None, log: Path | None = None) -> Iterator[str]:
-    """Starts `quinto serve` on a free port and yields its base URL; stops it afterwards."""
+def quinto_serve(
+    config: Path, token: str | None = None, log: Path | None = None, extra_env: dict[str, str] | None = None
+) -> Iterator[str]:
+    """Starts `quinto serve` on a free port (with `extra_env` added to its environment) and yields
+    its base URL; stops it afterwards."""
     port = free_port()
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    env.pop("QUINTO_API_TOKEN", None)
+    for name in ("QUINTO_API_TOKEN", "QUINTO_API_TOKENS", "QUINTO_API_TOKENS_FILE"):
+        env.pop(name, None)
     if token:
         env["QUINTO_API_TOKEN"] = token
+    env.update(extra_env or {})
     out = open(log or os.devnull, "w")  # noqa: SIM115 - closed below
     proc = subprocess.Popen(
         [sys.executable, "-m", "quinto.cli", "serve", "-c", str(config), "--port", str(port)],

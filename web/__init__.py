@@ -14,6 +14,7 @@ from typing import Any
 from flask import Flask, abort, g, render_template, request
 from flask.json.provider import DefaultJSONProvider
 from flask.sessions import SecureCookieSessionInterface
+from quinto.web import tokens
 from quinto.web.auth import WRITE_METHODS
 from quinto.web.context import number, partition_url, run_url, table_url
 from werkzeug.exceptions import HTTPException
@@ -124,17 +125,22 @@ class FiniteJSON(DefaultJSONProvider):
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """`config` keys: QUINTO_CONFIG (path of quinto.yaml), QUINTO_STORE (a store URL, instead of the
-    project's), QUINTO_API_TOKEN (bearer token for writes; default: the environment variable),
-    SECRET_KEY (signs sessions; default: QUINTO_SECRET_KEY, else random per process), QUINTO_TRUST_PROXY
-    (the number of proxies in front whose X-Forwarded-For/-Proto/-Host are believed; default: the
-    environment variable, else 0), MAX_CONTENT_LENGTH (the largest request body; default MAX_BODY),
-    QUINTO_THROTTLE_FAILURES and QUINTO_THROTTLE_WINDOW_S (wrong tokens per client before 429)."""
+    project's), QUINTO_API_TOKEN (the single `write` token, named "api"), QUINTO_API_TOKENS and
+    QUINTO_API_TOKENS_FILE (named tokens with scopes, web/tokens.py), QUINTO_PROXY_USER_HEADER,
+    QUINTO_TRUSTED_PROXIES and QUINTO_PROXY_USER_SCOPE (single sign-on through a reverse proxy),
+    each by default the environment variable; SECRET_KEY (signs sessions; default:
+    QUINTO_SECRET_KEY, else random per process), QUINTO_TRUST_PROXY (the number of proxies in
+    front whose X-Forwarded-For/-Proto/-Host are believed; default: the environment variable,
+    else 0), MAX_CONTENT_LENGTH (the largest request body; default MAX_BODY),
+    QUINTO_THROTTLE_FAILURES and QUINTO_THROTTLE_WINDOW_S (wrong tokens per client before 429).
+    A bad token or proxy setting raises quinto.web.tokens.TokenError (exit code 2), naming the
+    entry but never its secret."""
     app = Flask(__name__)
     app.json = FiniteJSON(app)
     app.config.update(
         QUINTO_CONFIG=os.environ.get("QUINTO_CONFIG"),
         QUINTO_STORE=os.environ.get("QUINTO_STORE"),
-        QUINTO_API_TOKEN=os.environ.get("QUINTO_API_TOKEN") or None,
+        **tokens.environ_config(),
         SECRET_KEY=os.environ.get("QUINTO_SECRET_KEY") or None,
         QUINTO_TRUST_PROXY=int(os.environ.get("QUINTO_TRUST_PROXY") or 0),
         SESSION_COOKIE_HTTPONLY=True,
@@ -142,6 +148,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         MAX_CONTENT_LENGTH=MAX_BODY,
     )
     app.config.update(config or {})
+    known_tokens, proxy_users = tokens.load(app.config), tokens.load_proxy(app.config)
     app.session_interface = _Sessions()
     if app.config["QUINTO_TRUST_PROXY"]:  # that many proxies in front set X-Forwarded-For/-Proto/-Host
         n = int(app.config["QUINTO_TRUST_PROXY"])
@@ -155,7 +162,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from quinto.web import api, auth, health, views
     from quinto.web.auth import csrf_token
 
-    auth.install(app)  # first: a throttled client or an API write without the token is refused unread
+    # first: a throttled client, or an API write without a token of its scope, is refused unread
+    auth.install(app, known_tokens, proxy_users)
 
     health.install(app)  # /healthz, /readyz, /metrics
     app.register_blueprint(views.bp)
@@ -163,7 +171,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.jinja_env.globals["csrf_token"] = csrf_token
     app.jinja_env.filters["num"] = number
     app.jinja_env.globals.update(table_url=table_url, partition_url=partition_url, run_url=run_url)
-    app.jinja_env.globals["writes_enabled"] = lambda: bool(app.config["QUINTO_API_TOKEN"])
+    app.jinja_env.globals["writes_enabled"] = auth.writes_enabled
 
     @app.get("/favicon.ico")
     def favicon() -> Response:

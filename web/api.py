@@ -1,5 +1,7 @@
-"""The JSON API under /api. Reads are open like the UI; writes take the bearer token (web/auth.py).
-Its contract is web/openapi.py, served at /api/openapi.json."""
+"""The JSON API under /api. Reads are open like the UI (or need a token of any scope with
+`api.read_requires_token`); writes take a bearer token of scope `write`, and POST /api/audits one
+of scope `audit` (web/auth.py). A write is recorded as made by the token's name: the `by` field of
+earlier versions is accepted and ignored. Its contract is web/openapi.py, served at /api/openapi.json."""
 
 from __future__ import annotations
 
@@ -82,8 +84,10 @@ def partition(table: str, partition: str) -> dict[str, Any]:
     rows = store().results.current(table, partition)
     if not rows:
         abort(404, f"no audit stored for {table} partition {partition}")
-    marks = store().marks.of(table, [partition])
-    return json_object(p.PartitionDetail(table, partition, marks.get(partition), rows))
+    m = store().marks.current(table, partition)
+    if m is None:
+        return json_object(p.PartitionDetail(table, partition, None, rows))
+    return json_object(p.PartitionDetail(table, partition, m.mark, rows, m.marked_by, m.reason, m.marked_at))
 
 
 @bp.get("/tables/<path:table>/metrics")
@@ -143,8 +147,9 @@ def mark(table: str, partition: str) -> tuple[dict[str, Any], int]:
         abort(400, "`reason` and `by` are text")
     if not store().results.current(table, partition):
         abort(404, f"no audit stored for {table} partition {partition}")
-    store().marks.set(table, partition, verdict_, reason, by or actor())
-    return json_object(p.Marked(table, partition, MarkKind(verdict_), reason)), 200
+    # `by` is not who marked: the token's name is (a client cannot write in another's name)
+    store().marks.set(table, partition, verdict_, reason, actor())
+    return json_object(p.Marked(table, partition, MarkKind(verdict_), reason, actor())), 200
 
 
 @bp.get("/snoozes")
@@ -158,8 +163,9 @@ def add_snooze() -> tuple[dict[str, Any], int]:
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         abort(400, 'send a JSON object: {"table": "...", "for": "2h", "reason": "..."}')
-    by = body.get("by")
-    return json_object(snoozes_.add_snooze(body, by if isinstance(by, str) and by else actor())), 201
+    if body.get("by") is not None and not isinstance(body.get("by"), str):
+        abort(400, "`by` is text")
+    return json_object(snoozes_.add_snooze(body, actor())), 201  # `by` is ignored: the token's name is recorded
 
 
 @bp.delete("/snoozes")
@@ -175,7 +181,7 @@ AUDIT_FIELDS = tuple(f.name for f in fields(p.AuditRequest))
 
 
 @bp.post("/audits")
-@require_token
+@require_token("audit")
 def post_audit() -> tuple[dict[str, Any], int]:
     """{"table": "dw.fact_playback", "partition": "ds=2026-11-27", "force": false} → 202 with the run
     id; `quinto scheduler` runs it and GET /api/runs/<id> gives the verdict. An HTTP request is
@@ -200,7 +206,14 @@ def post_audit() -> tuple[dict[str, Any], int]:
         abort(404, f"no checks declared for table '{table}': this server reads a store, without check files")
     try:
         run_id = submit(
-            project, store(), table, body.get("partition"), force=force, trigger="http", checks=check_files()
+            project,
+            store(),
+            table,
+            body.get("partition"),
+            force=force,
+            trigger="http",
+            requested_by=actor(),
+            checks=check_files(),
         )
     except UnknownTable as exc:  # no check file declares the table: the resource is not there
         abort(404, exc.message)

@@ -30,7 +30,8 @@ def _ok(schema_ref: str, description: str = "OK") -> dict[str, Any]:
 
 
 def _get(summary: str, ref: str, params: list[dict[str, Any]], not_found: bool = True) -> dict[str, Any]:
-    responses: dict[str, Any] = {"200": _ok(ref), "400": ERROR, "503": ERROR}
+    # 401: when `api.read_requires_token` is on, a read without a token
+    responses: dict[str, Any] = {"200": _ok(ref), "400": ERROR, "401": ERROR, "503": ERROR}
     if not_found:
         responses["404"] = ERROR
     return {"get": {"summary": summary, "parameters": params, "responses": responses}}
@@ -148,7 +149,8 @@ def document() -> dict[str, Any]:
             ),
             "/api/audits": {
                 "post": {
-                    "summary": "Queue an audit of one partition; `quinto scheduler` runs it, /api/runs/{id} tells",
+                    "summary": "Queue an audit of one partition; `quinto scheduler` runs it, /api/runs/{id} tells "
+                    "(a token of scope audit or write)",
                     "security": [{"bearer": []}],
                     "requestBody": {
                         "required": True,
@@ -158,6 +160,7 @@ def document() -> dict[str, Any]:
                         "202": _ok("#/components/schemas/AuditAccepted", "Queued"),
                         "400": ERROR,
                         "401": ERROR,
+                        "403": ERROR,
                         "404": ERROR,
                         "500": ERROR,
                         "503": ERROR,
@@ -179,6 +182,7 @@ def document() -> dict[str, Any]:
                         "201": _ok("#/components/schemas/SnoozeCreated", "Created"),
                         "400": ERROR,
                         "401": ERROR,
+                        "403": ERROR,
                         "404": ERROR,
                         "503": ERROR,
                     },
@@ -194,6 +198,7 @@ def document() -> dict[str, Any]:
                         "200": _ok("#/components/schemas/Ended"),
                         "400": ERROR,
                         "401": ERROR,
+                        "403": ERROR,
                     },
                 },
             },
@@ -214,7 +219,13 @@ def document() -> dict[str, Any]:
                         "required": True,
                         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/MarkRequest"}}},
                     },
-                    "responses": {"200": _ok("#/components/schemas/Mark"), "400": ERROR, "401": ERROR, "404": ERROR},
+                    "responses": {
+                        "200": _ok("#/components/schemas/Mark"),
+                        "400": ERROR,
+                        "401": ERROR,
+                        "403": ERROR,
+                        "404": ERROR,
+                    },
                 }
             },
         },

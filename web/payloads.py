@@ -61,6 +61,9 @@ class PartitionDetail:
     partition: str
     mark: MarkKind | None
     outcomes: list[OutcomeRecord]
+    marked_by: str | None = field(default=None, metadata=doc("who set the mark: a token's or user's name"))
+    mark_reason: str | None = None
+    marked_at: dt.datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -175,6 +178,7 @@ class SnoozeCreated:
     check: str | None
     until: dt.datetime
     reason: str | None
+    created_by: str = field(metadata=doc("the name of the token that snoozed"))
 
 
 @dataclass(frozen=True)
@@ -186,7 +190,9 @@ class SnoozeRequest:
     until: str | None = field(default=None, metadata=optional("ISO time"))
     for_: str | None = field(default=None, metadata=optional("a length: 2h, 3d", json="for"))
     reason: str | None = field(default=None, metadata=optional("why"))
-    by: str | None = field(default=None, metadata=optional("who"))
+    by: str | None = field(
+        default=None, metadata=optional("ignored: the snooze is recorded as made by the token's name")
+    )
 
 
 @dataclass(frozen=True)
@@ -198,7 +204,7 @@ class Ended:
 class MarkRequest:
     mark: MarkKind
     reason: str | None = field(default=None, metadata=optional("why"))
-    by: str | None = field(default=None, metadata=optional("who"))
+    by: str | None = field(default=None, metadata=optional("ignored: the mark is recorded as set by the token's name"))
 
 
 @dataclass(frozen=True)
@@ -207,3 +213,4 @@ class Marked:
     partition: str
     mark: MarkKind
     reason: str | None
+    marked_by: str = field(metadata=doc("the name of the token that marked"))

@@ -39,4 +39,4 @@ def add_snooze(body: dict[str, Any], by: str) -> SnoozeCreated:
     now = utcnow()
     until = snooze_end(body.get("until"), body.get("for"), now)
     snooze_id = store().snoozes.add(table, until, check=check, reason=reason or None, by=by, now=now)
-    return SnoozeCreated(snooze_id, table, check, until, reason or None)
+    return SnoozeCreated(snooze_id, table, check, until, reason or None, by)

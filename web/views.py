@@ -6,8 +6,18 @@ import json
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
-from quinto.web.auth import actor, check_csrf, require_writer, sign_in, signed_in, token_matches
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from quinto.web.auth import (
+    actor,
+    check_csrf,
+    match_token,
+    require_writer,
+    sign_in,
+    sign_out,
+    signed_in,
+    tokens,
+    who,
+)
 from quinto.web.charts import TrendPoint, trend_svg
 from quinto.web.context import (
     STATUSES,
@@ -36,10 +46,13 @@ SNOOZE_LENGTHS = ("1h", "4h", "1d", "3d", "7d")
 
 
 def _context() -> dict[str, Any]:
+    """What every page shows: problems, and who is signed in. `signed_in` is true when the caller
+    may write (the write forms are shown); `user` is the caller whatever its scope, or None."""
     return {
         "project_problem": project_problem(),
         "scheduler_problems": store().scheduler_problems(),
         "signed_in": signed_in(),
+        "user": who(),
     }
 
 
@@ -136,7 +149,7 @@ def partition_page(table: str, partition: str) -> str:
             # a run over many partitions: keep its scans and the statements about this partition
             if s.purpose in ("scan", "reference") or partition in params.values():
                 statements.append((s, ", ".join(f":{k} = {v!r}" for k, v in params.items())))
-    marks = store().marks.of(table, [partition])
+    marked = store().marks.current(table, partition)
     return render_template(
         "partition.html",
         table=table,
@@ -144,7 +157,8 @@ def partition_page(table: str, partition: str) -> str:
         outcomes=rows,
         statements=statements,
         runs=store().runs.of_partition(table, partition),
-        mark=marks.get(partition),
+        mark=marked.mark if marked else None,
+        mark_detail=marked,
         status=str(worst([r.status for r in rows])),
         can_rerun=table_spec(table) is not None,
         **_context(),
@@ -228,15 +242,24 @@ def run_page(run_id: int) -> str:
 
 @bp.route("/signin", methods=["GET", "POST"])
 def signin() -> Any:
+    """Sign in with any of the server's tokens; back to `next` (a path on this site) afterwards."""
     if request.method == "POST":
         check_csrf()
-        if not current_app.config.get("QUINTO_API_TOKEN"):
-            abort(401, "writes are disabled: the server has no QUINTO_API_TOKEN")
-        if not token_matches(request.form.get("token", "")):
-            return render_template("signin.html", error="that is not the write token", **_context()), 401
-        sign_in()
-        return redirect(_local(request.form.get("next", "")) or url_for("ui.overview"))
-    return render_template("signin.html", error=None, next=request.args.get("next", ""), **_context())
+        if not tokens():
+            abort(401, "sign-in is disabled: the server has no token (QUINTO_API_TOKENS or QUINTO_API_TOKEN)")
+        next_ = _local(request.form.get("next", "")) or ""
+        token = match_token(request.form.get("token", ""))
+        if token is None:
+            page = render_template("signin.html", error="that is not a token of this server", next=next_, **_signin())
+            return page, 401
+        sign_in(token)
+        return redirect(next_ or url_for("ui.overview"))
+    return render_template("signin.html", error=None, next=_local(request.args.get("next", "")) or "", **_signin())
+
+
+def _signin() -> dict[str, Any]:
+    """The sign-in page's context: it reads no store (it must answer while reads need a token)."""
+    return {"project_problem": None, "scheduler_problems": [], "signed_in": signed_in(), "user": who()}
 
 
 def _local(target: str) -> str | None:
@@ -250,5 +273,5 @@ def _local(target: str) -> str | None:
 @bp.post("/signout")
 def signout() -> Response:
     check_csrf()
-    session.pop("writer", None)
+    sign_out()
     return redirect(url_for("ui.overview"))

@@ -138,9 +138,9 @@ def load_project(config: str | Path | None = None) -> Project:
             )
         )
     locations: dict[str, Location] = {}
-    for keyed in ("alerts", "retention"):
-        if isinstance(doc.get(keyed), Map):
-            settings[keyed] = _keyed_setting(BY_NAME[keyed], doc[keyed], problems, locations)
+    for keyed in (s for s in BY_NAME.values() if s.keys):  # alerts:, api:, ...: each key validated
+        if isinstance(doc.get(keyed.name), Map):
+            settings[keyed.name] = _keyed_setting(keyed, doc[keyed.name], problems, locations)
     for name, channel in sections.items():
         if isinstance(doc.get(name), Map):
             settings[name] = _channel_section(channel, doc[name], problems, locations)

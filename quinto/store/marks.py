@@ -6,9 +6,9 @@ from collections.abc import Iterable
 
 import sqlalchemy as sa
 
-from quinto.store.common import utcnow
+from quinto.store.common import utc, utcnow
 from quinto.store.db import Database
-from quinto.store.records import MarkKind
+from quinto.store.records import MarkKind, MarkRecord
 from quinto.store.schema import partition_marks
 
 
@@ -47,3 +47,15 @@ class Marks:
             q = q.where(pm.partition_value.in_(list(partitions)))
         with self.db.connect() as conn:
             return {p: MarkKind(m) for p, m in conn.execute(q)}
+
+    def current(self, table: str, partition: str) -> MarkRecord | None:
+        """A partition's current mark with its reason, who set it and when, or None."""
+        pm = partition_marks.c
+        q = sa.select(pm.mark, pm.reason, pm.marked_by, pm.created_at).where(
+            pm.table_name == table, pm.partition_value == partition, pm.current.is_(True)
+        )
+        with self.db.connect() as conn:
+            row = conn.execute(q).first()
+        if row is None:
+            return None
+        return MarkRecord(MarkKind(row.mark), row.reason, row.marked_by, utc(row.created_at))

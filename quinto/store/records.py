@@ -246,6 +246,16 @@ class SchedulerProblem:
 
 
 @dataclasses.dataclass(frozen=True)
+class MarkRecord:
+    """A partition's current mark and who set it."""
+
+    mark: MarkKind
+    reason: str | None
+    marked_by: str | None = field(metadata=doc("the token's or signed-in user's name"))
+    marked_at: dt.datetime
+
+
+@dataclasses.dataclass(frozen=True)
 class SnoozeRecord:
     """A snooze in force: no alerts for `table` (or only its check `check`) until `until`."""
 
@@ -379,6 +389,7 @@ __all__ = [
     "Failure",
     "GridCell",
     "MarkKind",
+    "MarkRecord",
     "MetricPoint",
     "OutboxRecord",
     "OutboxStatus",
