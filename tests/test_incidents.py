@@ -1,0 +1,247 @@
+"""Incidents end to end: real audits of a DuckDB warehouse saved into SQLite and PostgreSQL stores
+open, extend, close and reopen incidents; reruns never duplicate one; ERROR neither opens nor
+closes one; people acknowledge and resolve them (resolving marks the partitions); an upgraded store
+gets the incidents of its history from the migration."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from quinto.app import audit
+from quinto.spec import load_project, load_suite
+from quinto.store import Store
+from quinto.store.incidents import IncidentConflict, IncidentNotFound
+from quinto.store.records import IncidentState, MarkKind
+from tests.warehouse import load_tables
+
+DAYS = [(dt.date(2026, 10, 1) + dt.timedelta(days=i)).isoformat() for i in range(12)]
+ROWS = "row_count > 50"
+CAST = "kind_number >= 0"
+CHECKS = f"""
+table: dw.events
+partition: ds
+owners: [events-team@example.com]
+checks:
+  - {ROWS}
+  - {CAST}:
+      sql: select min(cast(kind as integer)) from dw.events where ds = :partition
+"""
+
+
+class Warehouse:
+    """dw.events with `counts[day]` rows per day; a day in `broken` has a kind that is not a number
+    (its `kind_number` check errs)."""
+
+    def __init__(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, store_url: str) -> None:
+        self.tmp_path, self.store_url = tmp_path, store_url
+        self.url = f"duckdb:///{tmp_path / 'wh.duckdb'}"
+        self.counts = {d: 100 for d in DAYS}
+        self.broken: set[str] = set()
+        monkeypatch.setenv("INC_WAREHOUSE", self.url)
+        monkeypatch.setenv("INC_STORE", store_url)
+        (tmp_path / "checks").mkdir(exist_ok=True)
+        (tmp_path / "checks" / "events.yaml").write_text(CHECKS, encoding="utf-8")
+        (tmp_path / "quinto.yaml").write_text(
+            "connections: {warehouse: '${INC_WAREHOUSE}'}\nstore: '${INC_STORE}'\nchecks: [checks]\n",
+            encoding="utf-8",
+        )
+        self.project = load_project(tmp_path / "quinto.yaml")
+        self.suite = load_suite(self.project)
+
+    def load(self) -> None:
+        rows: list[list[object]] = []
+        for day, n in self.counts.items():
+            rows += [[i, "x" if day in self.broken else str(i % 3), day] for i in range(n)]
+        columns = {"id": "INTEGER", "kind": "VARCHAR", "ds": "VARCHAR"}
+        load_tables(self.url, {"dw.events": {"columns": columns, "rows": rows}})
+
+    def audit(self, *days: str) -> dict[str, str]:
+        self.load()
+        result = audit("dw.events", list(days), project=self.project, suite=self.suite)
+        return {o.partition: str(o.status) for o in result.outcomes if o.check == ROWS}
+
+
+@pytest.fixture
+def wh(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, store_url: str) -> Any:
+    w = Warehouse(tmp_path, monkeypatch, store_url)
+    yield w
+
+
+def incidents_of(store: Store, check: str = ROWS, states: tuple[str, ...] = ("open", "closed", "resolved")) -> list:
+    return [i for i in store.incidents.find(states=states) if i.check_key == check]
+
+
+def test_consecutive_failures_are_one_incident_until_a_later_partition_passes(wh: Warehouse) -> None:
+    wh.counts[DAYS[3]] = wh.counts[DAYS[4]] = 10
+    wh.counts[DAYS[7]] = 12
+    for day in DAYS[:4]:
+        wh.audit(day)
+    store = Store.open(wh.store_url)
+    try:
+        [inc] = incidents_of(store)
+        assert (inc.state, inc.first_partition, inc.failing, inc.last_value) == (IncidentState.OPEN, DAYS[3], 1, 10)
+        assert wh.audit(DAYS[4]) == {DAYS[4]: "FAIL"}
+        [inc] = incidents_of(store)
+        assert (inc.state, inc.first_partition, inc.last_partition, inc.failing) == ("open", DAYS[3], DAYS[4], 2)
+        # a rerun of a partition the incident holds changes nothing but its value
+        wh.counts[DAYS[4]] = 11
+        wh.audit(DAYS[4])
+        [inc] = incidents_of(store)
+        assert (inc.failing, inc.last_value) == (2, 11)
+        # a later partition passes: closed
+        assert wh.audit(DAYS[5]) == {DAYS[5]: "PASS"}
+        [inc] = incidents_of(store)
+        assert (inc.state, inc.closed_partition) == ("closed", DAYS[5])
+        assert store.incidents.find() == []  # none open
+        # a FAIL after that PASS opens a new incident
+        wh.audit(DAYS[6], DAYS[7])
+        second = store.incidents.find()
+        assert [(i.first_partition, i.failing) for i in second] == [(DAYS[7], 1)]
+        assert second[0].id != inc.id
+        # the partitions of an incident, newest first
+        assert [p.partition_value for p in store.incidents.partitions(inc.id)] == [DAYS[4], DAYS[3]]
+        assert store.incidents.of_partition("dw.events", DAYS[3])[0].id == inc.id
+        # the repaired partition passes on rerun: nothing fails in the incident any more
+        wh.counts[DAYS[7]] = 100
+        assert wh.audit(DAYS[7]) == {DAYS[7]: "PASS"}
+        again = store.incidents.get(second[0].id)
+        assert again is not None and (again.state, again.failing) == ("closed", 0)
+        assert store.incidents.find() == []
+    finally:
+        store.close()
+
+
+def test_a_backfill_out_of_order_and_reruns_make_no_duplicates(wh: Warehouse) -> None:
+    for d in DAYS[2:6]:
+        wh.counts[d] = 5
+    assert wh.audit(DAYS[6]) == {DAYS[6]: "PASS"}
+    wh.audit(DAYS[4])  # failing before a passing partition: closed at once
+    wh.audit(*DAYS[:6])  # the rest of the history in one run, then once more
+    wh.audit(*DAYS[:6])
+    store = Store.open(wh.store_url)
+    try:
+        [inc] = incidents_of(store)
+        assert (inc.state, inc.first_partition, inc.last_partition, inc.failing) == (
+            "closed",
+            DAYS[2],
+            DAYS[5],
+            4,
+        )
+        assert inc.closed_partition == DAYS[6]
+        with store.engine.connect() as conn:
+            rows = conn.execute(sa.text("SELECT count(*) FROM incident_partitions")).scalar_one()
+        assert rows == 4
+    finally:
+        store.close()
+
+
+def test_error_neither_opens_nor_closes_an_incident(wh: Warehouse) -> None:
+    wh.counts[DAYS[1]] = wh.counts[DAYS[3]] = 5
+    wh.broken = {DAYS[2]}  # kind_number errs on day 2 and that is no incident
+    wh.audit(DAYS[0], DAYS[1])
+    wh.load()
+    result = audit("dw.events", [DAYS[2]], project=wh.project, suite=wh.suite)
+    assert {str(o.status) for o in result.outcomes if o.check == CAST} == {"ERROR"}
+    wh.audit(DAYS[3])
+    store = Store.open(wh.store_url)
+    try:
+        # day 2 passed row_count: days 1 and 3 are two incidents
+        assert [(i.first_partition, i.state) for i in incidents_of(store)] == [(DAYS[3], "open"), (DAYS[1], "closed")]
+        assert incidents_of(store, CAST) == []
+        # day 2 fails on rerun: days 1 to 3 are consecutive failures, one incident
+        wh.counts[DAYS[2]] = 5
+        wh.audit(DAYS[2])
+        [inc] = incidents_of(store)
+        assert (inc.state, inc.first_partition, inc.last_partition, inc.failing) == ("open", DAYS[1], DAYS[3], 3)
+    finally:
+        store.close()
+
+
+def test_erring_partition_between_failures_keeps_one_incident(wh: Warehouse) -> None:
+    """kind_number: FAIL (a negative kind), ERROR (not a number), FAIL: one incident, still open."""
+    wh.load()
+    rows: list[list[object]] = []
+    kinds = {DAYS[0]: "1", DAYS[1]: "-1", DAYS[2]: "x", DAYS[3]: "-2"}
+    for day, kind in kinds.items():
+        rows += [[i, kind, day] for i in range(100)]
+    load_tables(wh.url, {"dw.events": {"columns": {"id": "INTEGER", "kind": "VARCHAR", "ds": "VARCHAR"}, "rows": rows}})
+    for day in kinds:
+        audit("dw.events", [day], project=wh.project, suite=wh.suite)
+    store = Store.open(wh.store_url)
+    try:
+        [inc] = incidents_of(store, CAST)
+        assert (inc.state, inc.first_partition, inc.last_partition, inc.failing) == ("open", DAYS[1], DAYS[3], 2)
+    finally:
+        store.close()
+
+
+def test_acknowledge_and_resolve(wh: Warehouse) -> None:
+    wh.counts[DAYS[2]] = wh.counts[DAYS[3]] = 5
+    wh.audit(*DAYS[:4])
+    store = Store.open(wh.store_url)
+    try:
+        [inc] = store.incidents.find()
+        acked = store.incidents.acknowledge(inc.id, "alice", "looking at the loader")
+        assert (acked.acked_by, acked.ack_note, acked.acknowledged) == ("alice", "looking at the loader", True)
+        assert acked.acked_at is not None and acked.acked_at.tzinfo is not None
+        done = store.incidents.resolve(inc.id, "defect", "bob", "injected defect")
+        assert (done.state, done.resolution, done.resolved_by, done.resolve_reason) == (
+            "resolved",
+            "defect",
+            "bob",
+            "injected defect",
+        )
+        marks = store.marks.details("dw.events")
+        assert {p: (m.kind, m.by, m.reason) for p, m in marks.items()} == {
+            DAYS[2]: (MarkKind.BAD, "bob", "injected defect"),
+            DAYS[3]: (MarkKind.BAD, "bob", "injected defect"),
+        }
+        with pytest.raises(IncidentConflict):
+            store.incidents.resolve(inc.id, "expected", "bob")
+        with pytest.raises(IncidentConflict):
+            store.incidents.acknowledge(inc.id, "bob")
+        with pytest.raises(IncidentNotFound):
+            store.incidents.acknowledge(inc.id + 100, "bob")
+        # a resolved incident is final: a rerun of its partitions changes nothing, a later failure
+        # opens a new one
+        wh.audit(DAYS[3])
+        assert store.incidents.find() == []
+        wh.counts[DAYS[4]] = 5
+        wh.audit(DAYS[4])
+        [new] = store.incidents.find()
+        assert (new.first_partition, new.failing) == (DAYS[4], 1) and new.id != inc.id
+        expected = store.incidents.resolve(new.id, "expected", "carol")
+        assert expected.resolve_reason is None
+        mark = store.marks.details("dw.events", [DAYS[4]])[DAYS[4]]
+        assert (mark.kind, mark.by, mark.reason) == (MarkKind.GOOD, "carol", f"incident {new.id} resolved as expected")
+    finally:
+        store.close()
+
+
+def test_an_upgraded_store_lists_the_incidents_of_its_history(wh: Warehouse) -> None:
+    wh.counts[DAYS[1]] = 5
+    wh.counts[DAYS[4]] = wh.counts[DAYS[5]] = 5
+    wh.audit(*DAYS[:6])
+    store = Store.open(wh.store_url)
+    before = [(i.first_partition, i.last_partition, i.state, i.failing) for i in incidents_of(store)]
+    assert before == [(DAYS[4], DAYS[5], "open", 2), (DAYS[1], DAYS[1], "closed", 1)]
+    # the store as it was before incidents were stored
+    with store.engine.begin() as conn:
+        conn.execute(sa.text("DROP TABLE incident_partitions"))
+        conn.execute(sa.text("DROP TABLE incidents"))
+        conn.execute(sa.text("UPDATE alembic_version SET version_num = '0008'"))
+    store.close()
+    upgraded = Store.open(wh.store_url)
+    try:
+        after = [(i.first_partition, i.last_partition, i.state, i.failing) for i in incidents_of(upgraded)]
+        assert after == before
+        wh.counts[DAYS[6]] = 5
+        wh.audit(DAYS[6])  # and the next run goes on from there
+        assert [i.last_partition for i in upgraded.incidents.find()] == [DAYS[6]]
+    finally:
+        upgraded.close()
