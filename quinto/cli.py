@@ -465,6 +465,8 @@ def demo_cmd(directory: str, checks_dir: str | None, end: str | None, serve: boo
     click.echo(
         "\nknown defects injected: " + "; ".join(f"day {d + 1} ({days[d]}): {what}" for d, what in demo.DEFECTS.items())
     )
+    for line in demo.annotate(ws.store):
+        click.echo(line)
     click.echo(f"store: {store_file}; try: quinto --help, or `quinto runs -c {out / 'quinto.yaml'}`")
     if worst:
         sys.exit(EXIT_INFRA)

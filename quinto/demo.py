@@ -4,7 +4,8 @@ Tables (30 daily partitions ending at `end`):
   dw.dim_title      500 titles
   dw.fact_playback  ~12k plays a day with weekly seasonality
   dw.fact_signup    ~1.5k sign-ups a day
-Defects, by day index (0 = first day): see DEFECTS.
+Defects, by day index (0 = first day): see DEFECTS. Afterwards one incident is resolved as a
+defect (its partition marked bad, with the reason) and one acknowledged (`annotate`).
 """
 
 from __future__ import annotations
@@ -12,8 +13,12 @@ from __future__ import annotations
 import datetime as dt
 import random
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
+
+if TYPE_CHECKING:
+    from quinto.store import Store
 
 DAYS = 30
 DEFECTS = {
@@ -112,3 +117,28 @@ def write_project(directory: Path, checks: Path) -> Path:
         encoding="utf-8",
     )
     return project
+
+
+#: what the demo says people did about two of its incidents
+RESOLVED_DEFECT = ("dw.fact_playback", "duplicate_count(play_id) = 0", "injected defect: 250 duplicated play_id")
+ACKNOWLEDGED = (
+    "dw.fact_playback",
+    "invalid_percent(country) < 0.1%",
+    "partner feed sends country 'XX'; a fix is on its way",
+)
+
+
+def annotate(store: Store, by: str = "demo") -> list[str]:
+    """One incident resolved as a defect (its partition marked bad, with the reason) and one
+    acknowledged, as people would have done; returns what was done, for the demo's output."""
+    found = {(i.table_name, i.check_key): i for i in store.incidents.find(states=("open", "closed"))}
+    done = []
+    table, check, reason = RESOLVED_DEFECT
+    if (table, check) in found:
+        inc = store.incidents.resolve(found[(table, check)].id, "defect", by, reason)
+        done.append(f"incident {inc.id} ({table} {check}) resolved as a defect: {inc.first_partition} marked bad")
+    table, check, note = ACKNOWLEDGED
+    if (table, check) in found:
+        inc = store.incidents.acknowledge(found[(table, check)].id, by, note)
+        done.append(f"incident {inc.id} ({table} {check}) acknowledged")
+    return done

@@ -6,6 +6,7 @@ gets the incidents of its history from the migration."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 from typing import Any
 
@@ -245,3 +246,90 @@ def test_an_upgraded_store_lists_the_incidents_of_its_history(wh: Warehouse) -> 
         assert [i.last_partition for i in upgraded.incidents.find()] == [DAYS[6]]
     finally:
         upgraded.close()
+
+
+# -- the API and the pages ----------------------------------------------------------------------------
+TOKEN = "incident-token"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+def _csrf(page: str) -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert found, "no form on the page"
+    return found.group(1)
+
+
+def test_incidents_through_the_api_and_the_pages(wh: Warehouse) -> None:
+    from quinto.web import create_app
+
+    wh.counts[DAYS[1]] = 5  # closed by day 2
+    wh.counts[DAYS[3]] = wh.counts[DAYS[4]] = 5  # open
+    wh.audit(*DAYS[:5])
+    client = create_app({"QUINTO_CONFIG": str(wh.tmp_path / "quinto.yaml"), "QUINTO_API_TOKEN": TOKEN}).test_client()
+    listed = client.get("/api/incidents").get_json()["incidents"]
+    assert [(i["first_partition"], i["last_partition"], i["failing"], i["state"]) for i in listed] == [
+        (DAYS[3], DAYS[4], 2, "open")
+    ]
+    inc = listed[0]["id"]
+    assert len(client.get("/api/incidents?state=all").get_json()["incidents"]) == 2
+    assert client.get("/api/incidents?owner=events-team@example.com").get_json()["incidents"] == listed
+    assert client.get("/api/incidents?owner=someone@example.com").get_json()["incidents"] == []
+    assert client.get("/api/incidents?table=dw.other").get_json()["incidents"] == []
+    assert client.get("/api/incidents?state=failing").status_code == 400
+    detail = client.get(f"/api/incidents/{inc}").get_json()
+    assert [(p["partition_value"], p["failing"], p["value"], p["mark"]) for p in detail["partitions"]] == [
+        (DAYS[4], True, 5, None),
+        (DAYS[3], True, 5, None),
+    ]
+    assert client.get(f"/api/incidents/{inc + 100}").status_code == 404
+    assert client.get(f"/api/incidents/{2**40}").status_code == 404
+
+    # writes take the token
+    assert client.post(f"/api/incidents/{inc}/ack", json={"note": "on it"}).status_code == 401
+    assert client.post(f"/api/incidents/{inc}/ack", json={"note": 3}, headers=AUTH).status_code == 400
+    assert client.post(f"/api/incidents/{inc}/ack", json={"by": "x"}, headers=AUTH).status_code == 400
+    assert client.post(f"/api/incidents/{inc}/ack", data="not json", headers=AUTH).status_code == 400
+    assert client.post(f"/api/incidents/{inc + 100}/ack", json={}, headers=AUTH).status_code == 404
+    acked = client.post(f"/api/incidents/{inc}/ack", json={"note": "<b>reloading</b>"}, headers=AUTH)
+    assert acked.status_code == 200
+    assert (acked.get_json()["acked_by"], acked.get_json()["ack_note"]) == ("api", "<b>reloading</b>")
+
+    # /failing: the acknowledged incident in its own section, escaped; the closed one below
+    page = client.get("/failing").get_data(as_text=True)
+    acked_part = page[page.index('id="acked-incidents"') : page.index('id="closed-incidents"')]
+    assert f'href="/incidents/{inc}"' in acked_part and "&lt;b&gt;reloading&lt;/b&gt;" in acked_part
+    assert "Nothing is failing that nobody is looking at." in page
+    assert "events-team@example.com" in acked_part
+    assert f'/tables/dw.events/partitions/{DAYS[1]}"' in page[page.index('id="closed-incidents"') :]
+
+    # the incident page, and resolving it from there (signed in, with the form's CSRF token)
+    view = client.get(f"/incidents/{inc}").get_data(as_text=True)
+    assert "Sign in</a> to acknowledge or resolve" in view and DAYS[4] in view
+    assert client.get(f"/incidents/{inc + 100}").status_code == 404
+    csrf = _csrf(client.get("/signin").get_data(as_text=True))
+    assert client.post("/signin", data={"token": TOKEN, "csrf_token": csrf}).status_code == 302
+    view = client.get(f"/incidents/{inc}").get_data(as_text=True)
+    form = {"as": "defect", "reason": "injected defect", "csrf_token": "forged"}
+    assert client.post(f"/incidents/{inc}/resolve", data=form).status_code == 400
+    form["csrf_token"] = _csrf(view)
+    assert client.post(f"/incidents/{inc}/resolve", data={**form, "as": "maybe"}).status_code == 400
+    resp = client.post(f"/incidents/{inc}/resolve", data=form)
+    assert resp.status_code == 302 and resp.headers["Location"].endswith(f"/incidents/{inc}")
+    view = client.get(f"/incidents/{inc}").get_data(as_text=True)
+    assert "as defect by web" in view and view.count("marked bad by web: injected defect") == 2
+    assert "Resolve: expected" not in view
+    assert client.post(f"/incidents/{inc}/resolve", data=form).status_code == 409
+    part = client.get(f"/tables/dw.events/partitions/{DAYS[3]}").get_data(as_text=True)
+    assert "marked bad by web: injected defect" in part and f'href="/incidents/{inc}"' in part
+    mark = client.get(f"/api/tables/dw.events/partitions/{DAYS[3]}").get_json()["mark"]
+    assert (mark["kind"], mark["by"], mark["reason"]) == ("bad", "web", "injected defect")
+    assert client.get("/api/incidents").get_json()["incidents"] == []
+
+    # resolving through the API: the closed incident, as expected
+    closed = client.get("/api/incidents?state=closed").get_json()["incidents"][0]["id"]
+    assert client.post(f"/api/incidents/{closed}/resolve", json={"as": "sure"}, headers=AUTH).status_code == 400
+    done = client.post(f"/api/incidents/{closed}/resolve", json={"as": "expected"}, headers=AUTH)
+    assert done.status_code == 200 and done.get_json()["resolution"] == "expected"
+    again = client.post(f"/api/incidents/{closed}/resolve", json={"as": "expected"}, headers=AUTH)
+    assert again.status_code == 409 and "resolved already" in again.get_json()["error"]
+    assert client.get(f"/api/tables/dw.events/partitions/{DAYS[1]}").get_json()["mark"]["kind"] == "good"
