@@ -333,3 +333,72 @@ def test_incidents_through_the_api_and_the_pages(wh: Warehouse) -> None:
     again = client.post(f"/api/incidents/{closed}/resolve", json={"as": "expected"}, headers=AUTH)
     assert again.status_code == 409 and "resolved already" in again.get_json()["error"]
     assert client.get(f"/api/tables/dw.events/partitions/{DAYS[1]}").get_json()["mark"]["kind"] == "good"
+
+
+def test_cli_lists_acknowledges_and_resolves_locally_and_via_a_server(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sqlite_store_url: str
+) -> None:
+    import json
+
+    from tests.servers import quinto_serve
+    from tests.test_bad_input import run_quinto
+
+    wh = Warehouse(tmp_path, monkeypatch, sqlite_store_url)
+    wh.counts[DAYS[1]] = 5
+    wh.counts[DAYS[3]] = wh.counts[DAYS[4]] = 5
+    wh.audit(*DAYS[:5])
+    monkeypatch.delenv("QUINTO_API_TOKEN", raising=False)
+
+    def quinto(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
+        proc = run_quinto([*args], tmp_path, env)
+        return proc.returncode, proc.stdout, proc.stderr
+
+    code, out, _ = quinto("incidents", "--json")
+    assert code == 0
+    (inc,) = json.loads(out)["incidents"]
+    assert (inc["first_partition"], inc["last_partition"], inc["failing"]) == (DAYS[3], DAYS[4], 2)
+    code, out, _ = quinto("incidents")
+    assert code == 0 and out.startswith(f"#{inc['id']} ") and f"since {DAYS[3]}..{DAYS[4]}  2 failing  last 5" in out
+    assert len(json.loads(quinto("incidents", "--all", "--json")[1])["incidents"]) == 2
+    assert quinto("incidents", "--owner", "nobody@example.com")[1] == "no open incidents\n"
+    assert quinto("incidents", "--owner", "events-team@example.com", "--json")[1] == quinto("incidents", "--json")[1]
+
+    code, out, _ = quinto("ack", str(inc["id"]), "--note", "reloading")
+    assert code == 0 and "acknowledged" in out and ": reloading" in out
+    code, _, err = quinto("ack", "999")
+    assert code == 2 and err == "Error: no incident 999\n"
+    assert quinto("ack", "zero")[0] == 2
+    assert quinto("resolve", str(inc["id"]), "--as", "maybe")[0] == 2
+    code, out, _ = quinto("resolve", str(inc["id"]), "--as", "defect", "--reason", "injected defect")
+    assert code == 0 and "marked bad" in out
+    code, _, err = quinto("resolve", str(inc["id"]), "--as", "expected")
+    assert code == 2 and "resolved already" in err
+    store = Store.open(wh.store_url)
+    try:
+        marks = store.marks.details("dw.events")
+        assert {p: (m.kind, m.reason) for p, m in marks.items()} == {
+            DAYS[3]: ("bad", "injected defect"),
+            DAYS[4]: ("bad", "injected defect"),
+        }
+    finally:
+        store.close()
+
+    # the same through a server's API, with its write token
+    closed = json.loads(quinto("incidents", "--all", "--json")[1])["incidents"][1]
+    assert closed["state"] == "closed"
+    with quinto_serve(tmp_path / "quinto.yaml", token=TOKEN, log=tmp_path / "serve.log") as url:
+        code, out, _ = quinto("incidents", "--all", "--json", "--via", url)
+        assert code == 0 and [i["id"] for i in json.loads(out)["incidents"]] == [inc["id"], closed["id"]]
+        code, _, err = quinto("ack", str(closed["id"]), "--via", url)
+        assert code == 2 and "QUINTO_API_TOKEN" in err
+        code, out, _ = quinto("ack", str(closed["id"]), "--note", "seen", "--via", url, env={"QUINTO_API_TOKEN": TOKEN})
+        assert code == 0 and "acknowledged by api: seen" in out
+        code, _, err = quinto("ack", "999", "--via", url, env={"QUINTO_API_TOKEN": TOKEN})
+        assert code == 2 and err == "Error: no incident 999\n"
+        code, out, _ = quinto(
+            "resolve", str(closed["id"]), "--as", "expected", "--via", url, env={"QUINTO_API_TOKEN": TOKEN}
+        )
+        assert code == 0 and "resolved (expected)" in out
+    code, _, err = quinto("incidents", "--via", "http://127.0.0.1:1")
+    assert code == 3 and "cannot reach" in err
+    assert quinto("incidents", "--via", "not a url")[0] == 2
