@@ -284,7 +284,7 @@ def _incident_line(i: dict[str, Any]) -> str:
     ack = f"  acknowledged by {i.get('acked_by') or 'someone'}" if i.get("acked_at") else ""
     note = f": {i['ack_note']}" if ack and i.get("ack_note") else ""
     return printable(
-        f"#{i['id']:<5} {state:<18} {i['table_name']}  {i['check_key']}  since {span}  "
+        f"#{i['id']:<5} {state:<18} {i['table']}  {i['check']}  since {span}  "
         f"{i['failing']} failing  last {shown}{ack}{note}"
     )
 

@@ -277,7 +277,7 @@ def test_incidents_through_the_api_and_the_pages(wh: Warehouse) -> None:
     assert client.get("/api/incidents?table=dw.other").get_json()["incidents"] == []
     assert client.get("/api/incidents?state=failing").status_code == 400
     detail = client.get(f"/api/incidents/{inc}").get_json()
-    assert [(p["partition_value"], p["failing"], p["value"], p["mark"]) for p in detail["partitions"]] == [
+    assert [(p["partition"], p["failing"], p["value"], p["mark"]) for p in detail["partitions"]] == [
         (DAYS[4], True, 5, None),
         (DAYS[3], True, 5, None),
     ]
