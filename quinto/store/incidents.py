@@ -178,7 +178,10 @@ def _track_check(
             seq.pop(p, None)
     passing = sorted(sort_key(p) for p, s in seq.items() if s != Status.FAIL)
     passing_at = {sort_key(p): p for p, s in seq.items() if s != Status.FAIL}
-    known = _load(conn, table, check)
+    # incidents ending before the last passing partition ahead of the run's partitions cannot change
+    first = min(sort_key(p) for p in fresh)
+    i = bisect.bisect_left(passing, first)
+    known = _load(conn, table, check, passing[i - 1] if i > 0 else None)
     holder: dict[str, _Incident] = {}  # partition → the incident it fails in
     for x in known.values():
         holder.update({r.partition: x for r in x.rows if r.failing})
@@ -209,9 +212,15 @@ def _track_check(
     for inc in known.values():
         if inc.state == RESOLVED:
             continue
+        before = _summary(inc)
         _settle(inc, passing, passing_at, now)
-        _save(conn, table, check, inc, now, inc.id in touched)
+        if inc.id in touched or _summary(inc) != before:
+            _save(conn, table, check, inc, now)
     return found
+
+
+def _summary(inc: _Incident) -> tuple[Any, ...]:
+    return (inc.state, inc.first, inc.last, inc.failing, inc.last_value, inc.closed, inc.closed_at)
 
 
 def _join(
@@ -268,11 +277,15 @@ def _merge(conn: sa.Connection, into: _Incident, other: _Incident) -> None:
     conn.execute(incidents.delete().where(ic.id == other.id))
 
 
-def _load(conn: sa.Connection, table: str, check: str) -> dict[int, _Incident]:
-    """The check's incidents that are not resolved, and the resolved ones' failing partitions."""
+def _load(conn: sa.Connection, table: str, check: str, after: str | None) -> dict[int, _Incident]:
+    """The check's incidents, with their partitions, that are open or end after the partition
+    whose sort key is `after` (None: all of them)."""
     ic, ip = incidents.c, incident_partitions.c
     known: dict[int, _Incident] = {}
     q = sa.select(incidents).where(ic.table_name == table, ic.check_key == check)
+    if after is not None:
+        ends = sa.func.coalesce(ic.closed_sort_key, ic.last_sort_key)
+        q = q.where(sa.or_(ic.state == OPEN.value, ends >= after))
     for r in conn.execute(q.with_for_update()):
         closed = (r.closed_sort_key, r.closed_partition) if r.closed_partition is not None else None
         known[r.id] = _Incident(
@@ -288,6 +301,8 @@ def _load(conn: sa.Connection, table: str, check: str) -> dict[int, _Incident]:
     if not known:
         return known
     q2 = sa.select(incident_partitions).where(ip.table_name == table, ip.check_key == check)
+    if after is not None:
+        q2 = q2.where(ip.incident_id.in_(sorted(known)))
     for r in conn.execute(q2):
         inc = known.get(r.incident_id)
         if inc is not None:
@@ -339,7 +354,7 @@ def _settle(inc: _Incident, passing: list[str], passing_at: Mapping[str, str], n
         inc.state, inc.closed = CLOSED.value, closer
 
 
-def _save(conn: sa.Connection, table: str, check: str, inc: _Incident, now: dt.datetime, touched: bool) -> None:
+def _save(conn: sa.Connection, table: str, check: str, inc: _Incident, now: dt.datetime) -> None:
     ic, ip = incidents.c, incident_partitions.c
     values: dict[str, Any] = {
         "state": inc.state,
@@ -353,17 +368,10 @@ def _save(conn: sa.Connection, table: str, check: str, inc: _Incident, now: dt.d
         "closed_sort_key": inc.closed[0] if inc.closed else None,
         "closed_at": inc.closed_at,
     }
-    dirty = [r for r in inc.rows if r.dirty]
-    if not touched and not dirty:
-        # only its state may have moved (a later partition passed): write it when it did
-        where = sa.and_(
-            ic.id == inc.id,
-            sa.or_(ic.state != inc.state, ic.closed_sort_key.is_distinct_from(values["closed_sort_key"])),
-        )
-        conn.execute(incidents.update().where(where).values(**values, updated_at=now))
-        return
     conn.execute(incidents.update().where(ic.id == inc.id).values(**values, updated_at=now))
-    for r in dirty:
+    for r in inc.rows:
+        if not r.dirty:
+            continue
         row = {"failing": r.failing, "value": r.value, "judged": r.judged, "run_id": r.run_id, "updated_at": now}
         if r.id is None:
             key = {"incident_id": inc.id, "table_name": table, "check_key": check, "partition_value": r.partition}
