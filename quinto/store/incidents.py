@@ -40,7 +40,7 @@ from quinto.store.records import (
     record,
 )
 from quinto.store.results import sort_key
-from quinto.store.schema import incident_partitions, incidents, outcomes
+from quinto.store.schema import incident_partitions, incidents, outcomes, partition_status
 
 OPEN, CLOSED, RESOLVED = IncidentState.OPEN, IncidentState.CLOSED, IncidentState.RESOLVED
 PASSING = (Status.PASS, Status.WARN)
@@ -151,14 +151,31 @@ def backfill(conn: sa.Connection, now: dt.datetime | None = None) -> int:
 
 
 def _stored_statuses(conn: sa.Connection, table: str, check: str, skip: set[str]) -> dict[str, str]:
-    """The check's current PASS, WARN and FAIL outcomes on the partitions the run does not judge."""
-    oc = outcomes.c
-    q = sa.select(oc.partition_value, oc.status).where(
-        oc.table_name == table,
-        oc.check_key == check,
-        oc.current.is_(True),
-        oc.status.in_([Status.PASS.value, Status.WARN.value, Status.FAIL.value]),
+    """The check's current PASS, WARN and FAIL outcomes on the partitions the run does not judge,
+    from the last passing partition before the run's first one on (what comes before it cannot
+    change)."""
+    oc, ps = outcomes.c, partition_status.c
+    first = min(sort_key(p) for p in skip)
+    joined = outcomes.join(
+        partition_status, sa.and_(ps.table_name == oc.table_name, ps.partition_value == oc.partition_value)
     )
+    base = (
+        sa.select(oc.partition_value, oc.status)
+        .select_from(joined)
+        .where(oc.table_name == table, oc.check_key == check, oc.current.is_(True))
+    )
+    passing = [Status.PASS.value, Status.WARN.value]
+    before = conn.execute(
+        sa.select(ps.sort_key)
+        .select_from(joined)
+        .where(oc.table_name == table, oc.check_key == check, oc.current.is_(True), oc.status.in_(passing))
+        .where(ps.sort_key < first)
+        .order_by(ps.sort_key.desc())
+        .limit(1)
+    ).scalar()
+    q = base.where(oc.status.in_([*passing, Status.FAIL.value]))
+    if before is not None:
+        q = q.where(ps.sort_key >= before)
     return {p: s for p, s in conn.execute(q) if p not in skip}
 
 
