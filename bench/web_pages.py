@@ -149,7 +149,7 @@ def main() -> None:
             ("overview", "/"),
             ("table (90 partitions)", f"/tables/{mid}"),
             ("table (365 partitions)", f"/tables/{mid}?last=365"),
-            ("partition", f"/tables/{fail['table_name']}/partitions/{fail['partition_value']}"),
+            ("partition", f"/tables/{fail['table']}/partitions/{fail['partition']}"),
             ("failing", "/failing"),
             ("runs", "/runs"),
             ("api: tables", "/api/tables"),

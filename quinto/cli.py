@@ -341,6 +341,90 @@ def _user() -> str | None:
         return None
 
 
+via_option = click.option(
+    "--via", default=None, metavar="URL", help="Through a Quinto server's API, with the token of QUINTO_API_TOKEN."
+)
+INCIDENT_ID = click.IntRange(1, 2**31 - 1)
+
+
+def _incident_line(i: dict[str, Any]) -> str:
+    value = i.get("last_value")
+    shown = f"{value:g}" if isinstance(value, (int, float)) and not isinstance(value, bool) else "NULL"
+    span = f"{i['first_partition']}..{i['last_partition']}" if i["failing"] > 1 else i["first_partition"]
+    state = str(i["state"]) + (f" ({i['resolution']})" if i.get("resolution") else "")
+    ack = f"  acknowledged by {i.get('acked_by') or 'someone'}" if i.get("acked_at") else ""
+    note = f": {i['ack_note']}" if ack and i.get("ack_note") else ""
+    return printable(
+        f"#{i['id']:<5} {state:<18} {i['table']}  {i['check']}  since {span}  "
+        f"{i['failing']} failing  last {shown}{ack}{note}"
+    )
+
+
+@main.command("incidents")
+@click.option("--table", default=None, help="Only this table's incidents.")
+@click.option("--owner", default=None, help="Only the incidents of tables with this owner (from the check files).")
+@click.option("--all", "every", is_flag=True, help="Closed and resolved incidents too, not only the open ones.")
+@click.option("--json", "as_json", is_flag=True, help="Print them as JSON, as GET /api/incidents does.")
+@via_option
+@config_option
+def incidents_cmd(
+    table: str | None, owner: str | None, every: bool, as_json: bool, via: str | None, config: str | None
+) -> None:
+    """List the open incidents, newest first: a check failing on consecutive partitions is one incident.
+
+    Exit 0 (listed, whether or not any is open), 2 bad input, 3 store or server error."""
+    from quinto import incidents
+
+    rows = incidents.incidents(table=table, owner=owner, every=every, config=config, via=via)
+    if as_json:
+        click.echo(json.dumps({"incidents": rows}, indent=2))
+        return
+    for i in rows:
+        click.echo(_incident_line(i))
+    if not rows:
+        click.echo("no incidents" if every else "no open incidents")
+
+
+@main.command("ack")
+@click.argument("incident_id", type=INCIDENT_ID)
+@click.option("--note", default=None, help="What is being done; shown with the incident.")
+@via_option
+@config_option
+def ack_cmd(incident_id: int, note: str | None, via: str | None, config: str | None) -> None:
+    """Acknowledge an incident: someone is on it, its reminders stop (its recovery is still announced).
+
+    Exit 0 acknowledged, 2 no such incident or resolved already, 3 store or server error."""
+    from quinto import incidents
+
+    done = incidents.acknowledge(incident_id, note=note, by=_user(), config=config, via=via)
+    click.echo(f"incident {incident_id} acknowledged: no more reminders")
+    click.echo(_incident_line(done))
+
+
+@main.command("resolve")
+@click.argument("incident_id", type=INCIDENT_ID)
+@click.option(
+    "--as",
+    "resolution",
+    type=click.Choice(["expected", "defect"]),
+    required=True,
+    help="expected: its failing partitions are marked good (the new normal); defect: marked bad.",
+)
+@click.option("--reason", default=None, help="Why; kept with the marks.")
+@via_option
+@config_option
+def resolve_cmd(incident_id: int, resolution: str, reason: str | None, via: str | None, config: str | None) -> None:
+    """Resolve an incident as expected (marks its failing partitions good) or as a defect (marks them bad).
+
+    Exit 0 resolved, 2 no such incident or resolved already, 3 store or server error."""
+    from quinto import incidents
+
+    done = incidents.resolve(incident_id, resolution, reason=reason, by=_user(), config=config, via=via)
+    marked = "good" if resolution == "expected" else "bad"
+    click.echo(f"incident {incident_id} resolved as {resolution}: its failing partitions are marked {marked}")
+    click.echo(_incident_line(done))
+
+
 @main.command("snooze")
 @click.argument("table", required=False)
 @click.option("--check", default=None, help="Snooze only this check (its key, as `quinto audit` prints it).")
@@ -541,6 +625,8 @@ def demo_cmd(directory: str, checks_dir: str | None, end: str | None, serve: boo
     click.echo(
         "\nknown defects injected: " + "; ".join(f"day {d + 1} ({days[d]}): {what}" for d, what in demo.DEFECTS.items())
     )
+    for line in demo.annotate(ws.store):
+        click.echo(line)
     click.echo(f"store: {store_file}; try: quinto --help, or `quinto runs -c {out / 'quinto.yaml'}`")
     if worst:
         sys.exit(EXIT_INFRA)

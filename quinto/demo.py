@@ -5,6 +5,8 @@ Tables (90 daily partitions ending at `end`, so history-based bands are live for
   dw.fact_playback  ~10k plays a day growing ~0.4% a day, busier on Fridays and weekends
   dw.fact_signup    ~1.5k sign-ups a day, busier on weekends
 Defects, by day index (0 = first day), all in the last 30 days: see DEFECTS.
+Afterwards one incident is resolved as a defect (its partition marked bad, with the reason) and
+one acknowledged (`annotate`).
 """
 
 from __future__ import annotations
@@ -12,8 +14,12 @@ from __future__ import annotations
 import datetime as dt
 import random
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
+
+if TYPE_CHECKING:
+    from quinto.store import Store
 
 DAYS = 90
 #: the day index of each defect (0 = the first of DAYS days)
@@ -23,10 +29,10 @@ DEFECTS = {
     NULL_KEYS: "fact_playback: 60 plays with NULL account_id (null keys)",
     ORPHANS: "fact_playback: 40 plays of titles missing from dim_title (orphans)",
     DUPLICATES: "fact_playback: 250 duplicated play_id (duplicates)",
-    BAD_EMAILS: "fact_signup: 3% of emails malformed",
+    BAD_EMAILS: "fact_signup: 3% of emails malformed (again on the last day: an open incident)",
     VOLUME_DROP: "fact_playback: volume drop to 40% of a normal day",
     LATE: "fact_playback: late data, the newest event is 30 hours before the partition's end",
-    BAD_ENUM: "fact_playback: bad enum value 'XX' in country for 2% of plays",
+    BAD_ENUM: "fact_playback: bad enum value 'XX' in country for 2% of plays, from then on",
 }
 #: the weekly shape of plays (Monday first): busier on Fridays and weekends
 PLAY_WEEK = (1.0, 0.97, 0.98, 1.02, 1.12, 1.3, 1.25)
@@ -76,7 +82,7 @@ def build_warehouse(path: Path, end: dt.date, rows_per_day: int = 10000) -> list
                        CASE WHEN {idx} = {NULL_KEYS} AND i % 200 = 0 AND i < 12000 THEN NULL
                             ELSE 1 + r(i, 'a', $ds, 50000) END,
                        CASE WHEN {idx} = {ORPHANS} AND i < 40 THEN 9000 + i ELSE 1 + r(i, 't', $ds, 500) END,
-                       CASE WHEN {idx} = {BAD_ENUM} AND r(i, 'x', $ds, 100) < 2 THEN 'XX'
+                       CASE WHEN {idx} >= {BAD_ENUM} AND r(i, 'x', $ds, 100) < 2 THEN 'XX'
                             ELSE ['US', 'US', 'US', 'CA', 'BR', 'MX', 'GB'][1 + r(i, 'c', $ds, 7)] END,
                        ['tv', 'mobile', 'web', 'console'][1 + r(i, 'd', $ds, 4)],
                        CASE WHEN {idx} = {NEGATIVE} AND i < 7 THEN -30 ELSE 60 + r(i, 'u', $ds, 3000)::INTEGER END,
@@ -96,7 +102,7 @@ def build_warehouse(path: Path, end: dt.date, rows_per_day: int = 10000) -> list
                 f"""
                 INSERT INTO dw.fact_signup
                 SELECT r(i, 'id', $ds, 1000000000), 100000 + r(i, 'a', $ds, 900000),
-                       CASE WHEN {idx} = {BAD_EMAILS} AND i % 33 = 0 THEN 'user' || i || '@@example'
+                       CASE WHEN {idx} IN ({BAD_EMAILS}, {DAYS - 1}) AND i % 33 = 0 THEN 'user' || i || '@@example'
                             ELSE 'user' || i || '@example.com' END,
                        ['basic', 'standard', 'premium'][1 + r(i, 'p', $ds, 3)],
                        [7.99, 12.99, 17.99][1 + r(i, 'p', $ds, 3)],
@@ -122,3 +128,28 @@ def write_project(directory: Path, checks: Path) -> Path:
         encoding="utf-8",
     )
     return project
+
+
+#: what the demo says people did about two of its incidents
+RESOLVED_DEFECT = ("dw.fact_playback", "duplicate_count(play_id) = 0", "injected defect: 250 duplicated play_id")
+ACKNOWLEDGED = (
+    "dw.fact_playback",
+    "invalid_percent(country) < 0.1%",
+    "partner feed sends country 'XX'; a fix is on its way",
+)
+
+
+def annotate(store: Store, by: str = "demo") -> list[str]:
+    """One incident resolved as a defect (its partition marked bad, with the reason) and one
+    acknowledged, as people would have done; returns what was done, for the demo's output."""
+    found = {(i.table_name, i.check_key): i for i in store.incidents.find(states=("open", "closed"))}
+    done = []
+    table, check, reason = RESOLVED_DEFECT
+    if (table, check) in found:
+        inc = store.incidents.resolve(found[(table, check)].id, "defect", by, reason)
+        done.append(f"incident {inc.id} ({table} {check}) resolved as a defect: {inc.first_partition} marked bad")
+    table, check, note = ACKNOWLEDGED
+    if (table, check) in found:
+        inc = store.incidents.acknowledge(found[(table, check)].id, by, note)
+        done.append(f"incident {inc.id} ({table} {check}) acknowledged")
+    return done

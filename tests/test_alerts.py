@@ -231,10 +231,14 @@ def test_email_and_slack_once_per_state_change(
     assert blocks[0] == {"type": "header", "text": {"type": "plain_text", "text": "dw.plays ds=2026-11-01: 1 failing"}}
     section = blocks[1]["text"]
     assert section["type"] == "mrkdwn"
+    (incident,) = [i for i in store.incidents.find() if i.check_key == "missing_count(account_id) < 1"]
+    page = f"https://quinto.example.com/incidents/{incident.id}"
     assert section["text"].splitlines() == [
         f"*dw.plays* <{link}|ds=2026-11-01>",
-        "*FAIL* `missing_count(account_id) &lt; 1`: value 1, threshold &lt; 1: 1 is not &lt; 1",
+        "*FAIL* `missing_count(account_id) &lt; 1`: value 1, threshold &lt; 1: 1 is not &lt; 1"
+        f" <{page}|incident {incident.id}>",
     ]
+    assert f"incident {incident.id}: {page}" in text and f'href="{page}"' in html
     assert blocks[2] == {"type": "context", "elements": [{"type": "mrkdwn", "text": "Owners: plays-data@example.com"}]}
 
     # still failing: no new alert
@@ -598,3 +602,47 @@ def test_snooze_times_and_targets_are_checked() -> None:
         with pytest.raises(UsageError) as exc:
             snooze_end(until, length, t0)
         assert exc.value.message == message
+
+
+def test_an_acknowledged_incident_sends_no_reminder_but_its_recovery(
+    store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, smtp: SMTPServer, slack: SlackServer
+) -> None:
+    import sqlalchemy as sa
+
+    project = make_project(tmp_path, store_url, monkeypatch, smtp.port, slack.url, alerts="alerts:\n  reminder: 1h\n")
+    store = open_project_store(project)
+
+    def a_day_later() -> None:  # the last announcement, as it would stand a day later
+        with store.engine.begin() as conn:
+            conn.execute(sa.text("UPDATE alert_states SET announced_at = :at"), {"at": now_plus(-86400)})
+
+    def subjects() -> list[str]:
+        return [m["Subject"] for _, m in smtp.inbox.messages]
+
+    assert audit_with(project, tmp_path, BAD) == 1
+    send_pending(store, project.settings)
+    assert subjects() == ["[Quinto] dw.plays ds=2026-11-01: 1 failing"]
+    (incident,) = [i for i in store.incidents.find() if i.check_key == "missing_count(account_id) < 1"]
+    # not acknowledged: still failing a day later, a reminder
+    a_day_later()
+    audit_with(project, tmp_path, BAD)
+    send_pending(store, project.settings)
+    assert subjects()[1:] == ["[Quinto] dw.plays ds=2026-11-01: 1 still failing"]
+    # acknowledged: no reminder, and no alert for the next partition that joins the incident
+    store.incidents.acknowledge(incident.id, "alice", "reloading the source")
+    a_day_later()
+    audit_with(project, tmp_path, BAD)
+    audit_with(project, tmp_path, [[1, None, 50, "2026-11-02"]], day="2026-11-02")
+    assert send_pending(store, project.settings).sent == []
+    assert len(smtp.inbox.messages) == 2 and len(slack.delivered()) == 2
+    joined = store.incidents.get(incident.id)
+    assert joined is not None and (joined.failing, joined.last_partition) == (2, "2026-11-02")
+    # the recovery is announced, with the incident's link
+    assert audit_with(project, tmp_path, GOOD) == 0
+    assert len(send_pending(store, project.settings).sent) == 2
+    assert subjects()[2:] == ["[Quinto] dw.plays ds=2026-11-01: 1 recovered"]
+    text = smtp.inbox.messages[2][1].get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert f"incident {incident.id}: https://quinto.example.com/incidents/{incident.id}" in text
+    section = slack.delivered()[2]["blocks"][1]["text"]["text"]
+    assert f"<https://quinto.example.com/incidents/{incident.id}|incident {incident.id}>" in section
+    store.close()

@@ -114,6 +114,85 @@ def test_sign_in_and_mark_a_partition(browser: object, base_url: str, shots: Pat
     page.fill("input[name=reason]", "3% malformed emails from a partner feed")
     page.click("button[value=bad]")
     page.wait_for_url("**/tables/dw.fact_signup/partitions/2026-11-16")
-    assert "marked bad" in page.locator("h1").inner_text()
+    assert page.locator("#mark").inner_text() == "marked bad by web: 3% malformed emails from a partner feed"
     page.screenshot(path=str(shots / "6-marked.png"), full_page=True)
     page.close()
+
+
+def test_failing_lists_open_and_acknowledged_incidents(
+    browser: object, shots: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.test_incidents import DAYS, Warehouse
+
+    wh = Warehouse(tmp_path, monkeypatch, f"sqlite:///{tmp_path / 'store.db'}")
+    wh.counts[DAYS[2]] = wh.counts[DAYS[3]] = 5  # an open incident of row_count
+    wh.broken = set()
+    wh.audit(*DAYS[:4])
+    # a second table's incident, acknowledged
+    (tmp_path / "checks" / "clicks.yaml").write_text(
+        "table: dw.events_copy\npartition: ds\nowners: [web-team@example.com]\nchecks:\n  - row_count > 200\n",
+        encoding="utf-8",
+    )
+    from tests.warehouse import load_tables
+
+    rows = [[i, "1", d] for d in DAYS[:4] for i in range(100)]
+    load_tables(
+        wh.url, {"dw.events_copy": {"columns": {"id": "INTEGER", "kind": "VARCHAR", "ds": "VARCHAR"}, "rows": rows}}
+    )
+    from quinto.app import audit
+    from quinto.spec import load_project, load_suite
+    from quinto.store import Store
+
+    project = load_project(tmp_path / "quinto.yaml")
+    audit("dw.events_copy", DAYS[2:4], project=project, suite=load_suite(project))
+    store = Store.open(wh.store_url)
+    (acked,) = store.incidents.find(table="dw.events_copy")
+    store.incidents.acknowledge(acked.id, "alice", "the copy job is paused on purpose")
+    (opened,) = store.incidents.find(table="dw.events")
+    store.close()
+
+    with quinto_serve(tmp_path / "quinto.yaml", token=TOKEN, log=tmp_path / "serve.log") as url:
+        page = browser.new_page(viewport={"width": 1400, "height": 900})  # type: ignore[attr-defined]
+        errors: list[str] = []
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.goto(url + "/failing")
+        open_rows = page.locator("#open-incidents tbody tr")
+        acked_rows = page.locator("#acked-incidents tbody tr")
+        assert open_rows.count() == 1 and acked_rows.count() == 1
+        first = open_rows.first.inner_text()
+        assert (
+            "dw.events" in first
+            and "row_count > 50" in first
+            and DAYS[2] in first
+            and "events-team@example.com" in first
+        )
+        second = acked_rows.first.inner_text()
+        assert "dw.events_copy" in second and "by alice" in second and "the copy job is paused on purpose" in second
+        page.screenshot(path=str(shots / "7-incidents.png"), full_page=True)
+        # filter by owner
+        page.select_option("select[name=owner]", "web-team@example.com")
+        page.click("form.filters button[type=submit]")
+        page.wait_for_url("**/failing?**owner=web-team**")
+        assert (
+            page.locator("#open-incidents tbody tr").count() == 0
+            and page.locator("#acked-incidents tbody tr").count() == 1
+        )
+        # the open incident's page: sign in, acknowledge it
+        page.goto(url + f"/incidents/{opened.id}")
+        assert page.locator("#incident-partitions tbody tr").count() == 2
+        page.locator(".actions a", has_text="Sign in").click()
+        page.fill("input[name=token]", TOKEN)
+        page.click("button[type=submit]")
+        page.wait_for_url(f"**/incidents/{opened.id}")
+        page.fill("#ack-form input[name=note]", "reloading the source")
+        page.click("#ack-form button[type=submit]")
+        page.wait_for_url(f"**/incidents/{opened.id}")
+        assert page.locator("#ack").inner_text().startswith("by web, ")
+        page.screenshot(path=str(shots / "8-incident.png"), full_page=True)
+        page.goto(url + "/failing")
+        assert (
+            page.locator("#open-incidents tbody tr").count() == 0
+            and page.locator("#acked-incidents tbody tr").count() == 2
+        )
+        assert errors == []
+        page.close()

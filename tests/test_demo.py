@@ -38,7 +38,10 @@ def test_demo_catches_exactly_the_injected_defects(tmp_path: Path) -> None:
         ("dw.fact_playback", "2026-11-18", "row_count change vs previous partition between -30% and +50%"),
         ("dw.fact_playback", "2026-11-22", "freshness(event_ts) < 26h"),
         ("dw.fact_playback", "2026-11-25", "invalid_percent(country) < 0.1%"),
+        ("dw.fact_playback", "2026-11-26", "invalid_percent(country) < 0.1%"),  # the bad enum stays
+        ("dw.fact_playback", "2026-11-27", "invalid_percent(country) < 0.1%"),
         ("dw.fact_signup", "2026-11-16", "invalid_count(email) = 0"),
+        ("dw.fact_signup", "2026-11-27", "invalid_count(email) = 0"),  # malformed again: an open incident
     ]
     # one grouped scan statement per 31 partitions (partitions_per_scan) of the 90 days
     scans = db.execute(
@@ -57,5 +60,14 @@ def test_demo_catches_exactly_the_injected_defects(tmp_path: Path) -> None:
     ).fetchone()[0]
     assert samples and "p-2026-11-13-" in samples
     assert "known defects injected" in proc.stdout
-    marks = db.execute("select table_name, partition_value, mark, reason from partition_marks").fetchall()
-    assert marks == [("dw.fact_playback", "2026-11-18", "bad", "known defect: the upstream job lost 60% of plays")]
+    marks = db.execute("select table_name, partition_value, mark, reason from partition_marks order by 2").fetchall()
+    assert marks == [
+        ("dw.fact_playback", "2026-11-13", "bad", "injected defect: 250 duplicated play_id"),
+        ("dw.fact_playback", "2026-11-18", "bad", "known defect: the upstream job lost 60% of plays"),
+    ]
+    # incidents: the duplicates resolved as a defect, the bad enum open and acknowledged, the
+    # malformed e-mails of the last day open and nobody on them yet
+    rows = db.execute("select table_name, check_key, state, acked_at is not null from incidents").fetchall()
+    assert ("dw.fact_playback", "duplicate_count(play_id) = 0", "resolved", False) in rows
+    assert ("dw.fact_playback", "invalid_percent(country) < 0.1%", "open", True) in rows
+    assert ("dw.fact_signup", "invalid_count(email) = 0", "open", False) in rows

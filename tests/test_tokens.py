@@ -114,7 +114,8 @@ def test_a_write_token_writes_under_its_own_name(client: FlaskClient) -> None:
     resp = client.post(MARK_API, json={"mark": "bad", "reason": "late feed", "by": "mallory"}, headers=bearer(ALICE))
     assert resp.status_code == 200 and resp.get_json()["marked_by"] == "alice"
     detail = client.get("/api/tables/dw.fact_playback/partitions/2026-11-27").get_json()
-    assert (detail["mark"], detail["marked_by"], detail["mark_reason"]) == ("bad", "alice", "late feed")
+    mark = detail["mark"]
+    assert (mark["kind"], mark["by"], mark["reason"]) == ("bad", "alice", "late feed")
     page = text(client.get(PART))
     assert "marked bad by alice" in page and "mallory" not in page
     made = client.post(
@@ -450,6 +451,6 @@ def test_quinto_serve_reads_named_tokens_from_the_environment(locked: Path, tmp_
     assert re.search(r"tokens: alice \(write\), bob \(read\), etl \(audit\)", logged), logged
     assert ALICE not in logged
     store = Store(f"sqlite:///{locked.parent / 'quinto.db'}")
-    marked = store.marks.current("dw.fact_playback", "2026-11-27")
+    marked = store.marks.details("dw.fact_playback", ["2026-11-27"]).get("2026-11-27")
     store.close()
-    assert marked is not None and marked.marked_by == "alice"
+    assert marked is not None and marked.by == "alice"

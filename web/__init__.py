@@ -16,7 +16,7 @@ from flask.json.provider import DefaultJSONProvider
 from flask.sessions import SecureCookieSessionInterface
 from quinto.web import tokens
 from quinto.web.auth import WRITE_METHODS
-from quinto.web.context import number, partition_url, run_url, table_url
+from quinto.web.context import incident_url, number, partition_url, run_url, table_url
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wrappers import Response
@@ -171,6 +171,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.jinja_env.globals["csrf_token"] = csrf_token
     app.jinja_env.filters["num"] = number
     app.jinja_env.globals.update(table_url=table_url, partition_url=partition_url, run_url=run_url)
+    app.jinja_env.globals["incident_url"] = incident_url
     app.jinja_env.globals["writes_enabled"] = auth.writes_enabled
 
     @app.get("/favicon.ico")

@@ -12,12 +12,21 @@ from flask import Blueprint, abort, request
 from quinto.web import payloads as p
 from quinto.web import snoozes as snoozes_
 from quinto.web.auth import actor, require_token
-from quinto.web.context import STATUSES, audited_tables, check_files, project_or_none, project_problem, store
+from quinto.web.context import (
+    STATUSES,
+    audited_tables,
+    check_files,
+    owned_tables,
+    project_or_none,
+    project_problem,
+    store,
+)
 from quinto.web.openapi import MAX_ID, document
 
 from quinto.scheduler import submit
 from quinto.scheduler.queue import UnknownTable
-from quinto.store.records import MarkKind, RunStatus, json_object
+from quinto.store.incidents import IncidentConflict, IncidentNotFound
+from quinto.store.records import IncidentState, MarkKind, RunStatus, json_object
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -84,10 +93,8 @@ def partition(table: str, partition: str) -> dict[str, Any]:
     rows = store().results.current(table, partition)
     if not rows:
         abort(404, f"no audit stored for {table} partition {partition}")
-    m = store().marks.current(table, partition)
-    if m is None:
-        return json_object(p.PartitionDetail(table, partition, None, rows))
-    return json_object(p.PartitionDetail(table, partition, m.mark, rows, m.marked_by, m.reason, m.marked_at))
+    marks = store().marks.details(table, [partition])
+    return json_object(p.PartitionDetail(table, partition, marks.get(partition), rows))
 
 
 @bp.get("/tables/<path:table>/metrics")
@@ -218,3 +225,79 @@ def post_audit() -> tuple[dict[str, Any], int]:
     except UnknownTable as exc:  # no check file declares the table: the resource is not there
         abort(404, exc.message)
     return json_object(p.AuditAccepted(run_id, RunStatus.QUEUED, f"/api/runs/{run_id}")), 202
+
+
+@bp.get("/incidents")
+def incidents() -> dict[str, Any]:
+    """Open incidents (or `state`: closed, resolved, all), newest first; `table` and `owner` filter."""
+    state = request.args.get("state", IncidentState.OPEN.value)
+    if state not in p.INCIDENT_STATES:
+        abort(400, f"`state` is one of {', '.join(p.INCIDENT_STATES)}")
+    states = tuple(IncidentState) if state == "all" else (IncidentState(state),)
+    owner = request.args.get("owner") or None
+    found = store().incidents.find(
+        table=request.args.get("table") or None,
+        tables=owned_tables(owner) if owner else None,
+        states=states,
+        limit=_int_arg("limit", 500),
+    )
+    return json_object(p.Incidents(found))
+
+
+def _incident_id(incident_id: int) -> int:
+    if incident_id > MAX_ID:
+        abort(404, f"no incident {incident_id}")
+    return incident_id
+
+
+@bp.get("/incidents/<int:incident_id>")
+def incident(incident_id: int) -> dict[str, Any]:
+    found = store().incidents.get(_incident_id(incident_id))
+    if found is None:
+        abort(404, f"no incident {incident_id}")
+    return json_object(p.IncidentDetail(found, store().incidents.partitions(found.id)))
+
+
+def _body(fields_: tuple[str, ...], example: str) -> dict[str, Any]:
+    body = request.get_json(silent=True)
+    if body is None and not request.get_data():
+        body = {}
+    if not isinstance(body, dict):
+        abort(400, f"send a JSON object: {example}")
+    unknown = sorted(set(body) - set(fields_))
+    if unknown:
+        abort(400, f"unknown field(s): {', '.join(unknown)}; the fields are {', '.join(fields_)}")
+    for name in fields_:
+        if name in body and not isinstance(body[name], str):
+            abort(400, f"`{name}` is text")
+    return body
+
+
+@bp.post("/incidents/<int:incident_id>/ack")
+@require_token
+def acknowledge(incident_id: int) -> dict[str, Any]:
+    """{"note": "..."}: someone is on it; its reminders stop."""
+    body = _body(("note",), '{"note": "reloading the source"}')
+    try:
+        done = store().incidents.acknowledge(_incident_id(incident_id), actor(), body.get("note") or None)
+    except IncidentNotFound as exc:
+        abort(404, exc.message)
+    except IncidentConflict as exc:
+        abort(409, exc.message)
+    return json_object(done)
+
+
+@bp.post("/incidents/<int:incident_id>/resolve")
+@require_token
+def resolve(incident_id: int) -> dict[str, Any]:
+    """{"as": "expected" | "defect", "reason": "..."}: marks its failing partitions good or bad."""
+    body = _body(("as", "reason"), '{"as": "expected" | "defect", "reason": "..."}')
+    if body.get("as") not in ("expected", "defect"):
+        abort(400, '`as` is "expected" (marks its partitions good) or "defect" (marks them bad)')
+    try:
+        done = store().incidents.resolve(_incident_id(incident_id), body["as"], actor(), body.get("reason") or None)
+    except IncidentNotFound as exc:
+        abort(404, exc.message)
+    except IncidentConflict as exc:
+        abort(409, exc.message)
+    return json_object(done)

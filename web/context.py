@@ -118,6 +118,15 @@ def audited_tables(
     return rows, shown
 
 
+def owned_tables(owner: str) -> list[str]:
+    """The tables whose check file names `owner` among its owners."""
+    return sorted(name for name, spec in table_specs().items() if owner in spec.owners)
+
+
+def incident_url(incident_id: int) -> str:
+    return f"{request.script_root}/incidents/{int(incident_id)}"
+
+
 def table_specs() -> dict[str, TableSpec]:
     suite = _load()["suite"]
     return dict(suite.tables) if suite is not None else {}

@@ -19,15 +19,19 @@ def heatmap_html(
     statuses: Mapping[tuple[str, str], str],
     links: Mapping[str, str],
     partition_status: Mapping[str, str],
+    marks: Mapping[str, str] | None = None,
 ) -> Markup:
-    """`columns`: partitions oldest first; `statuses`: (check, partition) → status."""
+    """`columns`: partitions oldest first; `statuses`: (check, partition) → status; `marks`:
+    partition → "good" or "bad" (a marked partition's cells carry a marker)."""
+    marked = {p: f" marked-{m}" for p, m in (marks or {}).items() if m in ("good", "bad")}
+    mark_attr = {p: f' data-mark="{m}"' for p, m in (marks or {}).items() if m in ("good", "bad")}
     esc = {p: str(escape(p)) for p in columns}
     href = {p: str(escape(links[p])) for p in columns}
     out = ['<table class="heatmap" id="heatmap"><thead><tr><th>Check</th>']
     last = len(columns)
     for i, p in enumerate(columns, 1):
         pst = partition_status.get(p, "")
-        cls = f"part status-{pst.lower()}" if pst in STATUSES else "part"
+        cls = (f"part status-{pst.lower()}" if pst in STATUSES else "part") + marked.get(p, "")
         label = esc[p][-5:] if i in (1, last) or i % 7 == 0 else ""
         out.append(f'<th class="{cls}" title="{esc[p]}">{label}</th>')
     out.append("</tr></thead><tbody>")
@@ -42,7 +46,7 @@ def heatmap_html(
             st = found if found in STATUSES else Status.ERROR
             out.append(
                 f'<td class="cell {st.lower()}"><a href="{href[p]}" title="{esc[p]}: {st}" '
-                f'data-partition="{esc[p]}" data-status="{st}"></a></td>'
+                f'data-partition="{esc[p]}" data-status="{st}"{mark_attr.get(p, "")}></a></td>'
             )
         out.append("</tr>")
     out.append("</tbody></table>")

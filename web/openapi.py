@@ -37,6 +37,35 @@ def _get(summary: str, ref: str, params: list[dict[str, Any]], not_found: bool =
     return {"get": {"summary": summary, "parameters": params, "responses": responses}}
 
 
+INCIDENT_ID = {
+    "name": "incident_id",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "integer", "minimum": 0, "maximum": MAX_ID},
+}
+
+
+def _incident_post(summary: str, request_ref: str) -> dict[str, Any]:
+    return {
+        "post": {
+            "summary": summary,
+            "security": [{"bearer": []}],
+            "parameters": [INCIDENT_ID],
+            "requestBody": {
+                "required": False,
+                "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{request_ref}"}}},
+            },
+            "responses": {
+                "200": _ok("#/components/schemas/Incident"),
+                "400": ERROR,
+                "401": ERROR,
+                "404": ERROR,
+                "409": ERROR,
+            },
+        }
+    }
+
+
 #: component name → class; the names the document has always used, the schemas derived from the classes
 COMPONENTS: dict[str, type] = {
     "Error": payloads.Error,
@@ -45,6 +74,7 @@ COMPONENTS: dict[str, type] = {
     "PartitionStatus": records.PartitionSummary,
     "Partitions": payloads.Partitions,
     "Outcome": records.OutcomeRecord,
+    "PartitionMark": records.MarkRecord,
     "PartitionDetail": payloads.PartitionDetail,
     "Metrics": payloads.Metrics,
     "MetricHistory": payloads.MetricHistory,
@@ -65,6 +95,12 @@ COMPONENTS: dict[str, type] = {
     "Ended": payloads.Ended,
     "MarkRequest": payloads.MarkRequest,
     "Mark": payloads.Marked,
+    "Incident": records.IncidentRecord,
+    "IncidentPartition": records.IncidentPartition,
+    "Incidents": payloads.Incidents,
+    "IncidentDetail": payloads.IncidentDetail,
+    "AckRequest": payloads.AckRequest,
+    "ResolveRequest": payloads.ResolveRequest,
 }
 
 
@@ -202,6 +238,29 @@ def document() -> dict[str, Any]:
                     },
                 },
             },
+            "/api/incidents": _get(
+                "Incidents, newest first (by their first failing partition): open ones unless `state` says",
+                "#/components/schemas/Incidents",
+                [
+                    _q("state", {"type": "string", "enum": list(payloads.INCIDENT_STATES)}, "default: open"),
+                    _q("table", {"type": "string"}, "only this table's"),
+                    _q("owner", {"type": "string"}, "only the incidents of tables with this owner"),
+                    _q("limit", {"type": "integer", "minimum": 1, "maximum": 1000}, ""),
+                ],
+                not_found=False,
+            ),
+            "/api/incidents/{incident_id}": _get(
+                "An incident, its partitions, their values and marks",
+                "#/components/schemas/IncidentDetail",
+                [INCIDENT_ID],
+            ),
+            "/api/incidents/{incident_id}/ack": _incident_post(
+                "Acknowledge an incident: someone is on it, its reminders stop", "AckRequest"
+            ),
+            "/api/incidents/{incident_id}/resolve": _incident_post(
+                "Resolve an incident as expected (marks its failing partitions good) or as a defect (bad)",
+                "ResolveRequest",
+            ),
             "/api/partitions/{table}/{partition}/mark": {
                 "post": {
                     "summary": "Mark a partition good (joins baselines) or bad (never does)",

@@ -13,9 +13,14 @@ from quinto.web.context import AuditedTable
 from quinto.evaluate import Status
 from quinto.store.records import (
     FailingPartition,
+    IncidentPartition,
+    IncidentRecord,
+    IncidentState,
     MarkKind,
+    MarkRecord,
     OutcomeRecord,
     PartitionSummary,
+    Resolution,
     RunRecord,
     RunStatus,
     SnoozeRecord,
@@ -59,11 +64,8 @@ class PartitionDetail:
 
     table: str
     partition: str
-    mark: MarkKind | None
+    mark: MarkRecord | None = field(metadata=doc("who marked it good or bad, when and why; null when unmarked"))
     outcomes: list[OutcomeRecord]
-    marked_by: str | None = field(default=None, metadata=doc("who set the mark: a token's or user's name"))
-    mark_reason: str | None = None
-    marked_at: dt.datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -214,3 +216,41 @@ class Marked:
     mark: MarkKind
     reason: str | None
     marked_by: str = field(metadata=doc("the name of the token that marked"))
+
+
+@dataclass(frozen=True)
+class Incidents:
+    """Incidents, newest first (by their first failing partition)."""
+
+    incidents: list[IncidentRecord]
+
+
+@dataclass(frozen=True)
+class IncidentDetail:
+    """An incident and its partitions (newest first) with their values and marks."""
+
+    incident: IncidentRecord
+    partitions: list[IncidentPartition]
+
+
+@dataclass(frozen=True)
+class AckRequest:
+    """Acknowledge an incident: someone is on it (its reminders stop)."""
+
+    SCHEMA_EXTRA = {"additionalProperties": False}
+
+    note: str | None = field(default=None, metadata=optional("what is being done", json=None))
+
+
+@dataclass(frozen=True)
+class ResolveRequest:
+    """Resolve an incident as expected (its failing partitions are marked good) or as a defect (marked bad)."""
+
+    SCHEMA_EXTRA = {"additionalProperties": False}
+
+    as_: Resolution = field(metadata={"doc": "expected or defect", "json": "as"})
+    reason: str | None = field(default=None, metadata=optional("why; kept with the marks"))
+
+
+#: the states `GET /api/incidents?state=` takes: one of the incident states, or all of them
+INCIDENT_STATES = (*(s.value for s in IncidentState), "all")

@@ -23,6 +23,7 @@ from quinto.web.context import (
     STATUSES,
     audited_tables,
     check_files,
+    owned_tables,
     partition_url,
     project_or_none,
     project_problem,
@@ -37,7 +38,8 @@ from werkzeug.wrappers import Response
 from quinto.evaluate import worst
 from quinto.scheduler import submit
 from quinto.scheduler.queue import UnknownTable
-from quinto.store.records import CheckRef, MarkKind
+from quinto.store.incidents import IncidentConflict, IncidentNotFound
+from quinto.store.records import CheckRef, IncidentState, MarkKind
 
 bp = Blueprint("ui", __name__)
 
@@ -81,9 +83,72 @@ def overview() -> str:
 
 @bp.get("/failing")
 def failing() -> str:
-    table = request.args.get("table") or None
-    parts = store().results.failing(limit=200, table=table)
-    return render_template("failing.html", partitions=parts, table=table, **_context())
+    """The open incidents, newest first, the acknowledged ones apart; `table` and `owner` filter."""
+    table = request.args.get("table", "").strip() or None
+    owner = request.args.get("owner", "").strip() or None
+    tables = owned_tables(owner) if owner else None
+    found = store().incidents.find(table=table, tables=tables)
+    closed = store().incidents.find(table=table, tables=tables, states=(IncidentState.CLOSED,), limit=20)
+    specs = table_specs()
+    owners = {name: list(spec.owners) for name, spec in specs.items()}
+    return render_template(
+        "failing.html",
+        open=[i for i in found if i.acked_at is None],
+        acknowledged=[i for i in found if i.acked_at is not None],
+        closed=closed,
+        table=table,
+        owner=owner,
+        owners=owners,
+        all_owners=sorted({o for names in owners.values() for o in names}),
+        **_context(),
+    )
+
+
+@bp.get("/incidents/<int:incident_id>")
+def incident_page(incident_id: int) -> str:
+    found = store().incidents.get(incident_id)
+    if found is None:
+        abort(404, f"no incident {incident_id}")
+    spec = table_spec(found.table_name)
+    return render_template(
+        "incident.html",
+        incident=found,
+        partitions=store().incidents.partitions(found.id),
+        owners=list(spec.owners) if spec else [],
+        **_context(),
+    )
+
+
+@bp.post("/incidents/<int:incident_id>/ack")
+@require_writer
+def acknowledge_incident(incident_id: int) -> Response:
+    note = request.form.get("note", "").strip()[:2000] or None
+    try:
+        store().incidents.acknowledge(incident_id, actor(), note)
+    except IncidentNotFound as exc:
+        abort(404, exc.message)
+    except IncidentConflict as exc:
+        abort(409, exc.message)
+    flash(f"incident {incident_id} acknowledged: its reminders stop")
+    return redirect(url_for("ui.incident_page", incident_id=incident_id))
+
+
+@bp.post("/incidents/<int:incident_id>/resolve")
+@require_writer
+def resolve_incident(incident_id: int) -> Response:
+    how = request.form.get("as", "")
+    if how not in ("expected", "defect"):
+        abort(400, "an incident is resolved as expected or as a defect")
+    reason = request.form.get("reason", "").strip()[:2000] or None
+    try:
+        store().incidents.resolve(incident_id, how, actor(), reason)
+    except IncidentNotFound as exc:
+        abort(404, exc.message)
+    except IncidentConflict as exc:
+        abort(409, exc.message)
+    marked = "good" if how == "expected" else "bad"
+    flash(f"incident {incident_id} resolved as {how}: its failing partitions are marked {marked}")
+    return redirect(url_for("ui.incident_page", incident_id=incident_id))
 
 
 def _last() -> int:
@@ -129,7 +194,7 @@ def table_page(table: str) -> str:
         spec=table_spec(table),
         last=last,
         ranges=RANGES,
-        heatmap=heatmap_html(columns, checks, statuses, links, part_status),
+        heatmap=heatmap_html(columns, checks, statuses, links, part_status, store().marks.of(table, columns)),
         checks=checks,
         charts=charts,
         **_context(),
@@ -149,16 +214,16 @@ def partition_page(table: str, partition: str) -> str:
             # a run over many partitions: keep its scans and the statements about this partition
             if s.purpose in ("scan", "reference") or partition in params.values():
                 statements.append((s, ", ".join(f":{k} = {v!r}" for k, v in params.items())))
-    marked = store().marks.current(table, partition)
+    marks = store().marks.details(table, [partition])
     return render_template(
         "partition.html",
+        incidents=store().incidents.of_partition(table, partition),
         table=table,
         partition=partition,
         outcomes=rows,
         statements=statements,
         runs=store().runs.of_partition(table, partition),
-        mark=marked.mark if marked else None,
-        mark_detail=marked,
+        mark=marks.get(partition),
         status=str(worst([r.status for r in rows])),
         can_rerun=table_spec(table) is not None,
         **_context(),

@@ -12,7 +12,7 @@ import datetime as dt
 import json
 from typing import Any
 
-from quinto.alerts.state import ERROR, State, initial, step
+from quinto.alerts.state import ERROR, FAILING, REMINDER, State, initial, step
 from quinto.evaluate import Status
 from quinto.results import Outcome, jsonable
 from quinto.store import Saving
@@ -37,6 +37,10 @@ def record_alerts(saving: Saving) -> int:
     known, previous = rows.states(parts), rows.previous(parts)
     snoozed = rows.snoozed(now)
     silent = bool(policy.get("silent")) or None in snoozed
+    incident_of = saving.incidents
+    # an acknowledged (or resolved) incident is being handled: no reminder, no alert for another
+    # partition joining it; its recovery is still announced
+    handled = rows.handled_incidents(set(incident_of.values()))
     changes: list[dict[str, Any]] = []
     states: list[AlertState] = []
     for o in judged:
@@ -58,8 +62,11 @@ def record_alerts(saving: Saving) -> int:
             error_since=_erring_since(rows, o) if new_error and (prior is None or prior.state != ERROR) else None,
         )
         states.append(AlertState(o.partition, o.check, state.state, state.since, state.announced, state.announced_at))
+        incident = incident_of.get(key)
+        if kind in (FAILING, REMINDER) and o.status != Status.ERROR and incident in handled:
+            continue
         if kind is not None:
-            changes.append(_change(o, kind, prior, policy))
+            changes.append({**_change(o, kind, prior, policy), "incident": incident})
     rows.write_states(states, now)
     if not changes:
         return 0

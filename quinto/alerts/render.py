@@ -19,6 +19,19 @@ def partition_url(base_url: str, table: str, partition: str) -> str:
     return f"{base_url.rstrip('/')}/tables/{quote(table, safe='')}/partitions/{quote(partition, safe='')}"
 
 
+def incident_url(base_url: str, incident: int) -> str:
+    """The incident page of the web UI: `{base_url}/incidents/<id>`."""
+    return f"{base_url.rstrip('/')}/incidents/{int(incident)}"
+
+
+def incident_link(base_url: str, change: Mapping[str, Any]) -> tuple[str, str] | None:
+    """(`incident 7`, its page) for a change that belongs to an incident, else None."""
+    incident = change.get("incident")
+    if not isinstance(incident, int) or isinstance(incident, bool):
+        return None
+    return f"incident {incident}", incident_url(base_url, incident)
+
+
 def label(change: Mapping[str, Any]) -> str:
     """FAIL, WARN, ERROR, RECOVERED, or STILL FAIL / STILL ERROR for a reminder."""
     if change["kind"] == RECOVERED:

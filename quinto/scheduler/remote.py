@@ -76,6 +76,39 @@ def _request(url: str, body: dict[str, Any] | None, token: str | None, timeout: 
     return status, doc
 
 
+def server_root(base: str) -> str:
+    """The server's address as --via gives it, without a trailing slash; UsageError if it is not one."""
+    try:
+        parsed = urllib.parse.urlparse(base)
+        parsed.port  # noqa: B018 - raises ValueError for a port that is not a number in 0-65535
+    except ValueError as exc:
+        raise UsageError(
+            f"--via is the server's address, like http://quinto.internal:5000, not {base!r} ({exc})"
+        ) from None
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        raise UsageError(f"--via is the server's address, like http://quinto.internal:5000, not {base!r}")
+    return base.rstrip("/")
+
+
+def call_api(base: str, path: str, body: dict[str, Any] | None = None, timeout: float = 30) -> dict[str, Any]:
+    """One request to a Quinto server's API (`body`: POST it as JSON, else GET) with the token of
+    QUINTO_API_TOKEN; its JSON answer. A request the server refuses (400, 401, 404, 409) is a
+    UsageError with the server's reason (exit 2); anything else unexpected a RemoteError (exit 3)."""
+    root = server_root(base)
+    status, doc = _request(f"{root}{path}", body, os.environ.get("QUINTO_API_TOKEN"), timeout)
+    if status == 200:
+        return doc
+    if status == 401:
+        raise UsageError(
+            f"the server refused the request: {doc.get('error', 'unauthorized')} (set QUINTO_API_TOKEN to its token)"
+        )
+    if status in (400, 404, 409):
+        raise UsageError(str(doc.get("error", "bad request")))
+    raise RemoteError(
+        f"the server answered {status} to {'POST' if body is not None else 'GET'} {path}: {doc.get('error', doc)}"
+    )
+
+
 def audit_via(
     base: str,
     table: str,
@@ -86,18 +119,9 @@ def audit_via(
     poll: float = 1.0,
 ) -> dict[str, Any]:
     """POST /api/audits, then poll GET /api/runs/<id> until the run is complete; returns the run."""
-    try:
-        parsed = urllib.parse.urlparse(base)
-        parsed.port  # noqa: B018 - raises ValueError for a port that is not a number in 0-65535
-    except ValueError as exc:
-        raise UsageError(
-            f"--via is the server's address, like http://quinto.internal:5000, not {base!r} ({exc})"
-        ) from None
-    if parsed.scheme not in ("http", "https") or not parsed.hostname:
-        raise UsageError(f"--via is the server's address, like http://quinto.internal:5000, not {base!r}")
+    root = server_root(base)
     if not math.isfinite(timeout) or timeout < 0:
         raise UsageError(f"--timeout is a number of seconds, not {timeout!r}")
-    root = base.rstrip("/")
     token = os.environ.get("QUINTO_API_TOKEN")
     body: dict[str, Any] = {"table": table, "force": force}
     if partition is not None:

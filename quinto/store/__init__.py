@@ -5,7 +5,7 @@ partitions (`current` flag) while older runs stay in history. When the store can
 run is spooled (`quinto.spool`, written by `quinto.record`) and replayed by the next run.
 
 `Store.save_run` is the one unit of work that writes a run; what it reads back comes from its
-repositories (`runs`, `results`, `marks`, `snoozes`, `outbox`) as frozen records
+repositories (`runs`, `results`, `marks`, `snoozes`, `outbox`, `incidents`) as frozen records
 (`quinto.store.records`). Save hooks (`on_save`) write more rows in the run's transaction: the
 alerts (`quinto.alerts.record`), whose policy the store does not know.
 """
@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 
@@ -25,6 +25,7 @@ from quinto.results import Run, jsonable
 from quinto.store.alerts import AlertRows, Outbox, Snoozes
 from quinto.store.common import chunks, utcnow
 from quinto.store.db import HEAD_REVISION, MIGRATIONS, Database
+from quinto.store.incidents import Incidents, Judged, track
 from quinto.store.marks import Marks
 from quinto.store.queue import PENDING, ClaimLost, QueueMixin
 from quinto.store.records import FAILING
@@ -50,6 +51,8 @@ class Saving:
     now: dt.datetime
     conn: sa.Connection
     alerts: AlertRows
+    #: (partition, check) → the incident that partition fails in, or stopped failing in, after this run
+    incidents: dict[tuple[str, str], int] = field(default_factory=dict)
 
 
 #: called by `Store.save_run` in the run's transaction; what it writes commits with the run
@@ -58,7 +61,8 @@ SaveHook = Callable[[Saving], object]
 
 class Store(QueueMixin, SensorMixin):
     """The results store. Its repositories: `runs` (the run log and statements), `results`
-    (outcomes, partitions, tables, metric history), `marks`, `snoozes` and `outbox`; the queue
+    (outcomes, partitions, tables, metric history), `marks`, `snoozes`, `outbox` and `incidents`
+    (kept up to date by `save_run`, `quinto.store.incidents`); the queue
     methods (`quinto.store.queue`) are its own. `save_run` is the one unit of work writing a run."""
 
     def __init__(self, url: str, on_save: Sequence[SaveHook] = ()) -> None:
@@ -70,6 +74,7 @@ class Store(QueueMixin, SensorMixin):
         self.results = Results(self.db, self.marks)
         self.snoozes = Snoozes(self.db)
         self.outbox = Outbox(self.db)
+        self.incidents = Incidents(self.db)
 
     @classmethod
     def open(cls, url: str, on_save: Sequence[SaveHook] = ()) -> Store:
@@ -143,7 +148,16 @@ class Store(QueueMixin, SensorMixin):
             fresh = [p for p in judged if p not in newer]
             # the hooks (alert states and the outbox) write here, before the outcomes they compare
             # with are superseded, and in this transaction: no outcome without its alert
-            saving = Saving(run, int(run_id), fresh, now, conn, AlertRows(conn, run.table))
+            # the incidents move first, so that the alerts can link to them and hold an acknowledged
+            # one's reminders back
+            fresh_set = set(fresh)
+            outcome_of = {
+                (o.partition, o.check): Judged(str(o.status), o.value, o.judged, int(run_id))
+                for o in run.outcomes
+                if o.partition in fresh_set
+            }
+            found = track(conn, run.table, outcome_of, now)
+            saving = Saving(run, int(run_id), fresh, now, conn, AlertRows(conn, run.table), found)
             for hook in self.on_save:
                 hook(saving)
             for chunk in chunks(fresh, 500):

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from quinto.store.common import chunks, utc, utcnow
 from quinto.store.db import Database
 from quinto.store.records import OutboxRecord, OutboxStatus, SnoozeRecord, record
-from quinto.store.schema import alert_outbox, alert_snoozes, alert_states, outcomes
+from quinto.store.schema import alert_outbox, alert_snoozes, alert_states, incidents, outcomes
 
 PENDING, SENDING, SENT, HELD, DIGESTED, CANCELLED = tuple(OutboxStatus)
 OUTBOX_STATUSES = tuple(s.value for s in OutboxStatus)
@@ -73,6 +73,15 @@ class AlertRows:
         sn = alert_snoozes.c
         q = sa.select(sn.check_key).where(sn.table_name == self.table, sn.until > now, sn.ended_at.is_(None))
         return {r[0] for r in self.conn.execute(q)}
+
+    def handled_incidents(self, ids: Iterable[int]) -> set[int]:
+        """Those of these incidents someone acknowledged or resolved."""
+        ic = incidents.c
+        found: set[int] = set()
+        for chunk in chunks(sorted(ids)):
+            q = sa.select(ic.id).where(ic.id.in_(chunk), sa.or_(ic.acked_at.is_not(None), ic.state == "resolved"))
+            found.update(r[0] for r in self.conn.execute(q))
+        return found
 
     def newest_elsewhere(self, partition: str, check: str) -> AlertState | None:
         """The check's newest alert state on another partition of the table."""

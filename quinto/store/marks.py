@@ -6,9 +6,9 @@ from collections.abc import Iterable
 
 import sqlalchemy as sa
 
-from quinto.store.common import utc, utcnow
+from quinto.store.common import utcnow
 from quinto.store.db import Database
-from quinto.store.records import MarkKind, MarkRecord
+from quinto.store.records import MarkKind, MarkRecord, record
 from quinto.store.schema import partition_marks
 
 
@@ -20,24 +20,8 @@ class Marks:
         """Mark a partition good or bad (a later mark replaces it)."""
         if mark not in tuple(MarkKind):
             raise ValueError(f"a mark is 'good' or 'bad', not {mark!r}")
-        pm = partition_marks.c
         with self.db.begin() as conn:
-            conn.execute(
-                partition_marks.update()
-                .where(pm.table_name == table, pm.partition_value == partition, pm.current.is_(True))
-                .values(current=False)
-            )
-            conn.execute(
-                partition_marks.insert().values(
-                    table_name=table,
-                    partition_value=partition,
-                    mark=MarkKind(mark).value,
-                    reason=reason,
-                    marked_by=by,
-                    current=True,
-                    created_at=utcnow(),
-                )
-            )
+            write_mark(conn, table, partition, mark, reason, by)
 
     def of(self, table: str, partitions: Iterable[str] | None = None) -> dict[str, str]:
         """Current marks of a table's partitions: partition → MarkKind.GOOD or MarkKind.BAD."""
@@ -48,14 +32,41 @@ class Marks:
         with self.db.connect() as conn:
             return {p: MarkKind(m) for p, m in conn.execute(q)}
 
-    def current(self, table: str, partition: str) -> MarkRecord | None:
-        """A partition's current mark with its reason, who set it and when, or None."""
-        pm = partition_marks.c
-        q = sa.select(pm.mark, pm.reason, pm.marked_by, pm.created_at).where(
-            pm.table_name == table, pm.partition_value == partition, pm.current.is_(True)
-        )
+    def details(self, table: str, partitions: Iterable[str] | None = None) -> dict[str, MarkRecord]:
+        """Current marks of a table's partitions with who set them, when and why: partition → mark."""
         with self.db.connect() as conn:
-            row = conn.execute(q).first()
-        if row is None:
-            return None
-        return MarkRecord(MarkKind(row.mark), row.reason, row.marked_by, utc(row.created_at))
+            return read_marks(conn, table, partitions)
+
+
+def read_marks(conn: sa.Connection, table: str, partitions: Iterable[str] | None = None) -> dict[str, MarkRecord]:
+    pm = partition_marks.c
+    q = sa.select(partition_marks).where(pm.table_name == table, pm.current.is_(True))
+    if partitions is not None:
+        q = q.where(pm.partition_value.in_(list(partitions)))
+    return {
+        r.partition_value: record(MarkRecord, r._mapping, kind=r.mark, by=r.marked_by, at=r.created_at)
+        for r in conn.execute(q)
+    }
+
+
+def write_mark(
+    conn: sa.Connection, table: str, partition: str, mark: str, reason: str | None = None, by: str | None = None
+) -> None:
+    """Mark a partition in a transaction that is already open (a later mark replaces it)."""
+    pm = partition_marks.c
+    conn.execute(
+        partition_marks.update()
+        .where(pm.table_name == table, pm.partition_value == partition, pm.current.is_(True))
+        .values(current=False)
+    )
+    conn.execute(
+        partition_marks.insert().values(
+            table_name=table,
+            partition_value=partition,
+            mark=MarkKind(mark).value,
+            reason=reason,
+            marked_by=by,
+            current=True,
+            created_at=utcnow(),
+        )
+    )

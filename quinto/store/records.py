@@ -246,16 +246,6 @@ class SchedulerProblem:
 
 
 @dataclasses.dataclass(frozen=True)
-class MarkRecord:
-    """A partition's current mark and who set it."""
-
-    mark: MarkKind
-    reason: str | None
-    marked_by: str | None = field(metadata=doc("the token's or signed-in user's name"))
-    marked_at: dt.datetime
-
-
-@dataclasses.dataclass(frozen=True)
 class SnoozeRecord:
     """A snooze in force: no alerts for `table` (or only its check `check`) until `until`."""
 
@@ -289,6 +279,72 @@ class OutboxRecord:
     sent_at: dt.datetime | None
     last_error: str | None
     created_at: dt.datetime
+
+
+class IncidentState(StrEnum):
+    """open: failing on its latest partitions; closed: a later partition passed; resolved by a person."""
+
+    OPEN = "open"
+    CLOSED = "closed"
+    RESOLVED = "resolved"
+
+
+class Resolution(StrEnum):
+    """expected: its partitions are marked good (the new normal); defect: marked bad (kept out of baselines)."""
+
+    EXPECTED = "expected"
+    DEFECT = "defect"
+
+
+@dataclasses.dataclass(frozen=True)
+class MarkRecord:
+    """A partition's current mark: who said it was good or bad, when and why."""
+
+    kind: MarkKind
+    reason: str | None
+    by: str | None
+    at: dt.datetime
+
+
+@dataclasses.dataclass(frozen=True)
+class IncidentRecord:
+    """Consecutive failures of one check of a table, by partition order: open until a later
+    partition passes. ERROR and LEARNING outcomes neither open nor close one."""
+
+    id: int
+    table_name: str
+    check_key: str
+    state: IncidentState
+    first_partition: str = field(metadata=doc("since: its earliest failing partition"))
+    last_partition: str = field(metadata=doc("its latest failing partition"))
+    failing: int = field(metadata=doc("how many of its partitions fail now"))
+    last_value: float | None = field(metadata=doc("the number judged on its latest failing partition"))
+    closed_partition: str | None = field(metadata=doc("the later partition that passed, once closed"))
+    opened_at: dt.datetime
+    closed_at: dt.datetime | None
+    acked_at: dt.datetime | None = field(metadata=doc("when someone said they are on it (silences reminders)"))
+    acked_by: str | None
+    ack_note: str | None
+    resolution: Resolution | None = field(metadata=doc("expected (marked good) or defect (marked bad)"))
+    resolved_at: dt.datetime | None
+    resolved_by: str | None
+    resolve_reason: str | None
+
+    @property
+    def acknowledged(self) -> bool:
+        return self.acked_at is not None
+
+
+@dataclasses.dataclass(frozen=True)
+class IncidentPartition:
+    """A partition of an incident: its number, whether it still fails, its mark."""
+
+    partition_value: str
+    failing: bool = field(metadata=doc("false once a rerun of it passed"))
+    value: float | None
+    judged: float | None = field(metadata=doc("the number compared: the value, or its change"))
+    run_id: int = field(metadata=doc("the run that last judged it failing"))
+    mark: MarkRecord | None
 
 
 _PLANS: dict[type, list[tuple[str, Any]]] = {}
@@ -388,6 +444,9 @@ __all__ = [
     "FailingPartition",
     "Failure",
     "GridCell",
+    "IncidentPartition",
+    "IncidentRecord",
+    "IncidentState",
     "MarkKind",
     "MarkRecord",
     "MetricPoint",
@@ -395,6 +454,7 @@ __all__ = [
     "OutboxStatus",
     "OutcomeRecord",
     "PartitionSummary",
+    "Resolution",
     "RunRecord",
     "RunStatus",
     "SchedulerProblem",

@@ -222,3 +222,52 @@ alert_snoozes = sa.Table(
     sa.Column("ended_by", sa.String(256)),
     sa.Index("ix_alert_snoozes_table", "table_name", "until"),
 )
+
+# -- incidents: consecutive failures of a (table, check), acknowledged and resolved by people ------
+
+incidents = sa.Table(
+    "incidents",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("table_name", sa.String(512), nullable=False),
+    sa.Column("check_key", sa.String(1024), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),  # "open", "closed" (it passes again) or "resolved"
+    sa.Column("first_partition", sa.String(256), nullable=False),  # its earliest failing partition
+    sa.Column("first_sort_key", sa.String(300), nullable=False),
+    sa.Column("last_partition", sa.String(256), nullable=False),  # its latest failing partition
+    sa.Column("last_sort_key", sa.String(300), nullable=False),
+    sa.Column("failing", sa.Integer, nullable=False),  # partitions failing now
+    sa.Column("last_value", sa.Float),  # the number judged on the latest failing partition
+    sa.Column("closed_partition", sa.String(256)),  # the later partition that passed
+    sa.Column("closed_sort_key", sa.String(300)),
+    sa.Column("opened_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("closed_at", sa.DateTime(timezone=True)),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("acked_at", sa.DateTime(timezone=True)),
+    sa.Column("acked_by", sa.String(256)),
+    sa.Column("ack_note", sa.Text),
+    sa.Column("resolution", sa.String(16)),  # "expected" or "defect" once resolved
+    sa.Column("resolved_at", sa.DateTime(timezone=True)),
+    sa.Column("resolved_by", sa.String(256)),
+    sa.Column("resolve_reason", sa.Text),
+    sa.Index("ix_incidents_check", "table_name", "check_key", "state"),
+    sa.Index("ix_incidents_state", "state", "first_sort_key"),
+)
+
+incident_partitions = sa.Table(
+    "incident_partitions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("incident_id", sa.Integer, sa.ForeignKey("incidents.id"), nullable=False),
+    sa.Column("table_name", sa.String(512), nullable=False),
+    sa.Column("check_key", sa.String(1024), nullable=False),
+    sa.Column("partition_value", sa.String(256), nullable=False),
+    sa.Column("sort_key", sa.String(300), nullable=False),
+    sa.Column("failing", sa.Boolean, nullable=False),  # False once a rerun of it passed
+    sa.Column("value", sa.Float),
+    sa.Column("judged", sa.Float),
+    sa.Column("run_id", sa.Integer, nullable=False),  # the run that last judged it failing
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ux_incident_partitions", "incident_id", "partition_value", unique=True),
+    sa.Index("ix_incident_partitions_key", "table_name", "check_key", "partition_value"),
+)

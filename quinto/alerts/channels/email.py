@@ -15,7 +15,7 @@ from email.message import EmailMessage
 from typing import Any, ClassVar
 
 from quinto.alerts.channels.base import TIMEOUT_S, Channel, Delivery, DeliveryError, Outgoing, expand
-from quinto.alerts.render import by_partition, detail, headline, label, partition_url
+from quinto.alerts.render import by_partition, detail, headline, incident_link, label, partition_url
 from quinto.errors import did_you_mean
 from quinto.settings import Setting
 from quinto.spec.targets import EMAIL
@@ -170,8 +170,13 @@ def _alert_parts(payload: Mapping[str, Any]) -> tuple[str, str]:
         body.append(f'<h3><a href="{e(url)}">{e(shown)}</a></h3><table>')
         for c in changes:
             lines.append(f"  {label(c):<11} {c['check']}: {detail(c)}")
+            link = incident_link(payload.get("base_url") or "", c)
+            cell = f'<td><a href="{e(link[1])}">{e(link[0])}</a></td>' if link else ""
+            if link:
+                lines.append(f"  {'':<11} {link[0]}: {link[1]}")
             body.append(
-                f"<tr><td><b>{e(label(c))}</b></td><td><code>{e(c['check'])}</code></td><td>{e(detail(c))}</td></tr>"
+                f"<tr><td><b>{e(label(c))}</b></td><td><code>{e(c['check'])}</code></td><td>{e(detail(c))}</td>"
+                f"{cell}</tr>"
             )
         body.append("</table>")
         lines.append("")

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 from quinto.alerts.channels.base import Channel, Delivery, DeliveryError, Outgoing, env_name, expand, http_url, post
-from quinto.alerts.render import by_partition, detail, headline, label, partition_url
+from quinto.alerts.render import by_partition, detail, headline, incident_link, label, partition_url
 from quinto.settings import Setting
 
 SLACK_CHANNEL = re.compile(r"^#[a-z0-9][a-z0-9._-]{0,79}$")
@@ -97,7 +97,11 @@ def render_slack(payload: Mapping[str, Any]) -> dict[str, Any]:
         shown = f"{column}={part}" if column else part
         url = partition_url(item.get("base_url") or "", item["table"], part)
         head = f"*{slack_escape(item['table'])}* <{url}|{slack_escape(shown)}>"
-        lines = [f"*{label(c)}* `{slack_escape(c['check'])}`: {slack_escape(detail(c))}" for c in changes]
+        lines = []
+        for c in changes:
+            link = incident_link(item.get("base_url") or "", c)
+            more = f" <{link[1]}|{link[0]}>" if link else ""
+            lines.append(f"*{label(c)}* `{slack_escape(c['check'])}`: {slack_escape(detail(c))}{more}")
         text = "\n".join([head, *lines])
         if len(text) > SLACK_MAX_TEXT:
             text = text[: SLACK_MAX_TEXT - 30] + "\n... (more on the partition page)"
