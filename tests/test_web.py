@@ -102,8 +102,11 @@ def test_table_page_heatmap_trends_and_sources(client: FlaskClient) -> None:
     # newest on the right: the last column header is the newest partition
     assert re.findall(r'<th class="part[^"]*" title="([^"]+)"', heat)[-1] == "2026-11-27"
     assert 'data-partition="2026-11-13" data-status="FAIL"' in heat
-    charts = re.findall(r'<svg class="trend"[^>]*data-points="(\d+)"', page)
-    assert len(charts) == 10 and set(charts) == {"30"}
+    charts = re.findall(r'<svg class="trend"[^>]*aria-label="([^"]+)"[^>]*data-points="(\d+)"', page)
+    # the change check has no change on its first partition: it charts 29 changes, never a raw value
+    assert len(charts) == 10
+    assert {n for key, n in charts if "change vs" not in key} == {"30"}
+    assert [n for key, n in charts if "change vs" in key] == ["29"]
     assert "checks/dw/fact_playback.yaml:11:5" in page  # duplicate_count's declaration
     assert text(client.get("/tables/dw.fact_playback?last=7")).count('<td class="cell ') == 10 * 30  # 7 is not a range
     assert client.get("/tables/dw.unknown").status_code == 404

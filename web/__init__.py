@@ -15,12 +15,22 @@ from flask import Flask, abort, g, render_template, request
 from flask.json.provider import DefaultJSONProvider
 from flask.sessions import SecureCookieSessionInterface
 from quinto.web.auth import WRITE_METHODS
-from quinto.web.context import number, partition_url, run_url, table_url
+from quinto.web.context import (
+    check_url,
+    expected_text,
+    judged_text,
+    number,
+    partition_url,
+    run_url,
+    table_url,
+    value_text,
+)
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wrappers import Response
 
 from quinto.errors import QuintoError
+from quinto.humanize import when
 from quinto.redact import redact
 from quinto.results import finite
 
@@ -161,7 +171,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(api.bp)
     app.jinja_env.globals["csrf_token"] = csrf_token
     app.jinja_env.filters["num"] = number
+    app.jinja_env.filters["qty"] = value_text
+    app.jinja_env.filters["when"] = when
     app.jinja_env.globals.update(table_url=table_url, partition_url=partition_url, run_url=run_url)
+    app.jinja_env.globals.update(check_url=check_url, judged_text=judged_text, expected_text=expected_text)
     app.jinja_env.globals["writes_enabled"] = lambda: bool(app.config["QUINTO_API_TOKEN"])
 
     @app.get("/favicon.ico")
