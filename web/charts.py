@@ -258,7 +258,9 @@ def trend_svg(
         if anchor == "middle" and x - len(labels[i]) * CHAR_W / 2 < 0:
             anchor = "start"
         out.append(f'<line class="axis" x1="{x:.1f}" y1="{base}" x2="{x:.1f}" y2="{base + 4}"/>')
-        out.append(f'<text class="tick" x="{x:.1f}" y="{height - 6}" text-anchor="{anchor}">{escape(labels[i])}</text>')
+        out.append(
+            f'<text class="tick x" x="{x:.1f}" y="{height - 6}" text-anchor="{anchor}">{escape(labels[i])}</text>'
+        )
     # the line, broken where a partition has no value
     segment: list[str] = []
     for i in range(n + 1):
