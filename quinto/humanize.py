@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 
 MINUS = "\u2212"
@@ -24,12 +25,11 @@ MINUTE, HOUR, DAY = 60.0, 3600.0, 86400.0
 
 
 def _sig(x: float, digits: int = 3) -> str:
-    """|x| (not 0, under 1e6 after rounding) to `digits` significant digits, with separators."""
+    """|x| (not 0, under 1e6, already rounded to `digits` significant digits), with separators."""
     places = digits - 1 - math.floor(math.log10(x))
-    rounded = round(x, places)
     if places <= 0:
-        return f"{round(rounded):,}"
-    return f"{rounded:,.{places}f}".rstrip("0").rstrip(".")
+        return f"{round(x):,}"
+    return f"{x:,.{places}f}".rstrip("0").rstrip(".")
 
 
 def number(x: float | int | None, digits: int = 3) -> str:
@@ -57,7 +57,7 @@ def number(x: float | int | None, digits: int = 3) -> str:
     r = float(f"{a:.{digits}g}")
     for size, suffix in SUFFIXES:
         if r >= size:
-            return f"{sign}{_sig(r / size, digits)} {suffix}"
+            return f"{sign}{_sig(float(f'{r / size:.{digits}g}'), digits)} {suffix}"
     return sign + _sig(r, digits)
 
 
@@ -105,6 +105,7 @@ def quantity(x: float | None, unit: str = VALUE, noun: str = "") -> str:
     return text
 
 
+@functools.lru_cache(maxsize=4096)  # a band repeats from partition to partition
 def expected(low: float | None, high: float | None, unit: str = VALUE, noun: str = "") -> str:
     """A passing range: "2,750–3,330 rows", "−30 % to 50 %", "≤ 26 h", "≥ 100 rows", "" for none."""
     if low is None and high is None:

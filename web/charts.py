@@ -7,6 +7,7 @@ bulk of the values and points beyond it sit on its edge as triangles, their valu
 
 from __future__ import annotations
 
+import html
 import math
 import re
 from collections.abc import Callable, Sequence
@@ -31,11 +32,24 @@ _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 def _finite(x: Any) -> float | None:
     if x is None:
         return None
+    if type(x) is float:
+        return x if x - x == 0 else None  # not NaN or infinite
     try:
         f = float(x)
     except (TypeError, ValueError):
         return None
     return f if math.isfinite(f) else None
+
+
+#: dots of failures are larger
+RADIUS = {"fail": 3.5, "error": 3.5, "warn": 2.8}
+_STATUS_CLASS = {str(s): str(s).lower() for s in Status}
+_STATUS_TEXT = {str(s): str(s) for s in Status}
+
+
+def _status_class(status: Any) -> str:
+    """A status as a CSS class (escaped: a store may hold anything)."""
+    return str(escape(str(status or Status.PASS).lower()))
 
 
 class TrendPoint(NamedTuple):
@@ -171,8 +185,8 @@ def x_ticks(labels: Sequence[str], plot_width: float) -> list[int]:
     if n == 1:
         return [0]
     gap = plot_width / (n - 1)
-    need = (max(len(s) for s in labels) * CHAR_W + 14) / gap  # labels' widths in steps
-    dates = all(_DATE.match(s) for s in labels)
+    need = (max(map(len, labels)) * CHAR_W + 14) / gap  # labels' widths in steps
+    dates = bool(_DATE.match(labels[0]) and _DATE.match(labels[-1]) and all(len(s) == 10 for s in labels))
     steps = [1, 2, 7, 14] if dates else [1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000]
     for k in steps:
         if k >= need:
@@ -194,18 +208,14 @@ def x_ticks(labels: Sequence[str], plot_width: float) -> list[int]:
 
 def tooltip(p: TrendPoint, unit: str, noun: str, value_unit: tuple[str, str] | None = None) -> str:
     """What a point says on hover: partition, value, expected range, status, mark."""
-    status = str(p.status or Status.PASS).upper()
+    status = _STATUS_TEXT.get(p.status) or str(p.status or Status.PASS).upper()
     y = _finite(p.y)
-    parts = [f"{p.partition}: " + ("no value" if y is None else quantity(y, unit, noun))]
+    shown = "no value" if y is None else quantity(y, unit, noun)
     if value_unit is not None and p.value is not None:  # a change: say of what
-        parts[0] = f"{p.partition}: change " + ("n/a" if y is None else quantity(y, unit, noun))
-        parts[0] += f" ({quantity(p.value, *value_unit)})"
+        shown = f"change {'n/a' if y is None else shown} ({quantity(p.value, *value_unit)})"
     band = expected(_finite(p.low), _finite(p.high), unit, noun)
-    parts.append(f"expected {band}" if band else "no expected range")
-    parts.append(status)
-    if p.mark:
-        parts.append(f"marked {p.mark}")
-    return " · ".join(parts)
+    mark = f" · marked {p.mark}" if p.mark else ""
+    return f"{p.partition}: {shown} · {'expected ' + band if band else 'no expected range'} · {status}{mark}"
 
 
 def trend_svg(
@@ -216,9 +226,11 @@ def trend_svg(
     value_unit: tuple[str, str] | None = None,
     width: int = WIDTH,
     height: int = HEIGHT,
+    tips: Sequence[str] | None = None,
 ) -> Markup:
     """`points`: oldest first; `unit`/`noun`: of `y` (`quinto.humanize`); `value_unit`: the
-    metric's own unit when `y` is a change of it. Returns an inline <svg>."""
+    metric's own unit when `y` is a change of it; `tips`: the points' tooltips when already
+    written (else `tooltip`). Returns an inline <svg>."""
     ys = [_finite(p.y) for p in points]
     lows = [_finite(p.low) for p in points]
     highs = [_finite(p.high) for p in points]
@@ -261,37 +273,37 @@ def trend_svg(
         out.append(
             f'<text class="tick x" x="{x:.1f}" y="{height - 6}" text-anchor="{anchor}">{escape(labels[i])}</text>'
         )
+    # each point's position, written once
+    px = [f"{x:.1f}" for x in xs]
+    py = [f"{sy(y):.1f}" if y is not None else "" for y in ys]
     # the line, broken where a partition has no value
     segment: list[str] = []
     for i in range(n + 1):
-        at = ys[i] if i < n else None
-        if at is not None:
-            segment.append(f"{xs[i]:.1f},{sy(at):.1f}")
+        if i < n and ys[i] is not None:
+            segment.append(f"{px[i]},{py[i]}")
             continue
         if len(segment) > 1:
             out.append(f'<polyline class="line" points="{" ".join(segment)}"/>')
         segment = []
     # the points: failures larger, marks ringed, those beyond the axis as triangles on its edge
-    radius = {"fail": 3.5, "error": 3.5, "warn": 2.8}
     clipped = 0
     for i, p in enumerate(points):
         y = ys[i]
         if y is None:
             continue
-        status = str(p.status or Status.PASS).lower()
-        tip = escape(tooltip(p, unit, noun, value_unit))
-        x = xs[i]
+        status = _STATUS_CLASS.get(p.status) or _status_class(p.status)
+        tip = html.escape(tips[i] if tips is not None else tooltip(p, unit, noun, value_unit), quote=False)
         if p.mark:
-            out.append(f'<circle class="mark {escape(p.mark)}" cx="{x:.1f}" cy="{sy(y):.1f}" r="6"/>')
+            out.append(f'<circle class="mark {escape(p.mark)}" cx="{px[i]}" cy="{py[i]}" r="6"/>')
         if y > hi or y < lo:
             clipped += 1
+            x = xs[i]
             edge, d = (TOP, 1) if y > hi else (TOP + plot_h, -1)
             tri = f"{x - 4:.1f},{edge + 6 * d:.1f} {x + 4:.1f},{edge + 6 * d:.1f} {x:.1f},{edge:.1f}"
-            out.append(f'<polygon class="pt clipped {escape(status)}" points="{tri}"><title>{tip}</title></polygon>')
+            out.append(f'<polygon class="pt clipped {status}" points="{tri}"><title>{tip}</title></polygon>')
             continue
-        r = radius.get(status, 1.8)
-        dot = f'<circle class="pt {escape(status)}" cx="{x:.1f}" cy="{sy(y):.1f}" r="{r}">'
-        out.append(f"{dot}<title>{tip}</title></circle>")
+        r = RADIUS.get(status, 1.8)
+        out.append(f'<circle class="pt {status}" cx="{px[i]}" cy="{py[i]}" r="{r}"><title>{tip}</title></circle>')
     if clipped:
         out.append(
             f'<text class="note" x="{width - RIGHT}" y="{TOP + 10}" text-anchor="end">'

@@ -3,6 +3,7 @@ thousands of cells, and a template loop spends most of the page's time on them."
 
 from __future__ import annotations
 
+import html
 from collections.abc import Mapping, Sequence
 
 from markupsafe import Markup, escape
@@ -44,10 +45,13 @@ def heatmap_html(
     details: Mapping[tuple[str, str], tuple[float | None, float | None, float | None]] | None = None,
     marks: Mapping[str, str] | None = None,
     labels: Mapping[str, str] | None = None,
+    tips: Mapping[tuple[str, str], str] | None = None,
 ) -> Markup:
     """`columns`: partitions (or runs) oldest first; `statuses`: (check, column) → status;
     `details`: (check, column) → (number judged, band low, band high) for the tooltips;
-    `marks`: column → good/bad; `labels`: column → its name when it is not the column itself."""
+    `marks`: column → good/bad; `labels`: column → its name when it is not the column itself;
+    `tips`: (check, column) → the cell's tooltip when the charts already wrote it."""
+    tips = tips or {}
     details = details or {}
     marks = marks or {}
     names = {p: (labels or {}).get(p, p) for p in columns}
@@ -74,13 +78,14 @@ def heatmap_html(
                 out.append(f'<td class="cell none" title="{ekey} · {esc[p]}: not audited"></td>')
                 continue
             st = found if found in STATUSES else Status.ERROR
-            y, low, high = details.get((key, p), (None, None, None))
-            tip = f"{key} · {names[p]}: "
-            tip += ("no value" if y is None else quantity(y, u.unit, u.noun)) + " · "
-            band = expected(low, high, u.unit, u.noun)
-            tip += (f"expected {band} · " if band else "") + str(st) + mark_note[p]
+            tip = tips.get((key, p))
+            if tip is None:
+                y, low, high = details.get((key, p), (None, None, None))
+                band = expected(low, high, u.unit, u.noun)
+                tip = f"{names[p]}: " + ("no value" if y is None else quantity(y, u.unit, u.noun))
+                tip += (f" · expected {band}" if band else "") + f" · {st}{mark_note[p]}"
             out.append(
-                f'<td class="cell {st.lower()}"><a href="{href[p]}" title="{escape(tip)}" '
+                f'<td class="cell {st.lower()}"><a href="{href[p]}" title="{html.escape(f"{key} · {tip}")}" '
                 f'data-partition="{esc[p]}" data-status="{st}"></a></td>'
             )
         out.append("</tr>")

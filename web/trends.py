@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 from markupsafe import Markup
-from quinto.web.charts import TrendPoint, trend_svg
+from quinto.web.charts import TrendPoint, tooltip, trend_svg
 
 from quinto.checks import judged_unit, unit_of
 from quinto.humanize import when
@@ -36,10 +36,9 @@ def judged(value: float | None, judged_value: float | None, change: bool) -> flo
     return None if change else value
 
 
-def chart(ref: CheckRef, points: Sequence[TrendPoint], width: int | None = None) -> Markup:
+def chart(ref: CheckRef, points: Sequence[TrendPoint], tips: Sequence[str] | None = None) -> Markup:
     u = units(ref.check_type, ref.threshold)
-    extra: dict[str, Any] = {"width": width} if width else {}
-    return trend_svg(points, ref.check_key, u.unit, u.noun, u.value, **extra)
+    return trend_svg(points, ref.check_key, u.unit, u.noun, u.value, tips=tips)
 
 
 def partition_charts(
@@ -48,10 +47,11 @@ def partition_charts(
     cells: Iterable[tuple[str, str, str, float | None, float | None, float | None, float | None]],
     marks: Mapping[str, str],
     labels: Mapping[str, str] | None = None,
-) -> list[dict[str, Any]]:
-    """One chart per check with a value; `cells`: (partition, check, status, value, judged, low,
-    high) as `Results.grid` reads them; `columns`: the partitions (or runs), oldest first;
-    `labels`: a column's name on the x axis when it is not the column itself (a run's time)."""
+) -> tuple[list[dict[str, Any]], dict[tuple[str, str], str]]:
+    """One chart per check with a value, and every point's tooltip by (check, column) (the heatmap
+    shows the same); `cells`: (partition, check, status, value, judged, low, high) as
+    `Results.grid` reads them; `columns`: the partitions (or runs), oldest first; `labels`: a
+    column's name on the x axis when it is not the column itself (a run's time)."""
     names = labels or {}
     change = {c.check_key: c.threshold.startswith("change vs ") for c in checks}
     series: dict[str, list[tuple[int, TrendPoint]]] = {}
@@ -62,11 +62,16 @@ def partition_charts(
         point = TrendPoint(name, y, low, high, status, marks.get(partition), value)
         series.setdefault(check, []).append((order[partition], point))
     out = []
+    tips: dict[tuple[str, str], str] = {}
     for c in checks:
-        points = [pt for _, pt in sorted(series.get(c.check_key, []), key=lambda item: item[0])]
+        found = sorted(series.get(c.check_key, []), key=lambda item: item[0])
+        points = [pt for _, pt in found]
+        u = units(c.check_type, c.threshold)
+        texts = [tooltip(pt, u.unit, u.noun, u.value) for pt in points]
+        tips.update(((c.check_key, columns[i]), t) for (i, _), t in zip(found, texts, strict=True))
         if any(pt.y is not None for pt in points):
-            out.append({"check": c, "svg": chart(c, points)})
-    return out
+            out.append({"check": c, "svg": chart(c, points, texts)})
+    return out, tips
 
 
 def run_label(t: dt.datetime | None) -> str:

@@ -120,7 +120,7 @@ def table_page(table: str) -> str:
         if check not in known:  # a check no longer declared still has its history shown
             known.add(check)
             checks.append(CheckRef(check, "", ""))
-    charts = partition_charts(checks, columns, cells, marks, labels)
+    charts, tips = partition_charts(checks, columns, cells, marks, labels)
     return render_template(
         "table.html",
         snoozes=store().snoozes.active(table),
@@ -130,7 +130,7 @@ def table_page(table: str) -> str:
         spec=table_spec(table),
         last=last,
         ranges=RANGES,
-        heatmap=heatmap_html(columns, checks, statuses, links, part_status, details, marks, labels),
+        heatmap=heatmap_html(columns, checks, statuses, links, part_status, details, marks, labels, tips),
         legend=legend_html(),
         per_run=bool(labels),
         checks=checks,
