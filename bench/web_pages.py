@@ -150,6 +150,7 @@ def main() -> None:
             ("table (90 partitions)", f"/tables/{mid}"),
             ("table (365 partitions)", f"/tables/{mid}?last=365"),
             ("partition", f"/tables/{fail['table']}/partitions/{fail['partition']}"),
+            ("check (365 partitions)", f"/tables/{mid}/checks/row_count(col_0) between 0 and 1000"),
             ("failing", "/failing"),
             ("runs", "/runs"),
             ("api: tables", "/api/tables"),

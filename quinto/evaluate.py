@@ -12,6 +12,7 @@ from enum import StrEnum
 from typing import Any
 
 from quinto.baseline import Learning, Model, Point, fit, parse_day
+from quinto.humanize import duration
 from quinto.spec.grammar import Condition
 from quinto.spec.model import Anomaly, Check
 
@@ -60,15 +61,8 @@ def fmt(x: float | None, unit: str = "") -> str:
 
 
 def format_duration(seconds: float) -> str:
-    sign = "-" if seconds < 0 else ""
-    s = abs(seconds)
-    if s >= 86400 and s % 86400 == 0:
-        return f"{sign}{s / 86400:g}d"
-    if s >= 3600:
-        return f"{sign}{s / 3600:.3g}h"
-    if s >= 60:
-        return f"{sign}{s / 60:.3g}m"
-    return f"{sign}{s:.3g}s"
+    """45 s, 1.28 min, 30 h, 2.5 d (`quinto.humanize.duration`)."""
+    return duration(seconds)
 
 
 def threshold_text(check: Check) -> str:

@@ -8,9 +8,10 @@ from typing import Any
 import click
 
 from quinto.audit import AuditResult
-from quinto.checks import display_unit
+from quinto.checks import unit_of
 from quinto.errors import EXIT_INFRA
-from quinto.evaluate import Status, fmt
+from quinto.evaluate import Status
+from quinto.humanize import quantity
 from quinto.results import exit_code_of
 
 COLORS = {
@@ -28,11 +29,10 @@ def print_result(result: AuditResult) -> None:
         click.echo(f"note: {note}", err=True)
     same_error = bool(run.error) and all(o.status == Status.ERROR and o.message == run.error for o in result.outcomes)
     for o in [] if same_error else result.outcomes:
-        unit = display_unit(o.check_type)
         status = click.style(f"{o.status:<8}", fg=COLORS[o.status], bold=o.status.rank > Status.PASS.rank)
         part = f"{o.partition}  " if len(run.partitions) > 1 else ""
         where = f"  ({o.source})" if o.fault == "check" and o.source not in o.message else ""
-        click.echo(f"{status} {part}{o.check}  value={fmt(o.value, unit)}  {o.message}{where}")
+        click.echo(f"{status} {part}{o.check}  value={quantity(o.value, *unit_of(o.check_type))}  {o.message}{where}")
     counts = {s: sum(1 for o in result.outcomes if o.status == s) for s in Status}
     summary = ", ".join(f"{n} {s.lower()}" for s, n in counts.items() if n)
     where = f"run {run.id}" if run.id is not None else "not stored"
@@ -60,7 +60,8 @@ def print_remote(doc: dict[str, Any]) -> None:
         status = Status(o["status"])
         styled = click.style(f"{status:<8}", fg=COLORS[status], bold=status.rank > Status.PASS.rank)
         check = o.get("check")
-        click.echo(f"{styled} {check}  value={fmt(o.get('value'))}  {o.get('message', '')}")
+        value = quantity(o.get("value"), *unit_of(str(o.get("check_type") or "")))
+        click.echo(f"{styled} {check}  value={value}  {o.get('message', '')}")
     table = doc.get("table")
     parts = doc.get("partitions") or []
     click.echo(

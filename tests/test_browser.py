@@ -196,3 +196,77 @@ def test_failing_lists_open_and_acknowledged_incidents(
         )
         assert errors == []
         page.close()
+
+
+@pytest.fixture(scope="module")
+def charts_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    from tests.webdata import build_charts
+
+    tmp = tmp_path_factory.mktemp("browser-charts")
+    config = build_charts(tmp / "charts")
+    with quinto_serve(config, log=tmp / "serve.log") as url:
+        yield url
+
+
+def _boxes(page: object, selector: str) -> list[dict[str, float]]:
+    loc = page.locator(selector)  # type: ignore[attr-defined]
+    return [b for b in (loc.nth(i).bounding_box() for i in range(loc.count())) if b]
+
+
+def _overlapping(boxes: list[dict[str, float]]) -> list[tuple[int, int]]:
+    """Pairs of boxes that overlap (each with its right neighbour, in x order)."""
+    boxes = sorted(boxes, key=lambda b: b["x"])
+    return [(i, i + 1) for i, (a, b) in enumerate(zip(boxes, boxes[1:], strict=False)) if a["x"] + a["width"] > b["x"]]
+
+
+def test_a_seasonal_table_reads_at_a_glance(browser: object, charts_url: str, shots: Path) -> None:
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})  # type: ignore[attr-defined]
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.goto(charts_url + "/tables/dw.seasonal?last=365")
+    page.screenshot(path=str(shots / "7-seasonal-table.png"), full_page=True)
+    # the heatmap at 120 partitions: a legend, labels that never overlap, the newest one named
+    assert page.locator("#heatmap-legend li").count() == 6
+    labels = page.locator("#heatmap th.part").all_inner_texts()
+    assert len(labels) == 120 and labels[-1] == "11-27" and 10 <= sum(1 for t in labels if t) <= 20
+    assert _overlapping(_boxes(page, "#heatmap th.part:not(:empty)")) == []
+    # every chart: several dated x ticks that do not overlap, y ticks in the unit
+    charts = page.locator("svg.trend")
+    assert charts.count() == 6
+    for i in range(charts.count()):
+        x_ticks = _boxes(charts.nth(i), "text.tick.x")
+        assert len(x_ticks) >= 5 and _overlapping(x_ticks) == []
+    change = page.locator('svg.trend[aria-label^="row_count change"]')
+    assert "%" in (change.locator("text.tick").first.text_content() or "")
+    # a tooltip on hover is the point's <title>
+    failed = page.locator('svg.trend[aria-label="row_count anomaly"] circle.pt.fail')
+    assert failed.count() == 1 and "marked bad" in (failed.locator("title").text_content() or "")
+    assert page.locator('svg.trend[aria-label="row_count anomaly"] circle.mark.bad').count() == 1
+    assert errors == []
+    page.close()
+
+
+def test_an_unpartitioned_table_and_the_page_of_one_check(browser: object, charts_url: str, shots: Path) -> None:
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})  # type: ignore[attr-defined]
+    page.goto(charts_url + "/tables/dw.snapshot")
+    assert page.locator("#heatmap td.cell").count() == 36
+    assert page.locator("svg.trend").first.locator("circle.pt").count() == 12
+    page.screenshot(path=str(shots / "8-unpartitioned-table.png"), full_page=True)
+    page.goto(charts_url + "/tables/dw.seasonal")
+    page.locator("figcaption a.check-link", has_text="max(latency_ms)").click()
+    page.wait_for_url("**/checks/**")
+    assert page.locator("#history tbody tr").count() == 120
+    assert page.locator("#check-chart circle.pt").count() == 120
+    page.screenshot(path=str(shots / "9-check.png"), full_page=True)
+    page.close()
+
+
+def test_runs_page_error_cells_are_not_heatmap_cells(browser: object, base_url: str, shots: Path) -> None:
+    page = browser.new_page(viewport={"width": 1400, "height": 800})  # type: ignore[attr-defined]
+    page.goto(base_url + "/runs")
+    cell = page.locator("#runs td.run-error").first
+    background = cell.evaluate("e => getComputedStyle(e).backgroundColor")
+    assert background in ("rgba(0, 0, 0, 0)", "transparent")
+    assert page.locator("#runs tbody td", has_text="UTC").count() == 3
+    page.screenshot(path=str(shots / "10-runs.png"), full_page=True)
+    page.close()

@@ -122,8 +122,11 @@ def test_table_page_heatmap_trends_and_sources(client: FlaskClient) -> None:
     # newest on the right: the last column header is the newest partition
     assert re.findall(r'<th class="part[^"]*" title="([^"]+)"', heat)[-1] == "2026-11-27"
     assert 'data-partition="2026-11-13" data-status="FAIL"' in heat
-    charts = re.findall(r'<svg class="trend"[^>]*data-points="(\d+)"', page)
-    assert len(charts) == 10 and set(charts) == {"30"}
+    charts = re.findall(r'<svg class="trend"[^>]*aria-label="([^"]+)"[^>]*data-points="(\d+)"', page)
+    # the change check has no change on its first partition: it charts 29 changes, never a raw value
+    assert len(charts) == 10
+    assert {n for key, n in charts if "change vs" not in key} == {"30"}
+    assert [n for key, n in charts if "change vs" in key] == ["29"]
     assert "checks/dw/fact_playback.yaml:11:5" in page  # duplicate_count's declaration
     default = text(client.get("/tables/dw.fact_playback?last=7"))  # 7 is not a range: the default 90
     assert default.count('<td class="cell ') == 10 * 90
@@ -479,3 +482,87 @@ def test_sign_in_never_redirects_off_site(demo: Path, target: str) -> None:
     csrf = _csrf(text(client.get("/signin")))
     resp = client.post("/signin", data={"token": TOKEN, "csrf_token": csrf, "next": target})
     assert resp.status_code == 302 and resp.headers["Location"] == "/"
+
+
+@pytest.fixture(scope="module")
+def charts_client(tmp_path_factory: pytest.TempPathFactory) -> FlaskClient:
+    from tests.webdata import build_charts
+
+    config = build_charts(tmp_path_factory.mktemp("charts") / "charts")
+    return create_app({"QUINTO_CONFIG": str(config)}).test_client()
+
+
+def _titles(svg: str) -> list[str]:
+    return re.findall(r"<title>([^<]+)</title>", svg)
+
+
+def test_change_charts_plot_the_change_and_every_point_has_a_tooltip(charts_client: FlaskClient) -> None:
+    page = text(charts_client.get("/tables/dw.seasonal?last=365"))
+    svgs = {
+        m.group(1): m.group(0) for m in re.finditer(r'<svg class="trend"[^>]*aria-label="([^"]+)".*?</svg>', page, re.S)
+    }
+    change = svgs["row_count change vs previous partition between -40% and +60%"]
+    tips = _titles(change)
+    assert len(tips) == 119  # the first partition has no change: nothing charted, never its raw count
+    assert all(" · expected \u221240 % to 60 % · " in t and ": change " in t for t in tips)
+    assert all(re.search(r"change [\u2212+]?[\d.,]+ % \([\d,]+ rows\)", t) for t in tips), tips[:3]
+    # the y axis of a change is in percent, at round numbers
+    assert re.findall(r'text-anchor="end">([^<]+)</text>', change)[:3] == ["\u2212100 %", "\u221250 %", "0 %"]
+    anomaly = svgs["row_count anomaly"]
+    assert len(_titles(anomaly)) == 120 and '<rect class="learning"' in anomaly
+    drop = [t for t in _titles(anomaly) if t.startswith("2026-11-08:")]
+    assert len(drop) == 1 and drop[0].endswith(" · FAIL · marked bad") and " rows · expected " in drop[0]
+    fresh = svgs["freshness(event_ts) &lt; 26h"]
+    assert all(t.split(": ")[1].split(" · ")[0].endswith((" h", " d", " min", " s")) for t in _titles(fresh))
+    assert "expected \u2264 26 h" in fresh
+    assert "3.59 M" in svgs["percentile(amount, 0.95) &lt; 10000000"] and "e+06" not in page
+    # the heatmap: a legend and a tooltip per cell naming the check, value, range, status, mark
+    assert 'id="heatmap-legend"' in page
+    assert 'title="row_count anomaly · 2026-11-08: 154 rows · expected' in page and "· FAIL · marked bad" in page
+
+
+def test_the_page_of_one_check(charts_client: FlaskClient) -> None:
+    table = text(charts_client.get("/tables/dw.seasonal"))
+    url = "/tables/dw.seasonal/checks/max(latency_ms)%20%3C%20600000"
+    assert f'href="{url}"' in table
+    page = text(charts_client.get(url))
+    assert "<h1>" in page and "max(latency_ms) &lt; 600000" in page
+    assert len(re.findall(r"<circle class=\"pt", page)) == 120  # the whole history, not the last 90
+    rows = re.findall(r'<tr class="outcome (\w+)">', page)
+    assert len(rows) == 120 and rows.count("fail") == 1
+    assert re.search(r'<td class="num">900,080</td>', page)  # thousands separators
+    assert charts_client.get("/tables/dw.seasonal/checks/nope").status_code == 404
+    change = text(
+        charts_client.get(
+            "/tables/dw.seasonal/checks/row_count%20change%20vs%20previous%20partition%20between%20-40%25%20and%20%2B60%25"
+        )
+    )
+    assert "<th>Change</th>" in change and "<td class=\"num\">\u221267.6 %</td>" in change
+
+
+def test_an_unpartitioned_table_is_charted_per_run(charts_client: FlaskClient) -> None:
+    page = text(charts_client.get("/tables/dw.snapshot"))
+    heat = page[page.index('id="heatmap"') : page.index("</table>", page.index('id="heatmap"'))]
+    assert len(re.findall(r'<td class="cell (\w+)">', heat)) == 3 * 12  # one column per audit
+    assert re.findall(r'<td class="cell (\w+)">', heat).count("fail") == 1
+    charts = re.findall(r'<svg class="trend"[^>]*data-points="(\d+)"', page)
+    assert charts == ["12", "12", "12"]
+    assert "2026-11-27 06:00: 3,970 rows · expected ≥ 100 rows · PASS" in page and "2026-11-16 06:00: 150 rows" in page
+    check = text(charts_client.get("/tables/dw.snapshot/checks/missing_count(name)%20=%200"))
+    assert len(re.findall(r'<tr class="outcome (\w+)">', check)) == 12 and "Audit (UTC)" in check
+
+
+def test_queued_run_page_reloads_until_its_verdict(sqlite_store_url: str) -> None:
+    store = Store(sqlite_store_url)
+    store.save_run(make_run("2026-11-01", Status.PASS, 1))
+    client = create_app({"QUINTO_STORE": sqlite_store_url}).test_client()
+    done = client.get("/runs/1")
+    assert 'http-equiv="refresh"' not in text(done)
+    with store.engine.begin() as conn:
+        conn.execute(sa.text("UPDATE runs SET status = 'QUEUED' WHERE id = 1"))
+    queued = client.get("/runs/1")
+    assert '<meta http-equiv="refresh" content="3">' in text(queued) and 'id="pending"' in text(queued)
+    assert queued.headers["Content-Security-Policy"].startswith("default-src 'none'")
+    runs = text(client.get("/runs"))
+    assert '<td class="run-error">' in runs and 'class="error"' not in runs.split('id="runs"')[1]
+    assert " UTC</td>" in runs

@@ -16,12 +16,23 @@ from flask.json.provider import DefaultJSONProvider
 from flask.sessions import SecureCookieSessionInterface
 from quinto.web import tokens
 from quinto.web.auth import WRITE_METHODS
-from quinto.web.context import incident_url, number, partition_url, run_url, table_url
+from quinto.web.context import (
+    check_url,
+    expected_text,
+    incident_url,
+    judged_text,
+    number,
+    partition_url,
+    run_url,
+    table_url,
+    value_text,
+)
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wrappers import Response
 
 from quinto.errors import QuintoError
+from quinto.humanize import when
 from quinto.redact import redact
 from quinto.results import finite
 
@@ -170,9 +181,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(api.bp)
     app.jinja_env.globals["csrf_token"] = csrf_token
     app.jinja_env.filters["num"] = number
+    app.jinja_env.filters["qty"] = value_text
+    app.jinja_env.filters["when"] = when
     app.jinja_env.globals.update(table_url=table_url, partition_url=partition_url, run_url=run_url)
     app.jinja_env.globals["incident_url"] = incident_url
     app.jinja_env.globals["writes_enabled"] = auth.writes_enabled
+    app.jinja_env.globals.update(check_url=check_url, judged_text=judged_text, expected_text=expected_text)
 
     @app.get("/favicon.ico")
     def favicon() -> Response:

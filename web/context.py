@@ -13,6 +13,8 @@ from urllib.parse import quote
 
 from flask import current_app, g, request
 
+from quinto import humanize
+from quinto.checks import judged_unit, unit_of
 from quinto.errors import QuintoError
 from quinto.evaluate import Status
 from quinto.spec import load_project
@@ -133,14 +135,23 @@ def table_specs() -> dict[str, TableSpec]:
 
 
 def number(x: Any) -> str:
-    """A value for people: 6 significant digits, integers without a fraction, NULL for None."""
-    if x is None:
-        return "NULL"
-    if isinstance(x, float) and x.is_integer() and abs(x) < 1e15:
-        return f"{int(x):,}" if abs(x) >= 10000 else str(int(x))
-    if isinstance(x, float):
-        return f"{x:.6g}"
-    return str(x)
+    """A value for people (`quinto.humanize.number`): 3,101 · 65.7 · 3.71 M; NULL for None."""
+    return humanize.number(x) if x is None or isinstance(x, (int, float)) else str(x)
+
+
+def value_text(x: Any, check_type: str) -> str:
+    """A check's value in its type's unit: 3,101 rows · 65.7 % · 30 h."""
+    return humanize.quantity(x, *unit_of(check_type)) if x is None or isinstance(x, (int, float)) else str(x)
+
+
+def judged_text(x: Any, check_type: str, threshold: str = "") -> str:
+    """The number a check judged, in its unit (a change check's: a percentage or a difference)."""
+    return humanize.quantity(x, *judged_unit(check_type, threshold)) if x is not None else ""
+
+
+def expected_text(low: float | None, high: float | None, check_type: str, threshold: str = "") -> str:
+    """The passing range in the unit of the number judged: 2,750–3,330 rows · ≤ 26 h."""
+    return humanize.expected(low, high, *judged_unit(check_type, threshold))
 
 
 # Links built directly: a page of 500 tables would otherwise spend most of its time in url_for.
@@ -154,6 +165,10 @@ def table_url(table: str) -> str:
 
 def partition_url(table: str, partition: str) -> str:
     return f"{table_url(table)}/partitions/{quote(partition, safe=_SAFE)}"
+
+
+def check_url(table: str, check: str) -> str:
+    return f"{table_url(table)}/checks/{quote(check, safe=_SAFE)}"
 
 
 def run_url(run_id: int) -> str:

@@ -18,24 +18,28 @@ from quinto.web.auth import (
     tokens,
     who,
 )
-from quinto.web.charts import TrendPoint, trend_svg
+from quinto.web.charts import TrendPoint
 from quinto.web.context import (
     STATUSES,
     audited_tables,
     check_files,
+    check_url,
     owned_tables,
     partition_url,
     project_or_none,
     project_problem,
+    run_url,
     store,
     table_spec,
     table_specs,
 )
-from quinto.web.heatmap import heatmap_html
+from quinto.web.heatmap import heatmap_html, legend_html
 from quinto.web.snoozes import add_snooze
+from quinto.web.trends import chart, judged, partition_charts, run_label, run_points, units
 from werkzeug.wrappers import Response
 
 from quinto.evaluate import worst
+from quinto.plan import WHOLE_TABLE
 from quinto.scheduler import submit
 from quinto.scheduler.queue import UnknownTable
 from quinto.store.incidents import IncidentConflict, IncidentNotFound
@@ -45,6 +49,8 @@ bp = Blueprint("ui", __name__)
 
 RANGES = (30, 90, 365)
 SNOOZE_LENGTHS = ("1h", "4h", "1d", "3d", "7d")
+#: the most outcomes the page of one check shows (its newest)
+CHECK_HISTORY = 1000
 
 
 def _context() -> dict[str, Any]:
@@ -169,22 +175,30 @@ def table_page(table: str) -> str:
     checks = store().results.checks_of(table, columns[-1])
     known = {c.check_key for c in checks}
     statuses: dict[tuple[str, str], str] = {}
-    series: dict[str, list[TrendPoint]] = {}
-    for partition, check, status, value, judged, low, high in store().results.grid(table, columns):
+    details: dict[tuple[str, str], tuple[float | None, float | None, float | None]] = {}
+    labels: dict[str, str] = {}
+    if columns == [WHOLE_TABLE]:  # unpartitioned: every audit judges the table; one column per run
+        rows = store().results.run_history(table, WHOLE_TABLE, last=last)
+        started = {r.id: r.started_at for r in store().runs.of_partition(table, WHOLE_TABLE)}
+        columns = sorted({str(o.run_id) for o in rows}, key=int)
+        cells = [(str(o.run_id), o.check_key, o.status, o.value, o.judged, o.band_low, o.band_high) for o in rows]
+        links = {c: run_url(int(c)) for c in columns}
+        labels = {c: run_label(started.get(int(c))) for c in columns}
+        part_status = {str(o.run_id): str(o.status) for o in rows}  # not the worst: the heatmap's header only
+        marks: dict[str, str] = {}
+    else:
+        cells = store().results.grid(table, columns)
+        links = {p: partition_url(table, p) for p in columns}
+        part_status = {p.partition_value: str(p.status) for p in parts}
+        marks = store().marks.of(table, columns)
+    change = {c.check_key for c in checks if c.threshold.startswith("change vs ")}
+    for partition, check, status, value, judged_value, low, high in cells:
         statuses[(check, partition)] = status
-        y = judged if judged is not None else value
-        series.setdefault(check, []).append(TrendPoint(partition, y, low, high, status))
+        details[(check, partition)] = (judged(value, judged_value, check in change), low, high)
         if check not in known:  # a check no longer declared still has its history shown
             known.add(check)
             checks.append(CheckRef(check, "", ""))
-    order = {p: i for i, p in enumerate(columns)}
-    charts = []
-    for c in checks:
-        points = sorted(series.get(c.check_key, []), key=lambda pt: order[pt.partition])
-        if any(pt.y is not None for pt in points):
-            charts.append({"check": c, "svg": trend_svg(points, c.check_key)})
-    links = {p: partition_url(table, p) for p in columns}
-    part_status = {p.partition_value: str(p.status) for p in parts}
+    charts, tips = partition_charts(checks, columns, cells, marks, labels)
     return render_template(
         "table.html",
         snoozes=store().snoozes.active(table),
@@ -194,11 +208,69 @@ def table_page(table: str) -> str:
         spec=table_spec(table),
         last=last,
         ranges=RANGES,
-        heatmap=heatmap_html(columns, checks, statuses, links, part_status, store().marks.of(table, columns)),
+        heatmap=heatmap_html(columns, checks, statuses, links, part_status, details, marks, labels, tips),
+        legend=legend_html(),
+        per_run=bool(labels),
         checks=checks,
         charts=charts,
+        check_url=check_url,
         **_context(),
     )
+
+
+@bp.get("/tables/<path:table>/checks/<path:check>")
+def check_page(table: str, check: str) -> str:
+    """One check's whole history: its chart and every outcome, newest first."""
+    summary = store().results.table(table)
+    if summary is None:
+        abort(404, f"no audits stored for table {table}")
+    per_run = summary.latest_partition == WHOLE_TABLE
+    if per_run:
+        rows = store().results.run_history(table, WHOLE_TABLE, last=CHECK_HISTORY, check=check)
+        started = {r.id: r.started_at for r in store().runs.of_partition(table, WHOLE_TABLE)}
+        marks: dict[str, str] = {}
+    else:
+        rows = store().results.check_history(table, check, last=CHECK_HISTORY)
+        marks = store().marks.of(table, [o.partition_value for o in rows]) if rows else {}
+    if not rows:
+        abort(404, f"no outcomes stored for check {check} of table {table}")
+    newest = rows[-1]
+    ref = CheckRef(check, newest.check_type, newest.source, newest.threshold)
+    change = newest.threshold.startswith("change vs ")
+    if per_run:
+        points = run_points(rows, started)
+    else:
+        points = [
+            TrendPoint(
+                o.partition_value,
+                judged_of(o.value, o.judged, o.threshold),
+                o.band_low,
+                o.band_high,
+                o.status,
+                marks.get(o.partition_value),
+                o.value,
+            )
+            for o in rows
+        ]
+    u = units(ref.check_type, ref.threshold)
+    return render_template(
+        "check.html",
+        table=table,
+        check=ref,
+        chart=chart(ref, points),
+        outcomes=list(reversed(rows)),
+        labels=[p.partition for p in reversed(points)],
+        marks=marks,
+        units=u,
+        change=change,
+        per_run=per_run,
+        limit=CHECK_HISTORY,
+        **_context(),
+    )
+
+
+def judged_of(value: float | None, judged_value: float | None, threshold: str) -> float | None:
+    return judged(value, judged_value, threshold.startswith("change vs "))
 
 
 @bp.get("/tables/<path:table>/partitions/<path:partition>")

@@ -101,6 +101,22 @@ def display_unit(check_type: str) -> str:
     return {SECONDS: "s", PERCENT: "%"}.get(ctype.unit if ctype else VALUE, "")
 
 
+def unit_of(check_type: str) -> tuple[str, str]:
+    """A check type's values as people read them: (unit, noun), e.g. ("count", "rows"), for
+    `quinto.humanize.quantity`; a type not installed here: a plain number."""
+    ctype = CHECK_TYPES.get(check_type)
+    return (ctype.unit, ctype.noun if ctype.unit == COUNT else "") if ctype else (VALUE, "")
+
+
+def judged_unit(check_type: str, threshold: str = "") -> tuple[str, str]:
+    """The unit of the number a check judged: its type's, or for a change check (its threshold
+    reads `change vs ...`) a percentage when the change is relative, else a difference in the
+    type's unit."""
+    if threshold.startswith("change vs ") and "%" in threshold:
+        return PERCENT, ""
+    return unit_of(check_type)
+
+
 # Options every check accepts, besides its type's own, with what they mean (the README's table).
 OPTION_DOCS: dict[str, str] = {
     "name": "the check's identity (default: its line); results and history are keyed by it",
@@ -138,4 +154,6 @@ __all__ = [
     "Params",
     "Registry",
     "display_unit",
+    "judged_unit",
+    "unit_of",
 ]

@@ -182,7 +182,11 @@ class CheckType:
     name: ClassVar[str]
     doc: ClassVar[str]
     example: ClassVar[str]
+    #: what its values are: COUNT (of `noun`), PERCENT, SECONDS (a duration) or VALUE (a plain number);
+    #: thresholds are checked against it, and the UI, the CLI and alerts write values in it
     unit: ClassVar[str] = VALUE
+    #: what a COUNT counts, as people read it: "3,101 rows"
+    noun: ClassVar[str] = "rows"
     columns: ClassVar[tuple[int, int | None]] = (1, 1)  # how many column arguments
     options: ClassVar[frozenset[str]] = frozenset()
     kind: ClassVar[str] = "scan"  # "scan": computed by the one statement; "query": its own statements

@@ -33,6 +33,7 @@ class SchemaCheck(CheckType):
     )
     example = "schema: {required: {play_id: string, duration_s: integer}, forbid_unexpected: false}"
     unit = COUNT
+    noun = "violations"
     columns = (0, 0)
     options = frozenset({"required", "forbid_unexpected"})
     kind = "query"

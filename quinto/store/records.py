@@ -220,6 +220,7 @@ class CheckRef:
     check_key: str
     check_type: str
     source: str
+    threshold: str = ""
 
 
 class GridCell(NamedTuple):

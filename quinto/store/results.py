@@ -154,12 +154,39 @@ class Results:
         """The checks judged on a partition with their type and where they are declared."""
         o = outcomes.c
         q = (
-            sa.select(o.check_key, o.check_type, o.source)
+            sa.select(o.check_key, o.check_type, o.source, o.threshold)
             .where(o.table_name == table, o.partition_value == partition, o.current.is_(True))
             .order_by(o.id)
         )
         with self.db.connect() as conn:
             return [record(CheckRef, r._mapping) for r in conn.execute(q)]
+
+    def check_history(self, table: str, check: str, last: int | None = None) -> list[OutcomeRecord]:
+        """A check's current outcomes on every partition, oldest first (the newest `last`)."""
+        o = outcomes.c
+        q = sa.select(outcomes).where(o.table_name == table, o.check_key == check, o.current.is_(True))
+        with self.db.connect() as conn:
+            rows = [outcome(r._mapping) for r in conn.execute(q)]
+        rows.sort(key=lambda r: sort_key(r.partition_value))
+        return rows[-last:] if last else rows
+
+    def run_history(
+        self, table: str, partition: str, last: int = 90, check: str | None = None
+    ) -> list[OutcomeRecord]:
+        """The outcomes of one partition written by its newest `last` runs, superseded ones too,
+        oldest first (of one check, or all): the history of an unpartitioned table, whose every
+        audit judges the same partition."""
+        o = outcomes.c
+        where = [o.table_name == table, o.partition_value == partition]
+        if check is not None:
+            where.append(o.check_key == check)
+        runs_q = sa.select(o.run_id).where(*where).distinct().order_by(o.run_id.desc()).limit(last)
+        with self.db.connect() as conn:
+            run_ids = [r[0] for r in conn.execute(runs_q)]
+            if not run_ids:
+                return []
+            q = sa.select(outcomes).where(*where, o.run_id.in_(run_ids)).order_by(o.run_id, o.id)
+            return [outcome(r._mapping) for r in conn.execute(q)]
 
     def failing(self, limit: int = 100, table: str | None = None) -> list[FailingPartition]:
         """Partitions whose current status is failing, most recently audited first, each with its
