@@ -95,6 +95,7 @@ class Auditor(Executor, Judge):
         self.now = now or dt.datetime.now(dt.UTC)
         settings = Settings.of(project.settings)
         self.sample_rows = settings.sample_rows
+        self.audit_timeout = settings.audit_timeout
         self.chunk = max(1, settings.partitions_per_scan)
         self.fps = {c.key: fingerprint(c) for c in spec.checks}
         self.part_col = PartitionColumn(spec.partition, spec.partition_type) if spec.partition else None
@@ -108,9 +109,16 @@ class Auditor(Executor, Judge):
         self.not_found: dict[str, Failure] = {}  # partitions the table does not have
         self.listed: dict[str, bool] = {}  # partition → whether the table's partition listing has it
         self.table_columns: dict[str, str] | None = None  # read once, to name a culprit's unknown columns
+        self.distinct_form: str | None = None  # None: the dialect's; another after running out of memory
+        self.forms_tried: set[str] = set()
 
     # -- the whole audit -------------------------------------------------------------------------------
     def run(self, partitions: Sequence[str], trigger: str = "cli") -> Run:
+        """The audit, its statements within `audit_timeout` (the connector's budget)."""
+        with self.connector.budget(self.audit_timeout):
+            return self._run_audit(partitions, trigger)
+
+    def _run_audit(self, partitions: Sequence[str], trigger: str) -> Run:
         spec = self.spec
         parts = sorted(set(partitions), key=self.order) if spec.partition else [WHOLE_TABLE]
         run = Run(

@@ -52,6 +52,7 @@ class Compiled:
     params: dict[str, Any]
     aliases: dict[str, str] = field(default_factory=dict)  # result column alias → aggregate key
     grouped: bool = False
+    purpose: str = "scan"  # as recorded with the statement: "distinct" for a scan's separate distinct count
 
 
 class Binder:
@@ -175,14 +176,22 @@ def partition_filter(
     return exp.In(this=col(column.name, table), expressions=[value(p) for p in partitions])
 
 
+#: the forms an exact distinct count takes (`Dialect.DISTINCT_FORM`), heaviest first
+DISTINCT_FORMS = ("count", "grouped", "separate")
+
+
 def compile_scan(
     dialect: Dialect,
     table: str,
     partition_column: PartitionColumn | None,
     partitions: Sequence[str],
     aggregates: Sequence[Aggregate],
+    form: str | None = None,
 ) -> Compiled:
-    """ONE statement computing every aggregate; grouped by partition when several are audited."""
+    """ONE statement computing every aggregate; grouped by partition when several are audited.
+    Exact distinct counts are COUNT(DISTINCT ...) in the scan (`form` "count") or hashed GROUP BY
+    derived tables joined to it ("grouped"); the engine's dialect chooses when `form` is None."""
+    form = form or dialect.DISTINCT_FORM
     b = Binder()
     unique: dict[str, Aggregate] = {a.key: a for a in aggregates}
     aliases: dict[str, str] = {}
@@ -195,7 +204,7 @@ def compile_scan(
     for i, (key, agg) in enumerate(unique.items()):
         alias = f"m{i}"
         aliases[alias] = key
-        if dialect.DISTINCT_BY_GROUPING and agg.distinct_columns() is not None:
+        if form != "count" and agg.distinct_columns() is not None:
             hashed[alias] = agg
             continue
         selects.append(exp.alias_(agg.sql(b, dialect), alias, quoted=True))
@@ -227,26 +236,81 @@ def compile_scan(
     query = exp.select(*outer).from_(sources[0])
     for alias, agg in hashed.items():
         name = f"d_{alias}"
-        columns = agg.distinct_columns() or ()
-        keys = [col(c) for c in columns]
-        part = [col(partition_column.name)] if grouped and partition_column is not None else []
-        inner = exp.select(*part, *keys).from_(table_node(table)).where(all_not_null(columns))
-        where = partition_filter(b, partition_column, partitions)
-        if where is not None:
-            inner = inner.where(where)
-        inner = inner.group_by(*part, *[col(c) for c in columns])
-        counted = exp.select(*[exp.alias_(p.copy(), PARTITION_ALIAS, quoted=True) for p in part])
-        counted = counted.select(exp.alias_(exp.Count(this=exp.Star()), "n", quoted=True))
-        counted = counted.from_(exp.Subquery(this=inner, alias=exp.TableAlias(this=ident("g"))))
-        if part:
-            counted = counted.group_by(col(partition_column.name))  # type: ignore[union-attr]
-        derived = exp.Subquery(this=counted, alias=exp.TableAlias(this=ident(name)))
+        derived = exp.Subquery(
+            this=_distinct_query(agg, b, table, partition_column, partitions, grouped, "n"),
+            alias=exp.TableAlias(this=ident(name)),
+        )
         if grouped:
             on = exp.EQ(this=col(PARTITION_ALIAS, name), expression=col(PARTITION_ALIAS, "s"))
             query = query.join(derived, on=on, join_type="left")
         else:
             query = query.join(derived, join_type="cross")
     return Compiled(render(query, dialect, b), b.params, aliases, grouped)
+
+
+def compile_scans(
+    dialect: Dialect,
+    table: str,
+    partition_column: PartitionColumn | None,
+    partitions: Sequence[str],
+    aggregates: Sequence[Aggregate],
+    form: str | None = None,
+) -> list[Compiled]:
+    """The statements of a scan in the distinct-count form `form` (the dialect's when None): the
+    one statement of `compile_scan`, or ("separate") the scan without its exact distinct counts
+    followed by one hashed GROUP BY statement per distinct count, each lighter on the engine's
+    memory than the one statement. Aliases stay those of the one statement (`m0`, `m1`, ...), so
+    the values merge by alias; a partition missing from a distinct count's rows has none (0)."""
+    form = form or dialect.DISTINCT_FORM
+    if form != "separate":
+        return [compile_scan(dialect, table, partition_column, partitions, aggregates, form)]
+    unique: dict[str, Aggregate] = {a.key: a for a in aggregates}
+    grouped = partition_column is not None and len(partitions) > 1
+    plain: dict[str, Aggregate] = {}
+    distinct: dict[str, Aggregate] = {}
+    for i, agg in enumerate(unique.values()):
+        (plain if agg.distinct_columns() is None else distinct)[f"m{i}"] = agg
+    out: list[Compiled] = []
+    if plain or not distinct:
+        b = Binder()
+        selects: list[exp.Expr] = []
+        if grouped:
+            assert partition_column is not None
+            selects.append(exp.alias_(col(partition_column.name), PARTITION_ALIAS, quoted=True))
+        selects += [exp.alias_(agg.sql(b, dialect), alias, quoted=True) for alias, agg in plain.items()]
+        query = _scan_query(selects, table, b, partition_column, partitions, grouped)
+        out.append(Compiled(render(query, dialect, b), b.params, {a: g.key for a, g in plain.items()}, grouped))
+    for alias, agg in distinct.items():
+        b = Binder()
+        query = _distinct_query(agg, b, table, partition_column, partitions, grouped, alias)
+        out.append(Compiled(render(query, dialect, b), b.params, {alias: agg.key}, grouped, "distinct"))
+    return out
+
+
+def _distinct_query(
+    agg: Aggregate,
+    b: Binder,
+    table: str,
+    partition_column: PartitionColumn | None,
+    partitions: Sequence[str],
+    grouped: bool,
+    alias: str,
+) -> exp.Select:
+    """`SELECT [partition,] COUNT(*) AS alias FROM (SELECT [partition,] key FROM table WHERE <key
+    not null> GROUP BY [partition,] key) g [GROUP BY partition]`: an exact distinct count by hashing."""
+    columns = agg.distinct_columns() or ()
+    part = [col(partition_column.name)] if grouped and partition_column is not None else []
+    inner = exp.select(*part, *[col(c) for c in columns]).from_(table_node(table)).where(all_not_null(columns))
+    where = partition_filter(b, partition_column, partitions)
+    if where is not None:
+        inner = inner.where(where)
+    inner = inner.group_by(*part, *[col(c) for c in columns])
+    counted = exp.select(*[exp.alias_(p.copy(), PARTITION_ALIAS, quoted=True) for p in part])
+    counted = counted.select(exp.alias_(exp.Count(this=exp.Star()), alias, quoted=True))
+    counted = counted.from_(exp.Subquery(this=inner, alias=exp.TableAlias(this=ident("g"))))
+    if part and partition_column is not None:
+        counted = counted.group_by(col(partition_column.name))
+    return counted
 
 
 def compile_probe(

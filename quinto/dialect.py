@@ -25,9 +25,14 @@ class Dialect:
     #: how COUNT(DISTINCT ...) over several columns is written: "tuple" `(a, b)`, "args" `a, b`,
     #: or "concat" (the columns as text joined with a separator no text value contains).
     DISTINCT_TUPLES: ClassVar[str] = "tuple"
-    #: exact distinct counts as a hashed GROUP BY in a derived table of the same statement, instead
-    #: of COUNT(DISTINCT ...) in the scan (PostgreSQL sorts for COUNT(DISTINCT), hashes GROUP BY).
-    DISTINCT_BY_GROUPING: ClassVar[bool] = False
+    #: the form of exact distinct counts (`duplicate_count`, ...), chosen per engine by measurement
+    #: (bench/README.md): "count" COUNT(DISTINCT ...) in the one scan; "grouped" a hashed GROUP BY
+    #: derived table per distinct count, joined to the scan in the same statement; "separate" the
+    #: scan without them, then one hashed GROUP BY statement per distinct count.
+    DISTINCT_FORM: ClassVar[str] = "count"
+    #: the forms an audit whose scan ran out of the engine's memory tries next, in order, before it
+    #: reports ERROR (each at most once per audit): one distinct count at a time first.
+    DISTINCT_FALLBACK: ClassVar[tuple[str, ...]] = ("separate", "count")
     #: whether the engine has a regex predicate at all.
     HAS_REGEX: ClassVar[bool] = True
     #: whether a quoted identifier must match the column's case exactly ("Email" is not "email").

@@ -69,6 +69,7 @@ class WarehouseError(QuintoError):
         unreachable: bool = False,
         infra: bool | None = None,
         detail: str | None = None,
+        out_of_memory: bool = False,
     ) -> None:
         super().__init__(message)
         self.engine = engine
@@ -78,6 +79,7 @@ class WarehouseError(QuintoError):
         # to refusing what a check asked for (unknown column or function, type or cast error)
         self.infra = unreachable if infra is None else infra
         self.detail = detail or message  # the engine's own message, without where it came from
+        self.out_of_memory = out_of_memory  # the engine ran out of (its allowed) memory: a lighter form may fit
 
 
 class StoreError(QuintoError):

@@ -12,7 +12,7 @@ from sqlglot import exp
 
 from quinto.checks import CHECK_TYPES, ROWS, Aggregate
 from quinto.checks.base import ASK_ENGINE
-from quinto.compile import Compiled, PartitionColumn, canonical, compile_probe, compile_scan
+from quinto.compile import Compiled, PartitionColumn, canonical, compile_probe, compile_scans
 from quinto.dialect import Dialect
 from quinto.engines import Connector
 from quinto.errors import Problem, SpecError, WarehouseError, did_you_mean
@@ -61,6 +61,8 @@ class Executor:
     not_found: dict[str, Failure]
     listed: dict[str, bool]
     table_columns: dict[str, str] | None
+    distinct_form: str | None  # the form of distinct counts, once an audit had to choose a lighter one
+    forms_tried: set[str]  # the forms that ran out of the engine's memory in this audit
 
     # -- running the statements -------------------------------------------------------------------
     def _run(self, compiled: Compiled, purpose: str) -> list[tuple[Any, ...]]:
@@ -82,25 +84,49 @@ class Executor:
         return aggs
 
     def scan(self, chunk: Sequence[str], aggs: Sequence[Aggregate] | None = None) -> dict[str, dict[str, Any]]:
-        """Aggregate values of a chunk of partitions (or of the whole table), from ONE statement."""
+        """Aggregate values of a chunk of partitions (or of the whole table), from ONE statement, or
+        one per exact distinct count where the engine's dialect says so (`DISTINCT_FORM`). When the
+        engine runs out of memory and a lighter form exists, the audit's scans are sent again in the
+        forms the dialect names (`DISTINCT_FALLBACK`) before anything is reported as an ERROR."""
         aggs = self.scan_aggregates() if aggs is None else list(aggs)
         if not aggs:
             return {p: {} for p in chunk}
         column = self.part_col
-        compiled = compile_scan(self.connector.dialect, self.spec.table, column, [] if column is None else chunk, aggs)
-        rows = self._run(compiled, "scan")
-        if not compiled.grouped:
-            return {chunk[0]: {compiled.aliases[f"m{j}"]: number(v) for j, v in enumerate(rows[0])}}
+        form = self.distinct_form or self.connector.dialect.DISTINCT_FORM
+        statements = compile_scans(
+            self.connector.dialect, self.spec.table, column, [] if column is None else chunk, aggs, form
+        )
+        try:
+            results = [(compiled, self._run(compiled, compiled.purpose)) for compiled in statements]
+        except WarehouseError as exc:
+            if not exc.out_of_memory or all(a.distinct_columns() is None for a in aggs):
+                raise
+            self.forms_tried.add(form)
+            lighter = [f for f in self.connector.dialect.DISTINCT_FALLBACK if f not in self.forms_tried]
+            if not lighter:
+                raise
+            self.distinct_form = lighter[0]  # for the rest of this audit
+            return self.scan(chunk, aggs)
+        by_key = {a.key: a for a in aggs}
+        if not statements[0].grouped:
+            one: dict[str, Any] = {}
+            for compiled, rows in results:
+                one.update({compiled.aliases[a]: number(v) for a, v in zip(compiled.aliases, rows[0], strict=False)})
+            return {chunk[0]: one}
         out: dict[str, dict[str, Any]] = {}
         asked = {canonical(p): p for p in chunk}
-        for row in rows:
-            part = asked.get(canonical(row[0]))
-            if part is None:  # never count a partition as empty because its spelling differs
-                raise WarehouseError(
-                    f"the scan returned partition {row[0]!r}, which matches none of those asked for "
-                    f"({', '.join(chunk[:3])}...); declare `partition_type:` in the check file"
-                )
-            out[part] = {compiled.aliases[f"m{j}"]: number(v) for j, v in enumerate(row[1:])}
+        for compiled, rows in results:
+            for row in rows:
+                part = asked.get(canonical(row[0]))
+                if part is None:  # never count a partition as empty because its spelling differs
+                    raise WarehouseError(
+                        f"the scan returned partition {row[0]!r}, which matches none of those asked for "
+                        f"({', '.join(chunk[:3])}...); declare `partition_type:` in the check file"
+                    )
+                values = zip(compiled.aliases, row[1:], strict=False)
+                out.setdefault(part, {}).update({compiled.aliases[a]: number(v) for a, v in values})
+        for found in out.values():  # a separate distinct count has no row where it counted none
+            found.update({k: a.empty for k, a in by_key.items() if k not in found})
         for p in chunk:
             if p in out:
                 continue

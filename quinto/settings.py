@@ -117,6 +117,23 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("base_url", "http://127.0.0.1:5000", str, "Address of the web UI (http or https), used in links."),
     Setting("statement_timeout", None, int, "Seconds after which a warehouse statement is cancelled (none: no limit)."),
+    Setting(
+        "audit_timeout",
+        None,
+        int,
+        "Seconds one audit of a table may spend in the warehouse, all its statements together (none: no "
+        "limit); past it the running statement is cancelled, the rest are not started, and their checks are ERROR.",
+        minimum=1,
+    ),
+    Setting(
+        "statement_cost",
+        "reported",
+        str,
+        "What each statement's cost (rows and bytes read, CPU time, peak memory) is read from: `reported` "
+        "(what the engine reports itself: Trino's query stats, DuckDB's profile), `explain` (also PostgreSQL's "
+        "`EXPLAIN (ANALYZE, BUFFERS)` of each scan, which runs the scan a second time) or `none`.",
+        choices=("reported", "explain", "none"),
+    ),
     # -- the scheduler (`quinto scheduler`) ---------------------------------------------------------
     Setting("scheduler_timezone", "UTC", str, "Time zone of `schedule:` cron expressions that name none."),
     Setting(
@@ -203,6 +220,8 @@ class Settings:
     spool_dir: str
     base_url: str
     statement_timeout: int | None
+    audit_timeout: int | None
+    statement_cost: str
     scheduler_timezone: str
     sensor_interval: float
     sensor_partitions: int

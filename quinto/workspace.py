@@ -43,8 +43,9 @@ def make_connector(project: Project, name: str) -> Connector:
     if name not in project.connections:
         raise SpecError([Problem(None, f"unknown connection '{name}'{did_you_mean(name, project.connections)}")])
     connector = connector_for(interpolate(project.connections[name], f"connection '{name}'"), name)
-    timeout = Settings.of(project.settings).statement_timeout
-    connector.timeout_s = float(timeout) if timeout else None
+    settings = Settings.of(project.settings)
+    connector.timeout_s = float(settings.statement_timeout) if settings.statement_timeout else None
+    connector.cost_mode = settings.statement_cost
     return connector
 
 

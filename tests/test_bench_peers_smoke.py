@@ -49,12 +49,12 @@ def compare(pg_url: str, work: Path, tools: list[str], scenarios: str) -> list[d
 
 
 def test_compare_smoke(pg_url: str, tmp_path: Path) -> None:
-    tools = ["quinto", "hand", *peers()]
+    tools = ["quinto", "hand", "hand-hashed", *peers()]
     rows = compare(pg_url, tmp_path, tools, "partition,table")
-    rows += compare(pg_url, tmp_path, ["quinto", "hand"], "backfill")
+    rows += compare(pg_url, tmp_path, ["quinto", "hand", "hand-hashed"], "backfill")
     cells = {(r["engine"], r["scenario"], r["tool"]): r for r in rows}
     expected = {(e, s, t) for e in ("duckdb", "postgres") for s in ("partition", "table") for t in tools}
-    expected |= {(e, "backfill", t) for e in ("duckdb", "postgres") for t in ("quinto", "hand")}
+    expected |= {(e, "backfill", t) for e in ("duckdb", "postgres") for t in ("quinto", "hand", "hand-hashed")}
     assert set(cells) == expected
     for key, r in cells.items():
         if key[0] == "duckdb" and key[2] == "gx":
@@ -69,4 +69,5 @@ def test_compare_smoke(pg_url: str, tmp_path: Path) -> None:
         assert cells[(engine, "table", "quinto")]["table_reads"] == 1
         # the partition listing and one grouped scan of all 10 partitions
         assert cells[(engine, "backfill", "quinto")]["table_reads"] == 2
-        assert all(cells[(engine, s, "hand")]["table_reads"] == 1 for s in ("partition", "table", "backfill"))
+        for hand in ("hand", "hand-hashed"):
+            assert all(cells[(engine, s, hand)]["table_reads"] == 1 for s in ("partition", "table", "backfill"))

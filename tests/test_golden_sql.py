@@ -30,15 +30,17 @@ from pathlib import Path
 import pytest
 
 from quinto.audit import Auditor
-from quinto.checks import CHECK_TYPES, Aggregate
+from quinto.checks import CHECK_TYPES, ROWS, Aggregate
 from quinto.checks.reference import compile_reference, compile_reference_samples
 from quinto.compile import (
+    DISTINCT_FORMS,
     Compiled,
     PartitionColumn,
     compile_custom_sql,
     compile_partitions,
     compile_samples,
     compile_scan,
+    compile_scans,
 )
 from quinto.dialect import Dialect
 from quinto.engines import CONNECTORS, Connector
@@ -124,9 +126,16 @@ def statements(dialect: Dialect, cls: type[Connector], tmp: Path) -> Iterator[tu
     spec = _tables(tmp / "suite", SUITE)
     aggs = _aggregates(tmp / "suite", spec, cls)
     ds, table = PartitionColumn("ds"), spec.table
-    yield "scan: one partition", compile_scan(dialect, table, ds, ONE, aggs)
-    yield "scan: two partitions (GROUP BY partition)", compile_scan(dialect, table, ds, SEVERAL, aggs)
-    yield "scan: a whole table", compile_scan(dialect, table, None, [], aggs)
+    yield from _scans("scan: one partition", compile_scans(dialect, table, ds, ONE, aggs))
+    yield from _scans("scan: two partitions (GROUP BY partition)", compile_scans(dialect, table, ds, SEVERAL, aggs))
+    yield from _scans("scan: a whole table", compile_scans(dialect, table, None, [], aggs))
+    distinct = [a for a in aggs if a.distinct_columns() is not None][:2]
+    for form in DISTINCT_FORMS:  # each form of distinct counts: the engine's, and those it falls back to
+        for title, parts in (("one partition", ONE), ("two partitions", SEVERAL)):
+            yield from _scans(
+                f"scan, distinct counts in the form '{form}': {title}",
+                compile_scans(dialect, table, ds, parts, [ROWS, *distinct], form),
+            )
     yield (
         "scan: two partitions of a DATE partition column",
         compile_scan(dialect, table, PartitionColumn("ds", "date"), SEVERAL, aggs[:1]),
@@ -145,6 +154,14 @@ def statements(dialect: Dialect, cls: type[Connector], tmp: Path) -> Iterator[tu
     for ptype in ("string", "date"):
         compiled = compile_partitions(dialect, table, "ds", "2026-10-01", "2026-11-28", 1000, ptype)
         yield f"partitions: listing ({ptype}, bounded, newest first)", compiled
+
+
+def _scans(title: str, compiled: list[Compiled]) -> Iterator[tuple[str, Compiled]]:
+    if len(compiled) == 1:
+        yield title, compiled[0]
+        return
+    for i, c in enumerate(compiled, 1):
+        yield f"{title} (statement {i} of {len(compiled)}: {c.purpose})", c
 
 
 def _per_check(dialect: Dialect, spec: TableSpec, check: Check) -> Iterator[tuple[str, Compiled]]:

@@ -284,7 +284,7 @@ def partition_page(table: str, partition: str) -> str:
         for s in store().runs.statements(rid):
             params = json.loads(s.params or "{}")
             # a run over many partitions: keep its scans and the statements about this partition
-            if s.purpose in ("scan", "reference") or partition in params.values():
+            if s.purpose in ("scan", "distinct", "reference") or partition in params.values():
                 statements.append((s, ", ".join(f":{k} = {v!r}" for k, v in params.items())))
     marks = store().marks.details(table, [partition])
     return render_template(

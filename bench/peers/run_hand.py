@@ -1,7 +1,10 @@
 """The floor: the 12 checks as ONE hand-written statement through the raw driver.
 
-    python run_hand.py ENGINE URL SCOPE     SCOPE: a ds value, `*` (whole table) or `all` (every
-                                            partition, one GROUP BY ds statement)
+    python run_hand.py ENGINE URL SCOPE [FORM]
+        SCOPE: a ds value, `*` (whole table) or `all` (every partition, one GROUP BY ds statement)
+        FORM:  `count` (default): the two duplicate counts as COUNT(DISTINCT ...) in the scan;
+               `hashed`: each as a hashed GROUP BY in a derived table joined to the scan, the form
+               Quinto uses on DuckDB, PostgreSQL and Trino (compare.py's tool `hand-hashed`)
 Prints {partition: {check: passed}} as JSON.
 """
 
@@ -43,10 +46,46 @@ FROM bench.events {where}{group}
 """
 
 
-def statement(engine: str, scope: str) -> str:
+# The same row as SQL's, with the two distinct counts from hashed GROUP BYs joined by scope.
+HASHED = """
+SELECT s.scope, s.n_rows, s.null_id, s.null_user, s.null_country, s.nonnull_id - coalesce(d1.n, 0),
+       s.bad_country, s.bad_device, s.bad_amount, s.bad_email, s.newest, s.mean,
+       s.nonnull_pair - coalesce(d2.n, 0)
+FROM (SELECT {key} AS scope,
+             count(*) AS n_rows,
+             count(*) - count(id) AS null_id,
+             count(*) - count(user_id) AS null_user,
+             count(*) - count(country) AS null_country,
+             count(id) AS nonnull_id,
+             count(CASE WHEN country NOT IN ({countries}) THEN 1 END) AS bad_country,
+             count(CASE WHEN device NOT IN ({devices}) THEN 1 END) AS bad_device,
+             count(CASE WHEN amount < {amin} OR amount > {amax} THEN 1 END) AS bad_amount,
+             count(CASE WHEN NOT {regex} THEN 1 END) AS bad_email,
+             max(event_ts) AS newest,
+             avg(amount) AS mean,
+             count(CASE WHEN user_id IS NOT NULL AND device IS NOT NULL THEN 1 END) AS nonnull_pair
+      FROM bench.events {where}{group}) s
+{join} (SELECT {gkey} AS scope, count(*) AS n
+      FROM (SELECT {gcol}id FROM bench.events WHERE id IS NOT NULL{and_where} GROUP BY {gcol}id) g{ggroup}) d1{on1}
+{join} (SELECT {gkey} AS scope, count(*) AS n
+      FROM (SELECT {gcol}user_id, device FROM bench.events
+            WHERE user_id IS NOT NULL AND device IS NOT NULL{and_where}
+            GROUP BY {gcol}user_id, device) g{ggroup}) d2{on2}
+"""
+
+
+def statement(engine: str, scope: str, form: str = "count") -> str:
     regex = f"regexp_matches(email, '{EMAIL_REGEX}')" if engine == "duckdb" else f"email ~ '{EMAIL_REGEX}'"
     where = "" if scope in (WHOLE, "all") else f"WHERE ds = '{scope}'"
-    return SQL.format(
+    grouped = scope == "all"
+    return (HASHED if form == "hashed" else SQL).format(
+        join="LEFT JOIN" if grouped else "CROSS JOIN",
+        gkey="ds" if grouped else "1",
+        gcol="ds, " if grouped else "",
+        ggroup=" GROUP BY ds" if grouped else "",
+        and_where="" if scope in (WHOLE, "all") else f" AND ds = '{scope}'",
+        on1=" ON d1.scope = s.scope" if grouped else "",
+        on2=" ON d2.scope = s.scope" if grouped else "",
         key="ds" if scope == "all" else f"'{scope}'",
         countries=", ".join(f"'{c}'" for c in COUNTRIES),
         devices=", ".join(f"'{d}'" for d in DEVICES),
@@ -68,7 +107,7 @@ def judge(row: tuple) -> dict[str, bool]:
 
 def main() -> None:
     engine, url, scope = sys.argv[1:4]
-    sql = statement(engine, scope)
+    sql = statement(engine, scope, sys.argv[4] if len(sys.argv) > 4 else "count")
     if engine == "duckdb":
         import duckdb
 

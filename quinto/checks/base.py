@@ -78,7 +78,7 @@ class Measure:
 
     def distinct_columns(self, agg: Aggregate) -> tuple[str, ...] | None:
         """The key columns when this is an exact distinct count, which an engine may prefer to
-        compute by a hashed GROUP BY (`Dialect.DISTINCT_BY_GROUPING`)."""
+        compute by a hashed GROUP BY (`Dialect.DISTINCT_FORM`)."""
         return None
 
     def predicate(self, agg: Aggregate, b: Binder, dialect: Dialect, table: str | None = None) -> exp.Expr | None:

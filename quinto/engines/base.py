@@ -36,6 +36,8 @@ class Statement:
     duration_ms: float = 0.0
     rows: int = 0
     error: str | None = None
+    #: what the statement cost the engine, where it reports it (`COST_FIELDS`; absent: not reported)
+    cost: dict[str, float] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -45,7 +47,13 @@ class Statement:
             "duration_ms": round(self.duration_ms, 2),
             "rows": self.rows,
             "error": self.error,
+            **{name: self.cost.get(name) for name in COST_FIELDS},
         }
+
+
+#: what a statement cost, as engines report it: rows and bytes the engine read, its CPU time and
+#: its peak memory (None where the engine does not say)
+COST_FIELDS = ("rows_scanned", "bytes_scanned", "cpu_ms", "peak_memory_bytes")
 
 
 @dataclass
@@ -56,6 +64,12 @@ class Connector:
     name: str = "warehouse"
     statements: list[Statement] = field(default_factory=list)
     timeout_s: float | None = None  # a statement running longer is cancelled
+    #: what each statement's cost is read from (the `statement_cost` setting): "reported" what the
+    #: engine reports with the results, "explain" also EXPLAIN ANALYZE where that is the only way
+    #: (PostgreSQL: the scan runs twice), "none" nothing
+    cost_mode: str = "reported"
+    #: the running audit's budget (`audit_timeout`): its monotonic deadline and its seconds
+    deadline: tuple[float, float] | None = None
 
     #: the engine's SQL: the sqlglot dialect and its quirks (quinto/dialect.py); pure, no I/O.
     dialect: ClassVar[Dialect] = Dialect()
@@ -88,6 +102,7 @@ class Connector:
     def __post_init__(self) -> None:
         self._engine: sa.Engine | None = None
         self._read_only = False
+        self._cursor: Any = None  # the DB-API cursor of the last statement
 
     @contextlib.contextmanager
     def read_only(self) -> Iterator[None]:
@@ -132,6 +147,28 @@ class Connector:
             self._engine = None
 
     # -- running ------------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def budget(self, seconds: float | None) -> Iterator[None]:
+        """Statements run inside share `seconds` (an audit's `audit_timeout`): once it is spent, a
+        running statement is cancelled and the next ones are not started (WarehouseError)."""
+        before = self.deadline
+        self.deadline = None if not seconds else (time.monotonic() + seconds, seconds)
+        try:
+            yield
+        finally:
+            self.deadline = before
+
+    def _over_budget(self, what: str) -> WarehouseError:
+        assert self.deadline is not None
+        detail = f"audit_timeout of {self.deadline[1]:g}s exceeded: {what}"
+        return WarehouseError(
+            f"{self.dialect.ENGINE} at {self.host} ({self.name}): {detail}",
+            engine=self.dialect.ENGINE,
+            host=self.host,
+            infra=True,
+            detail=detail,
+        )
+
     def execute(self, sql: str, params: dict[str, Any] | None = None, purpose: str = "scan") -> list[tuple[Any, ...]]:
         return self.execute_with_columns(sql, params, purpose)[1]
 
@@ -140,6 +177,21 @@ class Connector:
     ) -> tuple[list[str], list[tuple[Any, ...]]]:
         """Run one statement with bound parameters; returns (column names, rows)."""
         params = dict(params or {})
+        statement_limit, budgeted = self.timeout_s, False
+        if self.deadline is not None:
+            remaining = self.deadline[0] - time.monotonic()
+            if remaining <= 0:
+                raise self._over_budget("statement not started")
+            if statement_limit is None or remaining < statement_limit:
+                self.timeout_s, budgeted = remaining, True  # the audit's budget ends first
+        try:
+            return self._execute(sql, params, purpose, budgeted)
+        finally:
+            self.timeout_s = statement_limit
+
+    def _execute(
+        self, sql: str, params: dict[str, Any], purpose: str, budgeted: bool
+    ) -> tuple[list[str], list[tuple[Any, ...]]]:
         stmt = Statement(sql, params, purpose)
         self.statements.append(stmt)
         started = time.perf_counter()
@@ -157,10 +209,15 @@ class Connector:
                     conn.exec_driver_sql(mode)
                 try:
                     columns, rows = self.run_statement(conn, sql, params)
+                    if self.cost_mode != "none":
+                        stmt.cost = self._cost(conn, stmt)
                 finally:
                     if read_only and self.READ_ONLY_END:
                         self._end_read_only(conn)
         except StatementTimeout:
+            if budgeted:
+                stmt.error = f"audit_timeout of {self.deadline[1]:g}s exceeded: statement cancelled"  # type: ignore[index]
+                raise self._over_budget("statement cancelled") from None
             stmt.error = f"cancelled after {self.timeout_s:g}s (statement timeout)"
             raise WarehouseError(
                 f"{self.dialect.ENGINE} at {self.host} ({self.name}): {stmt.error}",
@@ -177,6 +234,19 @@ class Connector:
             stmt.duration_ms = (time.perf_counter() - started) * 1000
         stmt.rows = len(rows)
         return columns, rows
+
+    def _cost(self, conn: sa.Connection, stmt: Statement) -> dict[str, float]:
+        """The statement's cost (`statement_cost`); a cost that cannot be read is not reported."""
+        try:
+            found = self.statement_cost(conn, stmt)
+        except Exception:  # noqa: BLE001 - the cost is a report, never a reason to fail a statement
+            return {}
+        return {k: v for k, v in found.items() if k in COST_FIELDS and isinstance(v, (int, float))}
+
+    def statement_cost(self, conn: sa.Connection, stmt: Statement) -> dict[str, Any]:
+        """What the statement that just ran on `conn` cost, as the engine reports it (`COST_FIELDS`);
+        engines override it (the cursor's query stats, a profile, an EXPLAIN ANALYZE)."""
+        return {}
 
     def _end_read_only(self, conn: sa.Connection) -> None:
         """Undo the read-only mode of the (pooled) connection; one that cannot is discarded."""
@@ -209,6 +279,7 @@ class Connector:
         try:
             result = conn.execute(sa.text(sql), params)
             columns, rows = list(result.keys()), [tuple(r) for r in result.fetchall()]
+            self._cursor = result.context.cursor  # for statement_cost (a closed cursor keeps its stats)
         except Exception:
             if fired.is_set():
                 raise StatementTimeout() from None
@@ -239,6 +310,7 @@ class Connector:
             unreachable=lost,
             infra=lost or _looks_like_infra(stmt.error),
             detail=stmt.error,
+            out_of_memory=not lost and looks_like_out_of_memory(stmt.error),
         )
 
     def cancel(self, cursor: Any, dbapi_connection: Any) -> None:
@@ -453,6 +525,15 @@ _INFRA_WORDS = (
     "failed_read_file",  # Spark: a data file vanished under the statement
     "filenotfound",
 )
+#: words of messages that say the engine ran out of the memory it may use for a statement
+_MEMORY_WORDS = (
+    "out of memory",  # PostgreSQL, DuckDB ("Out of Memory Error"), MySQL
+    "outofmemory",  # Spark: java.lang.OutOfMemoryError, SparkOutOfMemoryError
+    "memory limit",  # Trino/Presto: EXCEEDED_LOCAL_MEMORY_LIMIT (...Query exceeded per-node memory limit)
+    "_memory_limit",  # Trino/Presto: EXCEEDED_GLOBAL_MEMORY_LIMIT, EXCEEDED_DISTRIBUTED_MEMORY_LIMIT, ...
+    "insufficient_resources",
+    "unable to acquire",  # Spark: "Unable to acquire N bytes of memory"
+)
 _QUOTED = re.compile(r"\"[^\"]*\"|`[^`]*`|'[^']*'")
 
 
@@ -461,6 +542,12 @@ def _looks_like_infra(text: str | None) -> bool:
     column called `cancelled_at` or "permission_denied" is not taken for a warehouse failure)."""
     low = _QUOTED.sub("", text or "").lower()
     return any(w in low for w in _INFRA_WORDS)
+
+
+def looks_like_out_of_memory(text: str | None) -> bool:
+    """Whether an engine's message says the statement ran out of the memory the engine allows it."""
+    low = _QUOTED.sub("", text or "").lower()
+    return any(w in low for w in _MEMORY_WORDS)
 
 
 def _first_line(exc: BaseException) -> str:

@@ -244,6 +244,7 @@ class Store(QueueMixin, SensorMixin):
                             "duration_ms": s["duration_ms"],
                             "rows": s["rows"],
                             "error": s.get("error"),
+                            **{k: s.get(k) for k in ("rows_scanned", "bytes_scanned", "cpu_ms", "peak_memory_bytes")},
                         }
                         for i, s in enumerate(run.statements)
                     ],

@@ -21,7 +21,7 @@ from quinto.store.queue import lock_key
 
 MIGRATIONS = str(Path(__file__).parent / "migrations")
 #: the newest migration; `migrate()` runs Alembic only when the store is not there yet.
-HEAD_REVISION = "0009"
+HEAD_REVISION = "0010"
 
 
 class Database:

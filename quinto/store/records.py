@@ -200,6 +200,10 @@ class StatementRecord:
     duration_ms: float
     rows: int
     error: str | None
+    rows_scanned: int | None = field(default=None, metadata=doc("rows the engine read (null: not reported)"))
+    bytes_scanned: int | None = field(default=None, metadata=doc("bytes the engine read (null: not reported)"))
+    cpu_ms: float | None = field(default=None, metadata=doc("the engine's CPU time in ms (null: not reported)"))
+    peak_memory_bytes: int | None = field(default=None, metadata=doc("the engine's peak memory (null: not reported)"))
 
 
 @dataclasses.dataclass(frozen=True)

@@ -96,6 +96,11 @@ statements = sa.Table(
     sa.Column("duration_ms", sa.Float, nullable=False),
     sa.Column("rows", sa.Integer, nullable=False),
     sa.Column("error", sa.Text),
+    # what the statement cost the warehouse, where the engine reports it (0010)
+    sa.Column("rows_scanned", sa.BigInteger),
+    sa.Column("bytes_scanned", sa.BigInteger),
+    sa.Column("cpu_ms", sa.Float),
+    sa.Column("peak_memory_bytes", sa.BigInteger),
     sa.Index("ix_statements_run", "run_id"),
 )
 

@@ -81,6 +81,131 @@ SELECT COUNT(*) AS `m0`,
 FROM `dw`.`fact_playback`;
 -- params: {"qp0": "zz-missing", "qp1": "", "qp2": "zz-valid-a", "qp3": "zz-valid-b", "qp4": "^[^@]+@zz-regex$", "qp5": 0, "qp6": 86400, "qp7": 2, "qp8": 1, "qp9": 3}
 
+-- scan, distinct counts in the form 'count': one partition
+SELECT COUNT(*) AS `m0`,
+  COUNT(DISTINCT `play_id`) AS `m1`,
+  COUNT(DISTINCT `account_id`, `device`, `title`) AS `m2`
+FROM `dw`.`fact_playback`
+WHERE `ds` = :qp0;
+-- params: {"qp0": "2026-11-27"}
+
+-- scan, distinct counts in the form 'count': two partitions
+SELECT `ds` AS `quinto_partition`,
+  COUNT(*) AS `m0`,
+  COUNT(DISTINCT `play_id`) AS `m1`,
+  COUNT(DISTINCT `account_id`, `device`, `title`) AS `m2`
+FROM `dw`.`fact_playback`
+WHERE `ds` IN (:qp0, :qp1)
+GROUP BY `ds`;
+-- params: {"qp0": "2026-11-27", "qp1": "2026-11-28"}
+
+-- scan, distinct counts in the form 'grouped': one partition
+SELECT `s`.`m0` AS `m0`,
+  `d_m1`.`n` AS `m1`,
+  `d_m2`.`n` AS `m2`
+FROM (SELECT COUNT(*) AS `m0`
+  FROM `dw`.`fact_playback`
+  WHERE `ds` = :qp0) AS `s`
+CROSS JOIN (SELECT COUNT(*) AS `n`
+  FROM (SELECT `play_id`
+    FROM `dw`.`fact_playback`
+    WHERE NOT `play_id` IS NULL AND `ds` = :qp1
+    GROUP BY `play_id`) AS `g`) AS `d_m1`
+CROSS JOIN (SELECT COUNT(*) AS `n`
+  FROM (SELECT `account_id`,
+      `device`,
+      `title`
+    FROM `dw`.`fact_playback`
+    WHERE (NOT `account_id` IS NULL AND NOT `device` IS NULL AND NOT `title` IS NULL) AND `ds` = :qp2
+    GROUP BY `account_id`, `device`, `title`) AS `g`) AS `d_m2`;
+-- params: {"qp0": "2026-11-27", "qp1": "2026-11-27", "qp2": "2026-11-27"}
+
+-- scan, distinct counts in the form 'grouped': two partitions
+SELECT `s`.`quinto_partition` AS `quinto_partition`,
+  `s`.`m0` AS `m0`,
+  COALESCE(`d_m1`.`n`, 0) AS `m1`,
+  COALESCE(`d_m2`.`n`, 0) AS `m2`
+FROM (SELECT `ds` AS `quinto_partition`,
+    COUNT(*) AS `m0`
+  FROM `dw`.`fact_playback`
+  WHERE `ds` IN (:qp0, :qp1)
+  GROUP BY `ds`) AS `s`
+LEFT JOIN (SELECT `ds` AS `quinto_partition`,
+    COUNT(*) AS `n`
+  FROM (SELECT `ds`,
+      `play_id`
+    FROM `dw`.`fact_playback`
+    WHERE NOT `play_id` IS NULL AND `ds` IN (:qp2, :qp3)
+    GROUP BY `ds`, `play_id`) AS `g`
+  GROUP BY `ds`) AS `d_m1` ON `d_m1`.`quinto_partition` = `s`.`quinto_partition`
+LEFT JOIN (SELECT `ds` AS `quinto_partition`,
+    COUNT(*) AS `n`
+  FROM (SELECT `ds`,
+      `account_id`,
+      `device`,
+      `title`
+    FROM `dw`.`fact_playback`
+    WHERE (NOT `account_id` IS NULL AND NOT `device` IS NULL AND NOT `title` IS NULL) AND `ds` IN (:qp4, :qp5)
+    GROUP BY `ds`, `account_id`, `device`, `title`) AS `g`
+  GROUP BY `ds`) AS `d_m2` ON `d_m2`.`quinto_partition` = `s`.`quinto_partition`;
+-- params: {"qp0": "2026-11-27", "qp1": "2026-11-28", "qp2": "2026-11-27", "qp3": "2026-11-28", "qp4": "2026-11-27", "qp5": "2026-11-28"}
+
+-- scan, distinct counts in the form 'separate': one partition (statement 1 of 3: scan)
+SELECT COUNT(*) AS `m0`
+FROM `dw`.`fact_playback`
+WHERE `ds` = :qp0;
+-- params: {"qp0": "2026-11-27"}
+
+-- scan, distinct counts in the form 'separate': one partition (statement 2 of 3: distinct)
+SELECT COUNT(*) AS `m1`
+FROM (SELECT `play_id`
+  FROM `dw`.`fact_playback`
+  WHERE NOT `play_id` IS NULL AND `ds` = :qp0
+  GROUP BY `play_id`) AS `g`;
+-- params: {"qp0": "2026-11-27"}
+
+-- scan, distinct counts in the form 'separate': one partition (statement 3 of 3: distinct)
+SELECT COUNT(*) AS `m2`
+FROM (SELECT `account_id`,
+    `device`,
+    `title`
+  FROM `dw`.`fact_playback`
+  WHERE (NOT `account_id` IS NULL AND NOT `device` IS NULL AND NOT `title` IS NULL) AND `ds` = :qp0
+  GROUP BY `account_id`, `device`, `title`) AS `g`;
+-- params: {"qp0": "2026-11-27"}
+
+-- scan, distinct counts in the form 'separate': two partitions (statement 1 of 3: scan)
+SELECT `ds` AS `quinto_partition`,
+  COUNT(*) AS `m0`
+FROM `dw`.`fact_playback`
+WHERE `ds` IN (:qp0, :qp1)
+GROUP BY `ds`;
+-- params: {"qp0": "2026-11-27", "qp1": "2026-11-28"}
+
+-- scan, distinct counts in the form 'separate': two partitions (statement 2 of 3: distinct)
+SELECT `ds` AS `quinto_partition`,
+  COUNT(*) AS `m1`
+FROM (SELECT `ds`,
+    `play_id`
+  FROM `dw`.`fact_playback`
+  WHERE NOT `play_id` IS NULL AND `ds` IN (:qp0, :qp1)
+  GROUP BY `ds`, `play_id`) AS `g`
+GROUP BY `ds`;
+-- params: {"qp0": "2026-11-27", "qp1": "2026-11-28"}
+
+-- scan, distinct counts in the form 'separate': two partitions (statement 3 of 3: distinct)
+SELECT `ds` AS `quinto_partition`,
+  COUNT(*) AS `m2`
+FROM (SELECT `ds`,
+    `account_id`,
+    `device`,
+    `title`
+  FROM `dw`.`fact_playback`
+  WHERE (NOT `account_id` IS NULL AND NOT `device` IS NULL AND NOT `title` IS NULL) AND `ds` IN (:qp0, :qp1)
+  GROUP BY `ds`, `account_id`, `device`, `title`) AS `g`
+GROUP BY `ds`;
+-- params: {"qp0": "2026-11-27", "qp1": "2026-11-28"}
+
 -- scan: two partitions of a DATE partition column
 SELECT `ds` AS `quinto_partition`,
   COUNT(*) AS `m0`
