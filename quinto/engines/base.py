@@ -17,11 +17,11 @@ from typing import Any, ClassVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
-from sqlglot import exp
 
 from quinto.compile import col, compile_partitions, table_node
 from quinto.dialect import QUIRKS, Dialect
 from quinto.errors import WarehouseError
+from quinto.lazy import exp
 
 
 class StatementTimeout(Exception):
