@@ -144,22 +144,7 @@ class Connector:
         self.statements.append(stmt)
         started = time.perf_counter()
         try:
-            conn = self.engine().connect()
-        except WarehouseError:
-            raise
-        except Exception as exc:  # the connection itself failed: nothing was sent
-            raise self._error(exc, stmt, connecting=True) from None
-        try:
-            with conn:
-                self.on_connect(conn.connection.dbapi_connection)
-                read_only = self._read_only and self.READ_ONLY_BEGIN
-                for mode in self.READ_ONLY_BEGIN if read_only else ():
-                    conn.exec_driver_sql(mode)
-                try:
-                    columns, rows = self.run_statement(conn, sql, params)
-                finally:
-                    if read_only and self.READ_ONLY_END:
-                        self._end_read_only(conn)
+            columns, rows = self.send(stmt)
         except StatementTimeout:
             stmt.error = f"cancelled after {self.timeout_s:g}s (statement timeout)"
             raise WarehouseError(
@@ -177,6 +162,26 @@ class Connector:
             stmt.duration_ms = (time.perf_counter() - started) * 1000
         stmt.rows = len(rows)
         return columns, rows
+
+    def send(self, stmt: Statement) -> tuple[list[str], list[tuple[Any, ...]]]:
+        """Send one statement through SQLAlchemy (a connector with a plain DB-API path overrides
+        this); a failure to connect is raised as the WarehouseError that says so."""
+        try:
+            conn = self.engine().connect()
+        except WarehouseError:
+            raise
+        except Exception as exc:  # the connection itself failed: nothing was sent
+            raise self._error(exc, stmt, connecting=True) from None
+        with conn:
+            self.on_connect(conn.connection.dbapi_connection)
+            read_only = self._read_only and self.READ_ONLY_BEGIN
+            for mode in self.READ_ONLY_BEGIN if read_only else ():
+                conn.exec_driver_sql(mode)
+            try:
+                return self.run_statement(conn, stmt.sql, stmt.params)
+            finally:
+                if read_only and self.READ_ONLY_END:
+                    self._end_read_only(conn)
 
     def _end_read_only(self, conn: sa.Connection) -> None:
         """Undo the read-only mode of the (pooled) connection; one that cannot is discarded."""
