@@ -47,3 +47,22 @@ def test_verdict_quality_bench_smoke(tmp_path: Path) -> None:
     for m in methods.values():
         assert 0 <= m["found"] <= m["defects"] and m["judged"] > 0, m
         assert 0 <= m["false_fails"] <= m["judged"] and sum(m["false_fails_by_pattern"].values()) == m["false_fails"]
+
+
+def test_overhead_bench_smoke() -> None:
+    """bench/overhead.py builds its two DuckDB tables, times `quinto audit` and the hand-written script
+    (which must agree on every verdict), and reports both scenarios (the times are not judged)."""
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "overhead.py"), "--rows", "2000", "--big-rows", "4000", "--runs", "1"]
+        + ["--json"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr
+    results = json.loads(proc.stdout)
+    assert [r["scenario"] for r in results] == ["small", "big"]
+    assert [r["partition_rows"] for r in results] == [200, 400]
+    for r in results:
+        assert r["statements"] == ["scan", "samples"] and r["ratio"] > 0
+        assert "regex_email" in r["failed_checks"]  # the three bad addresses of that partition
