@@ -285,3 +285,28 @@ def test_a_repeated_audit_runs_cached_statements_without_sqlglot(tmp_path: Path)
     statuses = {o["check"]: o["status"] for o in third["outcomes"]}
     assert statuses["invalid_count(country) = 0"] == "PASS"
     assert third["statements"][0]["sql"] != first["statements"][0]["sql"]
+
+
+def test_a_cache_entry_binds_the_real_partitions_and_an_unreadable_one_is_a_miss(tmp_path: Path) -> None:
+    import datetime as dt
+
+    from quinto.compile import Compiled
+    from quinto.stmtcache import StatementCache
+
+    cache = StatementCache(tmp_path)
+    built: list[list[str]] = []
+
+    def build(parts: list[str]) -> Compiled:
+        built.append(parts)
+        return Compiled("SELECT :qp0, :qp1", {"qp0": parts[0], "qp1": dt.date(2026, 1, 1)}, {"m0": "k"}, False)
+
+    first = cache.compiled(("scan", "t"), ["2026-11-01"], build)
+    second = cache.compiled(("scan", "t"), ["2026-11-02"], build)
+    assert len(built) == 1 and "2026-11-01" not in built[0]  # built once, with a stand-in partition
+    assert (first.params["qp0"], second.params["qp0"]) == ("2026-11-01", "2026-11-02")
+    assert second.params["qp1"] == dt.date(2026, 1, 1) and second.sql == first.sql and second.aliases == {"m0": "k"}
+    (entry,) = tmp_path.rglob("*.json")
+    entry.write_text('{"sql": "SELECT', encoding="utf-8")  # half an entry, as a crashed writer without rename leaves
+    third = cache.compiled(("scan", "t"), ["2026-11-03"], build)
+    assert len(built) == 2 and third.params["qp0"] == "2026-11-03"
+    assert [p.name for p in tmp_path.rglob("*") if p.is_file()] == [entry.name]  # rewritten whole, no temp left
