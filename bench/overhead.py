@@ -1,7 +1,7 @@
 """What an audit costs beyond its statements: `quinto audit` of one DuckDB partition, whole process,
 against a hand-written Python script computing the same 12 metrics through the same driver.
 
-    python bench/overhead.py [--rows 200000] [--big-rows 10000000] [--runs 7] [--json]
+    python bench/overhead.py [--rows 200000] [--big-rows 10000000] [--runs 7] [--json] [--quinto CMD]
 
 Two scenarios, on the table and 12-check suite of bench/compare.py (bench/peers/data.py,
 bench/peers/quinto/partition/events.yaml):
@@ -11,7 +11,9 @@ Quinto runs as a user runs it (`python -m quinto audit bench.events --partition 
 samples on, the default, the run stored in a SQLite store), after one unmeasured audit, as an ETL
 step repeated with the same checks finds its statements in the statement cache. The hand-written
 side is bench/peers/run_hand.py: ONE statement through `duckdb`, judged in Python, nothing stored.
-Runs alternate (Quinto, hand, Quinto, ...); medians of `--runs`; the ratio is Quinto / hand.
+Runs alternate (Quinto, hand, Quinto, ...); medians of `--runs`; the ratio is Quinto / hand, of
+wall time and of CPU time (user + system of the process: less sensitive to a shared machine).
+`--quinto` names another `quinto` command (e.g. another checkout's `.venv/bin/quinto`) to compare.
 Goals (issue 18): small ≤ 2.0×, big ≤ 1.5×.
 """
 
@@ -21,6 +23,8 @@ import argparse
 import json
 import os
 import platform
+import resource
+import shlex
 import shutil
 import statistics
 import subprocess
@@ -53,31 +57,39 @@ def project(directory: Path, url: str) -> Path:
     return directory
 
 
-def timed(cmd: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, subprocess.CompletedProcess[str]]:
-    started = time.perf_counter()
+def _cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed(cmd: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, float, subprocess.CompletedProcess[str]]:
+    """(wall seconds, CPU seconds, the finished process)."""
+    cpu, started = _cpu(), time.perf_counter()
     proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
-    return time.perf_counter() - started, proc
+    return time.perf_counter() - started, _cpu() - cpu, proc
 
 
-def scenario(name: str, url: str, directory: Path, runs: int) -> dict[str, object]:
+def scenario(name: str, url: str, directory: Path, runs: int, command: list[str]) -> dict[str, object]:
     proj = project(directory / name, url)
     env = {**os.environ, "QUINTO_STATEMENT_CACHE": str(proj / "statement-cache")}
-    quinto = [sys.executable, "-m", "quinto", "audit", "bench.events", "--partition", f"ds={PARTITION}", "--json"]
+    quinto = [*command, "audit", "bench.events", "--partition", f"ds={PARTITION}", "--json"]
     hand = [sys.executable, str(PEERS / "run_hand.py"), "duckdb", url, PARTITION]
-    _, first = timed(quinto, proj, env)  # fills the statement cache, as the step's first run does
+    _, _, first = timed(quinto, proj, env)  # fills the statement cache, as the step's first run does
     if first.returncode not in (0, 1):
         raise SystemExit(f"quinto audit failed ({first.returncode}): {first.stderr}")
-    q_times, h_times = [], []
+    q_times, h_times, q_cpu, h_cpu = [], [], [], []
     doc: dict[str, object] = {}
     verdicts: dict[str, object] = {}
     for _ in range(runs):
-        seconds, proc = timed(quinto, proj, env)
+        seconds, cpu, proc = timed(quinto, proj, env)
         q_times.append(seconds)
+        q_cpu.append(cpu)
         doc = json.loads(proc.stdout)
-        seconds, proc = timed(hand, proj, env)
+        seconds, cpu, proc = timed(hand, proj, env)
         if proc.returncode != 0:
             raise SystemExit(f"hand-written script failed: {proc.stderr}")
         h_times.append(seconds)
+        h_cpu.append(cpu)
         verdicts = json.loads(proc.stdout)[PARTITION]
     outcomes = doc["outcomes"]
     assert isinstance(outcomes, list)
@@ -87,12 +99,16 @@ def scenario(name: str, url: str, directory: Path, runs: int) -> dict[str, objec
     statements = doc["statements"]
     assert isinstance(statements, list)
     q, h = statistics.median(q_times), statistics.median(h_times)
+    qc, hc = statistics.median(q_cpu), statistics.median(h_cpu)
     return {
         "scenario": name,
         "partition_rows": next(o["value"] for o in outcomes if str(o["check"]).startswith("row_count")),
         "quinto_s": round(q, 3),
         "hand_s": round(h, 3),
         "ratio": round(q / h, 2),
+        "quinto_cpu_s": round(qc, 3),
+        "hand_cpu_s": round(hc, 3),
+        "cpu_ratio": round(qc / hc, 2),
         "quinto_runs_s": [round(t, 3) for t in q_times],
         "hand_runs_s": [round(t, 3) for t in h_times],
         "statements": [s["purpose"] for s in statements],
@@ -106,22 +122,28 @@ def main() -> None:
     parser.add_argument("--big-rows", type=int, default=10_000_000, help="table rows of the big one; 0: skip it")
     parser.add_argument("--runs", type=int, default=7, help="measured runs of each side")
     parser.add_argument("--json", action="store_true", help="print the results as JSON only")
+    parser.add_argument("--quinto", default=None, help="the quinto command (default: this Python's -m quinto)")
     args = parser.parse_args()
     results = []
     with tempfile.TemporaryDirectory(prefix="quinto-overhead-") as tmp:
         directory = Path(tmp)
         for name, rows in (("small", args.rows), ("big", args.big_rows)):
             if rows:
-                results.append(scenario(name, build(directory, rows), directory, args.runs))
+                command = shlex.split(args.quinto) if args.quinto else [sys.executable, "-m", "quinto"]
+                results.append(scenario(name, build(directory, rows), directory, args.runs, command))
     if args.json:
         print(json.dumps(results))
         return
     print(f"python {platform.python_version()}, {platform.machine()}, {os.cpu_count()} cores, {args.runs} runs each")
-    print("| scenario | partition rows | hand-written script (s) | quinto audit (s) | ratio | quinto's statements |")
+    print(
+        "| scenario | partition rows | hand-written script: wall (CPU) s | quinto audit: wall (CPU) s "
+        "| ratio: wall (CPU) | quinto's statements |"
+    )
     print("| --- | --- | --- | --- | --- | --- |")
     for r in results:
         print(
-            f"| {r['scenario']} | {r['partition_rows']:,.0f} | {r['hand_s']} | {r['quinto_s']} | {r['ratio']}× "
+            f"| {r['scenario']} | {r['partition_rows']:,.0f} | {r['hand_s']} ({r['hand_cpu_s']}) "
+            f"| {r['quinto_s']} ({r['quinto_cpu_s']}) | {r['ratio']}× ({r['cpu_ratio']}×) "
             f"| {', '.join(map(str, r['statements']))} |"  # type: ignore[call-overload]
         )
 
