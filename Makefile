@@ -50,6 +50,7 @@ lint: install
 
 bench: install
 	$(BIN)/python bench/core_scan.py
+	$(BIN)/python bench/overhead.py
 	$(BIN)/python bench/backfill.py
 	$(BIN)/python bench/verdict_quality.py
 	$(BIN)/python bench/compare.py

@@ -37,7 +37,8 @@ from quinto.plan import (
 )
 from quinto.results import MetricValue, Outcome, Run, jsonable, verdict_of
 from quinto.settings import Settings
-from quinto.spec import Project, TableSpec
+from quinto.spec import Check, Project, TableSpec
+from quinto.stmtcache import StatementCache, cache_dir
 from quinto.store import Store
 
 
@@ -111,6 +112,7 @@ class Auditor(Executor, Judge):
         self.table_columns: dict[str, str] | None = None  # read once, to name a culprit's unknown columns
         self.distinct_form: str | None = None  # None: the dialect's; another after running out of memory
         self.forms_tried: set[str] = set()
+        self.statement_cache = StatementCache(cache_dir())
 
     # -- the whole audit -------------------------------------------------------------------------------
     def run(self, partitions: Sequence[str], trigger: str = "cli") -> Run:
@@ -138,6 +140,7 @@ class Auditor(Executor, Judge):
         if unreachable:
             query_errors = {c.key: Failure(str(run.error)) for c in spec.checks}
         history, marks = self.load_history(parts, run)
+        wanted: list[tuple[Check, str]] = []  # failing row-level checks, for samples
         for part in parts:
             part_outcomes: list[Outcome] = []
             metric_seen: set[str] = set()
@@ -146,9 +149,8 @@ class Auditor(Executor, Judge):
                 error = self.failure(check, part, scan_errors, query_errors)
                 value = None if error else self.value_of(check, part, values.get(part, {}), query_values)
                 verdict = Verdict(error.status, error.message) if error else self.judge(check, part, value, history)
-                samples = None
                 if verdict.status == Status.FAIL and CHECK_TYPES[check.type].has_samples(check):
-                    samples = self.samples(check, part)
+                    wanted.append((check, part))  # fetched together after the loop
                 num = float(value) if isinstance(value, (int, float)) and value is not None else None
                 part_outcomes.append(
                     Outcome(
@@ -166,7 +168,6 @@ class Auditor(Executor, Judge):
                         judged=verdict.judged,
                         band_low=verdict.low,
                         band_high=verdict.high,
-                        samples=samples,
                         fault=error.fault if error else None,
                     )
                 )
@@ -184,6 +185,10 @@ class Auditor(Executor, Judge):
                             if o.status == Status.FAIL and o.fingerprint == mv.fingerprint
                         )
                         history.setdefault(mv.fingerprint, []).append(Point(part, mv.value, good=good, failed_by=by))
+        if wanted:
+            found = self.fetch_samples(wanted)
+            for o in run.outcomes:
+                o.samples = found.get((o.check, o.partition), o.samples)
         run.statements = [s.as_dict() for s in self.connector.statements]
         run.finished_at = dt.datetime.now(dt.UTC)
         return run

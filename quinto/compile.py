@@ -13,14 +13,13 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-import sqlglot
-from sqlglot import exp
-from sqlglot.dialects.dialect import Dialect as SqlglotDialect
-
 from quinto.dialect import Dialect
 from quinto.errors import Problem, SpecError
+from quinto.lazy import exp, sqlglot
 
 if TYPE_CHECKING:  # an aggregate writes its own SQL (quinto.checks); the compiler only assembles
+    from sqlglot.dialects.dialect import Dialect as SqlglotDialect
+
     from quinto.checks.base import Aggregate
 
 PARTITION_ALIAS = "quinto_partition"
@@ -29,6 +28,8 @@ PARTITION_ALIAS = "quinto_partition"
 @cache
 def bind_dialect(name: str) -> SqlglotDialect:
     """The sqlglot dialect `name`, but writing placeholders as SQLAlchemy's `:name`."""
+    from sqlglot.dialects.dialect import Dialect as SqlglotDialect
+
     base: Any = type(SqlglotDialect.get_or_raise(name))
 
     class Generator(base.Generator):  # type: ignore[name-defined,misc]

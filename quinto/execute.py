@@ -4,11 +4,11 @@ own, and failing-row samples. Nothing here judges a value."""
 
 from __future__ import annotations
 
+import dataclasses
+import re
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
-
-from sqlglot import exp
 
 from quinto.checks import CHECK_TYPES, ROWS, Aggregate
 from quinto.checks.base import ASK_ENGINE
@@ -17,9 +17,14 @@ from quinto.dialect import Dialect
 from quinto.engines import Connector
 from quinto.errors import Problem, SpecError, WarehouseError, did_you_mean
 from quinto.evaluate import Status
-from quinto.plan import CHECK_FAULT, WAREHOUSE_FAULT, Failure, castable, number
+from quinto.lazy import exp
+from quinto.plan import CHECK_FAULT, WAREHOUSE_FAULT, Failure, castable, fingerprint, number
 from quinto.results import Run, jsonable
 from quinto.spec import Check, TableSpec
+from quinto.stmtcache import StatementCache
+
+#: a failing-row sample: its check and partition
+SampleKey = tuple[str, str]
 
 
 class Warehouse:
@@ -63,6 +68,7 @@ class Executor:
     table_columns: dict[str, str] | None
     distinct_form: str | None  # the form of distinct counts, once an audit had to choose a lighter one
     forms_tried: set[str]  # the forms that ran out of the engine's memory in this audit
+    statement_cache: StatementCache = StatementCache(None)  # the Auditor's is on disk (quinto.stmtcache)
 
     # -- running the statements -------------------------------------------------------------------
     def _run(self, compiled: Compiled, purpose: str) -> list[tuple[Any, ...]]:
@@ -91,18 +97,17 @@ class Executor:
         aggs = self.scan_aggregates() if aggs is None else list(aggs)
         if not aggs:
             return {p: {} for p in chunk}
-        column = self.part_col
-        form = self.distinct_form or self.connector.dialect.DISTINCT_FORM
-        statements = compile_scans(
-            self.connector.dialect, self.spec.table, column, [] if column is None else chunk, aggs, form
-        )
+        column, dialect = self.part_col, self.connector.dialect
+        form = self.distinct_form or dialect.DISTINCT_FORM
+        parts = [] if column is None else list(chunk)
+        statements = self._scan_statements(form, parts, aggs)
         try:
             results = [(compiled, self._run(compiled, compiled.purpose)) for compiled in statements]
         except WarehouseError as exc:
             if not exc.out_of_memory or all(a.distinct_columns() is None for a in aggs):
                 raise
             self.forms_tried.add(form)
-            lighter = [f for f in self.connector.dialect.DISTINCT_FALLBACK if f not in self.forms_tried]
+            lighter = [f for f in dialect.DISTINCT_FALLBACK if f not in self.forms_tried]
             if not lighter:
                 raise
             self.distinct_form = lighter[0]  # for the rest of this audit
@@ -382,17 +387,104 @@ class Executor:
             values.update({(check.key, p): number(v) for p, v in found.items()})
         return values, errors
 
-    def samples(self, check: Check, partition: str) -> list[dict[str, Any]] | None:
+    def _scan_statements(self, form: str, parts: list[str], aggs: Sequence[Aggregate]) -> list[Compiled]:
+        """The scan's statements in `form` (one, or one more per separate distinct count), each from
+        the statement cache when it has it (keyed by its place among them)."""
+        dialect, column, table = self.connector.dialect, self.part_col, self.spec.table
+        key = ("scan", *self._cache_key(), form, len(parts), [a.key for a in aggs])
+        out: list[Compiled] = []
+        while True:
+            i = len(out)
+
+            def build(stand_ins: list[str], i: int = i) -> Compiled | None:
+                made = compile_scans(dialect, table, column, stand_ins, aggs, form)
+                return made[i] if i < len(made) else Compiled("", {})  # kept too: the end of the list
+
+            compiled = self.statement_cache.compiled((*key, i), parts, build)
+            if compiled is None or not compiled.sql:
+                return out
+            # the cache keeps the statement, not its purpose: the first is the scan, the others its distinct counts
+            out.append(dataclasses.replace(compiled, purpose="scan" if i == 0 else "distinct"))
+
+    def _cache_key(self) -> tuple[Any, ...]:
+        """What every statement of this audit is built from besides its own inputs."""
+        dialect, column = self.connector.dialect, self.part_col
+        kind = type(dialect)
+        return (
+            f"{kind.__module__}.{kind.__qualname__}",
+            dialect.ENGINE,
+            dialect.SQLGLOT,
+            self.spec.table,
+            [column.name, column.type] if column else None,
+        )
+
+    def sample_statement(self, check: Check, partition: str) -> Compiled | None:
+        """The capped query of `check`'s failing rows in `partition`, or None (no samples)."""
         limit = min(check.samples, self.sample_rows) if check.samples else 0
         if limit <= 0 or partition in self.not_found:
             return None
-        compiled = CHECK_TYPES[check.type].samples(
-            check, self.connector.dialect, self.spec.table, self.part_col, partition, limit
+        ctype, dialect, table, column = CHECK_TYPES[check.type], self.connector.dialect, self.spec.table, self.part_col
+        return self.statement_cache.compiled(
+            ("samples", *self._cache_key(), check.type, fingerprint(check), limit),
+            [partition],
+            lambda parts: ctype.samples(check, dialect, table, column, parts[0], limit),
         )
-        if compiled is None:
-            return None
-        try:
-            cols, rows = self.connector.execute_with_columns(compiled.sql, compiled.params, purpose="samples")
-        except WarehouseError:
-            return None
-        return [{c: jsonable(v) for c, v in zip(cols, r, strict=False)} for r in rows]
+
+    def samples(self, check: Check, partition: str) -> list[dict[str, Any]] | None:
+        return self.fetch_samples([(check, partition)]).get((check.key, partition))
+
+    def fetch_samples(self, wanted: Sequence[tuple[Check, str]]) -> dict[SampleKey, list[dict[str, Any]]]:
+        """Failing rows of several (check, partition)s in ONE statement: each one's capped query as
+        a branch of a UNION ALL, tagged with its number. When the engine refuses the union, each
+        query runs on its own; one that fails has no samples (the outcome stands without them)."""
+        branches: list[tuple[SampleKey, Compiled]] = []
+        for check, partition in wanted:
+            compiled = self.sample_statement(check, partition)
+            if compiled is not None:
+                branches.append(((check.key, partition), compiled))
+        if len(branches) > 1:
+            union = union_samples([c for _, c in branches])
+            try:
+                cols, rows = self.connector.execute_with_columns(union.sql, union.params, purpose="samples")
+            except WarehouseError as exc:
+                if exc.unreachable:
+                    return {}
+            else:
+                out: dict[SampleKey, list[dict[str, Any]]] = {key: [] for key, _ in branches}
+                names = cols[1:]
+                for row in rows:
+                    key = branches[int(row[0])][0]
+                    out[key].append({c: jsonable(v) for c, v in zip(names, row[1:], strict=False)})
+                return out
+        found: dict[SampleKey, list[dict[str, Any]]] = {}
+        for key, compiled in branches:
+            try:
+                cols, rows = self.connector.execute_with_columns(compiled.sql, compiled.params, purpose="samples")
+            except WarehouseError as exc:
+                if exc.unreachable:
+                    break
+                continue
+            found[key] = [{c: jsonable(v) for c, v in zip(cols, r, strict=False)} for r in rows]
+        return found
+
+
+_BIND = re.compile(r"(?<![:\w\\]):(\w+)")
+
+
+def union_samples(branches: Sequence[Compiled]) -> Compiled:
+    """`SELECT 0 AS quinto_sample, s0.* FROM (<query 0>) s0 UNION ALL SELECT 1, s1.* FROM (<query 1>)
+    s1 ...`: every branch selects the audited table's rows (`t.*`), so the columns line up; each
+    branch's binds are renamed `bN_<name>` so they stay apart. Joined as text: the branches are
+    already in the engine's dialect (and may come from the statement cache)."""
+    parts: list[str] = []
+    params: dict[str, Any] = {}
+    for i, compiled in enumerate(branches):
+        names = set(compiled.params)
+
+        def rename(m: re.Match[str], i: int = i, names: set[str] = names) -> str:
+            return f":b{i}_{m.group(1)}" if m.group(1) in names else m.group(0)
+
+        sql = _BIND.sub(rename, compiled.sql)
+        params.update({f"b{i}_{k}": v for k, v in compiled.params.items()})
+        parts.append(f"SELECT {i} AS quinto_sample, s{i}.* FROM ({sql}) s{i}")
+    return Compiled(" UNION ALL ".join(parts), params)

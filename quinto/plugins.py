@@ -2,11 +2,25 @@
 
 from __future__ import annotations
 
+import functools
 import importlib
 from collections.abc import Iterator, Sequence
-from importlib.metadata import entry_points
+from importlib.metadata import EntryPoint, entry_points
+from typing import Any
 
 from quinto.errors import QuintoError
+
+
+@functools.cache
+def _installed() -> Any:  # EntryPoints (3.12+) or SelectableGroups (3.11): both `select(group=)`
+    """Every installed entry point, read once per process: reading them opens every installed
+    distribution's metadata, and three registries (and the settings) ask."""
+    return entry_points()
+
+
+def entry_points_of(group: str) -> list[EntryPoint]:
+    """The installed entry points of `group`, by name."""
+    return sorted(_installed().select(group=group), key=lambda e: e.name)
 
 
 def discovered(group: str, kind: str, builtin: Sequence[str] = ()) -> Iterator[tuple[object, str, str | None]]:
@@ -16,7 +30,7 @@ def discovered(group: str, kind: str, builtin: Sequence[str] = ()) -> Iterator[t
     for spec in builtin:
         module, _, attr = spec.partition(":")
         yield getattr(importlib.import_module(module), attr), spec, None
-    for ep in sorted(entry_points(group=group), key=lambda e: e.name):
+    for ep in entry_points_of(group):
         try:
             found = ep.load()
         except Exception as exc:  # noqa: BLE001 - a broken plugin is named, not a traceback

@@ -18,9 +18,9 @@ STORE_SCHEMES = ("postgresql", "sqlite")
 def warehouse_schemes() -> tuple[str, ...]:
     """The built-in schemes and those of installed engine plugins (`quinto.engines` entry points,
     read by name only: nothing is imported)."""
-    from importlib.metadata import entry_points
+    from quinto.plugins import entry_points_of
 
-    plugins = {ep.name for ep in entry_points(group="quinto.engines")}
+    plugins = {ep.name for ep in entry_points_of("quinto.engines")}
     return WAREHOUSE_SCHEMES + tuple(sorted(plugins - set(WAREHOUSE_SCHEMES)))
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import socket
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +16,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# the statement cache of the tests' audits (and of the commands they start): their own directory,
+# shared by the session so that repeated audits also run the cached statements
+os.environ.setdefault("QUINTO_STATEMENT_CACHE", tempfile.mkdtemp(prefix="quinto-statements-"))
 
 
 def engine_unavailable(reason: str) -> None:

@@ -158,6 +158,40 @@ def test_audit_is_one_statement_and_samples_failures(server) -> None:  # type: i
     assert len(by["duplicate_count(id) = 0"].samples or []) == 2
     assert by["avg(amount) between 0 and 100"].value == pytest.approx(35.0)
     assert bad.exit_code == 1
+    # both failing checks' rows came from ONE statement (a UNION ALL of their capped queries)
+    assert [s["purpose"] for s in bad.run.statements if s["purpose"] != "schema"] == ["scan", "samples"]
+
+
+def test_trino_audit_sends_nothing_before_its_scan(trino_url: str, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """What Trino itself saw of an audit (its query history, for a user of the test's own): the scan
+    and the schema check's column listing, with the values bound by EXECUTE IMMEDIATE, and no
+    `EXECUTE IMMEDIATE 'SELECT 1'` probe of the client before them."""
+    import uuid
+
+    import trino.dbapi
+
+    # the client remembers for an hour, per server, whether it probed: forget, as a new process does
+    monkeypatch.setattr(trino.dbapi, "must_use_legacy_prepared_statements", trino.dbapi.TimeBoundLRUCache(8, 3600))
+    url = hive_catalog(trino_url)
+    table = create_partitioned("trino", url)
+    user = f"quinto_{uuid.uuid4().hex[:10]}"
+    monkeypatch.setenv("ENGINE_URL", make_url(url).set(username=user).render_as_string(hide_password=False))
+    (tmp_path / "checks").mkdir()
+    (tmp_path / "checks" / "events.yaml").write_text(CHECKS.format(table=table), encoding="utf-8")
+    (tmp_path / "quinto.yaml").write_text(
+        f"connections: {{warehouse: '${{ENGINE_URL}}'}}\nstore: sqlite:///{tmp_path / 's.db'}\nchecks: [checks]\n",
+        encoding="utf-8",
+    )
+    result = audit(table, "ds=2026-11-01", config=tmp_path / "quinto.yaml")
+    assert result.exit_code == 0, [o.message for o in result.outcomes]
+    history = connector_for(url)
+    rows = history.execute(
+        "SELECT query FROM system.runtime.queries WHERE \"user\" = :u ORDER BY created", {"u": user}
+    )
+    history.close()
+    sent = [str(r[0]) for r in rows]
+    assert len(sent) == len(result.run.statements), sent
+    assert all(q.startswith("EXECUTE IMMEDIATE") for q in sent) and "SELECT 1'" not in " ".join(sent), sent
 
 
 def test_backfill_groups_partitions(server) -> None:  # type: ignore[no-untyped-def]

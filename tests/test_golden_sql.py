@@ -45,6 +45,7 @@ from quinto.compile import (
 from quinto.dialect import Dialect
 from quinto.engines import CONNECTORS, Connector
 from quinto.errors import QuintoError
+from quinto.execute import union_samples
 from quinto.spec import Check, TableSpec, load_project, load_suite
 
 GOLDEN = Path(__file__).parent / "sql"
@@ -140,9 +141,14 @@ def statements(dialect: Dialect, cls: type[Connector], tmp: Path) -> Iterator[tu
         "scan: two partitions of a DATE partition column",
         compile_scan(dialect, table, PartitionColumn("ds", "date"), SEVERAL, aggs[:1]),
     )
+    samples: list[Compiled] = []
     for check in spec.checks:
         for title, compiled in _per_check(dialect, spec, check):
+            if title.startswith("samples: ") and isinstance(compiled, Compiled):
+                samples.append(compiled)
             yield title, compiled
+    # what an audit sends when several row-level checks failed: their capped queries in one statement
+    yield "samples: three failed checks in one statement (UNION ALL)", union_samples(samples[:3])
     optional = _tables(tmp / "optional", OPTIONAL)
     for check in optional.checks:
         for agg in CHECK_TYPES[check.type].aggregates(check):

@@ -17,7 +17,13 @@ What counts as an edge from module M:
 from __future__ import annotations
 
 import ast
+import json
+import os
+import sqlite3
+import subprocess
+import sys
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 #: package name → its directory (pyproject.toml installs web/ as quinto.web)
@@ -152,3 +158,156 @@ def test_the_cycle_finder_sees_cycles_through_packages_functions_and_relative_im
     assert find_cycle(graph) == ["quinto.a", "quinto.store", "quinto.store.queue", "quinto.a"]
     (pkg / "store" / "queue.py").write_text("Q = 1\n")
     assert find_cycle(import_graph({"quinto": pkg})) is None
+
+
+# -- what an audit imports: measured on a real `quinto audit` in its own process ----------------------
+
+AUDIT_CHECKS = """table: dw.plays
+partition: ds
+owners: [owner@example.com]
+notify: [email:owners]
+checks:
+  - row_count > 0
+  - missing_count(account_id) = 0
+  - invalid_count(country) = 0: {valid_values: [US, CA]}
+  - duplicate_count(play_id) = 0
+"""
+
+#: never needed to audit and record a run: the UI, the scheduler, migrations, delivering alerts
+NOT_ON_THE_AUDIT_PATH = (
+    "alembic",
+    "flask",
+    "werkzeug",
+    "jinja2",
+    "waitress",
+    "apscheduler",
+    "smtplib",
+    "email.mime",
+    "urllib.request",
+    "http.client",
+    "quinto.web",
+    "quinto.scheduler",
+    "quinto.alerts.sender",
+    "duckdb_engine",
+    "psycopg",
+    "pymysql",
+    "trino",
+    "prestodb",
+    "pyhive",
+)
+
+
+def _warehouse(tmp_path: Path) -> Path:
+    import duckdb
+
+    con = duckdb.connect(str(tmp_path / "wh.duckdb"))
+    con.execute("CREATE SCHEMA dw")
+    con.execute("CREATE TABLE dw.plays (play_id INTEGER, account_id INTEGER, country VARCHAR, ds VARCHAR)")
+    con.execute(
+        "INSERT INTO dw.plays VALUES (1, 10, 'US', '2026-11-01'), (2, NULL, 'XX', '2026-11-01'),"
+        " (2, 12, 'CA', '2026-11-01'), (4, 13, 'US', '2026-11-02')"
+    )
+    con.close()
+    (tmp_path / "checks").mkdir()
+    (tmp_path / "checks" / "plays.yaml").write_text(AUDIT_CHECKS, encoding="utf-8")
+    (tmp_path / "quinto.yaml").write_text(
+        f"connections: {{warehouse: 'duckdb:///{tmp_path / 'wh.duckdb'}'}}\n"
+        f"store: sqlite:///{tmp_path / 'store.db'}\nchecks: [checks]\nsmtp: {{host: 127.0.0.1, port: 1}}\n",
+        encoding="utf-8",
+    )
+    return tmp_path
+
+
+def _audit(project: Path, cache: Path, partition: str = "2026-11-01") -> tuple[dict[str, Any], set[str]]:
+    """`python -X importtime -m quinto audit ... --json` in a fresh process: its result, and every
+    module the process imported (from the interpreter's own import log on stderr)."""
+    env = {**os.environ, "QUINTO_STATEMENT_CACHE": str(cache)}
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "quinto", "audit", "dw.plays", "-p", f"ds={partition}", "--json"],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == (1 if partition == "2026-11-01" else 0), proc.stderr[-2000:]
+    imported = {
+        line.rsplit("|", 1)[1].strip() for line in proc.stderr.splitlines() if line.startswith("import time:")
+    }
+    assert "quinto.execute" in imported and "duckdb" in imported  # the log is real
+    return json.loads(proc.stdout), imported
+
+
+def _loaded(imported: set[str], name: str) -> bool:
+    return any(m == name or m.startswith(name + ".") for m in imported)
+
+
+def test_an_audit_imports_only_what_it_needs_and_still_records_its_alerts(tmp_path: Path) -> None:
+    project = _warehouse(tmp_path)
+    _, imported = _audit(project, tmp_path / "cache", "2026-11-02")  # all pass; the new store is migrated
+    assert _loaded(imported, "alembic")
+    result, imported = _audit(project, tmp_path / "cache")  # the store's schema is read, not migrated
+    assert [o["status"] for o in result["outcomes"]] == ["PASS", "FAIL", "FAIL", "FAIL"]
+    assert not [m for m in NOT_ON_THE_AUDIT_PATH if _loaded(imported, m)]
+    # failing rows of the three failed checks came from one statement
+    assert [s["purpose"] for s in result["statements"]] == ["scan", "samples"]
+    assert {o["check"]: len(o["samples"] or []) for o in result["outcomes"] if o["status"] == "FAIL"} == {
+        "missing_count(account_id) = 0": 1,
+        "invalid_count(country) = 0": 1,
+        "duplicate_count(play_id) = 0": 2,
+    }
+    # the alert was recorded (its outbox row written with the run), to be delivered by `quinto alerts send`
+    with sqlite3.connect(tmp_path / "store.db") as con:
+        rows = con.execute("SELECT channel, target, status FROM alert_outbox").fetchall()
+    assert rows == [("email", "owner@example.com", "pending")], rows
+
+
+def test_a_repeated_audit_runs_cached_statements_without_sqlglot(tmp_path: Path) -> None:
+    project = _warehouse(tmp_path)
+    cache = tmp_path / "cache"
+    first, imported = _audit(project, cache)
+    assert _loaded(imported, "sqlglot") and list(cache.rglob("*.json"))  # built, then kept
+    second, imported = _audit(project, cache)
+    assert not _loaded(imported, "sqlglot")
+
+    def same(doc: dict[str, Any]) -> list[Any]:
+        return [[(o["check"], o["status"], o["value"], o["samples"]) for o in doc["outcomes"]], doc["statements"]]
+
+    for doc in (first, second):
+        for s in doc["statements"]:
+            for measured in ("duration_ms", "cpu_ms", "peak_memory_bytes", "bytes_scanned", "rows_scanned"):
+                s.pop(measured, None)
+    assert same(second) == same(first)
+    # a changed check is a different statement: built again
+    checks = project / "checks" / "plays.yaml"
+    checks.write_text(checks.read_text().replace("[US, CA]", "[US, CA, XX]"), encoding="utf-8")
+    third, imported = _audit(project, cache)
+    assert _loaded(imported, "sqlglot")
+    statuses = {o["check"]: o["status"] for o in third["outcomes"]}
+    assert statuses["invalid_count(country) = 0"] == "PASS"
+    assert third["statements"][0]["sql"] != first["statements"][0]["sql"]
+
+
+def test_a_cache_entry_binds_the_real_partitions_and_an_unreadable_one_is_a_miss(tmp_path: Path) -> None:
+    import datetime as dt
+
+    from quinto.compile import Compiled
+    from quinto.stmtcache import StatementCache
+
+    cache = StatementCache(tmp_path)
+    built: list[list[str]] = []
+
+    def build(parts: list[str]) -> Compiled:
+        built.append(parts)
+        return Compiled("SELECT :qp0, :qp1", {"qp0": parts[0], "qp1": dt.date(2026, 1, 1)}, {"m0": "k"}, False)
+
+    first = cache.compiled(("scan", "t"), ["2026-11-01"], build)
+    second = cache.compiled(("scan", "t"), ["2026-11-02"], build)
+    assert len(built) == 1 and "2026-11-01" not in built[0]  # built once, with a stand-in partition
+    assert (first.params["qp0"], second.params["qp0"]) == ("2026-11-01", "2026-11-02")
+    assert second.params["qp1"] == dt.date(2026, 1, 1) and second.sql == first.sql and second.aliases == {"m0": "k"}
+    (entry,) = tmp_path.rglob("*.json")
+    entry.write_text('{"sql": "SELECT', encoding="utf-8")  # half an entry, as a crashed writer without rename leaves
+    third = cache.compiled(("scan", "t"), ["2026-11-03"], build)
+    assert len(built) == 2 and third.params["qp0"] == "2026-11-03"
+    assert [p.name for p in tmp_path.rglob("*") if p.is_file()] == [entry.name]  # rewritten whole, no temp left

@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from quinto.alerts.channels import CHANNELS
 from quinto.spec import Project, TableSpec
 from quinto.spec.targets import parse_target
 
@@ -15,6 +14,10 @@ from quinto.spec.targets import parse_target
 def recipients(spec: TableSpec, targets: list[str]) -> dict[str, list[str]]:
     """channel name → the addresses `targets` name for it, in the registry's order, each once
     (`email:owners` stands for the owners' email addresses)."""
+    if not targets:  # the channel registry is not even loaded
+        return {}
+    from quinto.alerts.channels import CHANNELS
+
     named: dict[str, list[str]] = {}
     for text in targets:
         target = parse_target(text)
@@ -28,6 +31,8 @@ def routes(spec: TableSpec, settings: Mapping[str, Any]) -> tuple[list[dict[str,
     out: list[dict[str, str]] = []
     notes: list[str] = []
     for name, addresses in recipients(spec, targets_of(spec, alerts)).items():
+        from quinto.alerts.channels import CHANNELS
+
         channel = CHANNELS[name]
         ok, missing = channel.configured(addresses, settings)
         out += [{"channel": name, "target": t} for t in channel.group(ok)]
@@ -48,6 +53,8 @@ def policy_for(project: Project, spec: TableSpec, trigger: str = "cli") -> dict[
     targets, _ = routes(spec, settings)
     if not targets:
         return None
+    from quinto.alerts.channels import CHANNELS
+
     digest = spec.table in (alerts.get("digest") or [])
     digested = [t for t in targets if digest and CHANNELS[t["channel"]].digests]
     targets = [t for t in targets if t not in digested]

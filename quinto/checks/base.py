@@ -18,11 +18,10 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
-from sqlglot import exp
-
 from quinto.compile import Binder, Compiled, PartitionColumn, compile_samples, ident, table_node
 from quinto.dialect import Dialect
 from quinto.errors import Location
+from quinto.lazy import exp
 
 if TYPE_CHECKING:
     from quinto.spec.grammar import CheckLine

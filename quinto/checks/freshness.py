@@ -7,12 +7,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlglot import exp
-
 from quinto.checks.base import SECONDS, Aggregate, Measure, OneAggregate, OptionReader, Params
 from quinto.compile import Binder, col
 from quinto.dialect import Dialect
 from quinto.errors import did_you_mean
+from quinto.lazy import exp
 
 if TYPE_CHECKING:
     from quinto.spec.grammar import CheckLine

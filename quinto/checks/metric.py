@@ -6,13 +6,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import sqlglot
-from sqlglot import exp
-
 from quinto.checks.base import ASK_ENGINE, Aggregate, Measure, OneAggregate, OptionReader, Params
 from quinto.compile import Binder, parse_expression
 from quinto.dialect import Dialect
 from quinto.errors import SpecError
+from quinto.lazy import exp, sqlglot
 
 if TYPE_CHECKING:
     from quinto.spec.grammar import CheckLine

@@ -6,12 +6,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlglot import exp
-
 from quinto.checks.base import COUNT, Aggregate, Measure, OneAggregate, OptionReader, Params
 from quinto.checks.rows import ShareOfRows
 from quinto.compile import Binder, col, count_when, value_binds
 from quinto.dialect import Dialect
+from quinto.lazy import exp
 
 if TYPE_CHECKING:
     from quinto.spec.grammar import CheckLine

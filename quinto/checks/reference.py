@@ -6,8 +6,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlglot import exp
-
 from quinto.checks.base import COUNT, CheckType, OptionReader, Params, Warehouse
 from quinto.compile import (
     PARTITION_ALIAS,
@@ -23,6 +21,7 @@ from quinto.compile import (
     table_node,
 )
 from quinto.dialect import Dialect
+from quinto.lazy import exp
 
 if TYPE_CHECKING:
     from quinto.spec.grammar import CheckLine

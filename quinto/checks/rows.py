@@ -5,11 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from sqlglot import exp
-
 from quinto.checks.base import COUNT, PERCENT, Aggregate, CheckType, Measure, OneAggregate, pct
 from quinto.compile import Binder
 from quinto.dialect import Dialect
+from quinto.lazy import exp
 
 if TYPE_CHECKING:
     from quinto.spec.model import Check

@@ -7,12 +7,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-import sqlglot
-from sqlglot import exp
-
 from quinto.checks.base import CheckType, OptionReader, Params, Warehouse
 from quinto.compile import Compiled, compile_custom_sql
 from quinto.errors import WarehouseError
+from quinto.lazy import exp, sqlglot
 
 if TYPE_CHECKING:
     from quinto.spec.grammar import CheckLine
@@ -20,18 +18,7 @@ if TYPE_CHECKING:
 
 
 #: what a `sql:` check's query must not contain: it writes, creates or locks (it runs read-only too)
-_NOT_READ = (
-    exp.Insert,
-    exp.Update,
-    exp.Delete,
-    exp.Merge,
-    exp.Create,
-    exp.Drop,
-    exp.Alter,
-    exp.Command,
-    exp.Into,
-    exp.Lock,
-)
+_NOT_READ = ("Insert", "Update", "Delete", "Merge", "Create", "Drop", "Alter", "Command", "Into", "Lock")
 
 
 @dataclass(frozen=True)
@@ -50,9 +37,11 @@ def query_problem(raw: Any, partition: str | None) -> str | None:
         return f"`sql:` is not a valid query: {str(exc).splitlines()[0]}"
     if len(statements) != 1 or not isinstance(statements[0], exp.Query):
         return "`sql:` must be exactly one SELECT statement"
-    writes = next((n for n in statements[0].walk() if isinstance(n, _NOT_READ)), None)
+    not_read = tuple(getattr(exp, name) for name in _NOT_READ)
+    writes = next((n for n in statements[0].walk() if isinstance(n, not_read)), None)
     if writes is not None:
-        what = {exp.Into: "SELECT ... INTO", exp.Lock: "FOR UPDATE/SHARE"}.get(type(writes), writes.key.upper())
+        labels: dict[type, str] = {exp.Into: "SELECT ... INTO", exp.Lock: "FOR UPDATE/SHARE"}
+        what = labels.get(type(writes), writes.key.upper())
         return f"`sql:` only reads: it must not contain {what} (e.g. in a WITH clause)"
     if partition and ":partition" not in text:
         return "`sql:` must filter on the partition under audit with `:partition`"

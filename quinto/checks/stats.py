@@ -6,12 +6,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from sqlglot import exp
-
 from quinto.checks.base import Aggregate, Measure, OneAggregate, OptionReader, Params
 from quinto.checks.distinct import parse_approx
 from quinto.compile import Binder, col, template
 from quinto.dialect import Dialect
+from quinto.lazy import exp
 
 if TYPE_CHECKING:
     from quinto.spec.grammar import CheckLine
@@ -21,30 +20,31 @@ if TYPE_CHECKING:
 class _Function(Measure):
     """An aggregate function of one column."""
 
-    function: ClassVar[type[exp.Func]]
+    function: ClassVar[str]  # the sqlglot node's name (sqlglot is imported when a statement is built)
 
     def sql(self, agg: Aggregate, b: Binder, dialect: Dialect) -> exp.Expr:
-        return self.function(this=col(agg.columns[0]))
+        node: type[exp.Func] = getattr(exp, self.function)
+        return node(this=col(agg.columns[0]))
 
 
 class Min(_Function):
-    kind, function = "min", exp.Min
+    kind, function = "min", "Min"
 
 
 class Max(_Function):
-    kind, function = "max", exp.Max
+    kind, function = "max", "Max"
 
 
 class Avg(_Function):
-    kind, function = "avg", exp.Avg
+    kind, function = "avg", "Avg"
 
 
 class Sum(_Function):
-    kind, function = "sum", exp.Sum
+    kind, function = "sum", "Sum"
 
 
 class Stddev(_Function):
-    kind, function = "stddev", exp.StddevSamp
+    kind, function = "stddev", "StddevSamp"
 
 
 class Quantile(Measure):

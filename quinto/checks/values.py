@@ -7,13 +7,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any
 
-from sqlglot import exp
-
 from quinto.checks.base import COUNT, Aggregate, Measure, OneAggregate, OptionReader, Params
 from quinto.checks.rows import ShareOfRows
 from quinto.compile import Binder, as_text, col, count_when, value_binds
 from quinto.dialect import Dialect
 from quinto.errors import Problem, SpecError
+from quinto.lazy import exp
 
 if TYPE_CHECKING:
     from quinto.spec.grammar import CheckLine

@@ -7,40 +7,55 @@ pure `dialect` and its connection):
     [project.entry-points."quinto.engines"]
     litefile = "quinto_litefile:LiteFile"
 
-`connectors()` is the built-ins and the plugins, loaded on first use.
+`connectors()` is the built-ins and the plugins, loaded on first use. A built-in engine's module
+(and so its driver and, for some, sqlglot) is imported only when a connection uses it.
 """
 
 from __future__ import annotations
 
 import functools
+import importlib
+from collections.abc import Iterator, Mapping
 
 from sqlalchemy.engine import make_url
 
 from quinto.dialect import type_family
 from quinto.engines.base import Connector, Statement
-from quinto.engines.duckdb import DuckDBConnector
-from quinto.engines.hive import HiveConnector
-from quinto.engines.mysql import MySQLConnector
-from quinto.engines.postgres import PostgresConnector
-from quinto.engines.presto import PrestoConnector
-from quinto.engines.sqlite import SQLiteConnector
-from quinto.engines.trino import TrinoConnector
 from quinto.errors import QuintoError, WarehouseError
 from quinto.plugins import discovered
 
 ENTRY_POINTS = "quinto.engines"
 
-CONNECTORS: dict[str, type[Connector]] = {
-    "duckdb": DuckDBConnector,
-    "postgresql": PostgresConnector,
-    "postgres": PostgresConnector,
-    "sqlite": SQLiteConnector,
-    "hive": HiveConnector,
-    "mysql": MySQLConnector,
-    "mariadb": MySQLConnector,
-    "trino": TrinoConnector,
-    "presto": PrestoConnector,
+#: URL scheme → the built-in connector, as module:class
+BUILTIN = {
+    "duckdb": "quinto.engines.duckdb:DuckDBConnector",
+    "postgresql": "quinto.engines.postgres:PostgresConnector",
+    "postgres": "quinto.engines.postgres:PostgresConnector",
+    "sqlite": "quinto.engines.sqlite:SQLiteConnector",
+    "hive": "quinto.engines.hive:HiveConnector",
+    "mysql": "quinto.engines.mysql:MySQLConnector",
+    "mariadb": "quinto.engines.mysql:MySQLConnector",
+    "trino": "quinto.engines.trino:TrinoConnector",
+    "presto": "quinto.engines.presto:PrestoConnector",
 }
+
+
+class Builtins(Mapping[str, type[Connector]]):
+    """URL scheme → built-in connector class, each module imported on first use."""
+
+    def __getitem__(self, scheme: str) -> type[Connector]:
+        module, _, name = BUILTIN[scheme].partition(":")
+        cls: type[Connector] = getattr(importlib.import_module(module), name)
+        return cls
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(BUILTIN)
+
+    def __len__(self) -> int:
+        return len(BUILTIN)
+
+
+CONNECTORS: Mapping[str, type[Connector]] = Builtins()
 
 
 @functools.cache
@@ -59,13 +74,22 @@ def connector_for(url: str, name: str = "warehouse") -> Connector:
         scheme = make_url(url).get_backend_name()
     except Exception:
         raise WarehouseError(f"connection '{name}': not a database URL: {url.split('@')[-1]!r}") from None
-    known = connectors()
-    cls = known.get(scheme)
+    cls = CONNECTORS[scheme] if scheme in BUILTIN else connectors().get(scheme)
     if cls is None:
+        known = connectors()
         raise WarehouseError(
             f"connection '{name}': no connector for '{scheme}'; supported: {', '.join(sorted(set(known)))}"
         )
     return cls(url=url, name=name)
 
 
-__all__ = ["CONNECTORS", "ENTRY_POINTS", "Connector", "Statement", "connector_for", "connectors", "type_family"]
+__all__ = [
+    "BUILTIN",
+    "CONNECTORS",
+    "ENTRY_POINTS",
+    "Connector",
+    "Statement",
+    "connector_for",
+    "connectors",
+    "type_family",
+]

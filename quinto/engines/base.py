@@ -17,11 +17,11 @@ from typing import Any, ClassVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
-from sqlglot import exp
 
 from quinto.compile import col, compile_partitions, table_node
 from quinto.dialect import QUIRKS, Dialect
 from quinto.errors import WarehouseError
+from quinto.lazy import exp
 
 
 class StatementTimeout(Exception):
@@ -196,24 +196,7 @@ class Connector:
         self.statements.append(stmt)
         started = time.perf_counter()
         try:
-            conn = self.engine().connect()
-        except WarehouseError:
-            raise
-        except Exception as exc:  # the connection itself failed: nothing was sent
-            raise self._error(exc, stmt, connecting=True) from None
-        try:
-            with conn:
-                self.on_connect(conn.connection.dbapi_connection)
-                read_only = self._read_only and self.READ_ONLY_BEGIN
-                for mode in self.READ_ONLY_BEGIN if read_only else ():
-                    conn.exec_driver_sql(mode)
-                try:
-                    columns, rows = self.run_statement(conn, sql, params)
-                    if self.cost_mode != "none":
-                        stmt.cost = self._cost(conn, stmt)
-                finally:
-                    if read_only and self.READ_ONLY_END:
-                        self._end_read_only(conn)
+            columns, rows = self.send(stmt)
         except StatementTimeout:
             if budgeted:
                 stmt.error = f"audit_timeout of {self.deadline[1]:g}s exceeded: statement cancelled"  # type: ignore[index]
@@ -247,6 +230,29 @@ class Connector:
         """What the statement that just ran on `conn` cost, as the engine reports it (`COST_FIELDS`);
         engines override it (the cursor's query stats, a profile, an EXPLAIN ANALYZE)."""
         return {}
+
+    def send(self, stmt: Statement) -> tuple[list[str], list[tuple[Any, ...]]]:
+        """Send one statement through SQLAlchemy (a connector with a plain DB-API path overrides
+        this); a failure to connect is raised as the WarehouseError that says so."""
+        try:
+            conn = self.engine().connect()
+        except WarehouseError:
+            raise
+        except Exception as exc:  # the connection itself failed: nothing was sent
+            raise self._error(exc, stmt, connecting=True) from None
+        with conn:
+            self.on_connect(conn.connection.dbapi_connection)
+            read_only = self._read_only and self.READ_ONLY_BEGIN
+            for mode in self.READ_ONLY_BEGIN if read_only else ():
+                conn.exec_driver_sql(mode)
+            try:
+                found = self.run_statement(conn, stmt.sql, stmt.params)
+                if self.cost_mode != "none":
+                    stmt.cost = self._cost(conn, stmt)
+                return found
+            finally:
+                if read_only and self.READ_ONLY_END:
+                    self._end_read_only(conn)
 
     def _end_read_only(self, conn: sa.Connection) -> None:
         """Undo the read-only mode of the (pooled) connection; one that cannot is discarded."""

@@ -1,12 +1,22 @@
+"""DuckDB. Statements go to the `duckdb` driver directly (no SQLAlchemy engine, no duckdb-engine
+import: an audit's whole process is a few statements, and building the engine cost more than
+running them); a URL with options (`?access_mode=...`, `?threads=...`) goes through SQLAlchemy and
+duckdb-engine as before, which read them."""
+
 from __future__ import annotations
 
 import json
+import re
+import threading
 from typing import Any, ClassVar
 
 from sqlalchemy.engine import make_url
 
 from quinto.dialect import Dialect
-from quinto.engines.base import Connector
+from quinto.engines.base import Connector, Statement, StatementTimeout
+
+#: a bind as SQLAlchemy's text() reads one (`:name`, not `::`, not an escaped `\:`)
+_BIND = re.compile(r"(?<![:\w\\]):(\w+)(?!:)")
 
 
 class DuckDBDialect(Dialect):
@@ -32,6 +42,69 @@ class DuckDBConnector(Connector):
     CLIENT: ClassVar[str] = "built in"
     dialect: ClassVar[Dialect] = DuckDBDialect()
 
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self._raw: Any = None  # the driver's connection, opened on the first statement
+        self._lock = threading.Lock()  # one statement at a time on it, as SQLAlchemy's pool of one did
+        url = make_url(self.url)
+        self._plain = not url.query and not url.host
+
+    def send(self, stmt: Statement) -> tuple[list[str], list[tuple[Any, ...]]]:
+        if not self._plain:
+            return super().send(stmt)
+        with self._lock:
+            return self._send_plain(stmt)
+
+    def _send_plain(self, stmt: Statement) -> tuple[list[str], list[tuple[Any, ...]]]:
+        if self._raw is None:
+            try:
+                import duckdb
+
+                self._raw = duckdb.connect(make_url(self.url).database or ":memory:", **self.connect_args())
+            except Exception as exc:  # the file cannot be opened: nothing was sent
+                raise self._error(exc, stmt, connecting=True) from None
+            if self.cost_mode != "none":  # DuckDB's own profile of each SELECT, for statement_cost
+                self._raw.execute("SET enable_profiling = 'no_output'")
+        params = stmt.params
+        # SQLAlchemy's `:name` binds as DuckDB's `$name`, and its `\:` escape as the colon it stands for
+        sql = _BIND.sub(lambda m: f"${m.group(1)}" if m.group(1) in params else m.group(0), stmt.sql)
+        sql = sql.replace("\\:", ":")
+        fired = threading.Event()
+        timer: threading.Timer | None = None
+        if self.timeout_s:
+            raw = self._raw
+
+            def cancel() -> None:
+                fired.set()
+                raw.interrupt()
+
+            timer = threading.Timer(self.timeout_s, cancel)
+            timer.daemon = True
+            timer.start()
+        try:
+            cursor = self._raw.execute(sql, params or None)
+            columns = [str(d[0]) for d in cursor.description or ()]
+            rows = [tuple(r) for r in cursor.fetchall()] if cursor.description else []
+        except Exception:
+            if fired.is_set():
+                raise StatementTimeout() from None
+            raise
+        finally:
+            if timer is not None:
+                timer.cancel()
+        if fired.is_set():
+            raise StatementTimeout()
+        if self.cost_mode != "none":
+            stmt.cost = self._cost(self._raw, stmt)
+        return columns, rows
+
+    def close(self) -> None:
+        with self._lock:
+            if self._raw is not None:
+                raw, self._raw = self._raw, None
+                raw.close()
+        super().close()
+
     def cancel(self, cursor: Any, dbapi_connection: Any) -> None:
         _raw(dbapi_connection).interrupt()
 
@@ -42,7 +115,8 @@ class DuckDBConnector(Connector):
             dbapi_connection._quinto_profiled = True
 
     def statement_cost(self, conn: Any, stmt: Any) -> dict[str, Any]:
-        profile = json.loads(_raw(conn.connection.dbapi_connection).get_profiling_information(format="json"))
+        raw = _raw(conn.connection.dbapi_connection) if hasattr(conn, "connection") else conn  # SQLAlchemy's or plain
+        profile = json.loads(raw.get_profiling_information(format="json"))
         query, system, io = profile.get("query", {}), profile.get("system", {}), profile.get("io", {})
         cpu = query.get("cpu_time")
         return {

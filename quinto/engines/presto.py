@@ -145,6 +145,9 @@ class PrestoConnector(TrinoConnector):
 
     dialect: ClassVar[Dialect] = PrestoDialect()
 
+    def connect_args(self) -> dict[str, Any]:
+        return dict(self.CONNECT_ARGS)  # values are literals: no prepared statements to choose
+
     def run_statement(
         self, conn: sa.Connection, sql: str, params: dict[str, Any]
     ) -> tuple[list[str], list[tuple[Any, ...]]]:

@@ -494,6 +494,30 @@ left join dw.dim_title t on p.title = t.title_id
 where p.ds = :partition and t.title_id is null and p.note <> 'a:b';
 -- params: {}
 
+-- samples: three failed checks in one statement (UNION ALL)
+SELECT 0 AS quinto_sample,
+  s0.*
+FROM (SELECT "t".*
+  FROM "dw"."fact_playback" AS "t"
+  WHERE "t"."ds" = :b0_qp0 AND ("t"."account_id" IS NULL)
+  LIMIT 20) s0 UNION ALL SELECT 1 AS quinto_sample, s1.*
+FROM (SELECT "t".*
+  FROM "dw"."fact_playback" AS "t"
+  WHERE "t"."ds" = :b1_qp0 AND ("t"."country" IS NULL OR "t"."country" IN (:b1_qp1, :b1_qp2))
+  LIMIT 20) s1 UNION ALL SELECT 2 AS quinto_sample, s2.*
+FROM (SELECT "t".*
+  FROM "dw"."fact_playback" AS "t"
+  JOIN (SELECT "play_id"
+    FROM "dw"."fact_playback"
+    WHERE "ds" = :b2_qp1 AND NOT "play_id" IS NULL
+    GROUP BY "play_id"
+    HAVING COUNT(*) > 1
+    LIMIT 20) AS "d" ON "t"."play_id" = "d"."play_id"
+  WHERE "t"."ds" = :b2_qp0
+  ORDER BY "t"."play_id"
+  LIMIT 20) s2;
+-- params: {"b0_qp0": "2026-11-27", "b1_qp0": "2026-11-27", "b1_qp1": "zz-missing", "b1_qp2": "", "b2_qp0": "2026-11-27", "b2_qp1": "2026-11-27"}
+
 -- scan alone: percentile(duration_s, 0.5) < 600 (percentile)
 SELECT QUANTILE_CONT(CAST("duration_s" AS DOUBLE), 0.5) AS "m0"
 FROM "dw"."fact_playback"

@@ -17,13 +17,9 @@ A channel is one small class (one module) registered under its target prefix. It
 from __future__ import annotations
 
 import datetime as dt
-import email.utils
-import http.client
 import os
 import re
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -238,6 +234,10 @@ def post(
     """POST `body` (JSON) and return (status, response body). Errors name `label (host)` and the
     target, never the URL's path or a secret; 5xx, 429 and connection failures mark the endpoint down
     (429 with its Retry-After)."""
+    import http.client  # imported here: an audit that only records alerts never sends one
+    import urllib.error
+    import urllib.request
+
     host = host_of(url)
     hidden = [url, urllib.parse.urlsplit(url).path, urllib.parse.urlsplit(url).query, *secrets]
     try:
@@ -271,6 +271,8 @@ def retry_after(value: str | None) -> float | None:
         return max(0.0, float(value))
     except ValueError:
         pass
+    import email.utils
+
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):

@@ -8,17 +8,17 @@ from __future__ import annotations
 
 import email.utils
 import html
-import smtplib
-import ssl
 from collections.abc import Mapping, Sequence
-from email.message import EmailMessage
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from quinto.alerts.channels.base import TIMEOUT_S, Channel, Delivery, DeliveryError, Outgoing, expand
 from quinto.alerts.render import by_partition, detail, headline, incident_link, label, partition_url
 from quinto.errors import did_you_mean
 from quinto.settings import Setting
 from quinto.spec.targets import EMAIL
+
+if TYPE_CHECKING:
+    import smtplib
 
 
 class Email(Channel):
@@ -112,6 +112,10 @@ def send_email(
     host, port = smtp.get("host"), int(smtp.get("port") or 587)
     if not host:
         raise DeliveryError("email alerts need `smtp.host` in quinto.yaml", down=True)
+    import smtplib  # imported here: an audit only records alerts, `quinto alerts send` sends them
+    import ssl
+    from email.message import EmailMessage
+
     where = f"SMTP {host}:{port}"
     msg = EmailMessage()
     msg["Subject"] = subject
