@@ -24,6 +24,7 @@ class DuckDBConnector(Connector):
     URL_EXAMPLE: ClassVar[str] = "duckdb:///path/warehouse.duckdb"
     CLIENT: ClassVar[str] = "built in"
     dialect: ClassVar[Dialect] = DuckDBDialect()
+    KEEP_OPEN: ClassVar[bool] = False
 
     def cancel(self, cursor: Any, dbapi_connection: Any) -> None:
         raw = getattr(dbapi_connection, "_ConnectionWrapper__c", dbapi_connection)

@@ -261,11 +261,8 @@ class Scheduler:
         code = EXIT_INFRA
         try:
             parts = [validate_partition(p, spec) for p in wanted]
-            connector = self.workspace.connector(spec.connection)
-            try:
+            with self.workspace.connectors.use(spec.connection) as connector:  # its connection stays open
                 run = Auditor(self.project, spec, connector, self.store, self.clock.now()).run(parts, trigger)
-            finally:
-                connector.close()
         except (SpecError, UsageError) as exc:
             error, code = exc.message, EXIT_BAD_SPEC
         except QuintoError as exc:
@@ -397,6 +394,7 @@ class Scheduler:
             released = self.store.release(self.name)
             self.log("released", runs=released)
         self.pool.shutdown(wait=False, cancel_futures=True)
+        self.workspace.connectors.close()
         self.log("scheduler_stopped")
 
     def load(self) -> None:
