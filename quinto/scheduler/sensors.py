@@ -144,6 +144,8 @@ class Sensors:
             new=new,
             duration_s=round(time.perf_counter() - started, 3),
         )
+        if new:  # audited from now on, while the next batch is listed
+            self.s.queued()
 
     def validated(self, spec: TableSpec, listed: list[str]) -> list[str]:
         valid = []

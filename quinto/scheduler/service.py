@@ -80,6 +80,7 @@ class Scheduler:
         self.settled: set[int] = set()  # runs this scheduler completes (saving or saved) whose thread is still busy
         self._lock = threading.Lock()
         self.stopping = threading.Event()
+        self.serving = False  # audits run on worker threads (`serve`), not inline
         workers = self.concurrency * max(1, len(project.connections))
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="audit")
 
@@ -190,6 +191,12 @@ class Scheduler:
             with self._lock:
                 self.running[int(row["id"])] = (str(row["connection"]), fut)
         return [int(r["id"]) for r in rows]
+
+    def queued(self) -> None:
+        """Runs were just queued (a sensor's listing): when serving, start them now if there is
+        room, instead of after the round's other listings."""
+        if self.serving and not self.stopping.is_set():
+            self._guarded("dispatch", self.dispatch)
 
     def _audit_then_refill(self, row: dict[str, Any]) -> None:
         """Audit, then claim at once for the freed slot instead of waiting for the next round."""
@@ -377,6 +384,7 @@ class Scheduler:
             store=self.store.where,
             pid=os.getpid(),
         )
+        self.serving = True
         jobs.start()
         try:
             stop.wait()
