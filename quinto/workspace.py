@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,18 +57,25 @@ class Connectors:
     (thread-safe; at most as many per connection as were in use at once). An engine whose connector
     says not to keep it open (a DuckDB or SQLite file) is closed after each use as before."""
 
+    #: a connector idle longer is closed rather than reused (servers drop idle connections)
+    MAX_IDLE_S = 300.0
+
     def __init__(self, project: Project) -> None:
         self.project = project
-        self.idle: dict[str, list[Connector]] = {}
+        self.idle: dict[str, list[tuple[float, Connector]]] = {}
         self._lock = threading.Lock()
 
     def take(self, name: str) -> Connector:
         """An idle connector to connection `name`, or a new one; hand it back with `give`."""
+        now = time.monotonic()
         with self._lock:
-            idle = self.idle.get(name)
-            if idle:
-                return idle.pop()
-        return make_connector(self.project, name)
+            idle = self.idle.get(name) or []
+            stale = [c for since, c in idle if now - since > self.MAX_IDLE_S]
+            idle[:] = [(since, c) for since, c in idle if now - since <= self.MAX_IDLE_S]
+            found = idle.pop()[1] if idle else None
+        for connector in stale:
+            connector.close()
+        return found if found is not None else make_connector(self.project, name)
 
     def give(self, name: str, connector: Connector, ok: bool = True) -> None:
         """Keep `connector` for the next use, or close it (not `ok`: an error may have left its
@@ -75,7 +83,7 @@ class Connectors:
         connector.statements.clear()
         if ok and connector.KEEP_OPEN:
             with self._lock:
-                self.idle.setdefault(name, []).append(connector)
+                self.idle.setdefault(name, []).append((time.monotonic(), connector))
         else:
             connector.close()
 
@@ -93,7 +101,7 @@ class Connectors:
         with self._lock:
             idle, self.idle = self.idle, {}
         for connectors in idle.values():
-            for connector in connectors:
+            for _, connector in connectors:
                 connector.close()
 
 

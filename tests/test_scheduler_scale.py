@@ -266,6 +266,17 @@ def test_store_statements_per_audit(
         if counting:
             sent.append(statement)
 
+    connected = {"all": 0, "store": 0}  # connections opened while auditing
+
+    def opened(kind: str) -> Any:
+        def seen(*args: Any) -> None:
+            connected[kind] += counting
+
+        return seen
+
+    sa.event.listen(store.engine, "connect", opened("store"))
+    sa.event.listen(sa.pool.Pool, "connect", every := opened("all"))
+    request.addfinalizer(lambda: sa.event.remove(sa.pool.Pool, "connect", every))
     wh = sa.create_engine(wh_url, poolclass=sa.NullPool)
     try:
         for day, amount in ((DAYS[0], 5), (DAYS[1], -5)):
@@ -287,6 +298,8 @@ def test_store_statements_per_audit(
         alerts = conn.execute(sa.text("SELECT count(*) FROM alert_outbox")).scalar_one()
         states = conn.execute(sa.text("SELECT count(*) FROM alert_states")).scalar_one()
     assert alerts == len(tables) and states == 5 * 2 * len(tables)  # the alert path was taken
+    if store_kind == "postgres":  # a warehouse server's connection is kept between audits, not made per audit
+        assert connected["all"] - connected["store"] <= 1, connected
     per_audit = len(sent) / (2 * len(tables))
     assert per_audit <= MOST_STATEMENTS_PER_AUDIT[store_kind], (per_audit, sorted(set(sent)))
     store.close()
