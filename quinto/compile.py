@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import threading
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache
@@ -177,14 +175,6 @@ def partition_filter(
     return exp.In(this=col(column.name, table), expressions=[value(p) for p in partitions])
 
 
-#: compiled scans by (dialect, table, partition column, partition count, aggregate keys): the SQL and
-#: every parameter but the partitions, which are bound again per call (a scheduler audits the same
-#: table's new partitions round after round; sqlglot is not asked again)
-_SCANS: OrderedDict[tuple[Any, ...], tuple[Compiled, dict[str, int]]] = OrderedDict()
-_SCANS_MAX = 2048
-_SCANS_LOCK = threading.Lock()
-
-
 def compile_scan(
     dialect: Dialect,
     table: str,
@@ -192,38 +182,7 @@ def compile_scan(
     partitions: Sequence[str],
     aggregates: Sequence[Aggregate],
 ) -> Compiled:
-    """ONE statement computing every aggregate; grouped by partition when several are audited.
-    Compiled once per shape: the partition values are bound into a cached statement."""
-    key = (dialect, table, partition_column, len(partitions), tuple(a.key for a in aggregates))
-    with _SCANS_LOCK:
-        hit = _SCANS.get(key)
-        if hit is not None:
-            _SCANS.move_to_end(key)
-    if hit is None:
-        # partitions stand in as markers no value can equal; the parameters holding them are noted
-        markers = [f"\x00quinto-partition-{i}\x00" for i in range(len(partitions))]
-        template = _compile_scan(dialect, table, partition_column, markers, aggregates)
-        index = {m: i for i, m in enumerate(markers)}
-        slots = {name: index[v] for name, v in template.params.items() if isinstance(v, str) and v in index}
-        hit = (template, slots)
-        with _SCANS_LOCK:
-            _SCANS[key] = hit
-            while len(_SCANS) > _SCANS_MAX:
-                _SCANS.popitem(last=False)
-    template, slots = hit
-    params = dict(template.params)
-    for name, i in slots.items():
-        params[name] = partitions[i]
-    return Compiled(template.sql, params, dict(template.aliases), template.grouped)
-
-
-def _compile_scan(
-    dialect: Dialect,
-    table: str,
-    partition_column: PartitionColumn | None,
-    partitions: Sequence[str],
-    aggregates: Sequence[Aggregate],
-) -> Compiled:
+    """ONE statement computing every aggregate; grouped by partition when several are audited."""
     b = Binder()
     unique: dict[str, Aggregate] = {a.key: a for a in aggregates}
     aliases: dict[str, str] = {}
