@@ -59,9 +59,9 @@ def print_remote(doc: dict[str, Any]) -> None:
     for o in doc.get("outcomes") or []:
         status = Status(o["status"])
         styled = click.style(f"{status:<8}", fg=COLORS[status], bold=status.rank > Status.PASS.rank)
-        check = o.get("check") or o.get("check_key")
+        check = o.get("check")
         click.echo(f"{styled} {check}  value={fmt(o.get('value'))}  {o.get('message', '')}")
-    table = doc.get("table") or doc.get("table_name")
+    table = doc.get("table")
     parts = doc.get("partitions") or []
     click.echo(
         f"{table} {', '.join(map(str, parts))}: {doc.get('status')}; run {doc.get('run_id') or doc.get('id')}; "

@@ -57,7 +57,7 @@ def test_pages_render_and_escape(store_url: str) -> None:
     assert "&lt;b&gt;bold&lt;/b&gt;" in part and "SELECT 1" in part
     assert client.get("/tables/dw.nothing").status_code == 404
     api = client.get("/api/tables").get_json()
-    assert {t["table_name"] for t in api["tables"]} == {"dw.<script>x</script>", "dw.t"}
+    assert {t["table"] for t in api["tables"]} == {"dw.<script>x</script>", "dw.t"}
     assert client.get("/").headers["Content-Security-Policy"].startswith("default-src 'none'")
 
 
@@ -72,14 +72,14 @@ def test_overview_lists_tables_with_owners_and_filters(client: FlaskClient) -> N
         client.get("/?q=PLAY")
     )
     assert "No table matches" in text(client.get("/?connection=elsewhere"))
-    rows = {t["table_name"]: t for t in client.get("/api/tables").get_json()["tables"]}
+    rows = {t["table"]: t for t in client.get("/api/tables").get_json()["tables"]}
     assert (
         rows["dw.fact_playback"]["failing_recent"] == 7 and rows["dw.fact_playback"]["latest_partition"] == "2026-11-27"
     )
     assert rows["dw.fact_signup"]["failing_recent"] == 1
     # an anomaly check still learning does not colour its table WARN
-    assert [t["table_name"] for t in client.get("/api/tables?status=WARN").get_json()["tables"]] == []
-    assert "dw.fact_playback" in [t["table_name"] for t in client.get("/api/tables?status=PASS").get_json()["tables"]]
+    assert [t["table"] for t in client.get("/api/tables?status=WARN").get_json()["tables"]] == []
+    assert "dw.fact_playback" in [t["table"] for t in client.get("/api/tables?status=PASS").get_json()["tables"]]
 
 
 def test_failing_page_lists_each_failing_partition_with_its_checks(client: FlaskClient) -> None:
@@ -89,7 +89,7 @@ def test_failing_page_lists_each_failing_partition_with_its_checks(client: Flask
     assert "/tables/dw.fact_playback/partitions/2026-11-13" in links
     assert "duplicate_count(play_id) = 0" in page
     api = client.get("/api/failing?table=dw.fact_signup").get_json()["partitions"]
-    assert [(p["partition_value"], [f["check_key"] for f in p["failures"] if f["status"] == "FAIL"]) for p in api] == [
+    assert [(p["partition"], [f["check"] for f in p["failures"] if f["status"] == "FAIL"]) for p in api] == [
         ("2026-11-16", ["invalid_count(email) = 0"])
     ]
 
@@ -133,10 +133,10 @@ def test_runs_page_and_run_page(client: FlaskClient) -> None:
 
 def test_api_endpoints(client: FlaskClient) -> None:
     parts = client.get("/api/tables/dw.fact_playback/partitions?last=5").get_json()["partitions"]
-    assert [p["partition_value"] for p in parts] == [f"2026-11-{d}" for d in (27, 26, 25, 24, 23)]
+    assert [p["partition"] for p in parts] == [f"2026-11-{d}" for d in (27, 26, 25, 24, 23)]
     assert parts[2]["status"] == "FAIL" and parts[2]["failed"] == 1
     detail = client.get("/api/tables/dw.fact_playback/partitions/2026-11-25").get_json()
-    assert any(o["status"] == "FAIL" and o["check_key"].startswith("invalid_percent") for o in detail["outcomes"])
+    assert any(o["status"] == "FAIL" and o["check"].startswith("invalid_percent") for o in detail["outcomes"])
     metrics = client.get("/api/tables/dw.fact_playback/metrics").get_json()["metrics"]
     assert "row_count" in metrics and "duplicate_count(play_id)" in metrics
     hist = client.get("/api/tables/dw.fact_playback/metrics/row_count/history").get_json()["points"]
@@ -194,11 +194,14 @@ def _conforms(body: object, schema: dict[str, Any], schemas: dict[str, Any], whe
 def test_api_responses_are_exactly_their_generated_schemas(client: FlaskClient) -> None:
     from quinto.web.openapi import COMPONENTS
 
-    from quinto.store.records import OutcomeRecord
+    from quinto.store.records import OutcomeRecord, json_name
 
     schemas = client.get("/api/openapi.json").get_json()["components"]["schemas"]
-    # generated from the classes: every field is there, described where the class documents it
-    assert set(schemas["Outcome"]["properties"]) == {f.name for f in dataclasses.fields(OutcomeRecord)}
+    # generated from the classes: every field is there under its JSON name, described where the
+    # class documents it; the JSON names are the vocabulary of `quinto audit --json`
+    assert set(schemas["Outcome"]["properties"]) == {json_name(f) for f in dataclasses.fields(OutcomeRecord)}
+    assert {"table", "partition", "check"} <= set(schemas["Outcome"]["properties"])
+    assert "sort_key" not in schemas["PartitionStatus"]["properties"]
     assert schemas["Outcome"]["properties"]["source"]["description"] == "file:line:col of the check"
     assert set(COMPONENTS) <= set(schemas)
     assert client.post("/api/snoozes", json={"table": "dw.fact_signup", "for": "2h"}, headers=AUTH).status_code == 201

@@ -6,7 +6,8 @@ A field's schema follows its annotation: str, int, float, bool, datetime (ISO te
 Literal (an enum), `X | None` (nullable), list/tuple (an array), dict (an object), another
 dataclass (a `$ref` to its own component). A field without a default is required; its `doc`
 metadata is its description, its `schema` metadata is merged in (patterns, bounds), its `json`
-metadata names it in JSON, and with `omitted` it may be left out but is never null. A
+metadata names it in JSON (store columns take `JSON_NAMES`, `INTERNAL` ones are left out), and with
+`omitted` it may be left out but is never null. A
 class's docstring describes it; `SCHEMA_EXTRA` on a class adds keywords (e.g. additionalProperties).
 """
 
@@ -18,6 +19,8 @@ import types
 import typing
 from enum import StrEnum
 from typing import Any, Literal, Union
+
+from quinto.store.records import json_name
 
 REF = "#/components/schemas/"
 JSONSchema = dict[str, Any]
@@ -43,6 +46,9 @@ class Components:
         props: dict[str, JSONSchema] = {}
         required = []
         for f in dataclasses.fields(cls):
+            name = json_name(f)
+            if name is None:  # a storage detail, never sent
+                continue
             hint = hints[f.name]
             if f.metadata.get("omitted"):  # left out rather than null
                 hint = Union[tuple(a for a in typing.get_args(hint) if a is not type(None))]  # noqa: UP007
@@ -50,7 +56,6 @@ class Components:
             if "doc" in f.metadata:
                 prop = _describe(prop, f.metadata["doc"])
             prop.update(f.metadata.get("schema", {}))
-            name = f.metadata.get("json") or f.name
             props[name] = prop
             if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
                 required.append(name)

@@ -1,10 +1,11 @@
 """What the store hands back: frozen dataclasses, one per kind of row, and the status enums.
 
-Field names are the store's column names (`table_name`, `partition_value`, `check_key`), because
-the JSON API has always sent them so; the API serializes these records with `to_json` and its
-OpenAPI schema is generated from the same classes (`quinto.web.schema`). A field's `doc` metadata
-is its description there. Times are aware UTC times whatever the database (SQLite hands back naive
-ones).
+Field names are the store's column names (`table_name`, `partition_value`, `check_key`); in JSON
+they take the one vocabulary `quinto audit --json`, the API and alert payloads share (`table`,
+`partition`, `check`: `json_name`), and storage details (`sort_key`) are left out. The API
+serializes these records with `to_json` and its OpenAPI schema is generated from the same classes
+(`quinto.web.schema`). A field's `doc` metadata is its description there. Times are aware UTC
+times whatever the database (SQLite hands back naive ones) and ISO 8601 with their zone in JSON.
 """
 
 from __future__ import annotations
@@ -318,7 +319,19 @@ def outcome(row: Mapping[Any, Any]) -> OutcomeRecord:
 
 
 _SCALARS = (str, int, float, bool, type(None))
-_FIELDS: dict[type, tuple[str, ...]] = {}
+_FIELDS: dict[type, tuple[tuple[str, str], ...]] = {}
+
+#: store column names and the names JSON gives them (the vocabulary of `quinto audit --json`)
+JSON_NAMES = {"table_name": "table", "partition_value": "partition", "check_key": "check"}
+#: fields that stay inside the store
+INTERNAL = frozenset({"sort_key"})
+
+
+def json_name(f: dataclasses.Field[Any]) -> str | None:
+    """A record field's name in JSON, or None when it is never sent."""
+    if f.name in INTERNAL:
+        return None
+    return str(f.metadata.get("json") or JSON_NAMES.get(f.name, f.name))
 
 
 def to_json(value: Any) -> Any:
@@ -330,11 +343,15 @@ def to_json(value: Any) -> Any:
     if names is None:
         if not dataclasses.is_dataclass(value) or isinstance(value, type):
             return _plain(value)
-        names = _FIELDS[cls] = tuple(f.name for f in dataclasses.fields(value))
-    return {name: to_json(getattr(value, name)) for name in names}
+        names = _FIELDS[cls] = tuple(
+            (f.name, out) for f in dataclasses.fields(value) if (out := json_name(f)) is not None
+        )
+    return {out: to_json(getattr(value, name)) for name, out in names}
 
 
 def _plain(value: Any) -> Any:
+    if isinstance(value, dt.datetime) and value.tzinfo is None:
+        return utc(value).isoformat()
     if isinstance(value, StrEnum):
         return value.value
     if isinstance(value, (list, tuple)) and not hasattr(value, "_fields"):
@@ -354,6 +371,8 @@ def json_object(value: object) -> dict[str, Any]:
 
 __all__ = [
     "FAILING",
+    "INTERNAL",
+    "JSON_NAMES",
     "NOT_PASSING",
     "CheckRef",
     "FailingPartition",
@@ -371,6 +390,7 @@ __all__ = [
     "SnoozeRecord",
     "StatementRecord",
     "TableSummary",
+    "json_name",
     "json_object",
     "outcome",
     "record",
