@@ -6,7 +6,10 @@ file (its last good version is kept) while the other tables load."""
 
 from __future__ import annotations
 
+import contextlib
 import threading
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -47,6 +50,60 @@ def make_connector(project: Project, name: str) -> Connector:
     connector.timeout_s = float(settings.statement_timeout) if settings.statement_timeout else None
     connector.cost_mode = settings.statement_cost
     return connector
+
+
+class Connectors:
+    """Connectors kept between uses, per connection, for a long-running process (the scheduler):
+    an audit or a listing borrows one with its connection still open instead of connecting again
+    (thread-safe; at most as many per connection as were in use at once). An engine whose connector
+    says not to keep it open (a DuckDB or SQLite file) is closed after each use as before."""
+
+    #: a connector idle longer is closed rather than reused (servers drop idle connections)
+    MAX_IDLE_S = 300.0
+
+    def __init__(self, project: Project) -> None:
+        self.project = project
+        self.idle: dict[str, list[tuple[float, Connector]]] = {}
+        self._lock = threading.Lock()
+
+    def take(self, name: str) -> Connector:
+        """An idle connector to connection `name`, or a new one; hand it back with `give`."""
+        now = time.monotonic()
+        with self._lock:
+            idle = self.idle.get(name) or []
+            stale = [c for since, c in idle if now - since > self.MAX_IDLE_S]
+            idle[:] = [(since, c) for since, c in idle if now - since <= self.MAX_IDLE_S]
+            found = idle.pop()[1] if idle else None
+        for connector in stale:
+            connector.close()
+        return found if found is not None else make_connector(self.project, name)
+
+    def give(self, name: str, connector: Connector, ok: bool = True) -> None:
+        """Keep `connector` for the next use, or close it (not `ok`: an error may have left its
+        connection in any state)."""
+        connector.statements.clear()
+        if ok and connector.KEEP_OPEN:
+            with self._lock:
+                self.idle.setdefault(name, []).append((time.monotonic(), connector))
+        else:
+            connector.close()
+
+    @contextlib.contextmanager
+    def use(self, name: str) -> Iterator[Connector]:
+        connector = self.take(name)
+        ok = False
+        try:
+            yield connector
+            ok = True
+        finally:
+            self.give(name, connector, ok)
+
+    def close(self) -> None:
+        with self._lock:
+            idle, self.idle = self.idle, {}
+        for connectors in idle.values():
+            for _, connector in connectors:
+                connector.close()
 
 
 @dataclass(frozen=True)
@@ -165,6 +222,7 @@ class Workspace:
         self.checks = CheckFiles(project)
         self._store = store
         self._own_store = store is None
+        self.connectors = Connectors(project)  # kept open between a scheduler's audits
 
     @classmethod
     def load(cls, config: str | Path | None = None) -> Workspace:
@@ -196,6 +254,7 @@ class Workspace:
         return self.tables().strict()
 
     def close(self) -> None:
+        self.connectors.close()
         if self._own_store and self._store is not None:
             self._store.close()
             self._store = None

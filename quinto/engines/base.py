@@ -89,6 +89,9 @@ class Connector:
     #: refuses a `sql:` check that writes)
     READ_ONLY_BEGIN: ClassVar[tuple[str, ...]] = ()
     READ_ONLY_END: ClassVar[tuple[str, ...]] = ()
+    #: a long-running process (the scheduler) keeps the connection open between audits; an
+    #: embedded engine's file (DuckDB, SQLite) is opened per use instead, so others can write it
+    KEEP_OPEN: ClassVar[bool] = True
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

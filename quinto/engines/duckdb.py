@@ -41,6 +41,7 @@ class DuckDBConnector(Connector):
     URL_EXAMPLE: ClassVar[str] = "duckdb:///path/warehouse.duckdb"
     CLIENT: ClassVar[str] = "built in"
     dialect: ClassVar[Dialect] = DuckDBDialect()
+    KEEP_OPEN: ClassVar[bool] = False
 
     def __post_init__(self) -> None:
         super().__post_init__()

@@ -48,6 +48,7 @@ class SQLiteConnector(Connector):
     CLIENT: ClassVar[str] = "built in"
 
     dialect: ClassVar[Dialect] = SQLiteDialect()
+    KEEP_OPEN: ClassVar[bool] = False
     READ_ONLY_BEGIN: ClassVar[tuple[str, ...]] = ("PRAGMA query_only = ON",)
     READ_ONLY_END: ClassVar[tuple[str, ...]] = ("PRAGMA query_only = OFF",)
 

@@ -62,26 +62,31 @@ class Sensors:
         due = self.next_at.get(connection)
         if due is not None and due > now:  # no table there can be due yet: no statement at all
             return
+        connectors = self.s.workspace.connectors
         try:
-            connector = self.s.workspace.connector(connection)
+            connector = connectors.take(connection)
         except QuintoError as exc:
             self.s.log("sensor_error", connection=connection, message=exc.message)
             return
+        ok = False
         try:
-            batch = max(1, min(self.batch, connector.LISTING_BATCH))
-            tables = sorted(s.table for s in specs)
-            turn = self.s.store.claim_sensor_turns(
-                self.s.name, connection, tables, self.interval, self.rate, batch, now
-            )
-            self.next_at[connection] = turn.next_at or now + self.interval
-            self.episode(connection, turn, batch)
-            by_table = {s.table: s for s in specs}
-            for start in range(0, len(turn.tables), batch):
-                if self.s.stopping.is_set():
-                    return
-                self.list_and_queue(connector, [by_table[t] for t in turn.tables[start : start + batch]])
+            self.turns(connection, connector, specs, now)
+            ok = True
         finally:
-            connector.close()  # a DuckDB file is not held open between polls
+            connectors.give(connection, connector, ok)  # kept open, but a DuckDB file is not held
+
+    def turns(self, connection: str, connector: Connector, specs: list[TableSpec], now: dt.datetime) -> None:
+        """List the tables whose turn it is on `connection` now, a batch per statement, and queue."""
+        batch = max(1, min(self.batch, connector.LISTING_BATCH))
+        tables = sorted(s.table for s in specs)
+        turn = self.s.store.claim_sensor_turns(self.s.name, connection, tables, self.interval, self.rate, batch, now)
+        self.next_at[connection] = turn.next_at or now + self.interval
+        self.episode(connection, turn, batch)
+        by_table = {s.table: s for s in specs}
+        for start in range(0, len(turn.tables), batch):
+            if self.s.stopping.is_set():
+                return
+            self.list_and_queue(connector, [by_table[t] for t in turn.tables[start : start + batch]])
 
     def episode(self, connection: str, turn: SensorTurn, batch: int) -> None:
         if turn.episode == "started":
@@ -139,6 +144,8 @@ class Sensors:
             new=new,
             duration_s=round(time.perf_counter() - started, 3),
         )
+        if new:  # audited from now on, while the next batch is listed
+            self.s.queued()
 
     def validated(self, spec: TableSpec, listed: list[str]) -> list[str]:
         valid = []

@@ -80,6 +80,7 @@ class Scheduler:
         self.settled: set[int] = set()  # runs this scheduler completes (saving or saved) whose thread is still busy
         self._lock = threading.Lock()
         self.stopping = threading.Event()
+        self.serving = False  # audits run on worker threads (`serve`), not inline
         workers = self.concurrency * max(1, len(project.connections))
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="audit")
 
@@ -191,6 +192,12 @@ class Scheduler:
                 self.running[int(row["id"])] = (str(row["connection"]), fut)
         return [int(r["id"]) for r in rows]
 
+    def queued(self) -> None:
+        """Runs were just queued (a sensor's listing): when serving, start them now if there is
+        room, instead of after the round's other listings."""
+        if self.serving and not self.stopping.is_set():
+            self._guarded("dispatch", self.dispatch)
+
     def _audit_then_refill(self, row: dict[str, Any]) -> None:
         """Audit, then claim at once for the freed slot instead of waiting for the next round."""
         try:
@@ -261,11 +268,8 @@ class Scheduler:
         code = EXIT_INFRA
         try:
             parts = [validate_partition(p, spec) for p in wanted]
-            connector = self.workspace.connector(spec.connection)
-            try:
+            with self.workspace.connectors.use(spec.connection) as connector:  # its connection stays open
                 run = Auditor(self.project, spec, connector, self.store, self.clock.now()).run(parts, trigger)
-            finally:
-                connector.close()
         except (SpecError, UsageError) as exc:
             error, code = exc.message, EXIT_BAD_SPEC
         except QuintoError as exc:
@@ -415,6 +419,7 @@ class Scheduler:
             store=self.store.where,
             pid=os.getpid(),
         )
+        self.serving = True
         jobs.start()
         try:
             stop.wait()
@@ -432,6 +437,7 @@ class Scheduler:
             released = self.store.release(self.name)
             self.log("released", runs=released)
         self.pool.shutdown(wait=False, cancel_futures=True)
+        self.workspace.connectors.close()
         self.log("scheduler_stopped")
 
     def load(self) -> None:

@@ -16,6 +16,7 @@ import datetime as dt
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -23,7 +24,7 @@ from quinto.evaluate import Status, worst
 from quinto.failpoints import crash_point
 from quinto.results import Run, jsonable
 from quinto.store.alerts import AlertRows, Outbox, Snoozes
-from quinto.store.common import chunks, utcnow
+from quinto.store.common import chunks, utc, utcnow
 from quinto.store.db import HEAD_REVISION, MIGRATIONS, Database
 from quinto.store.incidents import Incidents, Judged, track
 from quinto.store.marks import Marks
@@ -126,30 +127,33 @@ class Store(QueueMixin, SensorMixin):
             # a time, so each sees the runs the other made current before it supersedes, alerts and
             # updates the read models (SQLite has a single writer anyway)
             self.db.lock(conn, "save", run.table)
-            stored = conn.execute(sa.select(runs.c.id).where(runs.c.run_key == run.key)).scalar()
-            if stored is not None:
-                run.id = int(stored)
-                return run.id
             run_id = None
-            if run.id is not None:
+            if run.id is not None:  # a queued run completes its row (the usual case: no read first)
                 pending = runs.c.status.in_(PENDING)
                 where = [runs.c.id == run.id, pending]
                 if claimed_by is not None:
                     where.append(runs.c.claimed_by == claimed_by)
                 if conn.execute(runs.update().where(*where).values(**values)).rowcount == 1:
                     run_id = run.id
-                elif claimed_by is not None:
-                    raise ClaimLost(f"run {run.id} is no longer held by {claimed_by}")
             if run_id is None:
+                # stored already (a retried write, a replayed spool file): not written again
+                stored = conn.execute(sa.select(runs.c.id).where(runs.c.run_key == run.key)).scalar()
+                if stored is not None:
+                    run.id = int(stored)
+                    return run.id
+                if run.id is not None and claimed_by is not None:
+                    raise ClaimLost(f"run {run.id} is no longer held by {claimed_by}")
                 values.pop("claimed_by"), values.pop("heartbeat_at"), values.pop("not_before")
                 run_id = conn.execute(runs.insert().values(**values)).inserted_primary_key[0]  # type: ignore[index]
             judged = sorted({o.partition for o in run.outcomes})
-            newer = self._partitions_with_newer_runs(conn, run, judged)
+            current = self._current_outcomes(conn, run.table, judged)
+            newer = {p for p, _, _, _, started in current if started > utc(run.started_at)}
             fresh = [p for p in judged if p not in newer]
             # the hooks (alert states and the outbox) write here, before the outcomes they compare
             # with are superseded, and in this transaction: no outcome without its alert
             # the incidents move first, so that the alerts can link to them and hold an acknowledged
             # one's reminders back
+            previous = {(p, c): (status, at) for p, c, status, at, _ in current}
             fresh_set = set(fresh)
             outcome_of = {
                 (o.partition, o.check): Judged(str(o.status), o.value, o.judged, int(run_id))
@@ -157,7 +161,7 @@ class Store(QueueMixin, SensorMixin):
                 if o.partition in fresh_set
             }
             found = track(conn, run.table, outcome_of, now)
-            saving = Saving(run, int(run_id), fresh, now, conn, AlertRows(conn, run.table), found)
+            saving = Saving(run, int(run_id), fresh, now, conn, AlertRows(conn, run.table, previous), found)
             for hook in self.on_save:
                 hook(saving)
             for chunk in chunks(fresh, 500):
@@ -172,16 +176,16 @@ class Store(QueueMixin, SensorMixin):
                 )
             # a value is superseded only by a new value of the same metric: a run that could not
             # compute a partition (ERROR) leaves that partition's history as it was
-            computed = {(m.partition, m.fingerprint) for m in run.metric_values if m.partition not in newer}
-            for part in sorted({p for p, _ in computed}):
-                fps = sorted(fp for p, fp in computed if p == part)
+            computed = sorted({(m.partition, m.fingerprint) for m in run.metric_values if m.partition not in newer})
+            mv = metric_values.c
+            for pairs in chunks(computed, 500):  # one statement for every partition's metrics
                 conn.execute(
                     metric_values.update()
                     .where(
-                        metric_values.c.table_name == run.table,
-                        metric_values.c.partition_value == part,
-                        metric_values.c.fingerprint.in_(fps),
-                        metric_values.c.current.is_(True),
+                        mv.table_name == run.table,
+                        mv.partition_value.in_(sorted({p for p, _ in pairs})),
+                        sa.tuple_(mv.partition_value, mv.fingerprint).in_(pairs),
+                        mv.current.is_(True),
                     )
                     .values(current=False)
                 )
@@ -255,7 +259,8 @@ class Store(QueueMixin, SensorMixin):
         return run.id
 
     def _refresh_status(self, conn: sa.Connection, run: Run, run_id: int, fresh: list[str], now: dt.datetime) -> None:
-        """Keep the read models in step with the outcomes this run made current."""
+        """Keep the read models in step with the outcomes this run made current: on PostgreSQL and
+        SQLite two statements (the partitions' rows upserted; the table's row upserted from them)."""
         if not fresh:
             return
         by_part: dict[str, list[Status]] = {}
@@ -263,26 +268,92 @@ class Store(QueueMixin, SensorMixin):
             if o.partition in fresh:
                 by_part.setdefault(o.partition, []).append(o.status)
         ps = partition_status.c
+        rows = [
+            {
+                "table_name": run.table,
+                "partition_value": p,
+                "sort_key": sort_key(p),
+                "status": str(worst(st)),
+                "checks": len(st),
+                "failed": st.count(Status.FAIL),
+                "warned": st.count(Status.WARN),
+                "errored": st.count(Status.ERROR),
+                "run_id": run_id,
+                "audited_at": now,
+            }
+            for p, st in by_part.items()
+        ]
+        upsert = _upsert_of(conn)
+        if upsert is None:
+            self._refresh_status_slowly(conn, run, run_id, fresh, rows, now)
+            return
+        if rows:
+            stmt = upsert(partition_status)
+            keep = ("table_name", "partition_value")
+            conn.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=list(keep),
+                    set_={c.name: stmt.excluded[c.name] for c in partition_status.c if c.name not in keep},
+                ),
+                rows,
+            )
+        mine = ps.table_name == run.table
+        recent = (
+            sa.select(ps.status).where(mine).order_by(ps.sort_key.desc()).limit(RECENT_PARTITIONS).subquery("recent")
+        )
+        failing = sa.select(sa.func.count()).select_from(recent).where(recent.c.status.in_(FAILING)).scalar_subquery()
+        count = sa.select(sa.func.count()).select_from(partition_status).where(mine).scalar_subquery()
+        latest = (
+            sa.select(ps.partition_value, ps.status)
+            .where(mine)
+            .order_by(ps.sort_key.desc())
+            .limit(1)
+            .subquery("latest")
+        )
+        source = sa.select(
+            sa.literal(run.table, sa.String),
+            sa.literal(run.connection, sa.String),
+            sa.literal(run.partition_column, sa.String),
+            latest.c.partition_value,
+            latest.c.status,
+            failing,
+            count,
+            sa.literal(run_id, sa.Integer),
+            sa.literal(now, sa.DateTime(timezone=True)),
+        ).where(sa.true())  # SQLite: an upsert's SELECT needs a WHERE
+        columns = [
+            "table_name",
+            "connection",
+            "partition_column",
+            "latest_partition",
+            "status",
+            "failing_recent",
+            "partitions",
+            "last_run_id",
+            "last_run_at",
+        ]
+        stmt = upsert(table_status).from_select(columns, source)
+        conn.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["table_name"], set_={c: stmt.excluded[c] for c in columns if c != "table_name"}
+            )
+        )
+
+    def _refresh_status_slowly(
+        self,
+        conn: sa.Connection,
+        run: Run,
+        run_id: int,
+        fresh: list[str],
+        rows: list[dict[str, object]],
+        now: dt.datetime,
+    ) -> None:
+        """`_refresh_status` on a database without upserts: delete and insert, read and write."""
+        ps = partition_status.c
         for chunk in chunks(fresh, 500):
             conn.execute(partition_status.delete().where(ps.table_name == run.table, ps.partition_value.in_(chunk)))
-        conn.execute(
-            partition_status.insert(),
-            [
-                {
-                    "table_name": run.table,
-                    "partition_value": p,
-                    "sort_key": sort_key(p),
-                    "status": str(worst(st)),
-                    "checks": len(st),
-                    "failed": st.count(Status.FAIL),
-                    "warned": st.count(Status.WARN),
-                    "errored": st.count(Status.ERROR),
-                    "run_id": run_id,
-                    "audited_at": now,
-                }
-                for p, st in by_part.items()
-            ],
-        )
+        if rows:
+            conn.execute(partition_status.insert(), rows)
         recent = conn.execute(
             sa.select(ps.partition_value, ps.status)
             .where(ps.table_name == run.table)
@@ -305,23 +376,36 @@ class Store(QueueMixin, SensorMixin):
             )
         )
 
-    def _partitions_with_newer_runs(self, conn: sa.Connection, run: Run, partitions: list[str]) -> set[str]:
-        """Partitions already judged by a run that started after this one (a replayed spool file)."""
-        found: set[str] = set()
+    def _current_outcomes(
+        self, conn: sa.Connection, table: str, partitions: list[str]
+    ) -> list[tuple[str, str, str, dt.datetime, dt.datetime]]:
+        """The current outcomes of `partitions` (one statement per 500): (partition, check, status,
+        when, when its run started). A partition judged by a run that started after the one being
+        saved (a replayed spool file) keeps them; the alert policy compares with them."""
+        o = outcomes.c
+        found = []
         for chunk in chunks(partitions, 500):
             q = (
-                sa.select(outcomes.c.partition_value)
-                .distinct()
-                .join(runs, runs.c.id == outcomes.c.run_id)
-                .where(
-                    outcomes.c.table_name == run.table,
-                    outcomes.c.partition_value.in_(chunk),
-                    outcomes.c.current.is_(True),
-                    runs.c.started_at > run.started_at,
-                )
+                sa.select(o.partition_value, o.check_key, o.status, o.created_at, runs.c.started_at)
+                .join(runs, runs.c.id == o.run_id)
+                .where(o.table_name == table, o.partition_value.in_(chunk), o.current.is_(True))
             )
-            found.update(r[0] for r in conn.execute(q))
+            found += [(p, c, st, utc(at), utc(started)) for p, c, st, at, started in conn.execute(q)]
         return found
+
+
+def _upsert_of(conn: sa.Connection) -> Callable[[sa.Table], Any] | None:
+    """The INSERT with ON CONFLICT of the store's database, if it has one."""
+    name = conn.dialect.name
+    if name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert
+    if name == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        return sqlite_insert
+    return None
 
 
 __all__ = [

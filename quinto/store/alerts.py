@@ -42,9 +42,17 @@ class AlertRows:
     """The alert tables as seen from inside the transaction that saves a run: what the alert
     policy reads to decide, and the rows it decides on, written as handed."""
 
-    def __init__(self, conn: sa.Connection, table: str) -> None:
+    def __init__(
+        self,
+        conn: sa.Connection,
+        table: str,
+        current: Mapping[tuple[str, str], tuple[str, dt.datetime]] | None = None,
+    ) -> None:
         self.conn = conn
         self.table = table
+        self.current = current  # the current outcomes of the run's partitions, when the store read them already
+        self.read: set[str] = set()  # partitions whose states `states` read (and locked)
+        self.found: set[tuple[str, str]] = set()  # (partition, check) of the states found there
 
     def states(self, partitions: Sequence[str]) -> dict[tuple[str, str], AlertState]:
         """The alert states of the table's partitions, (partition, check) → state, locked for update."""
@@ -54,10 +62,15 @@ class AlertRows:
             q = sa.select(alert_states).where(st.table_name == self.table, st.partition_value.in_(chunk))
             for r in self.conn.execute(q.with_for_update()):
                 found[(r.partition_value, r.check_key)] = _state(r)
+        self.read.update(partitions)
+        self.found.update(found)
         return found
 
     def previous(self, partitions: Sequence[str]) -> dict[tuple[str, str], tuple[str, dt.datetime]]:
         """The current outcomes the run is about to supersede: (partition, check) → (status, when)."""
+        if self.current is not None:  # read by the save already, in this transaction
+            wanted = set(partitions)
+            return {key: value for key, value in self.current.items() if key[0] in wanted}
         oc = outcomes.c
         found = {}
         for chunk in chunks(sorted(partitions)):
@@ -96,8 +109,59 @@ class AlertRows:
         return _state(r) if r is not None else None
 
     def write_states(self, states: Iterable[AlertState], now: dt.datetime) -> None:
-        """Insert or update these alert states."""
+        """Insert or update these alert states: when `states` read them first, one UPDATE of many
+        rows and one INSERT of many, else one by one."""
         st = alert_states.c
+        states = list(states)
+        if states and all(s.partition_value in self.read for s in states):
+            old = [s for s in states if (s.partition_value, s.check_key) in self.found]
+            new = [s for s in states if (s.partition_value, s.check_key) not in self.found]
+            if old:
+                self.conn.execute(
+                    alert_states.update()
+                    .where(
+                        st.table_name == self.table,
+                        st.partition_value == sa.bindparam("p"),
+                        st.check_key == sa.bindparam("c"),
+                    )
+                    .values(
+                        state=sa.bindparam("s_state"),
+                        since=sa.bindparam("s_since"),
+                        announced=sa.bindparam("s_announced"),
+                        announced_at=sa.bindparam("s_announced_at"),
+                        updated_at=now,
+                    ),
+                    [
+                        {
+                            "p": s.partition_value,
+                            "c": s.check_key,
+                            "s_state": s.state,
+                            "s_since": s.since,
+                            "s_announced": s.announced,
+                            "s_announced_at": s.announced_at,
+                        }
+                        for s in old
+                    ],
+                )
+            if new:
+                self.conn.execute(
+                    alert_states.insert(),
+                    [
+                        {
+                            "table_name": self.table,
+                            "partition_value": s.partition_value,
+                            "check_key": s.check_key,
+                            "state": s.state,
+                            "since": s.since,
+                            "announced": s.announced,
+                            "announced_at": s.announced_at,
+                            "updated_at": now,
+                        }
+                        for s in new
+                    ],
+                )
+                self.found.update((s.partition_value, s.check_key) for s in new)
+            return
         for s in states:
             values = {"state": s.state, "since": s.since, "announced": s.announced, "announced_at": s.announced_at}
             updated = self.conn.execute(

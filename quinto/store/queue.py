@@ -166,11 +166,19 @@ class QueueMixin:
             sa.and_(r.status == QUEUED, sa.or_(r.not_before.is_(None), r.not_before <= now), ~busy),
             sa.and_(r.status == RUNNING, sa.or_(r.heartbeat_at.is_(None), r.heartbeat_at < stale_before)),
         )
+        # PostgreSQL: one statement (SQLite, in process and a single writer, reads back what an
+        # UPDATE FROM changed, so it keeps the read-then-update)
+        one_statement = self.is_postgres
         for connection, free in sorted(capacity.items()):
             if free <= 0:
                 continue
             with self._begin() as conn:
                 self._lock(conn, "claim", connection)  # counting running audits needs one claimer at a time
+                if one_statement:
+                    claimed += self._claim_returning(
+                        conn, worker, connection, ready, free, limit_per_connection, stale_before, now
+                    )
+                    continue
                 running = conn.execute(
                     sa.select(sa.func.count())
                     .select_from(runs)
@@ -201,6 +209,49 @@ class QueueMixin:
                     claimed.append(row)
         return claimed
 
+    def _claim_returning(
+        self,
+        conn: sa.Connection,
+        worker: str,
+        connection: str,
+        ready: Any,
+        free: int,
+        limit_per_connection: int,
+        stale_before: dt.datetime,
+        now: dt.datetime,
+    ) -> list[dict[str, Any]]:
+        """The claim in one statement: UPDATE the oldest ready rows, as many as there is room for
+        (this worker's free slots, and the limit less the audits running on the connection, counted
+        by the same statement, after the claim lock), RETURNING them with who held them before."""
+        r = runs.c
+        running = (
+            sa.select(sa.func.count())
+            .select_from(runs)
+            .where(r.connection == connection, r.status == RUNNING, r.heartbeat_at >= stale_before)
+            .correlate(None)
+            .scalar_subquery()
+        )
+        greatest, least = (sa.func.greatest, sa.func.least) if self.is_postgres else (sa.func.max, sa.func.min)
+        room = greatest(0, least(free, limit_per_connection - running))
+        picked = sa.select(r.id, r.status, r.claimed_by).where(r.connection == connection, ready).order_by(r.id)
+        picked = picked.limit(room)
+        if self.is_postgres:
+            picked = picked.with_for_update(skip_locked=True)
+        old = picked.subquery("old")
+        stmt = (
+            runs.update()
+            .where(r.id == old.c.id)
+            .values(status=RUNNING, claimed_by=worker, heartbeat_at=now, attempts=r.attempts + 1)
+            .returning(*runs.c, old.c.status.label("was_status"), old.c.claimed_by.label("was_claimed_by"))
+        )
+        claimed = []
+        for row in conn.execute(stmt):
+            got = dict(row._mapping)
+            was_status, was = got.pop("was_status"), got.pop("was_claimed_by")
+            got["reclaimed_from"] = was if was_status == RUNNING else None
+            claimed.append(got)
+        return sorted(claimed, key=lambda row: int(row["id"]))
+
     def heartbeat(self, worker: str, run_ids: Iterable[int], now: dt.datetime | None = None) -> set[int]:
         """Mark `worker`'s running runs alive; returns the ids it still holds."""
         ids = sorted(set(run_ids))
@@ -208,8 +259,11 @@ class QueueMixin:
             return set()
         r = runs.c
         mine = sa.and_(r.id.in_(ids), r.claimed_by == worker, r.status == RUNNING)
+        beat = runs.update().where(mine).values(heartbeat_at=now or utcnow())
         with self.engine.begin() as conn:
-            conn.execute(runs.update().where(mine).values(heartbeat_at=now or utcnow()))
+            if self.engine.dialect.update_returning:  # one statement
+                return {int(i) for (i,) in conn.execute(beat.returning(r.id))}
+            conn.execute(beat)
             return {int(i) for (i,) in conn.execute(sa.select(r.id).where(mine))}
 
     def retry_later(self, run_id: int, worker: str, not_before: dt.datetime, error: str) -> bool:
@@ -346,9 +400,8 @@ class QueueMixin:
                     .distinct()
                     .where(r.table_name == table, r.partition_value.in_(chunk), r.status.in_(DONE))
                 )
-                for q in (q1, q2):
-                    for part, fp in conn.execute(q):
-                        found.setdefault(part, set()).add(fp)
+                for part, fp in conn.execute(sa.union(q1, q2)):  # one statement
+                    found.setdefault(part, set()).add(fp)
         return found
 
     def enqueue_group(

@@ -102,6 +102,11 @@ class SensorMixin:
                     sensor_state.insert(), [{"table_name": t, "connection": connection, "listings": 0} for t in chunk]
                 )
             known.update({t: None for t in new})
+            # a claimer whose clock was read before another's claim (it waited for the lock) must
+            # not record its turns as older than that one's: least recently listed would mean less
+            latest = max((at for at in known.values() if at is not None), default=None)
+            if latest is not None and latest > now:
+                now = latest
             mine = {t: at for t, at in known.items() if t in wanted}
             due = sorted((t for t, at in mine.items() if at is None or now - at >= interval), key=_least_recent(mine))
             budget = conn.execute(sa.select(b.tokens, b.at, b.limited_since).where(b.connection == connection)).first()
