@@ -291,7 +291,6 @@ class EngineServer:
     engine: str
     script: str
     env: dict[str, str]
-    started: bool = False
 
     def run(self, action: str) -> None:
         proc = subprocess.run([str(ROOT / "scripts" / "engines" / self.script), action], capture_output=True,
