@@ -1,7 +1,8 @@
 """Benchmark: Quinto against Great Expectations, Soda Core and a hand-written scan.
 
 Builds `bench.events` (default 10 M rows, 10 daily partitions of 1 M, with known defects; see
-bench/peers/data.py) in DuckDB and PostgreSQL, then runs the same 12-check suite with four tools,
+bench/peers/data.py) in DuckDB and PostgreSQL (and, when asked, Trino and the Spark Thrift Server),
+then runs the same 12-check suite with four tools,
 each as its own process (GX and Soda from their own virtual environments, see bench/peers/venvs.py):
 
   quinto  `quinto audit` / `quinto backfill` with bench/peers/quinto/*/events.yaml
@@ -18,12 +19,19 @@ For each tool × scenario × engine: wall time and peak RSS of the whole process
 (bench/peers/statements.py). Every run's pass/fail verdicts must agree with the hand-written scan's;
 the script fails otherwise.
 
-    python bench/compare.py [--rows 10000000] [--runs 5] [--engines duckdb,postgres]
+    python bench/compare.py [--rows 10000000] [--runs 5] [--engines duckdb,postgres,trino,spark]
                             [--tools quinto,hand,gx,soda] [--scenarios partition,table,backfill]
                             [--pg-url URL] [--work DIR] [--json]
 
 Without --pg-url, a throw-away PostgreSQL for the bench is started with scripts/pg.sh on port
 54339 (data in /tmp/quinto-bench-pg), logging statements with the database name in each line.
+
+`trino` and `spark` run on servers the bench starts for itself with scripts/engines/trino.sh and
+spark-thrift.sh (never the shared ones the tests use): ports --trino-port (18480) and --spark-port
+(10480), state (metastore, warehouse, logs) in --engines-state/rows-N (default
+/tmp/quinto-bench-engines/rows-N), so the data of each size is loaded once and kept. Trino: Hive
+connector, ORC table partitioned by ds; Spark: Parquet table partitioned by ds, event log on. Both
+are stopped at the end unless --keep-engines.
 """
 
 from __future__ import annotations
@@ -49,8 +57,25 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.peers import venvs  # noqa: E402
-from bench.peers.data import PARTITIONS, build_duckdb, build_postgres, generate_sql  # noqa: E402
-from bench.peers.statements import Count, PostgresLog, count_duckdb_logs  # noqa: E402
+from bench.peers.data import (  # noqa: E402
+    EVENTS_SPARK,
+    PARTITIONS,
+    build_duckdb,
+    build_postgres,
+    build_spark,
+    build_trino,
+    generate_jvm_sql,
+    generate_sql,
+)
+from bench.peers.statements import (  # noqa: E402
+    METER_USER,
+    TOOL_USER,
+    Count,
+    PostgresLog,
+    SparkEventLog,
+    TrinoHistory,
+    count_duckdb_logs,
+)
 from bench.peers.suite import CHECKS, WHOLE  # noqa: E402
 
 PEERS = HERE / "peers"
@@ -59,6 +84,8 @@ SCENARIOS = ["partition", "table", "backfill"]
 AUDITED = PARTITIONS[-1]
 BENCH_PG_PORT = "54339"
 BENCH_PG_DATA = "/tmp/quinto-bench-pg"
+JVM_ENGINES = venvs.JVM_ENGINES
+SHARED_ENGINE_PORTS = {8080, 8081, 10000}  # the servers the tests share: never the bench's
 
 Verdicts = dict[str, dict[str, bool]]  # partition → check → passed
 
@@ -148,10 +175,11 @@ def commands(tool: str, scenario: str, engine: str, ctx: dict[str, Any]) -> list
         scope = {"partition": AUDITED, "table": WHOLE, "backfill": "all"}[scenario]
         form = "hashed" if tool == "hand-hashed" else "count"
         return [Command([sys.executable, "run_hand.py", engine, url, scope, form], {}, last_json)]
-    python = str(ctx["pythons"][tool])
+    name = venvs.variant(tool, engine)
+    python = str(ctx["pythons"][name])
     script = f"run_{tool}.py"
     scopes = {"partition": [AUDITED], "table": [WHOLE], "backfill": PARTITIONS}[scenario]
-    return [Command([python, script, engine, url, s], venvs.peer_env(tool), last_json) for s in scopes]
+    return [Command([python, script, engine, url, s], venvs.peer_env(name), last_json) for s in scopes]
 
 
 # -- measuring a cell (tool × scenario × engine) ----------------------------------------------------
@@ -170,6 +198,9 @@ def measure(cell: Cell, ctx: dict[str, Any]) -> Sample:
     pg_log: PostgresLog | None = ctx.get("pg_log")
     if engine == "postgres" and pg_log is not None:
         pg_log.mark()
+    history: TrinoHistory | SparkEventLog | None = ctx.get("history", {}).get(engine)
+    if history is not None:
+        history.mark()
     wall, peak, verdicts = 0.0, 0.0, {}
     for cmd in commands(cell.tool, cell.scenario, engine, ctx):
         w, rss, stdout = run_process(cmd, base_env)
@@ -179,7 +210,16 @@ def measure(cell: Cell, ctx: dict[str, Any]) -> Sample:
     statements: Count | None = None
     if engine == "duckdb":
         statements = count_duckdb_logs(log_dir)
-    elif pg_log is not None:
+    elif history is not None:
+        if engine == "spark":
+            time.sleep(1.0)  # Spark's listener bus writes the event log asynchronously
+        statements = history.count()
+        folder = ctx["work"] / "statements"
+        folder.mkdir(exist_ok=True)
+        (folder / f"{engine}-{cell.scenario}-{cell.tool}.sql").write_text(
+            "".join(f"-- statement {i}\n{sql.strip()}\n\n" for i, sql in enumerate(history.last, 1)), encoding="utf-8"
+        )
+    elif engine == "postgres" and pg_log is not None:
         time.sleep(0.2)  # the server writes its log asynchronously from the client's point of view
         statements = pg_log.count()
     return Sample(wall, peak, statements, verdicts)
@@ -246,6 +286,106 @@ def prepare_postgres(url: str, rows: int, log_path: str | None) -> PostgresLog |
         log(f"postgres: cannot read the server log {path} ({exc}); statements are not counted")
         return None
     return PostgresLog(path, database, "%d" in prefix)
+
+
+# -- Trino and Spark: servers of the bench's own ----------------------------------------------------
+@dataclass
+class EngineServer:
+    engine: str
+    script: str
+    env: dict[str, str]
+
+    def run(self, action: str) -> None:
+        proc = subprocess.run([str(ROOT / "scripts" / "engines" / self.script), action], capture_output=True,
+                              text=True, env={**os.environ, **self.env})
+        if proc.returncode != 0:
+            raise SystemExit(f"{self.script} {action} failed:\n{proc.stderr[-3000:]}")
+
+
+def engine_server(engine: str, state: Path, port: int) -> EngineServer:
+    if port in SHARED_ENGINE_PORTS:
+        raise SystemExit(f"port {port} belongs to the shared {engine} server the tests use; pick another")
+    if state.resolve().is_relative_to(Path("/tmp/quinto-engines").resolve()):
+        raise SystemExit(f"{state} is the shared engines' state; pick another --engines-state")
+    env = {"QUINTO_STATE": str(state)}
+    if engine == "trino":
+        return EngineServer(engine, "trino.sh", {**env, "QUINTO_TRINO_PORT": str(port), "QUINTO_TRINO_SMOKE": "0"})
+    return EngineServer(engine, "spark-thrift.sh", {
+        **env, "QUINTO_HIVE_PORT": str(port), "QUINTO_SPARK_SMOKE": "0",
+        "QUINTO_SPARK_EVENT_LOG": str(state / "spark-events"),
+    })
+
+
+def jvm_signature(rows: int, engine: str) -> str:
+    ddl = EVENTS_SPARK if engine == "spark" else "orc partitioned_by ds"
+    return hashlib.sha256(f"{rows}\n{ddl}\n{generate_jvm_sql(rows, engine)}".encode()).hexdigest()[:16]
+
+
+def trino_connect(port: int) -> Any:
+    import trino
+
+    return trino.dbapi.connect(host="127.0.0.1", port=port, user=METER_USER, catalog="hive", schema="default")
+
+
+def prepare_trino(port: int, rows: int) -> TrinoHistory:
+    con = trino_connect(port)
+    try:
+        cur = con.cursor()
+        cur.execute("SELECT comment FROM system.metadata.table_comments "
+                    "WHERE catalog_name = 'hive' AND schema_name = 'bench' AND table_name = 'events'")
+        found = cur.fetchall()
+        if not found or found[0][0] != jvm_signature(rows, "trino"):
+            t0 = time.perf_counter()
+            build_trino(cur, rows)
+            cur.execute(f"COMMENT ON TABLE hive.bench.events IS '{jvm_signature(rows, 'trino')}'")
+            cur.fetchall()
+            log(f"trino: {rows} rows built in {time.perf_counter() - t0:.1f}s")
+    finally:
+        con.close()
+    return TrinoHistory(lambda: trino_connect(port))
+
+
+def prepare_spark(port: int, rows: int, events: Path) -> SparkEventLog:
+    from pyhive import hive
+
+    con = hive.connect(host="127.0.0.1", port=port, username=METER_USER)
+    try:
+        cur = con.cursor()
+        try:
+            cur.execute("SHOW TBLPROPERTIES bench.events ('quinto_bench_signature')")
+            found = [tuple(r) for r in cur.fetchall()]
+        except Exception:  # noqa: BLE001 - no such table (yet)
+            found = []
+        if not found or found[0][-1] != jvm_signature(rows, "spark"):
+            t0 = time.perf_counter()
+            build_spark(cur, rows)
+            cur.execute(f"ALTER TABLE bench.events SET TBLPROPERTIES ('quinto_bench_signature' = "
+                        f"'{jvm_signature(rows, 'spark')}')")
+            log(f"spark: {rows} rows built in {time.perf_counter() - t0:.1f}s")
+    finally:
+        con.close()
+    return SparkEventLog(events)
+
+
+def start_jvm_engines(engines: list[str], args: argparse.Namespace, ctx: dict[str, Any],
+                      servers: list[EngineServer]) -> None:
+    state = Path(args.engines_state) / f"rows-{args.rows}"
+    ports = {"trino": args.trino_port, "spark": args.spark_port}
+    todo = [engine_server(e, state, ports[e]) for e in engines if e in JVM_ENGINES]
+    for server in todo:  # one at a time: two JVMs starting at once on 2 cores take longer than in turn
+        t0 = time.perf_counter()
+        servers.append(server)
+        server.run("start")
+        log(f"{server.engine}: bench server on 127.0.0.1:{ports[server.engine]} ({state}) "
+            f"ready after {time.perf_counter() - t0:.0f}s")
+    ctx.setdefault("history", {})
+    if "trino" in engines:
+        ctx["history"]["trino"] = prepare_trino(args.trino_port, args.rows)
+        ctx["urls"]["trino"] = ctx["quinto_urls"]["trino"] = f"trino://{TOOL_USER}@127.0.0.1:{args.trino_port}/hive"
+    if "spark" in engines:
+        ctx["history"]["spark"] = prepare_spark(args.spark_port, args.rows, state / "spark-events")
+        url = f"hive://{TOOL_USER}@127.0.0.1:{args.spark_port}/default"
+        ctx["urls"]["spark"] = ctx["quinto_urls"]["spark"] = url
 
 
 def write_projects(work: Path, engines: list[str]) -> dict[tuple[str, str], Path]:
@@ -358,15 +498,38 @@ def main() -> None:
     ap.add_argument("--pg-log", default=None, help="the server's log file (default: DATA_DIRECTORY/server.log)")
     ap.add_argument("--work", default=None, help="folder for the DuckDB file and Quinto's stores (kept)")
     ap.add_argument("--no-warmup", dest="warmup", action="store_false", help="skip the untimed first run")
+    ap.add_argument("--engines-state", default="/tmp/quinto-bench-engines",
+                    help="state of the bench's own Trino and Spark servers (a rows-N folder per size)")
+    ap.add_argument("--trino-port", type=int, default=18480)
+    ap.add_argument("--spark-port", type=int, default=10480)
+    ap.add_argument("--keep-engines", action="store_true", help="leave the bench's Trino and Spark servers running")
     ap.add_argument("--json", action="store_true", help="print the results as JSON")
     args = ap.parse_args()
+    unknown = set(args.engines.split(",")) - {"duckdb", "postgres", *JVM_ENGINES}
+    if unknown:
+        ap.error(f"unknown engine(s) {', '.join(sorted(unknown))}: duckdb, postgres, trino or spark")
+    servers: list[EngineServer] = []
+    try:
+        run(args, servers)
+    finally:
+        for server in reversed(servers):
+            if args.keep_engines:
+                env = " ".join(f"{k}={v}" for k, v in server.env.items())
+                log(f"{server.engine}: bench server left running (stop: {env} scripts/engines/{server.script} stop)")
+            else:
+                server.run("stop")
+                log(f"{server.engine}: bench server stopped")
+
+
+def run(args: argparse.Namespace, servers: list[EngineServer]) -> None:
     engines, tools, scenarios = args.engines.split(","), args.tools.split(","), args.scenarios.split(",")
     work = Path(args.work or Path("~/.cache/quinto/bench-data").expanduser())
     work.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
 
-    ctx: dict[str, Any] = {"urls": {}, "quinto_urls": {}, "checks": CHECKS}
-    ctx["pythons"] = {t: venvs.ensure(t) for t in tools if t in venvs.REQUIREMENTS}
+    ctx: dict[str, Any] = {"urls": {}, "quinto_urls": {}, "checks": CHECKS, "work": work}
+    names = {venvs.variant(t, e) for t in tools for e in engines}
+    ctx["pythons"] = {n: venvs.ensure(n) for n in sorted(names) if n in venvs.REQUIREMENTS}
     log_dir = work / "duckdb-log"
     shutil.rmtree(log_dir, ignore_errors=True)
     log_dir.mkdir()
@@ -380,6 +543,7 @@ def main() -> None:
         ctx["pg_log"] = prepare_postgres(url, args.rows, args.pg_log)
         ctx["urls"]["postgres"] = libpq(url)
         ctx["quinto_urls"]["postgres"] = re.sub(r"^postgresql(\+\w+)?://", "postgresql+psycopg://", url)
+    start_jvm_engines(engines, args, ctx, servers)
     ctx["projects"] = write_projects(work, engines)
 
     cells = [Cell(e, s, t) for e in engines for s in scenarios for t in tools]

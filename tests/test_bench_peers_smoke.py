@@ -71,3 +71,33 @@ def test_compare_smoke(pg_url: str, tmp_path: Path) -> None:
         assert cells[(engine, "backfill", "quinto")]["table_reads"] == 2
         for hand in ("hand", "hand-hashed"):
             assert all(cells[(engine, s, hand)]["table_reads"] == 1 for s in ("partition", "table", "backfill"))
+
+
+@pytest.mark.skipif(
+    os.environ.get("QUINTO_BENCH_ENGINES") != "1",
+    reason="starts the bench's own Trino and Spark Thrift servers (minutes of JVM start-up): QUINTO_BENCH_ENGINES=1",
+)
+def test_compare_smoke_trino_spark(tmp_path: Path) -> None:
+    """compare.py on Trino and Spark, with servers of its own (ports 18481, 10481, state in tmp_path), never
+    the shared ones; every tool agrees with the hand-written scan (compare.py exits non-zero otherwise), and
+    the statements are counted from the engines' own history (the hand-written scan: one read of the table)."""
+    tools = ["quinto", "hand", "soda"]
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "compare.py"), "--engines", "trino,spark", "--rows", "20000",
+         "--runs", "1", "--no-warmup", "--work", str(tmp_path / "work"), "--engines-state", str(tmp_path / "engines"),
+         "--trino-port", "18481", "--spark-port", "10481", "--tools", ",".join(tools),
+         "--scenarios", "partition,table", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    cells = {(r["engine"], r["scenario"], r["tool"]): r for r in json.loads(proc.stdout)}
+    assert set(cells) == {(e, s, t) for e in ("trino", "spark") for s in ("partition", "table") for t in tools}
+    for key, r in cells.items():
+        assert "error" not in r, (key, r)
+        assert r["statements"] >= 1, (key, r)
+    for engine in ("trino", "spark"):
+        assert cells[(engine, "partition", "hand")]["table_reads"] == 1
+        assert cells[(engine, "table", "hand")]["table_reads"] == 1
+        assert cells[(engine, "partition", "quinto")]["table_reads"] >= 1

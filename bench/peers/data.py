@@ -1,4 +1,5 @@
-"""The benchmark table `bench.events`, with known defects, in DuckDB and PostgreSQL.
+"""The benchmark table `bench.events`, with known defects, in DuckDB, PostgreSQL, Trino (Hive
+connector, ORC, partitioned by ds) and the Spark Thrift Server (Parquet, partitioned by ds).
 
 Columns: id, user_id, country (a NULL every 1000th row), device, amount (a negative every 5000th row),
 event_ts, email, ds (10 daily partitions, 2026-11-01 .. 2026-11-10). Defects injected on top:
@@ -12,6 +13,7 @@ bench asserts that all four tools agree.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 DAYS = 10
 PARTITIONS = [f"2026-11-{d:02d}" for d in range(1, DAYS + 1)]
@@ -69,3 +71,84 @@ def build_postgres(url: str, rows: int) -> None:
         con.execute("CREATE TABLE bench.events AS " + generate_sql(rows, "postgres") + " ORDER BY i")
         con.execute("CREATE INDEX ON bench.events (ds)")
         con.execute("VACUUM ANALYZE bench.events")
+
+
+# The same rows in Trino's and Spark SQL's dialects (no generate_series/range shared by both; arrays
+# are 1-based only through element_at; amount is a DOUBLE).
+GENERATE_JVM = """
+SELECT CASE WHEN i = {dup} THEN i - 1 ELSE i END AS id,
+       (i * 7919) % 2000000 AS user_id,
+       CASE WHEN i % 1000 = 0 THEN NULL
+            ELSE element_at({countries}, CAST(1 + i % 8 AS INTEGER)) END AS country,
+       CASE WHEN i BETWEEN {tablet} AND {tablet} + 4 THEN 'tablet'
+            ELSE element_at({devices}, CAST(1 + ({div_7}) % 4 AS INTEGER)) END AS device,
+       CASE WHEN i % 5000 = 0 THEN CAST(-1 AS DOUBLE) ELSE CAST((i * 31) % 20000 AS DOUBLE) / 100 END AS amount,
+       {event_ts} AS event_ts,
+       CASE WHEN i BETWEEN {bad_email} AND {bad_email} + 2 THEN concat('user', CAST(i AS {text}), '.example.com')
+            ELSE concat('user', CAST(i AS {text}), '@example.com') END AS email,
+       concat('2026-11-', lpad(CAST(1 + {day} AS {text}), 2, '0')) AS ds
+FROM {series}
+"""
+
+
+def generate_jvm_sql(rows: int, engine: str) -> str:
+    """SELECT of the table's rows in Trino (`engine="trino"`) or Spark SQL (`"spark"`)."""
+    per_day = rows // DAYS
+    total = per_day * DAYS
+    trino = engine == "trino"
+
+    def array(items: list[str]) -> str:
+        quoted = ", ".join(f"'{x}'" for x in items)
+        return f"ARRAY[{quoted}]" if trino else f"array({quoted})"
+
+    day = f"i / {per_day}" if trino else f"i div {per_day}"
+    if trino:  # sequence() makes at most 10,000 elements: a cross product of two
+        series = (
+            f"(SELECT a * 10000 + b AS i FROM UNNEST(sequence(0, {(total - 1) // 10000})) AS x(a) "
+            f"CROSS JOIN UNNEST(sequence(0, 9999)) AS y(b)) WHERE i < {total}"
+        )
+        event_ts = (f"TIMESTAMP '2026-11-01 00:00:00' + ({day}) * INTERVAL '1' DAY "
+                    "+ (i % 86400) * INTERVAL '1' SECOND")
+    else:
+        series = f"range({total}) AS t(i)"
+        event_ts = f"TIMESTAMP '2026-11-01 00:00:00' + make_dt_interval(CAST({day} AS INT), 0, 0, i % 86400)"
+    return GENERATE_JVM.format(
+        dup=2 * per_day + per_day // 2,
+        tablet=6 * per_day + per_day // 3,
+        bad_email=4 * per_day + per_day // 4,
+        countries=array(["US", "CA", "BR", "MX", "GB", "DE", "FR", "IN"]),
+        devices=array(["tv", "web", "mobile", "console"]),
+        text="VARCHAR" if trino else "STRING",
+        div_7="i / 7" if trino else "i div 7",
+        day=day,
+        event_ts=event_ts,
+        series=series,
+    )
+
+
+EVENTS_SPARK = (
+    "CREATE TABLE bench.events (id BIGINT, user_id BIGINT, country STRING, device STRING, amount DOUBLE, "
+    "event_ts TIMESTAMP, email STRING, ds STRING) USING parquet PARTITIONED BY (ds)"
+)
+
+
+def build_trino(cursor: Any, rows: int) -> None:
+    """`hive.bench.events` as ORC, partitioned by ds (CURSOR: a trino DBAPI cursor on catalog hive)."""
+
+    def run(sql: str) -> None:
+        cursor.execute(sql)
+        cursor.fetchall()
+
+    run("CREATE SCHEMA IF NOT EXISTS hive.bench")
+    run("DROP TABLE IF EXISTS hive.bench.events")
+    run("CREATE TABLE hive.bench.events WITH (format = 'ORC', partitioned_by = ARRAY['ds']) AS "
+        + generate_jvm_sql(rows, "trino"))
+
+
+def build_spark(cursor: Any, rows: int) -> None:
+    """`bench.events` as Parquet, partitioned by ds (CURSOR: a pyhive cursor)."""
+    cursor.execute("CREATE DATABASE IF NOT EXISTS bench")
+    cursor.execute("DROP TABLE IF EXISTS bench.events")
+    cursor.execute(EVENTS_SPARK)
+    # one write task per partition value (DISTRIBUTE BY), so each partition is one file
+    cursor.execute("INSERT INTO bench.events " + generate_jvm_sql(rows, "spark") + " DISTRIBUTE BY ds")

@@ -51,6 +51,8 @@ def main() -> None:
     context = gx.get_context(mode="ephemeral")
     if engine == "postgres":
         source = context.data_sources.add_postgres("warehouse", connection_string=url)
+    elif engine in ("trino", "spark"):  # trino's and pyhive's SQLAlchemy dialects (URL trino://, hive://)
+        source = context.data_sources.add_sql("warehouse", connection_string=url)
     else:
         source = context.data_sources.add_sql(
             "warehouse", connection_string=url, kwargs={"connect_args": {"read_only": True}}

@@ -5,11 +5,13 @@
         FORM:  `count` (default): the two duplicate counts as COUNT(DISTINCT ...) in the scan;
                `hashed`: each as a hashed GROUP BY in a derived table joined to the scan, the form
                Quinto uses on DuckDB, PostgreSQL and Trino (compare.py's tool `hand-hashed`)
-Prints {partition: {check: passed}} as JSON.
+Prints {partition: {check: passed}} as JSON. ENGINE: duckdb, postgres (psycopg), trino (the trino
+client, URL trino://user@host:port/catalog) or spark (pyhive, URL hive://user@host:port/db).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import sys
 
@@ -74,11 +76,19 @@ FROM (SELECT {key} AS scope,
 """
 
 
+REGEX = {
+    "duckdb": f"regexp_matches(email, '{EMAIL_REGEX}')",
+    "postgres": f"email ~ '{EMAIL_REGEX}'",
+    "trino": f"regexp_like(email, '{EMAIL_REGEX}')",
+    "spark": "email RLIKE '{}'".format(EMAIL_REGEX.replace("\\", "\\\\")),  # Spark literals unescape \\
+}
+
+
 def statement(engine: str, scope: str, form: str = "count") -> str:
-    regex = f"regexp_matches(email, '{EMAIL_REGEX}')" if engine == "duckdb" else f"email ~ '{EMAIL_REGEX}'"
+    regex = REGEX[engine]
     where = "" if scope in (WHOLE, "all") else f"WHERE ds = '{scope}'"
     grouped = scope == "all"
-    return (HASHED if form == "hashed" else SQL).format(
+    sql = (HASHED if form == "hashed" else SQL).format(
         join="LEFT JOIN" if grouped else "CROSS JOIN",
         gkey="ds" if grouped else "1",
         gcol="ds, " if grouped else "",
@@ -95,14 +105,42 @@ def statement(engine: str, scope: str, form: str = "count") -> str:
         where=where,
         group="GROUP BY ds" if scope == "all" else "",
     )
+    if engine == "spark":  # COUNT(DISTINCT a, b) counts the tuples with no NULL in them
+        sql = sql.replace(
+            "count(DISTINCT CASE WHEN user_id IS NOT NULL AND device IS NOT NULL THEN (user_id, device) END)",
+            "count(DISTINCT user_id, device)",
+        )
+    return sql
 
 
 def judge(row: tuple) -> dict[str, bool]:
     scope, rows, *counts, newest, mean, dup_pairs = row
+    if isinstance(newest, str):  # pyhive returns timestamps as text
+        newest = dt.datetime.fromisoformat(newest)
     newest_ok = newest is not None and reference_time(str(scope)) - newest < FRESHNESS
     mean_ok = mean is not None and MEAN_MIN <= float(mean) <= MEAN_MAX
     passed = [rows > 0, *(n == 0 for n in counts), newest_ok, mean_ok, dup_pairs == 0]
     return dict(zip(CHECKS, passed, strict=True))
+
+
+def jvm_rows(engine: str, url: str, sql: str) -> list[tuple]:
+    from urllib.parse import urlsplit
+
+    u = urlsplit(url)
+    if engine == "trino":
+        import trino
+
+        con = trino.dbapi.connect(host=u.hostname, port=u.port, user=u.username, catalog=u.path.strip("/"))
+    else:
+        from pyhive import hive
+
+        con = hive.connect(host=u.hostname, port=u.port, username=u.username, database=u.path.strip("/"))
+    try:
+        cur = con.cursor()
+        cur.execute(sql)
+        return [tuple(r) for r in cur.fetchall()]
+    finally:
+        con.close()
 
 
 def main() -> None:
@@ -113,6 +151,8 @@ def main() -> None:
 
         con = duckdb.connect(url.removeprefix("duckdb:///"), read_only=True)
         rows = con.execute(sql).fetchall()
+    elif engine in ("trino", "spark"):
+        rows = jvm_rows(engine, url, sql)
     else:
         import psycopg
 

@@ -24,6 +24,18 @@ def data_source(engine: str, url: str) -> str:
     if engine == "duckdb":
         return f"data_source warehouse:\n  type: duckdb\n  path: {url.removeprefix('duckdb:///')}\n  read_only: true\n"
     u = urlsplit(url)
+    if engine == "trino":  # soda-core-trino; URL trino://user@host:port/catalog
+        return (
+            "data_source warehouse:\n  type: trino\n"
+            f"  host: {u.hostname}\n  port: {u.port}\n  http_scheme: http\n  auth_type: NoAuthentication\n"
+            f"  username: {u.username}\n  catalog: {u.path.strip('/')}\n  schema: bench\n"
+        )
+    if engine == "spark":  # soda-core-spark, method hive (pyhive over the binary Thrift transport)
+        return (
+            "data_source warehouse:\n  type: spark\n  method: hive\n  scheme: binary\n"
+            f"  host: {u.hostname}\n  port: {u.port}\n  username: {u.username}\n"
+            "  catalog: bench\n  database: bench\n  schema: bench\n"
+        )
     return (
         "data_source warehouse:\n  type: postgres\n"
         f"  host: {u.hostname}\n  port: '{u.port or 5432}'\n  username: {u.username}\n"

@@ -16,9 +16,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 # A statement that reads the benchmark table (metadata queries, BEGIN, SET ... do not).
-READS_TABLE = re.compile(r"\bfrom\s+(\(?\s*)?(\"?bench\"?\s*\.\s*)?\"?events\"?(\s|\)|$|;)", re.IGNORECASE)
+# The table may be named with its catalog (Trino: "hive"."bench"."events"), quoted with backticks (Spark)
+# and end a string (Trino's client sends parameterised statements as EXECUTE IMMEDIATE '...').
+READS_TABLE = re.compile(
+    r"\bfrom\s+(\(?\s*)?([\"`]?\w+[\"`]?\s*\.\s*){0,2}[\"`]?events[\"`]?(\s|\)|$|;|')", re.IGNORECASE
+)
 PG_ENTRY = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)? \S+ \[\d+\] ")
 PG_STATEMENT = re.compile(r"LOG:  (?:statement|execute [^:]*): (.*)$", re.DOTALL)
 
@@ -114,3 +119,88 @@ def count_duckdb_logs(log_dir: Path) -> Count:
             count.add(sql)
         path.unlink()
     return count
+
+
+TOOL_USER = "bench"  # every tool connects to Trino and Spark as this user
+METER_USER = "bench_meter"  # the bench itself, loading data and reading the history
+
+
+class TrinoHistory:
+    """Statements from `system.runtime.queries` (CONNECT: a callable returning a DBAPI connection as
+    METER_USER). Trino keeps finished queries for at least `query.min-expire-age` (15 minutes)."""
+
+    def __init__(self, connect: Any) -> None:
+        self.connect = connect
+        self.seen: set[str] = set()
+        self.last: list[str] = []
+
+    def _queries(self) -> list[tuple[str, str]]:
+        con = self.connect()
+        try:
+            cur = con.cursor()
+            cur.execute(
+                "SELECT query_id, query FROM system.runtime.queries WHERE \"user\" = ? ORDER BY created",
+                [TOOL_USER],
+            )
+            return [(str(q), str(text)) for q, text in cur.fetchall()]
+        finally:
+            con.close()
+
+    def mark(self) -> None:
+        self.seen.update(q for q, _ in self._queries())
+
+    def count(self) -> Count:
+        count = Count()
+        self.last = []
+        for query_id, sql in self._queries():
+            if query_id not in self.seen:
+                self.seen.add(query_id)
+                self.last.append(sql)
+                count.add(sql)
+        return count
+
+
+OPERATION_START = "SparkListenerThriftServerOperationStart"
+
+
+class SparkEventLog:
+    """Statements from the Spark Thrift Server's event log in FOLDER (the newest file there is the
+    running server's)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.path: Path | None = None
+        self.offset = 0
+        self.last: list[str] = []
+
+    def _current(self) -> Path:
+        files = [p for p in self.folder.iterdir() if p.is_file()] if self.folder.is_dir() else []
+        if not files:
+            raise RuntimeError(f"no Spark event log in {self.folder}")
+        return max(files, key=lambda p: p.stat().st_mtime)
+
+    def mark(self) -> None:
+        self.path = self._current()
+        self.offset = self.path.stat().st_size
+
+    def count(self) -> Count:
+        import json
+
+        assert self.path is not None, "mark() first"
+        with self.path.open("rb") as f:
+            f.seek(self.offset)
+            text = f.read().decode("utf-8", "replace")
+        count = Count()
+        self.last = []
+        for line in text.splitlines():
+            if OPERATION_START not in line:
+                continue
+            try:
+                event = json.loads(line)
+            except ValueError:  # a line still being written
+                continue
+            if event.get("Event", "").endswith(OPERATION_START) and event.get("userName") == TOOL_USER:
+                sql = str(event.get("statement", ""))
+                self.last.append(sql)
+                count.add(sql)
+        return count

@@ -14,13 +14,27 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-REQUIREMENTS = {"gx": HERE / "requirements-gx.txt", "soda": HERE / "requirements-soda.txt"}
+REQUIREMENTS = {
+    "gx": HERE / "requirements-gx.txt",
+    "soda": HERE / "requirements-soda.txt",
+    # Trino and the Spark Thrift Server: the same tool versions plus the engines' clients
+    # (soda-core-trino, soda-core-spark with pyhive over pure-sasl; GX through trino's and pyhive's
+    # SQLAlchemy dialects), in venvs of their own so the DuckDB/PostgreSQL pins stay as measured.
+    "gx-engines": HERE / "requirements-gx-engines.txt",
+    "soda-engines": HERE / "requirements-soda-engines.txt",
+}
+JVM_ENGINES = ("trino", "spark")
 # Set in every peer process: no usage statistics sent anywhere while we measure.
 SODA_CONFIG = "send_anonymous_usage_stats: false\n"
 
 
 class VenvError(RuntimeError):
     pass
+
+
+def variant(tool: str, engine: str) -> str:
+    """The venv TOOL runs from on ENGINE: `gx`/`soda`, or `gx-engines`/`soda-engines` on Trino and Spark."""
+    return f"{tool}-engines" if engine in JVM_ENGINES else tool
 
 
 def cache_root() -> Path:
@@ -68,6 +82,6 @@ def peer_env(tool: str) -> dict[str, str]:
     """Environment of a peer's process: its own HOME (Soda reads ~/.soda/config.yml there), GX
     analytics off."""
     env = {"GX_ANALYTICS_ENABLED": "false"}
-    if tool == "soda":
+    if tool.startswith("soda"):
         env["HOME"] = str(venv_dir(tool) / "home")
     return env

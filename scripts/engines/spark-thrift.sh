@@ -10,7 +10,8 @@
 #
 # Env: QUINTO_HIVE_PORT (10000), QUINTO_CACHE (~/.cache/quinto), QUINTO_STATE
 # (/tmp/quinto-engines), QUINTO_SPARK_DRIVER_MEMORY (2g), QUINTO_START_TIMEOUT (300),
-# QUINTO_SPARK_JAVA_HOME (Java 17), QUINTO_SPARK_SMOKE (1 = run the smoke test after start; default 1).
+# QUINTO_SPARK_JAVA_HOME (Java 17), QUINTO_SPARK_SMOKE (1 = run the smoke test after start; default 1),
+# QUINTO_SPARK_EVENT_LOG (a folder: write Spark's event log there, one file per server run; default off).
 set -euo pipefail
 
 _ENGINE_NAME=spark-thrift
@@ -63,7 +64,13 @@ do_start() {
     t0="$(now_s)"
     log "starting Spark Thrift Server $PYSPARK_VERSION on 127.0.0.1:$PORT (java: $jh, log: $LOGFILE)"
     : >"$LOGFILE"
-    local spark_home
+    local spark_home event_log=()
+    if [[ -n "${QUINTO_SPARK_EVENT_LOG:-}" ]]; then
+        mkdir -p "$QUINTO_SPARK_EVENT_LOG"
+        # plain JSON lines in one file, readable while the server writes it
+        event_log=(--conf spark.eventLog.enabled=true --conf "spark.eventLog.dir=file://$QUINTO_SPARK_EVENT_LOG"
+            --conf spark.eventLog.compress=false --conf spark.eventLog.rolling.enabled=false)
+    fi
     spark_home="$(echo "$VENV"/lib/python3*/site-packages/pyspark)"
     mkdir -p "$STATE/conf"
     launch_bg "$LOGFILE" "$PIDFILE" "$STATE" \
@@ -85,6 +92,7 @@ do_start() {
             --conf "spark.driver.extraJavaOptions=-Dderby.system.home=$STATE/derby -Djava.io.tmpdir=$STATE/tmp" \
             --conf spark.hadoop.javax.jdo.option.ConnectionURL="jdbc:derby:;databaseName=$STATE/metastore_db;create=true" \
             --conf spark.hadoop.hive.exec.dynamic.partition.mode=nonstrict \
+            ${event_log[@]+"${event_log[@]}"} \
             --hiveconf hive.server2.thrift.bind.host=127.0.0.1 \
             --hiveconf hive.server2.thrift.port="$PORT" \
             --hiveconf hive.server2.transport.mode=binary \
