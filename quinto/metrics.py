@@ -3,10 +3,9 @@
 Two kinds, kept apart on purpose:
 
 - **Store gauges** (`StoreCollector`) are computed from the store at scrape time with a few
-  aggregate queries (runs and partitions by table and status, the queue, the alert outbox), so
+  aggregate queries (runs and partitions by table and status, the queue, the alert outbox, open incidents), so
   every web worker and every scheduler reports the same truth however many processes there are.
-  Each is one function in `STORE_GAUGES`; a new part of the store (e.g. open incidents) adds its
-  own function there.
+  Each is one function in `STORE_GAUGES`; a new part of the store adds its own function there.
 - **Process counters** (`SchedulerMetrics`, `WebMetrics`) count only what the process itself did:
   the audits a scheduler ran (duration, statements, warehouse seconds, sensor lag), the alerts it
   delivered, its events; the requests a web process answered. Prometheus sums them over instances.
@@ -30,7 +29,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from quinto import __version__
 from quinto.store.common import aware, utcnow
 from quinto.store.records import OutboxStatus, RunStatus
-from quinto.store.schema import alert_outbox, partition_status, runs
+from quinto.store.schema import alert_outbox, incidents, partition_status, runs
 
 if TYPE_CHECKING:
     from quinto.store import Store
@@ -55,12 +54,14 @@ PRUNED_KINDS = ("runs", "outcomes", "metric_values", "statements", "samples", "a
 StoreGauge = Callable[[sa.Connection, dt.datetime], Iterable[Metric]]
 
 
+def _time(value: Any) -> dt.datetime | None:
+    if isinstance(value, str):  # SQLite hands an aggregate's time back as text
+        value = dt.datetime.fromisoformat(value)
+    return aware(value)
+
+
 def _age(now: dt.datetime, then: Any) -> float:
-    if then is None:
-        return 0.0
-    if isinstance(then, str):  # SQLite hands an aggregate's time back as text
-        then = dt.datetime.fromisoformat(then)
-    return max(0.0, (now - (aware(then) or now)).total_seconds())
+    return max(0.0, (now - (_time(then) or now)).total_seconds())
 
 
 def runs_gauge(conn: sa.Connection, now: dt.datetime) -> Iterable[Metric]:
@@ -141,9 +142,34 @@ def outbox_gauges(conn: sa.Connection, now: dt.datetime) -> Iterable[Metric]:
     return [count, oldest, failing]
 
 
-#: the store gauges every /metrics reports. Open incidents belong here as one more function
-#: (`quinto_incidents_open`, counted from the incidents table) once the store has that table.
-STORE_GAUGES: list[StoreGauge] = [runs_gauge, partitions_gauge, queue_gauges, outbox_gauges]
+def incident_gauges(conn: sa.Connection, now: dt.datetime) -> Iterable[Metric]:
+    count = GaugeMetricFamily(
+        "quinto_incidents_open",
+        "Open incidents (consecutive failures of a table's check), by table and whether someone acknowledged them.",
+        labels=["table", "acknowledged"],
+    )
+    oldest = GaugeMetricFamily(
+        "quinto_incidents_oldest_unacknowledged_age_seconds",
+        "Seconds since the oldest open incident nobody has acknowledged was opened (0: none).",
+    )
+    i = incidents.c
+    acked = i.acked_at.is_not(None)
+    q = (
+        sa.select(i.table_name, acked.label("acked"), sa.func.count(), sa.func.min(i.opened_at))
+        .where(i.state == "open")
+        .group_by(i.table_name, acked)
+    )
+    unacked: list[dt.datetime] = []
+    for table, is_acked, n, opened in conn.execute(q):
+        count.add_metric([table, "true" if is_acked else "false"], n)
+        if not is_acked and (at := _time(opened)) is not None:
+            unacked.append(at)
+    oldest.add_metric([], _age(now, min(unacked, default=None)))
+    return [count, oldest]
+
+
+#: the store gauges every /metrics reports
+STORE_GAUGES: list[StoreGauge] = [runs_gauge, partitions_gauge, queue_gauges, outbox_gauges, incident_gauges]
 
 
 class StoreCollector:

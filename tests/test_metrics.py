@@ -87,6 +87,10 @@ def test_web_metrics_follow_the_store(demo: Path) -> None:
         assert value(found, "quinto_queue_depth", status="QUEUED") == 0
         assert value(found, "quinto_queue_oldest_age_seconds") == 0
         assert value(found, "quinto_store_up") == 1
+        # the demo's open incidents: the bad country codes acknowledged, the malformed e-mails not
+        assert value(found, "quinto_incidents_open", table="dw.fact_playback", acknowledged="true") == 1
+        assert value(found, "quinto_incidents_open", table="dw.fact_signup", acknowledged="false") == 1
+        assert value(found, "quinto_incidents_oldest_unacknowledged_age_seconds") > 0
         assert value(found, "quinto_build_info", role="web", version=__import__("quinto").__version__) == 1
 
         # an audit asked for and not yet run: the queue's depth and age, in every worker alike
@@ -98,7 +102,8 @@ def test_web_metrics_follow_the_store(demo: Path) -> None:
         assert value(first, "quinto_runs", table="dw.fact_signup", status="QUEUED") == 1
         assert value(first, "quinto_queue_oldest_age_seconds") > 0
         a, b = store_gauges(first), store_gauges(second)
-        a.pop(("quinto_queue_oldest_age_seconds", ())), b.pop(("quinto_queue_oldest_age_seconds", ()))
+        for aged in ("quinto_queue_oldest_age_seconds", "quinto_incidents_oldest_unacknowledged_age_seconds"):
+            a.pop((aged, ())), b.pop((aged, ()))
         assert a == b  # two web workers, one truth
     finally:
         store.close()
