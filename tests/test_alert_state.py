@@ -104,7 +104,8 @@ def test_store_error_persistence_and_reminders(store_url: str) -> None:
         [("2026-11-01", "recovered")],
     ]
     (row,) = [r for r in store.outbox.rows() if json.loads(r.payload)["changes"][0]["kind"] == "reminder"]
-    assert render_slack(json.loads(row.payload))["text"] == "dw.t ds=2026-11-01: 1 still failing"
+    text = render_slack(json.loads(row.payload))["text"]
+    assert text == "dw.t ds=2026-11-01: row_count > 0 STILL FAIL: 0 rows, expected > 0"
 
 
 def test_first_run_with_alerts_compares_with_the_stored_outcome(store_url: str) -> None:
@@ -127,7 +128,7 @@ def test_one_message_per_table_and_run_and_backfills_are_silent(store_url: str) 
     payload = json.loads(store.outbox.rows()[0].payload)
     subject, text, html = render_email(payload)
     assert subject == "[Quinto] dw.t 2 partitions: 2 failing"
-    assert "http://ui/tables/dw.t/partitions/2026-11-02" in text and "<h3>" in html
+    assert "http://ui/tables/dw.t/partitions/2026-11-02" in text and "<h3 " in html
     store.save_run(run_at(Status.FAIL, T0 + H, "2026-11-03", silent=True))  # a backfill
     assert len(store.outbox.rows()) == 1
 

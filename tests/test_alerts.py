@@ -46,6 +46,9 @@ BAD = [[1, None, 500, DAY], [2, 11, 600, DAY]]  # a missing account_id (alerts) 
 
 
 # -- real servers -----------------------------------------------------------------------------------
+#: the check the alert tests break and repair
+CHECK = "missing_count(account_id) < 1"
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -213,13 +216,15 @@ def test_email_and_slack_once_per_state_change(
     assert len(report.sent) == 2 and report.exit_code == 0
     ((rcpts, msg),) = smtp.inbox.messages
     assert sorted(rcpts) == sorted(OWNERS)
-    assert msg["Subject"] == "[Quinto] dw.plays ds=2026-11-01: 1 failing"
+    # the first line says what broke, in words
+    assert msg["Subject"] == "[Quinto] dw.plays ds=2026-11-01: missing_count(account_id) < 1 FAIL: 1 row, expected < 1"
     assert msg["From"] == "quinto@example.com"
     text = msg.get_body(("plain",)).get_content()  # type: ignore[union-attr]
     html = msg.get_body(("html",)).get_content()  # type: ignore[union-attr]
     link = "https://quinto.example.com/tables/dw.plays/partitions/2026-11-01"
     assert link in text and f'href="{link}"' in html
-    assert "FAIL        missing_count(account_id) < 1: value 1, threshold < 1" in text
+    assert "FAIL        missing_count(account_id) < 1: 1 row, expected < 1 (1 is not < 1)" in text
+    assert 'style="' in html and "<style" not in html  # styled inline, as mail clients need
     assert "missing_count(account_id) &lt; 1" in html and "missing_count(account_id) < 1" not in html  # escaped
     assert "avg(duration_s)" not in text  # notify: false
     assert "Owners: plays-data@example.com" in text
@@ -227,15 +232,16 @@ def test_email_and_slack_once_per_state_change(
     (body,) = slack.delivered()
     assert slack.received[0][0] == "/services/T1/B1/secret"
     blocks = body["blocks"]
-    assert body["text"] == "dw.plays ds=2026-11-01: 1 failing"
-    assert blocks[0] == {"type": "header", "text": {"type": "plain_text", "text": "dw.plays ds=2026-11-01: 1 failing"}}
+    headline = "dw.plays ds=2026-11-01: missing_count(account_id) < 1 FAIL: 1 row, expected < 1"
+    assert body["text"] == headline
+    assert blocks[0] == {"type": "header", "text": {"type": "plain_text", "text": headline}}
     section = blocks[1]["text"]
     assert section["type"] == "mrkdwn"
     (incident,) = [i for i in store.incidents.find() if i.check_key == "missing_count(account_id) < 1"]
     page = f"https://quinto.example.com/incidents/{incident.id}"
     assert section["text"].splitlines() == [
         f"*dw.plays* <{link}|ds=2026-11-01>",
-        "*FAIL* `missing_count(account_id) &lt; 1`: value 1, threshold &lt; 1: 1 is not &lt; 1"
+        "*FAIL* `missing_count(account_id) &lt; 1`: 1 row, expected &lt; 1 (1 is not &lt; 1)"
         f" <{page}|incident {incident.id}>",
     ]
     assert f"incident {incident.id}: {page}" in text and f'href="{page}"' in html
@@ -251,8 +257,13 @@ def test_email_and_slack_once_per_state_change(
     assert len(send_pending(store, project.settings).sent) == 2
     assert len(smtp.inbox.messages) == 2 and len(slack.delivered()) == 2
     recovery = smtp.inbox.messages[1][1]
-    assert recovery["Subject"] == "[Quinto] dw.plays ds=2026-11-01: 1 recovered"
-    assert "RECOVERED   missing_count(account_id) < 1: value 0" in recovery.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    said = "missing_count(account_id) < 1 RECOVERED: 0 rows, expected < 1"
+    assert recovery["Subject"] == f"[Quinto] dw.plays ds=2026-11-01: {said}"
+    plain = recovery.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert "RECOVERED   missing_count(account_id) < 1: 0 rows, expected < 1" in plain
+    # threaded with the FAILING mail of its incident
+    thread = f"<quinto-incident-{incident.id}@example.com>"
+    assert msg["In-Reply-To"] == msg["References"] == recovery["In-Reply-To"] == recovery["References"] == thread
     assert send_pending(store, project.settings).sent == []
     assert {r.status for r in store.outbox.rows()} == {"sent"}
     store.close()
@@ -284,8 +295,8 @@ def test_smtp_down_then_up_delivers_once(tmp_path: Path, monkeypatch: pytest.Mon
         assert len(report.sent) == 2 and report.exit_code == 0
         assert send_pending(store, project.settings, now=t0 + dt.timedelta(hours=2)).sent == []
         assert sorted(m["Subject"] for _, m in server.inbox.messages) == [
-            "[Quinto] dw.plays ds=2026-11-01: 1 failing",
-            "[Quinto] dw.plays ds=2026-11-02: 1 failing",
+            "[Quinto] dw.plays ds=2026-11-01: missing_count(account_id) < 1 FAIL: 1 row, expected < 1",
+            "[Quinto] dw.plays ds=2026-11-02: missing_count(account_id) < 1 FAIL: 1 row, expected < 1",
         ]
     finally:
         server.stop()
@@ -395,8 +406,8 @@ def test_concurrent_senders_deliver_each_row_once(
     assert sum(len(r.sent) for r in reports) == 12
     assert len(slack.delivered()) == 12
     assert sorted(b["text"] for b in slack.delivered()) == sorted(
-        [f"dw.plays ds=2026-11-0{i + 1}: 1 failing" for i in range(6)]
-        + [f"dw.plays ds=2026-11-0{i + 1}: 1 recovered" for i in range(6)]
+        [f"dw.plays ds=2026-11-0{i + 1}: {CHECK} FAIL: 1 row, expected < 1" for i in range(6)]
+        + [f"dw.plays ds=2026-11-0{i + 1}: {CHECK} RECOVERED: 0 rows, expected < 1" for i in range(6)]
     )
     assert stores[0].outbox.claim(stores[0].outbox.rows()[0].id, "late", now_plus(0)) is False  # sent rows stay sent
     for s in stores:
@@ -457,7 +468,7 @@ def test_digest_groups_a_days_changes_per_recipient(
     for _, msg in smtp.inbox.messages:
         assert msg["Subject"] == f"[Quinto] digest {today.date()}: 3 state change(s) in dw.plays"
         text = msg.get_body(("plain",)).get_content()  # type: ignore[union-attr]
-        assert text.count("FAIL        missing_count") == 2 and text.count("RECOVERED") == 1
+        assert text.count("FAIL        missing_count") == 2 and text.count("RECOVERED   missing_count") == 1
     assert send_pending(store, project.settings, now=tomorrow + dt.timedelta(hours=1)).sent == []
     assert len(smtp.inbox.messages) == 2
     store.close()
@@ -621,13 +632,13 @@ def test_an_acknowledged_incident_sends_no_reminder_but_its_recovery(
 
     assert audit_with(project, tmp_path, BAD) == 1
     send_pending(store, project.settings)
-    assert subjects() == ["[Quinto] dw.plays ds=2026-11-01: 1 failing"]
+    assert subjects() == [f"[Quinto] dw.plays ds=2026-11-01: {CHECK} FAIL: 1 row, expected < 1"]
     (incident,) = [i for i in store.incidents.find() if i.check_key == "missing_count(account_id) < 1"]
     # not acknowledged: still failing a day later, a reminder
     a_day_later()
     audit_with(project, tmp_path, BAD)
     send_pending(store, project.settings)
-    assert subjects()[1:] == ["[Quinto] dw.plays ds=2026-11-01: 1 still failing"]
+    assert subjects()[1:] == [f"[Quinto] dw.plays ds=2026-11-01: {CHECK} STILL FAIL: 1 row, expected < 1"]
     # acknowledged: no reminder, and no alert for the next partition that joins the incident
     store.incidents.acknowledge(incident.id, "alice", "reloading the source")
     a_day_later()
@@ -640,7 +651,7 @@ def test_an_acknowledged_incident_sends_no_reminder_but_its_recovery(
     # the recovery is announced, with the incident's link
     assert audit_with(project, tmp_path, GOOD) == 0
     assert len(send_pending(store, project.settings).sent) == 2
-    assert subjects()[2:] == ["[Quinto] dw.plays ds=2026-11-01: 1 recovered"]
+    assert subjects()[2:] == [f"[Quinto] dw.plays ds=2026-11-01: {CHECK} RECOVERED: 0 rows, expected < 1"]
     text = smtp.inbox.messages[2][1].get_body(("plain",)).get_content()  # type: ignore[union-attr]
     assert f"incident {incident.id}: https://quinto.example.com/incidents/{incident.id}" in text
     section = slack.delivered()[2]["blocks"][1]["text"]["text"]

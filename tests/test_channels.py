@@ -150,7 +150,7 @@ def test_webhook_posts_signed_json_and_retries_after_a_500(
         assert headers["X-Quinto-Timestamp"] == str(body["timestamp"])
         assert headers["X-Quinto-Delivery"] == str(body["delivery"]) == str(report.sent[0])  # the same on a retry
     body = hooks.bodies(200)[0]
-    assert body["type"] == "alert" and body["summary"] == "dw.plays ds=2026-11-01: 1 failing"
+    assert body["type"] == "alert" and body["summary"] == f"dw.plays ds=2026-11-01: {MISSING} FAIL: 1 row, expected < 1"
     alert = body["alert"]
     assert alert["table"] == "dw.plays" and alert["owners"] == ["plays-data@example.com"]
     assert [(c["check"], c["kind"], c["status"], c["partition"]) for c in alert["changes"]] == [
@@ -195,12 +195,12 @@ def test_teams_gets_an_adaptive_card(tmp_path: Path, monkeypatch: pytest.MonkeyP
     card = attachment["content"]
     assert card["type"] == "AdaptiveCard" and card["version"] == "1.4"
     assert card["$schema"] == "http://adaptivecards.io/schemas/adaptive-card.json"
-    assert card["body"][0]["text"] == "dw.plays ds=2026-11-01: 1 failing"
+    assert card["body"][0]["text"] == f"dw.plays ds=2026-11-01: {MISSING} FAIL: 1 row, expected < 1"
     (section,) = [b for b in card["body"] if b["type"] == "Container"]
     head, facts, actions = section["items"]
     assert head["text"] == f"**dw.plays** ds={DAY}"
     assert [f["title"] for f in facts["facts"]] == [f"FAIL {MISSING}"]
-    assert facts["facts"][0]["value"].startswith("value 1, threshold < 1")
+    assert facts["facts"][0]["value"].startswith("1 row, expected < 1")
     (action,) = actions["actions"]
     assert action == {
         "type": "Action.OpenUrl",
@@ -238,7 +238,7 @@ def test_pagerduty_triggers_on_failing_and_resolves_on_recovered(
     assert trigger["routing_key"] == ROUTING_KEY and trigger["event_action"] == "trigger"
     assert trigger["dedup_key"] == key and trigger["client"] == "Quinto"
     payload = trigger["payload"]
-    assert payload["summary"].startswith(f"FAIL dw.plays ds={DAY} {MISSING}: value 1, threshold < 1")
+    assert payload["summary"].startswith(f"FAIL dw.plays ds={DAY} {MISSING}: 1 row, expected < 1")
     assert (payload["source"], payload["severity"], payload["component"]) == ("dw.plays", "error", "dw.plays")
     assert payload["custom_details"]["check"] == MISSING and payload["custom_details"]["status"] == "FAIL"
     assert dt.datetime.fromisoformat(payload["timestamp"]).tzinfo is not None
@@ -448,7 +448,8 @@ def test_a_distribution_adds_a_channel_through_its_entry_point(tmp_path: Path) -
     sent = run_quinto(["alerts", "send"], project, env)
     assert sent.returncode == 0 and sent.stdout.strip() == "sent 1 alert(s)", sent.stderr
     (line,) = outbox.read_text(encoding="utf-8").splitlines()
-    assert json.loads(line)["target"] == "log" and json.loads(line)["text"] == f"dw.plays ds={DAY}: 1 failing"
+    said = json.loads(line)
+    assert said["target"] == "log" and said["text"] == f"dw.plays ds={DAY}: {MISSING} FAIL: 1 row, expected < 1"
     (project / "checks" / "plays.yaml").write_text(CHECKS.format(targets="echo:lgo"), encoding="utf-8")
     typo = run_quinto(["validate", "--no-connect"], project, env)
     assert typo.returncode == 2

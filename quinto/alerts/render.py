@@ -4,13 +4,15 @@ change's label and detail, the partition page's link. Pure functions; each chann
 
 from __future__ import annotations
 
+import re
 import urllib.parse
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from quinto import humanize
 from quinto.alerts.state import ERRORED, FAILING, RECOVERED, REMINDER
-from quinto.checks import display_unit
-from quinto.evaluate import Status, fmt
+from quinto.checks import judged_unit
+from quinto.evaluate import Status
 
 
 def partition_url(base_url: str, table: str, partition: str) -> str:
@@ -41,21 +43,42 @@ def label(change: Mapping[str, Any]) -> str:
     return str(change["status"])
 
 
-def detail(change: Mapping[str, Any]) -> str:
-    """`value 0, threshold > 0 (band 3-9): 0 is not > 0`."""
-    unit = display_unit(str(change.get("check_type") or ""))
-    value = change.get("value")
-    parts = [f"value {fmt(value, unit)}" if value is not None else "no value"]
-    if change.get("threshold"):
-        parts.append(f"threshold {change['threshold']}")
+#: thresholds written as a plain condition (`< 1`, `between 60 and 7200`): said as they were written
+PLAIN = re.compile(r"^\s*(<=?|>=?|=|!=|<>|between |not between )")
+
+
+def summary(change: Mapping[str, Any]) -> str:
+    """What the check found, in words and the check's unit: `874 rows, expected 2,750–3,330 rows
+    (−71.2 %)` (a learnt band: how far from its middle), `1 row, expected < 1`, `30 h, expected
+    < 26h`; `no value` when it could not be computed."""
+    threshold = str(change.get("threshold") or "")
+    unit, noun = judged_unit(str(change.get("check_type") or ""), threshold)
+    judged = change.get("judged")
+    judged = change.get("value") if judged is None else judged
+    if not isinstance(judged, (int, float)) or isinstance(judged, bool):
+        return "no value"
+    text = humanize.quantity(judged, unit, noun)
+    if PLAIN.match(threshold):
+        return f"{text}, expected {threshold.strip()}"
     low, high = change.get("band_low"), change.get("band_high")
-    if low is not None or high is not None:
-        lo = fmt(low, unit) if low is not None else "-inf"
-        hi = fmt(high, unit) if high is not None else "+inf"
-        parts.append(f"band {lo} to {hi}")
-    text = ", ".join(parts)
-    message = str(change.get("message") or "")
-    return f"{text}: {message}" if message else text
+    expected = humanize.expected(low, high, unit, noun)
+    if not expected:
+        return text
+    text += f", expected {expected}"
+    outside = (low is not None and judged < low) or (high is not None and judged > high)
+    if unit in (humanize.COUNT, humanize.VALUE) and outside and change["kind"] != RECOVERED:
+        ref = (low + high) / 2 if low is not None and high is not None else (high if low is None else low)
+        if ref and ref > 0:
+            text += f" ({humanize.signed_percent((judged - ref) / ref * 100)})"
+    return text
+
+
+def detail(change: Mapping[str, Any]) -> str:
+    """`1 row, expected < 1 (1 is not < 1)`: the finding in words, then the check's own threshold
+    (unless the summary said it) and message."""
+    plain = PLAIN.match(str(change.get("threshold") or ""))  # already said by the summary
+    said = [str(change[k]) for k in ("threshold", "message") if change.get(k) and not (plain and k == "threshold")]
+    return f"{summary(change)} ({': '.join(said)})" if said else summary(change)
 
 
 def headline(payload: Mapping[str, Any]) -> str:
@@ -71,8 +94,11 @@ def headline(payload: Mapping[str, Any]) -> str:
         "in error": len(errors),
         "recovered": sum(1 for c in changes if c["kind"] == RECOVERED),
     }
-    summary = ", ".join(f"{n} {what}" for what, n in counts.items() if n)
-    return f"{payload['table']} {where}: {summary}"
+    if len(changes) == 1:  # what broke, in words: `dw.t ds=2026-11-27: row_count anomaly FAIL: 874 rows, ...`
+        (c,) = changes
+        return f"{payload['table']} {where}: {c['check']} {label(c)}: {summary(c)}"
+    said = ", ".join(f"{n} {what}" for what, n in counts.items() if n)
+    return f"{payload['table']} {where}: {said}"
 
 
 def by_partition(changes: Sequence[Mapping[str, Any]]) -> list[tuple[str, list[Mapping[str, Any]]]]:

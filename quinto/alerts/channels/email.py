@@ -82,10 +82,20 @@ class Email(Channel):
         domain = sender.rpartition("@")[2] or "localhost"
         stamp = message.created_at.strftime("%Y%m%d%H%M%S") if message.created_at else ""
         message_id = f"<quinto-alert-{message.id}.{stamp}@{domain}>"
-        refused = send_email(smtp, self.split(message.target), subject, text, body, message_id)
+        thread = thread_of(message.payload, domain)
+        refused = send_email(smtp, self.split(message.target), subject, text, body, message_id, thread=thread)
         if refused:
             return Delivery(note=f"SMTP refused {', '.join(refused)}; delivered to the other recipients")
         return Delivery()
+
+
+def thread_of(payload: Mapping[str, Any], domain: str) -> str | None:
+    """The thread an alert belongs to: `<quinto-incident-N@domain>` for the incident its changes
+    are about (the oldest, when several), so the RECOVERED mail and the reminders of an incident
+    reply to its FAILING mail (In-Reply-To, References) and mail clients show them together."""
+    ids = [c.get("incident") for c in payload.get("changes") or ()]
+    found = sorted(i for i in ids if isinstance(i, int) and not isinstance(i, bool))
+    return f"<quinto-incident-{found[0]}@{domain}>" if found else None
 
 
 def smtp_settings(smtp: Mapping[str, Any]) -> dict[str, Any]:
@@ -104,6 +114,7 @@ def send_email(
     html_part: str,
     message_id: str,
     timeout: float = TIMEOUT_S,
+    thread: str | None = None,
 ) -> list[str]:
     """One email with a plain-text and an HTML part to every recipient; returns the recipients the
     server refused while accepting the others (the message was sent: retrying would duplicate it).
@@ -123,6 +134,9 @@ def send_email(
     msg["To"] = ", ".join(recipients)
     msg["Date"] = email.utils.formatdate(usegmt=True)
     msg["Message-ID"] = message_id  # the same for a resend, so mail clients can fold a duplicate
+    if thread is not None:  # every mail about one incident, in one thread
+        msg["In-Reply-To"] = thread
+        msg["References"] = thread
     msg.set_content(text)
     msg.add_alternative(html_part, subtype="html")
     password = smtp.get("password")
@@ -166,28 +180,29 @@ def _alert_parts(payload: Mapping[str, Any]) -> tuple[str, str]:
     e = html.escape
     table, column = payload["table"], payload.get("partition_column")
     lines = [headline(payload), ""]
-    body = [f"<h2>{e(headline(payload))}</h2>"]
+    body = [f'<h2 style="{H2}">{e(headline(payload))}</h2>']
     for part, changes in by_partition(payload["changes"]):
         url = partition_url(payload.get("base_url") or "", table, part)
         shown = f"{column}={part}" if column else part
         lines.append(f"{shown}  {url}")
-        body.append(f'<h3><a href="{e(url)}">{e(shown)}</a></h3><table>')
+        body.append(f'<h3 style="{H3}"><a href="{e(url)}" style="{LINK}">{e(shown)}</a></h3><table style="{TABLE}">')
         for c in changes:
             lines.append(f"  {label(c):<11} {c['check']}: {detail(c)}")
             link = incident_link(payload.get("base_url") or "", c)
-            cell = f'<td><a href="{e(link[1])}">{e(link[0])}</a></td>' if link else ""
+            cell = f'<td style="{TD}"><a href="{e(link[1])}" style="{LINK}">{e(link[0])}</a></td>' if link else ""
             if link:
                 lines.append(f"  {'':<11} {link[0]}: {link[1]}")
+            colour = COLOURS.get(label(c).split()[-1], "#333")
             body.append(
-                f"<tr><td><b>{e(label(c))}</b></td><td><code>{e(c['check'])}</code></td><td>{e(detail(c))}</td>"
-                f"{cell}</tr>"
+                f'<tr><td style="{TD}"><b style="color:{colour}">{e(label(c))}</b></td>'
+                f'<td style="{TD}"><code>{e(c["check"])}</code></td><td style="{TD}">{e(detail(c))}</td>{cell}</tr>'
             )
         body.append("</table>")
         lines.append("")
     owners = ", ".join(payload.get("owners") or []) or "none declared"
     lines.append(f"Owners: {owners}")
     lines.append(f"Run {payload.get('run_id')}")
-    body.append(f"<p>Owners: {e(owners)}<br>Run {e(str(payload.get('run_id')))}</p>")
+    body.append(f'<p style="{MUTED}">Owners: {e(owners)}<br>Run {e(str(payload.get("run_id")))}</p>')
     return "\n".join(lines) + "\n", "\n".join(body)
 
 
@@ -204,5 +219,20 @@ def _digest_email(payload: Mapping[str, Any]) -> tuple[str, str, str]:
     return subject, "\n".join(texts), _html_page(subject, "<hr>".join(bodies))
 
 
+# Inline styles only: mail clients drop <style> blocks and external sheets.
+BODY = "font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;font-size:14px;color:#222;margin:0;padding:16px"
+H2 = "font-size:18px;margin:0 0 12px"
+H3 = "font-size:15px;margin:16px 0 6px"
+TABLE = "border-collapse:collapse;width:100%;max-width:900px"
+TD = "border-top:1px solid #ddd;padding:6px 8px;vertical-align:top;text-align:left"
+LINK = "color:#0b5cad"
+MUTED = "color:#666;font-size:12px;margin-top:16px"
+#: the colour of a change's label (its last word: FAIL, WARN, ERROR, RECOVERED)
+COLOURS = {"FAIL": "#c62828", "ERROR": "#6a1b9a", "WARN": "#b26a00", "RECOVERED": "#2e7d32"}
+
+
 def _html_page(title: str, body: str) -> str:
-    return f"<!doctype html><html><head><title>{html.escape(title)}</title></head><body>{body}</body></html>\n"
+    return (
+        f'<!doctype html><html><head><meta charset="utf-8"><title>{html.escape(title)}</title></head>'
+        f'<body style="{BODY}">{body}</body></html>\n'
+    )
