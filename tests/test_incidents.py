@@ -318,11 +318,11 @@ def test_incidents_through_the_api_and_the_pages(wh: Warehouse) -> None:
     resp = client.post(f"/incidents/{inc}/resolve", data=form)
     assert resp.status_code == 302 and resp.headers["Location"].endswith(f"/incidents/{inc}")
     view = client.get(f"/incidents/{inc}").get_data(as_text=True)
-    assert "as defect by web" in view and view.count("marked bad by web: injected defect") == 2
+    assert "as defect by api" in view and view.count("marked bad by api: injected defect") == 2
     assert "Resolve: expected" not in view
     assert client.post(f"/incidents/{inc}/resolve", data=form).status_code == 409
     part = client.get(f"/tables/dw.events/partitions/{DAYS[3]}").get_data(as_text=True)
-    assert "marked bad by web: injected defect" in part and f'href="/incidents/{inc}"' in part
+    assert "marked bad by api: injected defect" in part and f'href="/incidents/{inc}"' in part
     mark = client.get(f"/api/tables/dw.events/partitions/{DAYS[3]}").get_json()["mark"]
     assert (mark["kind"], mark["by"], mark["reason"]) == ("bad", "web", "injected defect")
     assert client.get("/api/incidents").get_json()["incidents"] == []

@@ -230,11 +230,14 @@ def _bearer() -> str | None:
 
 def read_requires_token() -> bool:
     """`api.read_requires_token` of the project. A server meant to read a project that it cannot
-    load (quinto.yaml broken from the start) requires a token too: it fails closed."""
+    load (quinto.yaml broken from the start) requires a token too when it has any (it fails
+    closed); without tokens nobody could sign in, so it shows what is wrong with the file."""
     from quinto.web.context import project_or_none
 
     project = project_or_none()
     if project is None:
+        if not tokens():
+            return False
         return bool(current_app.config.get("QUINTO_CONFIG")) or not current_app.config.get("QUINTO_STORE")
     api = project.settings.get("api") or {}
     return bool(api.get("read_requires_token"))
