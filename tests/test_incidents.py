@@ -324,7 +324,7 @@ def test_incidents_through_the_api_and_the_pages(wh: Warehouse) -> None:
     part = client.get(f"/tables/dw.events/partitions/{DAYS[3]}").get_data(as_text=True)
     assert "marked bad by api: injected defect" in part and f'href="/incidents/{inc}"' in part
     mark = client.get(f"/api/tables/dw.events/partitions/{DAYS[3]}").get_json()["mark"]
-    assert (mark["kind"], mark["by"], mark["reason"]) == ("bad", "web", "injected defect")
+    assert (mark["kind"], mark["by"], mark["reason"]) == ("bad", "api", "injected defect")
     assert client.get("/api/incidents").get_json()["incidents"] == []
 
     # resolving through the API: the closed incident, as expected
