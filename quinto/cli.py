@@ -349,7 +349,9 @@ INCIDENT_ID = click.IntRange(1, 2**31 - 1)
 
 def _incident_line(i: dict[str, Any]) -> str:
     value = i.get("last_value")
-    shown = f"{value:g}" if isinstance(value, (int, float)) and not isinstance(value, bool) else "NULL"
+    from quinto import humanize
+
+    shown = humanize.number(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else "NULL"
     span = f"{i['first_partition']}..{i['last_partition']}" if i["failing"] > 1 else i["first_partition"]
     state = str(i["state"]) + (f" ({i['resolution']})" if i.get("resolution") else "")
     ack = f"  acknowledged by {i.get('acked_by') or 'someone'}" if i.get("acked_at") else ""
