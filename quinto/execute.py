@@ -393,12 +393,16 @@ class Executor:
         dialect, column, table = self.connector.dialect, self.part_col, self.spec.table
         key = ("scan", *self._cache_key(), form, len(parts), [a.key for a in aggs])
         out: list[Compiled] = []
+        made: dict[tuple[str, ...], list[Compiled]] = {}  # the form's statements, compiled once per values
+
         while True:
             i = len(out)
 
-            def build(stand_ins: list[str], i: int = i) -> Compiled | None:
-                made = compile_scans(dialect, table, column, stand_ins, aggs, form)
-                return made[i] if i < len(made) else Compiled("", {})  # kept too: the end of the list
+            def build(values: list[str], i: int = i) -> Compiled | None:
+                found = made.get(tuple(values))
+                if found is None:
+                    found = made[tuple(values)] = compile_scans(dialect, table, column, values, aggs, form)
+                return found[i] if i < len(found) else Compiled("", {})  # kept too: the end of the list
 
             compiled = self.statement_cache.compiled((*key, i), parts, build)
             if compiled is None or not compiled.sql:

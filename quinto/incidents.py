@@ -34,10 +34,7 @@ def incidents(
         return [i for i in found if isinstance(i, dict)]
     states = tuple(IncidentState) if every else (IncidentState.OPEN,)
     with Workspace.load(config) as ws:
-        tables = None
-        if owner:
-            specs = ws.tables().suite().tables
-            tables = [name for name, spec in specs.items() if owner in spec.owners]
+        tables = ws.tables().suite().owned_by(owner) if owner else None
         rows = ws.store.incidents.find(table=table, tables=tables, states=states)
         return [to_json(r) for r in rows]
 

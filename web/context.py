@@ -122,7 +122,8 @@ def audited_tables(
 
 def owned_tables(owner: str) -> list[str]:
     """The tables whose check file names `owner` among its owners."""
-    return sorted(name for name, spec in table_specs().items() if owner in spec.owners)
+    suite = _load()["suite"]
+    return suite.owned_by(owner) if suite is not None else []
 
 
 def incident_url(incident_id: int) -> str:

@@ -11,7 +11,7 @@ import re
 import threading
 import time
 import urllib.parse
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -266,38 +266,46 @@ class Connector:
         except Exception:  # noqa: BLE001 - the statement's own error, if any, is what is reported
             conn.invalidate()
 
-    def run_statement(
-        self, conn: sa.Connection, sql: str, params: dict[str, Any]
-    ) -> tuple[list[str], list[tuple[Any, ...]]]:
-        """Execute through SQLAlchemy; past `timeout_s` a timer thread cancels the statement through
-        the driver (`cancel`) and StatementTimeout is raised."""
-        timer: threading.Timer | None = None
+    @contextlib.contextmanager
+    def deadline_for(self, cancel: Callable[[], None]) -> Iterator[None]:
+        """Run the body with a timer thread that calls `cancel` past `timeout_s`; a cancelled body
+        raises StatementTimeout, whether the driver failed it or ended it quietly with the rows it had."""
+        if not self.timeout_s:
+            yield
+            return
         fired = threading.Event()
-        if self.timeout_s:
-            dbapi_connection = conn.connection.dbapi_connection
-            cursors: list[Any] = []
-            sa.event.listen(conn, "before_cursor_execute", lambda c, cursor, *a: cursors.append(cursor))
 
-            def cancel() -> None:
-                fired.set()
-                self.cancel(cursors[-1] if cursors else None, dbapi_connection)
+        def fire() -> None:
+            fired.set()
+            cancel()
 
-            timer = threading.Timer(self.timeout_s, cancel)
-            timer.daemon = True
-            timer.start()
+        timer = threading.Timer(self.timeout_s, fire)
+        timer.daemon = True
+        timer.start()
         try:
-            result = conn.execute(sa.text(sql), params)
-            columns, rows = list(result.keys()), [tuple(r) for r in result.fetchall()]
-            self._cursor = result.context.cursor  # for statement_cost (a closed cursor keeps its stats)
+            yield
         except Exception:
             if fired.is_set():
                 raise StatementTimeout() from None
             raise
         finally:
-            if timer is not None:
-                timer.cancel()
-        if fired.is_set():  # a driver may end a cancelled statement quietly, with the rows it had
+            timer.cancel()
+        if fired.is_set():
             raise StatementTimeout()
+
+    def run_statement(
+        self, conn: sa.Connection, sql: str, params: dict[str, Any]
+    ) -> tuple[list[str], list[tuple[Any, ...]]]:
+        """Execute through SQLAlchemy; past `timeout_s` a timer thread cancels the statement through
+        the driver (`cancel`) and StatementTimeout is raised."""
+        cursors: list[Any] = []
+        if self.timeout_s:
+            sa.event.listen(conn, "before_cursor_execute", lambda c, cursor, *a: cursors.append(cursor))
+        dbapi_connection = conn.connection.dbapi_connection
+        with self.deadline_for(lambda: self.cancel(cursors[-1] if cursors else None, dbapi_connection)):
+            result = conn.execute(sa.text(sql), params)
+            columns, rows = list(result.keys()), [tuple(r) for r in result.fetchall()]
+            self._cursor = result.context.cursor  # for statement_cost (a closed cursor keeps its stats)
         return columns, rows
 
     def clean_error(self, text: str) -> str:

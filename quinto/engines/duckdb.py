@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 from sqlalchemy.engine import make_url
 
 from quinto.dialect import Dialect
-from quinto.engines.base import Connector, Statement, StatementTimeout
+from quinto.engines.base import Connector, Statement
 
 #: a bind as SQLAlchemy's text() reads one (`:name`, not `::`, not an escaped `\:`)
 _BIND = re.compile(r"(?<![:\w\\]):(\w+)(?!:)")
@@ -70,31 +70,10 @@ class DuckDBConnector(Connector):
         # SQLAlchemy's `:name` binds as DuckDB's `$name`, and its `\:` escape as the colon it stands for
         sql = _BIND.sub(lambda m: f"${m.group(1)}" if m.group(1) in params else m.group(0), stmt.sql)
         sql = sql.replace("\\:", ":")
-        fired = threading.Event()
-        timer: threading.Timer | None = None
-        if self.timeout_s:
-            raw = self._raw
-
-            def cancel() -> None:
-                fired.set()
-                raw.interrupt()
-
-            timer = threading.Timer(self.timeout_s, cancel)
-            timer.daemon = True
-            timer.start()
-        try:
+        with self.deadline_for(self._raw.interrupt):
             cursor = self._raw.execute(sql, params or None)
             columns = [str(d[0]) for d in cursor.description or ()]
             rows = [tuple(r) for r in cursor.fetchall()] if cursor.description else []
-        except Exception:
-            if fired.is_set():
-                raise StatementTimeout() from None
-            raise
-        finally:
-            if timer is not None:
-                timer.cancel()
-        if fired.is_set():
-            raise StatementTimeout()
         if self.cost_mode != "none":
             stmt.cost = self._cost(self._raw, stmt)
         return columns, rows

@@ -27,6 +27,10 @@ class Suite:
             )
             raise SpecError([Problem(None, f"no checks declared for table '{name}'{hint}")]) from None
 
+    def owned_by(self, owner: str) -> list[str]:
+        """The tables whose check file names `owner` among its owners, in name order."""
+        return sorted(name for name, spec in self.tables.items() if owner in spec.owners)
+
 
 def check_files(
     paths: list[str] | tuple[str, ...], root: str | None = None, locations: tuple[Location, ...] = ()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -26,9 +27,7 @@ class Marks:
     def of(self, table: str, partitions: Iterable[str] | None = None) -> dict[str, str]:
         """Current marks of a table's partitions: partition → MarkKind.GOOD or MarkKind.BAD."""
         pm = partition_marks.c
-        q = sa.select(pm.partition_value, pm.mark).where(pm.table_name == table, pm.current.is_(True))
-        if partitions is not None:
-            q = q.where(pm.partition_value.in_(list(partitions)))
+        q = _current(sa.select(pm.partition_value, pm.mark), table, partitions)
         with self.db.connect() as conn:
             return {p: MarkKind(m) for p, m in conn.execute(q)}
 
@@ -38,11 +37,15 @@ class Marks:
             return read_marks(conn, table, partitions)
 
 
-def read_marks(conn: sa.Connection, table: str, partitions: Iterable[str] | None = None) -> dict[str, MarkRecord]:
+def _current(q: sa.Select[Any], table: str, partitions: Iterable[str] | None) -> sa.Select[Any]:
+    """`q` narrowed to the current marks of `table` (of `partitions` when given)."""
     pm = partition_marks.c
-    q = sa.select(partition_marks).where(pm.table_name == table, pm.current.is_(True))
-    if partitions is not None:
-        q = q.where(pm.partition_value.in_(list(partitions)))
+    q = q.where(pm.table_name == table, pm.current.is_(True))
+    return q if partitions is None else q.where(pm.partition_value.in_(list(partitions)))
+
+
+def read_marks(conn: sa.Connection, table: str, partitions: Iterable[str] | None = None) -> dict[str, MarkRecord]:
+    q = _current(sa.select(partition_marks), table, partitions)
     return {
         r.partition_value: record(MarkRecord, r._mapping, kind=r.mark, by=r.marked_by, at=r.created_at)
         for r in conn.execute(q)
