@@ -23,6 +23,7 @@ from quinto.errors import (
     EXIT_INFRA,
     EXIT_OK,
     QuintoError,
+    verdict_of,
 )
 from quinto.evaluate import Status, Verdict, partition_order, threshold_text
 from quinto.execute import Executor
@@ -35,7 +36,7 @@ from quinto.plan import (
     suite_fingerprint,
     validate_partition,
 )
-from quinto.results import MetricValue, Outcome, Run, jsonable, verdict_of
+from quinto.results import MetricValue, Outcome, Run, jsonable
 from quinto.settings import Settings
 from quinto.spec import Check, Project, TableSpec
 from quinto.stmtcache import StatementCache, cache_dir

@@ -18,15 +18,14 @@ from typing import Any
 import click
 
 from quinto import __version__
-from quinto.app import audit, backfill, mark
 from quinto.errors import EXIT_BAD_SPEC, EXIT_INFRA, QuintoError, SpecError, UsageError
-from quinto.evaluate import Status
 from quinto.redact import redact
-from quinto.report import print_remote, print_result, remote_exit_code
-from quinto.results import dumps
-from quinto.store.alerts import OUTBOX_STATUSES
-from quinto.validation import validate
-from quinto.workspace import Workspace
+
+# Commands import the engine, the store and their libraries when they run, not here: `quinto audit
+# --via` (a pipeline's step, thousands of times a day) imports only click and the HTTP client.
+
+#: `quinto alerts list --status`: the values of quinto.store.records.OutboxStatus (a test keeps them equal)
+OUTBOX_STATUSES = ("pending", "sending", "sent", "held", "digested", "cancelled")
 
 _UNPRINTABLE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 
@@ -89,6 +88,8 @@ config_option = click.option(
 )
 def validate_cmd(paths: tuple[str, ...], config: str | None, connect: bool | None) -> None:
     """Check that every check file parses and its columns exist (exit 0), or list every problem (exit 2)."""
+    from quinto.validation import validate
+
     report = validate(list(paths) or None, config=config, connect=connect)
     tables = report.suite.tables
     n = sum(len(t.checks) for t in tables.values())
@@ -136,16 +137,20 @@ def audit_cmd(
 ) -> None:
     """Audit partitions of TABLE and store the run. Exit 0 publish, 1 do not publish."""
     if via is not None:
-        from quinto.scheduler.remote import audit_via
+        from quinto.remote import audit_via, print_remote, remote_exit_code
 
         if len(partitions) > 1:
             raise UsageError("--via audits one partition per request; give one --partition")
         doc = audit_via(via, table, partitions[0] if partitions else None, force=force, timeout=timeout)
         if as_json:
-            click.echo(dumps(doc, indent=2))
+            click.echo(json.dumps(doc, indent=2))  # the server's JSON as it came
         else:
             print_remote(doc)
         sys.exit(remote_exit_code(doc))
+    from quinto.app import audit
+    from quinto.report import print_result
+    from quinto.results import dumps
+
     result = audit(table, list(partitions), config=config)
     if as_json:
         click.echo(dumps(result.as_dict(), indent=2))
@@ -177,6 +182,7 @@ def scheduler_cmd(config: str | None, once: bool, metrics_port: int | None, metr
     import threading
 
     from quinto.scheduler import Scheduler, single_instance
+    from quinto.workspace import Workspace
 
     ws = Workspace.load(config)
     store = ws.store
@@ -247,6 +253,7 @@ def store_prune_cmd(config: str | None, keep: str, dry_run: bool, as_json: bool)
 
     from quinto.errors import StoreError
     from quinto.store.retention import parse_keep, prune
+    from quinto.workspace import Workspace
 
     try:
         horizon = parse_keep(keep)
@@ -287,6 +294,9 @@ def backfill_cmd(table: str, since: str, until: str | None, chunk: int | None, c
     """Compute and judge every partition of TABLE in a range: one grouped scan per chunk.
 
     Exit 0 when every chunk ran (failing partitions are listed), 3 on warehouse or store errors."""
+    from quinto.app import backfill
+    from quinto.evaluate import Status
+
     with click.progressbar(length=1, label=f"backfilling {table}", file=sys.stderr) as bar:
         state = {"done": 0}
 
@@ -328,6 +338,8 @@ def backfill_cmd(table: str, since: str, until: str | None, chunk: int | None, c
 @config_option
 def mark_cmd(table: str, partition: str, verdict: str, reason: str | None, config: str | None) -> None:
     """Mark a partition good (it joins baselines even after a failure) or bad (never in a baseline)."""
+    from quinto.app import mark
+
     mark(table, partition, verdict, reason, config=config, by=_user())
     click.echo(f"{table} {partition} marked {verdict}")
 
@@ -552,6 +564,8 @@ def alerts_cancel_cmd(ids: tuple[int, ...], config: str | None) -> None:
 @click.option("--limit", type=LIMIT, default=20, show_default=True)
 def runs_cmd(config: str | None, limit: int) -> None:
     """Recent runs from the store."""
+    from quinto.workspace import Workspace
+
     with Workspace.load(config) as ws:
         shown_runs = ws.store.runs.recent(limit)
     for r in shown_runs:
@@ -585,6 +599,9 @@ def runs_cmd(config: str | None, limit: int) -> None:
 def demo_cmd(directory: str, checks_dir: str | None, end: str | None, serve: bool, port: int) -> None:
     """Build a demo DuckDB warehouse with known defects, audit every partition, show the UI."""
     from quinto import demo
+    from quinto.app import audit
+    from quinto.evaluate import Status
+    from quinto.workspace import Workspace
 
     out = Path(directory)
     checks = Path(checks_dir) if checks_dir else Path(__file__).resolve().parent.parent / "checks"

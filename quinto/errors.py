@@ -11,6 +11,23 @@ EXIT_FAILED = 1
 EXIT_BAD_SPEC = 2
 EXIT_INFRA = 3
 
+STATUS_EXIT = {"LEARNING": 0, "PASS": 0, "WARN": 0, "FAIL": 1, "ERROR": 3}
+
+
+def exit_code_of(status: str, stored: int | None = None) -> int | None:
+    """A run's exit code: 0 publish, 1 do not publish (a check failed), 2 bad input, 3 infrastructure;
+    None while it is queued or running."""
+    if status not in STATUS_EXIT:
+        return None
+    return int(stored) if stored is not None else STATUS_EXIT[status]
+
+
+def verdict_of(code: int | None) -> str | None:
+    """What the ETL job does: publish only on exit code 0; None while the audit is pending."""
+    if code is None:
+        return None
+    return "publish" if code == 0 else "do not publish"
+
 
 @dataclass(frozen=True)
 class Location:

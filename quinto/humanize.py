@@ -23,6 +23,9 @@ COUNT, PERCENT, VALUE, SECONDS = "count", "percent", "value", "seconds"
 SUFFIXES = ((1e12, "T"), (1e9, "B"), (1e6, "M"))
 MINUTE, HOUR, DAY = 60.0, 3600.0, 86400.0
 
+#: a status as the command line colours it (bold: WARN and worse)
+STATUS_COLORS = {"LEARNING": "cyan", "PASS": "green", "WARN": "yellow", "FAIL": "red", "ERROR": "magenta"}
+
 
 def _sig(x: float, digits: int = 3) -> str:
     """|x| (not 0, under 1e6, already rounded to `digits` significant digits), with separators."""

@@ -24,7 +24,7 @@ def incidents(
     """The open incidents (`every`: also the closed and resolved ones), newest first; `table` and
     `owner` (an owner named in the check files) filter."""
     if via is not None:
-        from quinto.scheduler.remote import call_api
+        from quinto.remote import call_api
 
         query = {"state": "all" if every else "open", "table": table or "", "owner": owner or ""}
         args = urllib.parse.urlencode({k: v for k, v in query.items() if v})
@@ -49,7 +49,7 @@ def acknowledge(
 ) -> dict[str, Any]:
     """Someone is on it: the incident's reminders stop. Returns the incident."""
     if via is not None:
-        from quinto.scheduler.remote import call_api
+        from quinto.remote import call_api
 
         return call_api(via, f"/api/incidents/{int(incident_id)}/ack", {"note": note} if note else {})
     with Workspace.load(config) as ws:
@@ -70,7 +70,7 @@ def resolve(
     if resolution not in tuple(Resolution):
         raise UsageError(f"an incident is resolved as 'expected' or 'defect', not {resolution!r}")
     if via is not None:
-        from quinto.scheduler.remote import call_api
+        from quinto.remote import call_api
 
         body: dict[str, Any] = {"as": resolution}
         if reason:

@@ -1,26 +1,15 @@
 """What the command line prints of an audit: outcomes coloured by status, the summary line, the
-verdict; and the exit code of a run answered by a Quinto server (`quinto audit --via`)."""
+verdict (what `quinto audit --via` prints of a server's answer: quinto/remote.py)."""
 
 from __future__ import annotations
-
-from typing import Any
 
 import click
 
 from quinto.audit import AuditResult
 from quinto.checks import unit_of
-from quinto.errors import EXIT_INFRA
 from quinto.evaluate import Status
+from quinto.humanize import STATUS_COLORS as COLORS
 from quinto.humanize import quantity
-from quinto.results import exit_code_of
-
-COLORS = {
-    Status.LEARNING: "cyan",
-    Status.PASS: "green",
-    Status.WARN: "yellow",
-    Status.FAIL: "red",
-    Status.ERROR: "magenta",
-}
 
 
 def print_result(result: AuditResult) -> None:
@@ -44,29 +33,3 @@ def print_result(result: AuditResult) -> None:
         click.echo(f"Error: {run.error}", err=True)
     if result.store_error:
         click.echo(f"Error: {result.store_error}", err=True)
-
-
-def remote_exit_code(doc: dict[str, Any]) -> int:
-    """The exit code a finished run answers with: its stored code, else its status's."""
-    stored = doc.get("exit_code")
-    code = exit_code_of(
-        str(doc.get("status")), stored if isinstance(stored, int) and not isinstance(stored, bool) else None
-    )
-    return EXIT_INFRA if code is None else code
-
-
-def print_remote(doc: dict[str, Any]) -> None:
-    for o in doc.get("outcomes") or []:
-        status = Status(o["status"])
-        styled = click.style(f"{status:<8}", fg=COLORS[status], bold=status.rank > Status.PASS.rank)
-        check = o.get("check")
-        value = quantity(o.get("value"), *unit_of(str(o.get("check_type") or "")))
-        click.echo(f"{styled} {check}  value={value}  {o.get('message', '')}")
-    table = doc.get("table")
-    parts = doc.get("partitions") or []
-    click.echo(
-        f"{table} {', '.join(map(str, parts))}: {doc.get('status')}; run {doc.get('run_id') or doc.get('id')}; "
-        f"verdict: {doc.get('verdict')}"
-    )
-    if doc.get("error"):
-        click.echo(f"Error: {doc['error']}", err=True)

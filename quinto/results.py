@@ -108,24 +108,6 @@ class Run:
 
 
 #: the exit code a finished status means when none was stored (runs stored before exit codes were)
-STATUS_EXIT = {"LEARNING": 0, "PASS": 0, "WARN": 0, "FAIL": 1, "ERROR": 3}
-
-
-def exit_code_of(status: str, stored: int | None = None) -> int | None:
-    """A run's exit code: 0 publish, 1 do not publish (a check failed), 2 bad input, 3 infrastructure;
-    None while it is queued or running."""
-    if status not in STATUS_EXIT:
-        return None
-    return int(stored) if stored is not None else STATUS_EXIT[status]
-
-
-def verdict_of(code: int | None) -> str | None:
-    """What the ETL job does: publish only on exit code 0; None while the audit is pending."""
-    if code is None:
-        return None
-    return "publish" if code == 0 else "do not publish"
-
-
 def jsonable(value: Any) -> Any:
     """A warehouse value as JSON: numbers stay numbers, times become ISO text."""
     if isinstance(value, Decimal):

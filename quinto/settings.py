@@ -197,6 +197,15 @@ SETTINGS: tuple[Setting, ...] = (
         "Seconds between two looks of the scheduler at its queue and check files.",
         minimum=0.05,
     ),
+    Setting(
+        "queue_watch",
+        0.05,
+        float,
+        "Seconds between two looks, between rounds, for audits asked for over HTTP (`POST /api/audits`, "
+        "`quinto audit --via`), which start at once instead of at the next round: one indexed read "
+        "of the store; 0 turns it off.",
+        minimum=0,
+    ),
     Setting("alerts", {}, dict, "Alert routing and timing: the `alerts.*` keys.", keys=ALERT_KEYS),
     Setting("retention", {}, dict, "What the store keeps: the `retention.*` keys.", keys=RETENTION_KEYS),
     Setting("api", {}, dict, "Who may read the web UI and JSON API: the `api.*` keys.", keys=API_KEYS),
@@ -233,6 +242,7 @@ class Settings:
     retry_backoff: float
     heartbeat_interval: float
     queue_interval: float
+    queue_watch: float
     alerts: Mapping[str, Any]
     retention: Mapping[str, Any]
     api: Mapping[str, Any]

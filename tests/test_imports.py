@@ -231,9 +231,7 @@ def _audit(project: Path, cache: Path, partition: str = "2026-11-01") -> tuple[d
         timeout=300,
     )
     assert proc.returncode == (1 if partition == "2026-11-01" else 0), proc.stderr[-2000:]
-    imported = {
-        line.rsplit("|", 1)[1].strip() for line in proc.stderr.splitlines() if line.startswith("import time:")
-    }
+    imported = {line.rsplit("|", 1)[1].strip() for line in proc.stderr.splitlines() if line.startswith("import time:")}
     assert "quinto.execute" in imported and "duckdb" in imported  # the log is real
     return json.loads(proc.stdout), imported
 
@@ -311,3 +309,39 @@ def test_a_cache_entry_binds_the_real_partitions_and_an_unreadable_one_is_a_miss
     third = cache.compiled(("scan", "t"), ["2026-11-03"], build)
     assert len(built) == 2 and third.params["qp0"] == "2026-11-03"
     assert [p.name for p in tmp_path.rglob("*") if p.is_file()] == [entry.name]  # rewritten whole, no temp left
+
+
+def test_audit_via_a_server_imports_only_the_http_client(tmp_path: Path) -> None:
+    """`quinto audit --via URL` (a pipeline's step, called all day) asks and waits: it loads neither
+    the engine, the store, the check-file parser nor their libraries."""
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-X",
+            "importtime",
+            "-m",
+            "quinto",
+            "audit",
+            "dw.t",
+            "-p",
+            "ds=1",
+            "--via",
+            "http://127.0.0.1:9",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 3 and "cannot reach the Quinto server" in proc.stderr
+    imported = {line.rsplit("|", 1)[1].strip() for line in proc.stderr.splitlines() if line.startswith("import time:")}
+    assert "quinto.remote" in imported  # the log is real
+    heavy = ("sqlalchemy", "sqlglot", "yaml", "duckdb", "flask", "quinto.app", "quinto.store", "quinto.spec")
+    assert not [m for m in heavy if _loaded(imported, m)], sorted(m for m in imported if m.startswith("quinto"))
+
+
+def test_the_cli_knows_every_outbox_status() -> None:
+    from quinto.cli import OUTBOX_STATUSES
+    from quinto.store.alerts import OUTBOX_STATUSES as STORED
+
+    assert OUTBOX_STATUSES == STORED

@@ -266,6 +266,29 @@ def test_submit_validates_and_deduplicates(tmp_path: Path, monkeypatch: Any) -> 
             submit(s.project, s.store, table, partition)
 
 
+def test_watch_starts_a_requested_audit_between_rounds_and_looks_only_at_new_requests(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    s = Setup(tmp_path, monkeypatch, checks(), ["2026-11-01"])
+    assert s.store.newest_queued() == 0
+    s.scheduler.watch()  # nothing asked for: nothing claimed
+    assert s.scheduler.running == {}
+    first = submit(s.project, s.store, "dw.sales", "ds=2026-11-01")
+    assert s.store.newest_queued() == first
+    s.scheduler.watch()  # no round ran: the watch claimed and started it
+    assert list(s.scheduler.running) == [first]
+    s.scheduler.running[first][1].result(timeout=120)
+    done = s.store.run_result(first)
+    assert done is not None and (done["status"], done["verdict"]) == ("PASS", "publish")
+    assert s.store.newest_queued() == 0
+    # a run queued earlier that the watch saw already is left to the rounds (a retry, a full queue)
+    second = submit(s.project, s.store, "dw.sales", "ds=2026-11-01", force=True)
+    s.scheduler.watched = second
+    s.scheduler.watch()
+    assert list(s.scheduler.running) == [first]
+    s.scheduler.pool.shutdown(wait=True)
+
+
 def test_save_run_completes_a_queued_row_and_supersedes(store_url: str) -> None:
     store = Store(store_url)
     old = store.save_run(make_run("2026-11-01", Status.FAIL, 0))

@@ -552,7 +552,7 @@ def test_the_page_of_one_check(charts_client: FlaskClient) -> None:
             "/tables/dw.seasonal/checks/row_count%20change%20vs%20previous%20partition%20between%20-40%25%20and%20%2B60%25"
         )
     )
-    assert "<th>Change</th>" in change and "<td class=\"num\">\u221267.6 %</td>" in change
+    assert "<th>Change</th>" in change and '<td class="num">\u221267.6 %</td>' in change
 
 
 def test_an_unpartitioned_table_is_charted_per_run(charts_client: FlaskClient) -> None:
@@ -581,3 +581,34 @@ def test_queued_run_page_reloads_until_its_verdict(sqlite_store_url: str) -> Non
     runs = text(client.get("/runs"))
     assert '<td class="run-error">' in runs and 'class="error"' not in runs.split('id="runs"')[1]
     assert " UTC</td>" in runs
+
+
+def test_a_run_answer_can_be_held_until_the_verdict_is_in(tmp_path: Path) -> None:
+    """`GET /api/runs/<id>?wait=N` (what `quinto audit --via` asks): a pending run's answer comes when
+    the run completes, or after N seconds with the run still pending; a complete run's at once."""
+    import threading
+
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    store = Store(url)
+    run_id, _ = store.enqueue("dw.t", "warehouse", "ds", "2026-11-01", fingerprint="f")
+    client = create_app({"QUINTO_STORE": url}).test_client()
+    pending = client.get(f"/api/runs/{run_id}?wait=1").get_json()  # held a second, still queued
+    assert (pending["status"], pending["verdict"]) == ("QUEUED", None)
+    started = threading.Event()
+
+    def complete() -> None:
+        started.wait()
+        run = make_run("2026-11-01", Status.FAIL, 0, dt.datetime.now(dt.UTC))
+        run.id = run_id
+        store.save_run(run)
+
+    saver = threading.Thread(target=complete)
+    saver.start()
+    started.set()
+    done = client.get(f"/api/runs/{run_id}?wait=20").get_json()  # answered when the run is saved
+    saver.join()
+    assert (done["status"], done["verdict"], done["exit_code"]) == ("FAIL", "do not publish", 1)
+    assert client.get(f"/api/runs/{run_id}?wait=20").get_json()["verdict"] == "do not publish"  # at once
+    for bad in ("21", "-1", "soon"):
+        assert client.get(f"/api/runs/{run_id}?wait={bad}").status_code == 400
+    assert client.get("/api/runs/999999?wait=5").status_code == 404

@@ -5,6 +5,7 @@ earlier versions is accepted and ignored. Its contract is web/openapi.py, served
 
 from __future__ import annotations
 
+import time
 from dataclasses import fields
 from typing import Any
 
@@ -21,7 +22,7 @@ from quinto.web.context import (
     project_problem,
     store,
 )
-from quinto.web.openapi import MAX_ID, document
+from quinto.web.openapi import MAX_ID, MAX_WAIT_S, document
 
 from quinto.scheduler import submit
 from quinto.scheduler.queue import UnknownTable
@@ -31,6 +32,7 @@ from quinto.store.records import IncidentState, MarkKind, RunStatus, json_object
 bp = Blueprint("api", __name__, url_prefix="/api")
 
 MAX_LIMIT = 1000
+PENDING_RUNS = (RunStatus.QUEUED, RunStatus.RUNNING)
 
 
 def _int_arg(name: str, default: int, low: int = 1, high: int = MAX_LIMIT) -> int:
@@ -132,8 +134,22 @@ def runs() -> dict[str, Any]:
     return json_object(p.Runs(rows))
 
 
+#: how often a held GET /api/runs/<id>?wait=N looks at the run (one read of its row by id)
+WAIT_POLL_S = 0.05
+
+
 @bp.get("/runs/<int:run_id>")
 def run(run_id: int) -> dict[str, Any]:
+    """`wait=N`: while the run is queued or running, answer when it completes or after N seconds,
+    whichever comes first. A client waiting for a verdict (`quinto audit --via`) then learns it
+    within WAIT_POLL_S of the audit's end, with one request per N seconds instead of a poll loop."""
+    wait = _int_arg("wait", 0, low=0, high=MAX_WAIT_S)
+    if wait and run_id <= MAX_ID:
+        deadline = time.monotonic() + wait
+        while (found := store().runs.get(run_id)) is not None and found.status in PENDING_RUNS:
+            if time.monotonic() >= deadline:
+                break
+            time.sleep(WAIT_POLL_S)
     report = run_report(run_id)
     if report is None:
         abort(404, f"no run {run_id}")

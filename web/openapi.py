@@ -104,6 +104,10 @@ COMPONENTS: dict[str, type] = {
 }
 
 
+#: the longest a GET /api/runs/<id>?wait=N holds its answer (it holds one of the server's threads)
+MAX_WAIT_S = 20
+
+
 def schemas() -> dict[str, Any]:
     """The component schemas, generated from the classes the API serializes."""
     components = Components()
@@ -180,7 +184,13 @@ def document() -> dict[str, Any]:
                         "in": "path",
                         "required": True,
                         "schema": {"type": "integer", "minimum": 0, "maximum": MAX_ID},
-                    }
+                    },
+                    _q(
+                        "wait",
+                        {"type": "integer", "minimum": 0, "maximum": MAX_WAIT_S},
+                        "seconds to hold the answer while the run is queued or running: it comes as soon as "
+                        "the verdict is in (what `quinto audit --via` waits on)",
+                    ),
                 ],
             ),
             "/api/audits": {

@@ -21,8 +21,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from quinto.errors import StoreError
-from quinto.results import exit_code_of, jsonable, verdict_of
+from quinto.errors import StoreError, exit_code_of, verdict_of
+from quinto.results import jsonable
 from quinto.store.common import aware, chunks, utcnow
 from quinto.store.records import RunRecord, RunStatus, record
 from quinto.store.schema import outcomes, runs
@@ -321,6 +321,14 @@ class QueueMixin:
                 )
             ).rowcount
         return done == 1
+
+    def newest_queued(self) -> int:
+        """The highest id of a QUEUED run, 0 when none: a scheduler looks between its rounds whether
+        an audit was asked for since it last looked (one read on ix_runs_status)."""
+        self.migrate()
+        with self.engine.connect() as conn:
+            newest = conn.execute(sa.select(sa.func.max(runs.c.id)).where(runs.c.status == QUEUED)).scalar()
+        return int(newest or 0)
 
     def run_result(self, run_id: int) -> dict[str, Any] | None:
         """One run as plain JSON-ready data: status QUEUED / RUNNING / PASS / WARN / FAIL / ERROR,

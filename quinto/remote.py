@@ -1,5 +1,8 @@
 """`quinto audit --via URL`: ask a Quinto server to audit a partition and wait for the verdict, with
-the same exit codes as a local audit. Plain urllib: no HTTP client dependency."""
+the same exit codes as a local audit. Plain urllib: no HTTP client dependency.
+
+A pipeline may call this thousands of times a day, so it imports only what asking and printing
+need: neither the engine, the store nor their libraries (tests/test_imports.py keeps it so)."""
 
 from __future__ import annotations
 
@@ -13,7 +16,10 @@ import urllib.parse
 import urllib.request
 from typing import Any
 
-from quinto.errors import QuintoError, UsageError
+import click
+
+from quinto.errors import EXIT_INFRA, QuintoError, UsageError, exit_code_of
+from quinto.humanize import STATUS_COLORS
 from quinto.redact import redact
 
 
@@ -30,6 +36,9 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 
 
 _OPENER = urllib.request.build_opener(_NoRedirect)
+
+#: seconds the server may hold GET /api/runs/<id>?wait=N (web/openapi.py MAX_WAIT_S)
+HOLD_S = 20
 
 
 def _request(url: str, body: dict[str, Any] | None, token: str | None, timeout: float) -> tuple[int, dict[str, Any]]:
@@ -144,7 +153,11 @@ def audit_via(
     deadline = time.monotonic() + timeout
     delay = min(poll, 0.2)
     while True:
-        status, run = _request(f"{root}/api/runs/{run_id}", None, token, 30)
+        # the server holds the answer until the verdict is in (at most HOLD_S): the job learns it as
+        # the audit ends, in one request per HOLD_S instead of a poll loop
+        hold = max(0, min(HOLD_S, math.floor(deadline - time.monotonic())))
+        asked = time.monotonic()
+        status, run = _request(f"{root}/api/runs/{run_id}?wait={hold}", None, token, 30 + hold)
         if status != 200:
             raise RemoteError(f"the server answered {status} for run {run_id}: {run.get('error', run)}")
         if run.get("verdict") is not None:
@@ -153,5 +166,35 @@ def audit_via(
             raise RemoteError(
                 f"run {run_id} is still {run.get('status')} after {timeout:g}s; see {root}/api/runs/{run_id}"
             )
-        time.sleep(delay)
-        delay = min(delay * 2, poll)
+        if hold == 0 or time.monotonic() - asked < hold / 2:  # answered at once: a server that does not hold answers
+            time.sleep(delay)
+            delay = min(delay * 2, poll)
+
+
+def remote_exit_code(doc: dict[str, Any]) -> int:
+    """The exit code a finished run answers with: its stored code, else its status's."""
+    stored = doc.get("exit_code")
+    code = exit_code_of(
+        str(doc.get("status")), stored if isinstance(stored, int) and not isinstance(stored, bool) else None
+    )
+    return EXIT_INFRA if code is None else code
+
+
+def print_remote(doc: dict[str, Any]) -> None:
+    """The server's answer as `quinto audit` prints a local one."""
+    outcomes = doc.get("outcomes") or []
+    if outcomes:  # values in their check type's unit: the registry is read only when there is one to show
+        from quinto.checks import unit_of
+        from quinto.humanize import quantity
+    for o in outcomes:
+        status = str(o["status"])
+        styled = click.style(f"{status:<8}", fg=STATUS_COLORS.get(status), bold=status not in ("LEARNING", "PASS"))
+        value = quantity(o.get("value"), *unit_of(str(o.get("check_type") or "")))
+        click.echo(f"{styled} {o.get('check')}  value={value}  {o.get('message', '')}")
+    parts = doc.get("partitions") or []
+    click.echo(
+        f"{doc.get('table')} {', '.join(map(str, parts))}: {doc.get('status')}; "
+        f"run {doc.get('run_id') or doc.get('id')}; verdict: {doc.get('verdict')}"
+    )
+    if doc.get("error"):
+        click.echo(f"Error: {doc['error']}", err=True)
