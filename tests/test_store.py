@@ -236,3 +236,26 @@ def test_the_store_knows_no_alert_policy() -> None:
             if isinstance(node, ast.ImportFrom | ast.Import):
                 names = [node.module or ""] if isinstance(node, ast.ImportFrom) else [a.name for a in node.names]
                 assert not [n for n in names if n.startswith("quinto.alerts")], f"{path.name} imports {names}"
+
+
+def test_recent_history_reads_the_newest_partitions_in_partition_order(store_url: str) -> None:
+    """The check page and the API's metric history ask for the newest N partitions: they get those,
+    in partition order (integers: 9 before 10), whatever order they were audited in, and a rerun's
+    value, never a superseded one; without N, every partition."""
+    store = Store(store_url)
+    for day in (10, 8, 12, 9, 11):  # audited out of order; 10 twice
+        store.save_run(make_run(str(day), Status.PASS, float(day)))
+    store.save_run(make_run("10", Status.FAIL, 100.0))
+    history = store.results.check_history("dw.t", "row_count > 0", last=3)
+    assert [(o.partition_value, o.value) for o in history] == [("10", 100.0), ("11", 11.0), ("12", 12.0)]
+    points = store.results.metric_history("dw.t", "row_count", last=2)
+    assert [(p.partition_value, p.value) for p in points] == [("11", 11.0), ("12", 12.0)]
+    assert [p.partition_value for p in store.results.metric_history("dw.t", "row_count")] == [
+        "8",
+        "9",
+        "10",
+        "11",
+        "12",
+    ]
+    assert len(store.results.check_history("dw.t", "row_count > 0", last=50)) == 5
+    assert store.results.metric_history("dw.other", "row_count", last=5) == []

@@ -161,10 +161,27 @@ class Results:
         with self.db.connect() as conn:
             return [record(CheckRef, r._mapping) for r in conn.execute(q)]
 
+    def _newest(self, table: str, last: int) -> sa.Subquery:
+        """The table's newest `last` partitions (the `partition_status` read model, in partition
+        order on its index), as a derived table to join: a page or an API call about the recent
+        history reads only those rows, however many years the store holds (MariaDB refuses a LIMIT
+        directly inside IN, not in a derived table)."""
+        ps = partition_status.c
+        return (
+            sa.select(ps.partition_value)
+            .where(ps.table_name == table)
+            .order_by(ps.sort_key.desc())
+            .limit(last)
+            .subquery("newest")
+        )
+
     def check_history(self, table: str, check: str, last: int | None = None) -> list[OutcomeRecord]:
-        """A check's current outcomes on every partition, oldest first (the newest `last`)."""
+        """A check's current outcomes, oldest first: on every partition, or on the newest `last`."""
         o = outcomes.c
         q = sa.select(outcomes).where(o.table_name == table, o.check_key == check, o.current.is_(True))
+        if last:
+            newest = self._newest(table, last)
+            q = q.join(newest, newest.c.partition_value == o.partition_value)
         with self.db.connect() as conn:
             rows = [outcome(r._mapping) for r in conn.execute(q)]
         rows.sort(key=lambda r: sort_key(r.partition_value))
@@ -216,11 +233,15 @@ class Results:
         ]
 
     def metric_history(self, table: str, metric: str, last: int | None = None) -> list[MetricPoint]:
-        """A metric's current values per partition, oldest first (newest `last` of them)."""
+        """A metric's current values per partition, oldest first: of every partition, or of the
+        newest `last`."""
         mv = metric_values.c
         q = sa.select(mv.partition_value, mv.value, mv.fingerprint, mv.run_id, mv.created_at).where(
             mv.table_name == table, mv.metric_key == metric, mv.current.is_(True)
         )
+        if last:  # IN, not a join: no index leads with the metric, so a join would probe per partition
+            newest = self._newest(table, last)
+            q = q.where(mv.partition_value.in_(sa.select(newest.c.partition_value)))
         with self.db.connect() as conn:
             rows = [record(MetricPoint, r._mapping) for r in conn.execute(q)]
         rows.sort(key=lambda r: sort_key(r.partition_value))
