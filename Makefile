@@ -51,10 +51,13 @@ lint: install
 bench: install
 	$(BIN)/python bench/core_scan.py
 	$(BIN)/python bench/overhead.py
+	$(BIN)/python bench/via.py
 	$(BIN)/python bench/backfill.py
+	$(BIN)/python bench/backfill_year.py
 	$(BIN)/python bench/verdict_quality.py
 	$(BIN)/python bench/compare.py
 	$(BIN)/python bench/web_pages.py
+	$(BIN)/python bench/web_pages.py --stores sqlite --tables 1 --partitions 3650 --checks 12 --daily
 	$(BIN)/python bench/scale.py --tables 100,500,1000
 	$(BIN)/python bench/store_growth.py --tables 20 --days 90
 
