@@ -66,3 +66,34 @@ def test_overhead_bench_smoke() -> None:
     for r in results:
         assert r["statements"] == ["scan", "samples"] and r["ratio"] > 0
         assert "regex_email" in r["failed_checks"]  # the three bad addresses of that partition
+
+
+def test_via_bench_smoke() -> None:
+    """bench/via.py starts `quinto serve` and `quinto scheduler` on ports of its own, times
+    `quinto audit --via` against them and reads the run's statements (the times are not judged)."""
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "via.py"), "--rows", "2000", "--big-rows", "0", "--runs", "1", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr
+    [small] = json.loads(proc.stdout)
+    assert small["statements"] == ["scan", "samples"] and small["ratio"] > 0 and small["pickup_s"] is not None
+
+
+def test_backfill_year_bench_smoke() -> None:
+    """bench/backfill_year.py builds its table, runs both hand-written forms and `quinto backfill` in
+    chunks and in one scan, and stops unless every verdict agrees (the times are not judged)."""
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "backfill_year.py"), "--per-day", "200", "--days", "40", "--runs", "1"]
+        + ["--chunks", "default,40", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr
+    sides = {r["side"]: r for r in json.loads(proc.stdout)}
+    # chunks of 31: two scans and two samples statements, plus the listing; one chunk: half of that
+    assert sides["backfill (chunk default)"]["statements"] == 5 and sides["backfill (chunk 40)"]["statements"] == 3
+    assert all(r["peak_rss_mb"] > 0 for r in sides.values())
