@@ -328,8 +328,11 @@ def backfill_cmd(table: str, since: str, until: str | None, chunk: int | None, c
 @config_option
 def mark_cmd(table: str, partition: str, verdict: str, reason: str | None, config: str | None) -> None:
     """Mark a partition good (it joins baselines even after a failure) or bad (never in a baseline)."""
-    mark(table, partition, verdict, reason, config=config, by=_user())
+    resolved = mark(table, partition, verdict, reason, config=config, by=_user())
     click.echo(f"{table} {partition} marked {verdict}")
+    as_ = "expected" if verdict == "good" else "defect"
+    for incident in resolved:
+        click.echo(f"incident {incident} resolved as {as_}: every partition failing in it is marked {verdict}")
 
 
 def _user() -> str | None:
@@ -348,10 +351,7 @@ INCIDENT_ID = click.IntRange(1, 2**31 - 1)
 
 
 def _incident_line(i: dict[str, Any]) -> str:
-    value = i.get("last_value")
-    from quinto import humanize
-
-    shown = humanize.number(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else "NULL"
+    shown = i.get("last_value_text") or "NULL"  # in the check's unit: `874 rows`
     span = f"{i['first_partition']}..{i['last_partition']}" if i["failing"] > 1 else i["first_partition"]
     state = str(i["state"]) + (f" ({i['resolution']})" if i.get("resolution") else "")
     ack = f"  acknowledged by {i.get('acked_by') or 'someone'}" if i.get("acked_at") else ""

@@ -17,12 +17,17 @@ class Marks:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    def set(self, table: str, partition: str, mark: str, reason: str | None = None, by: str | None = None) -> None:
-        """Mark a partition good or bad (a later mark replaces it)."""
+    def set(self, table: str, partition: str, mark: str, reason: str | None = None, by: str | None = None) -> list[int]:
+        """Mark a partition good or bad (a later mark replaces it). An incident whose failing
+        partitions all carry this mark now is resolved by it, as `quinto resolve` would (good:
+        expected, bad: defect); returns the ids of the incidents it resolved."""
+        from quinto.store.incidents import resolve_marked  # incidents write marks too
+
         if mark not in tuple(MarkKind):
             raise ValueError(f"a mark is 'good' or 'bad', not {mark!r}")
-        with self.db.begin() as conn:
+        with self.db.write() as conn:
             write_mark(conn, table, partition, mark, reason, by)
+            return resolve_marked(conn, table, partition, MarkKind(mark), reason, by)
 
     def of(self, table: str, partitions: Iterable[str] | None = None) -> dict[str, str]:
         """Current marks of a table's partitions: partition → MarkKind.GOOD or MarkKind.BAD."""
