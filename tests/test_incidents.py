@@ -397,7 +397,8 @@ def test_cli_lists_acknowledges_and_resolves_locally_and_via_a_server(
     (inc,) = json.loads(out)["incidents"]
     assert (inc["first_partition"], inc["last_partition"], inc["failing"]) == (DAYS[3], DAYS[4], 2)
     code, out, _ = quinto("incidents")
-    assert code == 0 and out.startswith(f"#{inc['id']} ") and f"since {DAYS[3]}..{DAYS[4]}  2 failing  last 5 rows" in out
+    assert code == 0 and out.startswith(f"#{inc['id']} ")
+    assert f"since {DAYS[3]}..{DAYS[4]}  2 failing  last 5 rows" in out
     assert len(json.loads(quinto("incidents", "--all", "--json")[1])["incidents"]) == 2
     assert quinto("incidents", "--owner", "nobody@example.com")[1] == "no open incidents\n"
     assert quinto("incidents", "--owner", "events-team@example.com", "--json")[1] == quinto("incidents", "--json")[1]
