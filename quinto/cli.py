@@ -622,8 +622,10 @@ def demo_cmd(directory: str, checks_dir: str | None, end: str | None, serve: boo
     if "dw.fact_playback" in suite.tables:
         drop = days[demo.VOLUME_DROP]
         why = "known defect: the upstream job lost 60% of plays"
-        ws.store.marks.set("dw.fact_playback", drop, "bad", why, by="demo")
+        resolved = ws.store.marks.set("dw.fact_playback", drop, "bad", why, by="demo")
         click.echo(f"\nmarked dw.fact_playback {drop} bad, as a person would (kept out of baselines)")
+        for incident in resolved:
+            click.echo(f"incident {incident} resolved as a defect by that mark (every partition failing in it is bad)")
     click.echo(
         "\nknown defects injected: " + "; ".join(f"day {d + 1} ({days[d]}): {what}" for d, what in demo.DEFECTS.items())
     )
