@@ -157,8 +157,10 @@ def test_a_recovery_says_what_it_follows() -> None:
     first = {"incident": 4, "incident_first_partition": "2026-11-25"}
     recovered = change("c", "recovered", "PASS", previous="bad", since=since, **first)
     assert history(recovered, "ds") == "was failing since 2026-11-27 06:30 UTC; the incident began at ds=2026-11-25"
-    erring = change("c", "recovered", "PASS", previous="error", since=since)
+    erring = change("c", "recovered", "PASS", previous="error", since=since)  # an ERROR is in no incident
     assert history(erring) == "was in error since 2026-11-27 06:30 UTC"
+    section = render_slack(payload(erring))["blocks"][1]["text"]["text"]
+    assert section.splitlines()[-1] == f"{INDENT}was in error since 2026-11-27 06:30 UTC"
     reminder = change("c", "reminder", "ERROR", since=since)
     assert history(reminder) == "in error since 2026-11-27 06:30 UTC"
     assert history(change("c", since=since, **first)) is None  # a FAILING alert begins it

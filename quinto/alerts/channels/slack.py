@@ -121,8 +121,8 @@ def render_slack(payload: Mapping[str, Any]) -> dict[str, Any]:
             if top:
                 lines.append(f"{INDENT}{slack_escape(top)}")
             if follows:  # no thread to reply in: say what this follows, and link it
-                what = f"<{link[1]}|{link[0]}>: " if link else ""
-                lines.append(f"{INDENT}follows {what}{slack_escape(follows)}")
+                what = f"follows <{link[1]}|{link[0]}>: " if link else ""
+                lines.append(f"{INDENT}{what}{slack_escape(follows)}")
         text = "\n".join([head, *lines])
         if len(text) > SLACK_MAX_TEXT:
             text = text[: SLACK_MAX_TEXT - 30] + "\n... (more on the partition page)"
