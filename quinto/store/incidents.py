@@ -32,10 +32,10 @@ from quinto.store.common import chunks, utc, utcnow
 from quinto.store.db import Database
 from quinto.store.marks import read_marks, write_mark
 from quinto.store.records import (
+    RESOLUTION_MARK,
     IncidentPartition,
     IncidentRecord,
     IncidentState,
-    MarkKind,
     Resolution,
     record,
 )
@@ -44,8 +44,6 @@ from quinto.store.schema import incident_partitions, incidents, outcomes, partit
 
 OPEN, CLOSED, RESOLVED = IncidentState.OPEN, IncidentState.CLOSED, IncidentState.RESOLVED
 PASSING = (Status.PASS, Status.WARN)
-#: what a resolution marks the incident's partitions
-RESOLUTION_MARK = {Resolution.EXPECTED: MarkKind.GOOD, Resolution.DEFECT: MarkKind.BAD}
 
 
 class IncidentNotFound(UsageError):
@@ -397,57 +395,6 @@ def _save(conn: sa.Connection, table: str, check: str, inc: _Incident, now: dt.d
             conn.execute(incident_partitions.update().where(ip.id == r.id).values(**row))
 
 
-def resolve_marked(
-    conn: sa.Connection,
-    table: str,
-    partition: str,
-    mark: MarkKind,
-    reason: str | None,
-    by: str | None,
-    now: dt.datetime | None = None,
-) -> list[int]:
-    """Resolve the unresolved incidents holding `partition` whose failing partitions all carry
-    `mark` now (just written): marking an incident's every failing partition is what resolving it
-    does (good: expected, bad: defect). Returns their ids."""
-    ic, ip = incidents.c, incident_partitions.c
-    held = sa.select(ip.incident_id).where(
-        ip.table_name == table, ip.partition_value == partition, ip.failing.is_(True)
-    )
-    ids = (
-        conn.execute(
-            sa.select(ic.id).where(ic.id.in_(held), ic.state != RESOLVED.value).order_by(ic.id).with_for_update()
-        )
-        .scalars()
-        .all()
-    )
-    done: list[int] = []
-    resolution = next(r for r, k in RESOLUTION_MARK.items() if k == mark)
-    now = utc(now or utcnow())
-    for incident_id in ids:
-        parts = set(
-            conn.execute(
-                sa.select(ip.partition_value).where(ip.incident_id == incident_id, ip.failing.is_(True))
-            ).scalars()
-        )
-        marks = read_marks(conn, table, sorted(parts))
-        if any(m.kind != mark for m in marks.values()) or set(marks) != parts:
-            continue
-        conn.execute(
-            incidents.update()
-            .where(ic.id == incident_id)
-            .values(
-                state=RESOLVED.value,
-                resolution=resolution.value,
-                resolved_at=now,
-                resolved_by=by,
-                resolve_reason=reason or f"its partitions were marked {mark.value}",
-                updated_at=now,
-            )
-        )
-        done.append(int(incident_id))
-    return done
-
-
 class Incidents:
     """Reading incidents, and what people do with them: acknowledge, resolve."""
 
@@ -575,4 +522,4 @@ class Incidents:
         return row
 
 
-__all__ = ["IncidentConflict", "IncidentNotFound", "Incidents", "Judged", "backfill", "resolve_marked", "track"]
+__all__ = ["IncidentConflict", "IncidentNotFound", "Incidents", "Judged", "backfill", "track"]

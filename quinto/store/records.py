@@ -301,6 +301,10 @@ class Resolution(StrEnum):
     DEFECT = "defect"
 
 
+#: what resolving an incident marks its failing partitions (and what marking them all resolves it as)
+RESOLUTION_MARK = {Resolution.EXPECTED: MarkKind.GOOD, Resolution.DEFECT: MarkKind.BAD}
+
+
 @dataclasses.dataclass(frozen=True)
 class MarkRecord:
     """A partition's current mark: who said it was good or bad, when and why."""
