@@ -57,6 +57,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.peers import venvs  # noqa: E402
+from bench.peers.bytecode import as_installed  # noqa: E402
 from bench.peers.data import (  # noqa: E402
     EVENTS_SPARK,
     PARTITIONS,
@@ -505,6 +506,7 @@ def main() -> None:
     ap.add_argument("--keep-engines", action="store_true", help="leave the bench's Trino and Spark servers running")
     ap.add_argument("--json", action="store_true", help="print the results as JSON")
     args = ap.parse_args()
+    as_installed()
     unknown = set(args.engines.split(",")) - {"duckdb", "postgres", *JVM_ENGINES}
     if unknown:
         ap.error(f"unknown engine(s) {', '.join(sorted(unknown))}: duckdb, postgres, trino or spark")

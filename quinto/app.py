@@ -175,11 +175,12 @@ def mark(
     *,
     config: str | Path | None = None,
     by: str | None = None,
-) -> None:
-    """Mark a partition good (it joins baselines even after a failure) or bad (it never does)."""
+) -> list[int]:
+    """Mark a partition good (it joins baselines even after a failure) or bad (it never does).
+    Returns the incidents the mark resolved (those whose failing partitions are all marked so now)."""
     with Workspace.load(config) as ws:
         spec = ws.suite().table(table)
         value = parse_partition_arg(partition, spec)
         if verdict not in ("good", "bad"):
             raise UsageError(f"a partition is marked 'good' or 'bad', not {verdict!r}")
-        ws.store.marks.set(spec.table, value, verdict, reason, by)
+        return ws.store.marks.set(spec.table, value, verdict, reason, by)

@@ -188,8 +188,12 @@ class Auditor(Executor, Judge):
                         history.setdefault(mv.fingerprint, []).append(Point(part, mv.value, good=good, failed_by=by))
         if wanted:
             found = self.fetch_samples(wanted)
+            by_key = {c.key: c for c, _ in wanted}
             for o in run.outcomes:
                 o.samples = found.get((o.check, o.partition), o.samples)
+                if o.samples and o.check in by_key:  # what the alert names, from the rows just fetched
+                    top = CHECK_TYPES[o.check_type].offending(by_key[o.check], o.samples)
+                    o.top_values = top.as_json() if top is not None else None
         run.statements = [s.as_dict() for s in self.connector.statements]
         run.finished_at = dt.datetime.now(dt.UTC)
         return run

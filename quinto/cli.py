@@ -340,8 +340,11 @@ def mark_cmd(table: str, partition: str, verdict: str, reason: str | None, confi
     """Mark a partition good (it joins baselines even after a failure) or bad (never in a baseline)."""
     from quinto.app import mark
 
-    mark(table, partition, verdict, reason, config=config, by=_user())
+    resolved = mark(table, partition, verdict, reason, config=config, by=_user())
     click.echo(f"{table} {partition} marked {verdict}")
+    as_ = "expected" if verdict == "good" else "defect"
+    for incident in resolved:
+        click.echo(f"incident {incident} resolved as {as_}: every partition failing in it is marked {verdict}")
 
 
 def _user() -> str | None:
@@ -360,10 +363,7 @@ INCIDENT_ID = click.IntRange(1, 2**31 - 1)
 
 
 def _incident_line(i: dict[str, Any]) -> str:
-    value = i.get("last_value")
-    from quinto import humanize
-
-    shown = humanize.number(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else "NULL"
+    shown = i.get("last_value_text") or "NULL"  # in the check's unit: `874 rows`
     span = f"{i['first_partition']}..{i['last_partition']}" if i["failing"] > 1 else i["first_partition"]
     state = str(i["state"]) + (f" ({i['resolution']})" if i.get("resolution") else "")
     ack = f"  acknowledged by {i.get('acked_by') or 'someone'}" if i.get("acked_at") else ""
@@ -639,8 +639,10 @@ def demo_cmd(directory: str, checks_dir: str | None, end: str | None, serve: boo
     if "dw.fact_playback" in suite.tables:
         drop = days[demo.VOLUME_DROP]
         why = "known defect: the upstream job lost 60% of plays"
-        ws.store.marks.set("dw.fact_playback", drop, "bad", why, by="demo")
+        resolved = ws.store.marks.set("dw.fact_playback", drop, "bad", why, by="demo")
         click.echo(f"\nmarked dw.fact_playback {drop} bad, as a person would (kept out of baselines)")
+        for incident in resolved:
+            click.echo(f"incident {incident} resolved as a defect by that mark (every partition failing in it is bad)")
     click.echo(
         "\nknown defects injected: " + "; ".join(f"day {d + 1} ({days[d]}): {what}" for d, what in demo.DEFECTS.items())
     )

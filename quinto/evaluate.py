@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from quinto import humanize
 from quinto.baseline import Learning, Model, Point, fit, parse_day
-from quinto.humanize import duration
 from quinto.spec.grammar import Condition
 from quinto.spec.model import Anomaly, Check
 
@@ -45,24 +45,19 @@ def worst(statuses: Sequence[Status]) -> Status:
     return max(statuses, key=lambda s: s.rank, default=Status.PASS)
 
 
+#: the short units of messages ("%", "s") as quinto.humanize's
+_UNITS = {"%": humanize.PERCENT, "s": humanize.SECONDS}
+
+
 def fmt(x: float | None, unit: str = "") -> str:
-    if x is None:
-        return "NULL"
-    if unit == "s":
-        return format_duration(x)
-    text = (
-        f"{x:.6g}"
-        if isinstance(x, float) and not float(x).is_integer()
-        else f"{int(x)}"
-        if math.isfinite(x)
-        else str(x)
-    )
-    return text + ("%" if unit == "%" else "")
+    """A judged number in a message, as people read it everywhere (`quinto.humanize`): 3,101 ·
+    −4.15 · 65.7 % · 30 h · 3.71 M."""
+    return humanize.quantity(x, _UNITS.get(unit, humanize.VALUE))
 
 
 def format_duration(seconds: float) -> str:
     """45 s, 1.28 min, 30 h, 2.5 d (`quinto.humanize.duration`)."""
-    return duration(seconds)
+    return humanize.duration(seconds)
 
 
 def threshold_text(check: Check) -> str:
@@ -124,20 +119,7 @@ def _complement(cond: Condition) -> tuple[float | None, float | None]:
 def human(x: float | None, unit: str = "") -> str:
     """A number for people: 3 significant digits, thousands separators (3,101 · 2,750 · 4.15 ·
     0.0123), durations in s/min/h/d, percentages with %."""
-    if x is None:
-        return "NULL"
-    if not math.isfinite(x):
-        return str(x)
-    if unit == "s":
-        return format_duration(x)
-    if x == 0:
-        text = "0"
-    elif abs(x) >= 1000 or float(x).is_integer() and abs(x) >= 100:
-        text = f"{round(x):,}"
-    else:
-        digits = max(0, 2 - math.floor(math.log10(abs(x))))
-        text = f"{round(x, digits):,.{digits}f}".rstrip("0").rstrip(".") if digits else f"{round(x):,}"
-    return text + ("%" if unit == "%" else "")
+    return fmt(x, unit)
 
 
 def relative_change(value: float, base: float) -> float | None:
@@ -145,9 +127,8 @@ def relative_change(value: float, base: float) -> float | None:
 
 
 def signed_pct(pct: float | None) -> str:
-    if pct is None:
-        return "n/a"
-    return ("+" if pct >= 0 else "\u2212") + human(abs(pct), "%")
+    """+12.5 %, −38.3 %."""
+    return humanize.signed_percent(pct)
 
 
 def _defective(p: Point, changes: frozenset[str]) -> bool:

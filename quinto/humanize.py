@@ -5,7 +5,8 @@
 - huge numbers with a suffix, never an exponent: 3.71 M, 1.2 B (an exponent only below 0.001);
 - negative numbers with a true minus sign (−38.3 %);
 - units: "3,101 rows", "65.7 %", durations "45 s", "1.28 min", "30 h", "2.5 d";
-- every time with its zone: "2026-11-28 06:00 UTC".
+- every time with its zone: "2026-11-28 06:00 UTC";
+- a value of a row as written in SQL, cut when long: 'XX', 42, NULL, (42, 'tv').
 
 `unit` arguments are the check types' units (`quinto.checks.base`: "count", "percent", "seconds",
 "value"); `noun` names what a count counts ("rows").
@@ -15,7 +16,9 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import json
 import math
+import re
 
 MINUS = "\u2212"
 DASH = "\u2013"  # between the ends of a range: 2,750–3,330
@@ -131,3 +134,26 @@ def when(t: dt.datetime | None, seconds: bool = False) -> str:
         return ""
     t = t.replace(tzinfo=dt.UTC) if t.tzinfo is None else t.astimezone(dt.UTC)
     return t.strftime("%Y-%m-%d %H:%M:%S UTC" if seconds else "%Y-%m-%d %H:%M UTC")
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def literal(value: object, width: int = 60) -> str:
+    """A row's value as people write it in SQL: 'XX' (a quote doubled), 42, 1.5, true, NULL; a tuple
+    as (42, 'tv'); anything else as JSON. Control characters are escaped (\\n), so the value stays on
+    its line, and text longer than `width` characters is cut with an ellipsis."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, tuple):
+        return "(" + ", ".join(literal(v, width) for v in value) + ")"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        text = _CONTROL.sub(lambda m: repr(m.group())[1:-1], value)
+        cut = text if len(text) <= width else text[: width - 1] + "\u2026"
+        return "'" + cut.replace("'", "''") + "'"
+    text = json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+    return text if len(text) <= width else text[: width - 1] + "\u2026"

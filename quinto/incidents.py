@@ -4,13 +4,39 @@ Each answers with the incidents as the API sends them (JSON objects), so both wa
 
 from __future__ import annotations
 
+import dataclasses
 import urllib.parse
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from quinto import humanize
 from quinto.errors import UsageError
-from quinto.store.records import IncidentState, Resolution, to_json
+from quinto.spec.model import TableSpec
+from quinto.store.records import IncidentRecord, IncidentState, Resolution, to_json
 from quinto.workspace import Workspace
+
+
+def check_kinds(specs: Iterable[TableSpec]) -> dict[tuple[str, str], tuple[str, str]]:
+    """(table, check key) → (check type, threshold text) of the checks declared now: what an
+    incident's numbers are in (rows, %, h)."""
+    from quinto.evaluate import threshold_text
+
+    return {(s.table, c.key): (c.type, threshold_text(c)) for s in specs for c in s.checks}
+
+
+def described(found: Iterable[IncidentRecord], kinds: dict[tuple[str, str], tuple[str, str]]) -> list[IncidentRecord]:
+    """The incidents with their last value in words, in the unit of the check as declared now
+    (a bare number for a check no longer declared)."""
+    from quinto.checks import judged_unit
+
+    out = []
+    for i in found:
+        kind = kinds.get((i.table_name, i.check_key))
+        unit = judged_unit(*kind) if kind else (humanize.VALUE, "")
+        text = humanize.quantity(i.last_value, *unit) if i.last_value is not None else None
+        out.append(dataclasses.replace(i, last_value_text=text))
+    return out
 
 
 def incidents(
@@ -36,7 +62,7 @@ def incidents(
     with Workspace.load(config) as ws:
         tables = ws.tables().suite().owned_by(owner) if owner else None
         rows = ws.store.incidents.find(table=table, tables=tables, states=states)
-        return [to_json(r) for r in rows]
+        return [to_json(r) for r in described(rows, check_kinds(ws.tables().suite().tables.values()))]
 
 
 def acknowledge(
@@ -53,7 +79,8 @@ def acknowledge(
 
         return call_api(via, f"/api/incidents/{int(incident_id)}/ack", {"note": note} if note else {})
     with Workspace.load(config) as ws:
-        return dict(to_json(ws.store.incidents.acknowledge(incident_id, by, note)))
+        done = ws.store.incidents.acknowledge(incident_id, by, note)
+        return dict(to_json(described([done], check_kinds(ws.tables().suite().tables.values()))[0]))
 
 
 def resolve(
@@ -77,4 +104,5 @@ def resolve(
             body["reason"] = reason
         return call_api(via, f"/api/incidents/{int(incident_id)}/resolve", body)
     with Workspace.load(config) as ws:
-        return dict(to_json(ws.store.incidents.resolve(incident_id, resolution, by, reason)))
+        done = ws.store.incidents.resolve(incident_id, resolution, by, reason)
+        return dict(to_json(described([done], check_kinds(ws.tables().suite().tables.values()))[0]))

@@ -30,6 +30,9 @@ class Outcome:
     band_low: float | None = None
     band_high: float | None = None
     samples: list[dict[str, Any]] | None = None
+    # the most frequent offending values among the samples (`TopValues.as_json()` of the check type's
+    # `offending`), for alerts: {"columns", "rows_sampled", "values": [{"value", "rows"}]}; None: none
+    top_values: dict[str, Any] | None = None
     # an ERROR's cause: "check" (the engine refused what the check asks: fix the check file) or
     # "warehouse" (down, timed out, out of memory: try again); None for the other statuses
     fault: str | None = None

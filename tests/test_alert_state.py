@@ -8,6 +8,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from quinto.alerts.channels.email import render_email
 from quinto.alerts.channels.slack import render_slack
 from quinto.alerts.record import record_alerts
@@ -22,6 +24,7 @@ ALERTS = (record_alerts,)  # what `quinto.workspace.open_store` gives the store
 
 T0 = dt.datetime(2026, 11, 28, 6, 0, tzinfo=dt.UTC)
 H = dt.timedelta(hours=1)
+SECOND = dt.timedelta(seconds=1)
 
 
 def kinds(statuses: list[str], level: str = "fail", every: dt.timedelta = H, **kw: Any) -> list[str | None]:
@@ -127,7 +130,7 @@ def test_one_message_per_table_and_run_and_backfills_are_silent(store_url: str) 
     assert changes(store) == [[("2026-11-01", "failing"), ("2026-11-02", "failing")]]
     payload = json.loads(store.outbox.rows()[0].payload)
     subject, text, html = render_email(payload)
-    assert subject == "[Quinto] dw.t 2 partitions: 2 failing"
+    assert subject == "[Quinto] dw.t 2 partitions: 2 failing (row_count > 0)"  # a check failing twice: named once
     assert "http://ui/tables/dw.t/partitions/2026-11-02" in text and "<h3 " in html
     store.save_run(run_at(Status.FAIL, T0 + H, "2026-11-03", silent=True))  # a backfill
     assert len(store.outbox.rows()) == 1
@@ -178,3 +181,51 @@ def test_learning_neither_recovers_nor_fails() -> None:
     _, kind = step(learning, "PASS", "fail", now + dt.timedelta(hours=2))
     assert kind == "recovered"
     assert step(None, "LEARNING", "fail", now)[1] is None
+
+
+
+@pytest.mark.parametrize("handled", [None, "acknowledged", "resolved"])
+def test_a_recovery_carries_its_incident_and_what_it_follows(store_url: str, handled: str | None) -> None:
+    """A RECOVERED change names the incident it ends, also one someone acknowledged or resolved
+    (a resolved incident is final, so the tracking no longer names it), with since when the check
+    failed and the partition the incident began at: what a Slack message, which cannot reply in a
+    thread, links and says instead."""
+    store = Store(store_url, on_save=ALERTS)
+    store.save_run(run_at(Status.FAIL, T0, "2026-11-01"))
+    store.save_run(run_at(Status.FAIL, T0 + H, "2026-11-02"))
+    (incident,) = store.incidents.find()
+    if handled == "acknowledged":
+        store.incidents.acknowledge(incident.id, "alice")
+    elif handled == "resolved":
+        store.incidents.resolve(incident.id, "expected", "alice", "a holiday")
+    store.save_run(run_at(Status.PASS, T0 + 2 * H, "2026-11-02"))
+    payload = json.loads(max(store.outbox.rows(), key=lambda r: r.id).payload)
+    (change,) = payload["changes"]
+    assert (change["kind"], change["partition"], change["incident"]) == ("recovered", "2026-11-02", incident.id)
+    assert change["incident_first_partition"] == "2026-11-01"
+    # failing since the run that failed it was saved (it finished a second after it started)
+    assert dt.datetime.fromisoformat(change["since"]) == T0 + H + SECOND
+    section = render_slack(payload)["blocks"][1]["text"]["text"]
+    assert section.splitlines()[1:] == [
+        "*RECOVERED* `row_count &gt; 0`: 5 rows, expected &gt; 0 (m)",
+        f"\u2003\u2003follows <http://ui/incidents/{incident.id}|incident {incident.id}>: "
+        "was failing since 2026-11-28 07:00 UTC; the incident began at ds=2026-11-01",
+    ]
+    store.close()
+
+
+def test_a_reminder_says_since_when_it_fails(store_url: str) -> None:
+    store = Store(store_url, on_save=ALERTS)
+    store.save_run(run_at(Status.FAIL, T0, reminder_s=3600.0))
+    store.save_run(run_at(Status.FAIL, T0 + 2 * H, reminder_s=3600.0))
+    payload = json.loads(max(store.outbox.rows(), key=lambda r: r.id).payload)
+    (change,) = payload["changes"]
+    assert change["kind"] == "reminder" and dt.datetime.fromisoformat(change["since"]) == T0 + SECOND
+    (incident,) = store.incidents.find()
+    assert render_slack(payload)["blocks"][1]["text"]["text"].splitlines()[-1] == (
+        f"\u2003\u2003follows <http://ui/incidents/{incident.id}|incident {incident.id}>: "
+        "failing since 2026-11-28 06:00 UTC; the incident began at ds=2026-11-01"
+    )
+    subject, text, _ = render_email(payload)
+    assert "failing since 2026-11-28 06:00 UTC; the incident began at ds=2026-11-01" in text
+    store.close()

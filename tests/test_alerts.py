@@ -657,3 +657,91 @@ def test_an_acknowledged_incident_sends_no_reminder_but_its_recovery(
     section = slack.delivered()[2]["blocks"][1]["text"]["text"]
     assert f"<https://quinto.example.com/incidents/{incident.id}|incident {incident.id}>" in section
     store.close()
+
+
+VIEWS = """
+table: dw.views
+partition: ds
+owners: [plays-data@example.com]
+notify: [slack:#dq-plays, email:owners]
+checks:
+  - invalid_count(country) = 0: {valid_values: [US, CA]}
+  - duplicate_count(account_id, device) = 0
+  - row_count > 0
+"""
+
+
+def test_alerts_name_the_offending_values_and_the_checks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, smtp: SMTPServer, slack: SlackServer
+) -> None:
+    """An invalid-value or duplicate failure names its most frequent offending values, counted in
+    the failing rows fetched as samples (no other statement), in every message; a message about
+    several checks names them in its first line."""
+    store_url = f"sqlite:///{tmp_path / 's.db'}"
+    project = make_project(tmp_path, store_url, monkeypatch, smtp.port, slack.url, checks=VIEWS)
+    store = open_project_store(project)
+    rows = [
+        [1, "XX", 42, "tv"],
+        [2, "XX", 42, "tv"],
+        [3, "XX", 42, "tv"],
+        [4, "<b>&", 7, "web"],
+        [5, "ZZ", 7, "web"],
+        [6, "ZZ", 8, "tv"],
+        [7, "US", 9, "tv"],
+        [8, None, 10, "tv"],
+    ]
+    load_tables(
+        f"duckdb:///{tmp_path / 'wh.duckdb'}",
+        {
+            "dw.views": {
+                "columns": {
+                    "view_id": "INTEGER",
+                    "country": "VARCHAR",
+                    "account_id": "INTEGER",
+                    "device": "VARCHAR",
+                    "ds": "VARCHAR",
+                },
+                "rows": [[*r, DAY] for r in rows],
+            }
+        },
+    )
+    result = audit("dw.views", [f"ds={DAY}"], project=project)
+    assert result.exit_code == 1
+    top = {o.check: o.top_values for o in result.outcomes}
+    assert top["invalid_count(country) = 0"] == {
+        "columns": ["country"],
+        "rows_sampled": 6,
+        "values": [{"value": "XX", "rows": 3}, {"value": "ZZ", "rows": 2}, {"value": "<b>&", "rows": 1}],
+    }
+    assert top["duplicate_count(account_id, device) = 0"] == {
+        "columns": ["account_id", "device"],
+        "rows_sampled": 5,
+        "values": [{"value": [42, "tv"], "rows": 3}, {"value": [7, "web"], "rows": 2}],
+    }
+    assert top["row_count > 0"] is None
+    assert [s["purpose"] for s in result.run.statements].count("samples") == 1  # the samples, fetched once
+
+    assert len(send_pending(store, project.settings).sent) == 2
+    ((_, msg),) = smtp.inbox.messages
+    names = "invalid_count(country) = 0, duplicate_count(account_id, device) = 0"
+    assert msg["Subject"] == f"[Quinto] dw.views ds={DAY}: 2 failing ({names})"
+    text = msg.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    html = msg.get_body(("html",)).get_content()  # type: ignore[union-attr]
+    country = "top values of country in 6 sampled failing rows: 'XX' (3), 'ZZ' (2), '<b>&' (1)"
+    keys = "top values of (account_id, device) in 5 sampled failing rows: (42, 'tv') (3), (7, 'web') (2)"
+    assert {f"{' ' * 14}{country}", f"{' ' * 14}{keys}"} <= set(text.splitlines())
+    assert "&#x27;&lt;b&gt;&amp;&#x27; (1)" in html and "<b>&" not in html  # escaped
+    assert "(42, &#x27;tv&#x27;) (3)" in html
+
+    (body,) = slack.delivered()
+    assert body["blocks"][0]["text"]["text"] == f"dw.views ds={DAY}: 2 failing ({names})"
+    lines = body["blocks"][1]["text"]["text"].splitlines()
+    escaped = "'XX' (3), 'ZZ' (2), '&lt;b&gt;&amp;' (1)"
+    assert f"\u2003\u2003top values of country in 6 sampled failing rows: {escaped}" in lines
+    assert f"\u2003\u2003{keys}" in lines
+    payload = json.loads(store.outbox.rows()[0].payload)
+    assert [c["top_values"] for c in payload["changes"]] == [
+        top["invalid_count(country) = 0"],
+        top["duplicate_count(account_id, device) = 0"],
+    ]
+    store.close()

@@ -69,5 +69,12 @@ def test_demo_catches_exactly_the_injected_defects(tmp_path: Path) -> None:
     # malformed e-mails of the last day open and nobody on them yet
     rows = db.execute("select table_name, check_key, state, acked_at is not null from incidents").fetchall()
     assert ("dw.fact_playback", "duplicate_count(play_id) = 0", "resolved", False) in rows
+    # the volume drop's partition was marked bad: every incident failing only there is resolved by it
+    drop = db.execute(
+        "select i.check_key, i.state, i.resolution, i.resolve_reason from incidents i"
+        " where i.first_partition = '2026-11-18' and i.last_partition = '2026-11-18'"
+    ).fetchall()
+    why = "known defect: the upstream job lost 60% of plays"
+    assert drop and all(r[1:] == ("resolved", "defect", why) for r in drop)
     assert ("dw.fact_playback", "invalid_percent(country) < 0.1%", "open", True) in rows
     assert ("dw.fact_signup", "invalid_count(email) = 0", "open", False) in rows

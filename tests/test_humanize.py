@@ -8,7 +8,7 @@ import math
 import pytest
 
 from quinto.checks import judged_unit, unit_of
-from quinto.humanize import duration, expected, number, percent, quantity, signed_percent, when
+from quinto.humanize import duration, expected, literal, number, percent, quantity, signed_percent, when
 
 
 @pytest.mark.parametrize(
@@ -78,3 +78,23 @@ def test_units_changes_ranges_and_times() -> None:
         "2026-11-28 06:30:05 UTC"
     )
     assert when(None) == ""
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        ("XX", "'XX'"),
+        ("it's", "'it''s'"),  # as SQL quotes it
+        ("a\nb\tc", "'a\\nb\\tc'"),  # stays on its line
+        ("é" * 61, "'" + "é" * 59 + "\u2026'"),
+        (None, "NULL"),
+        (42, "42"),
+        (1234567, "1234567"),  # a value, exactly: not 1.23 M
+        (1.5, "1.5"),
+        (True, "true"),
+        ((42, "tv"), "(42, 'tv')"),
+        ([1, 2], "[1, 2]"),
+    ],
+)
+def test_literals(value: object, text: str) -> None:
+    assert literal(value) == text

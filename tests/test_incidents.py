@@ -224,6 +224,43 @@ def test_acknowledge_and_resolve(wh: Warehouse) -> None:
         store.close()
 
 
+def test_marking_every_failing_partition_resolves_the_incident(wh: Warehouse) -> None:
+    """Marking each failing partition of an incident, one by one, is what resolving it does: the
+    last mark resolves it (bad: a defect, good: expected), whether it is open or passing again."""
+    wh.counts[DAYS[1]] = wh.counts[DAYS[2]] = 5  # closed by DAYS[3]
+    wh.counts[DAYS[5]] = 5  # open
+    wh.audit(*DAYS[:6])
+    store = Store.open(wh.store_url)
+    try:
+        closed, opened = sorted(incidents_of(store), key=lambda i: i.id)
+        assert (closed.state, opened.state) == ("closed", "open")
+        assert store.marks.set("dw.events", DAYS[1], "bad", "loader lost rows", "alice") == []
+        assert store.incidents.get(closed.id).state == "closed"  # type: ignore[union-attr]
+        # a good mark on the other partition does not resolve it: the marks disagree
+        assert store.marks.set("dw.events", DAYS[2], "good", None, "alice") == []
+        assert store.marks.set("dw.events", DAYS[2], "bad", "loader lost rows", "alice") == [closed.id]
+        done = store.incidents.get(closed.id)
+        assert done is not None
+        assert (done.state, done.resolution, done.resolved_by, done.resolve_reason) == (
+            "resolved",
+            "defect",
+            "alice",
+            "loader lost rows",
+        )
+        assert store.marks.set("dw.events", DAYS[5], "good", None, "bob") == [opened.id]
+        done = store.incidents.get(opened.id)
+        assert done is not None and (done.state, done.resolution, done.resolve_reason) == (
+            "resolved",
+            "expected",
+            "its partitions were marked good",
+        )
+        assert store.incidents.find(states=("open", "closed")) == []
+        # marking a partition of a resolved incident again resolves nothing twice
+        assert store.marks.set("dw.events", DAYS[5], "bad", None, "bob") == []
+    finally:
+        store.close()
+
+
 def test_an_upgraded_store_lists_the_incidents_of_its_history(wh: Warehouse) -> None:
     wh.counts[DAYS[1]] = 5
     wh.counts[DAYS[4]] = wh.counts[DAYS[5]] = 5
@@ -360,7 +397,8 @@ def test_cli_lists_acknowledges_and_resolves_locally_and_via_a_server(
     (inc,) = json.loads(out)["incidents"]
     assert (inc["first_partition"], inc["last_partition"], inc["failing"]) == (DAYS[3], DAYS[4], 2)
     code, out, _ = quinto("incidents")
-    assert code == 0 and out.startswith(f"#{inc['id']} ") and f"since {DAYS[3]}..{DAYS[4]}  2 failing  last 5" in out
+    assert code == 0 and out.startswith(f"#{inc['id']} ")
+    assert f"since {DAYS[3]}..{DAYS[4]}  2 failing  last 5 rows" in out
     assert len(json.loads(quinto("incidents", "--all", "--json")[1])["incidents"]) == 2
     assert quinto("incidents", "--owner", "nobody@example.com")[1] == "no open incidents\n"
     assert quinto("incidents", "--owner", "events-team@example.com", "--json")[1] == quinto("incidents", "--json")[1]
@@ -404,3 +442,52 @@ def test_cli_lists_acknowledges_and_resolves_locally_and_via_a_server(
     code, _, err = quinto("incidents", "--via", "http://127.0.0.1:1")
     assert code == 3 and "cannot reach" in err
     assert quinto("incidents", "--via", "not a url")[0] == 2
+
+
+def test_a_mark_through_the_cli_the_api_or_the_page_says_which_incidents_it_resolved(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sqlite_store_url: str
+) -> None:
+    from quinto.web import create_app
+
+    from tests.test_bad_input import run_quinto
+
+    wh = Warehouse(tmp_path, monkeypatch, sqlite_store_url)
+    wh.counts[DAYS[1]] = 5  # closed by day 2
+    wh.counts[DAYS[3]] = 7  # open
+    wh.counts[DAYS[5]] = 9  # open, two partitions
+    wh.counts[DAYS[6]] = 8
+    wh.audit(*DAYS[:7])
+    store = Store.open(wh.store_url)
+    try:
+        ids = {i.first_partition: i.id for i in incidents_of(store)}
+    finally:
+        store.close()
+    client = create_app({"QUINTO_CONFIG": str(tmp_path / "quinto.yaml"), "QUINTO_API_TOKEN": TOKEN}).test_client()
+    # /failing and the incident page say the last value in the check's unit
+    failing = client.get("/failing").get_data(as_text=True)
+    assert ">8 rows</td>" in failing and ">7 rows</td>" in failing
+    assert "(value 8 rows)" in client.get(f"/incidents/{ids[DAYS[5]]}").get_data(as_text=True)
+
+    monkeypatch.delenv("QUINTO_API_TOKEN", raising=False)
+    proc = run_quinto(["mark", "dw.events", "-p", f"ds={DAYS[1]}", "bad", "--reason", "loader"], tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == (
+        f"dw.events ds={DAYS[1]} marked bad\n"
+        f"incident {ids[DAYS[1]]} resolved as defect: every partition failing in it is marked bad\n"
+    )
+    marked = client.post(f"/api/partitions/dw.events/{DAYS[3]}/mark", json={"mark": "good"}, headers=AUTH)
+    assert marked.status_code == 200 and marked.get_json()["resolved_incidents"] == [ids[DAYS[3]]]
+    # one of two failing partitions marked: the incident stays open
+    marked = client.post(f"/api/partitions/dw.events/{DAYS[5]}/mark", json={"mark": "bad"}, headers=AUTH)
+    assert marked.get_json()["resolved_incidents"] == []
+    assert client.get(f"/api/incidents/{ids[DAYS[5]]}").get_json()["incident"]["state"] == "open"
+    # the page's mark form, signed in, flashes what the mark resolved
+    client.post("/signin", data={"token": TOKEN, "csrf_token": _csrf(client.get("/signin").get_data(as_text=True))})
+    page = client.get(f"/tables/dw.events/partitions/{DAYS[6]}").get_data(as_text=True)
+    done = client.post(
+        f"/tables/dw.events/partitions/{DAYS[6]}/mark",
+        data={"mark": "bad", "reason": "loader", "csrf_token": _csrf(page)},
+        follow_redirects=True,
+    ).get_data(as_text=True)
+    assert f"incident {ids[DAYS[5]]} resolved as a defect" in done
+    assert client.get(f"/api/incidents/{ids[DAYS[5]]}").get_json()["incident"]["resolution"] == "defect"

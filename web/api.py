@@ -21,13 +21,15 @@ from quinto.web.context import (
     project_or_none,
     project_problem,
     store,
+    table_specs,
 )
 from quinto.web.openapi import MAX_ID, MAX_WAIT_S, document
 
+from quinto.incidents import check_kinds, described
 from quinto.scheduler import submit
 from quinto.scheduler.queue import UnknownTable
 from quinto.store.incidents import IncidentConflict, IncidentNotFound
-from quinto.store.records import IncidentState, MarkKind, RunStatus, json_object
+from quinto.store.records import IncidentRecord, IncidentState, MarkKind, RunStatus, json_object
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -171,8 +173,8 @@ def mark(table: str, partition: str) -> tuple[dict[str, Any], int]:
     if not store().results.current(table, partition):
         abort(404, f"no audit stored for {table} partition {partition}")
     # `by` is not who marked: the token's name is (a client cannot write in another's name)
-    store().marks.set(table, partition, verdict_, reason, actor())
-    return json_object(p.Marked(table, partition, MarkKind(verdict_), reason, actor())), 200
+    resolved = store().marks.set(table, partition, verdict_, reason, actor())
+    return json_object(p.Marked(table, partition, MarkKind(verdict_), reason, actor(), resolved)), 200
 
 
 @bp.get("/snoozes")
@@ -257,7 +259,12 @@ def incidents() -> dict[str, Any]:
         states=states,
         limit=_int_arg("limit", 500),
     )
-    return json_object(p.Incidents(found))
+    return json_object(p.Incidents(_described(found)))
+
+
+def _described(found: list[IncidentRecord]) -> list[IncidentRecord]:
+    """The incidents with their last value in the unit of their check (`874 rows`)."""
+    return described(found, check_kinds(table_specs().values()))
 
 
 def _incident_id(incident_id: int) -> int:
@@ -271,7 +278,7 @@ def incident(incident_id: int) -> dict[str, Any]:
     found = store().incidents.get(_incident_id(incident_id))
     if found is None:
         abort(404, f"no incident {incident_id}")
-    return json_object(p.IncidentDetail(found, store().incidents.partitions(found.id)))
+    return json_object(p.IncidentDetail(_described([found])[0], store().incidents.partitions(found.id)))
 
 
 def _body(fields_: tuple[str, ...], example: str) -> dict[str, Any]:
@@ -300,7 +307,7 @@ def acknowledge(incident_id: int) -> dict[str, Any]:
         abort(404, exc.message)
     except IncidentConflict as exc:
         abort(409, exc.message)
-    return json_object(done)
+    return json_object(_described([done])[0])
 
 
 @bp.post("/incidents/<int:incident_id>/resolve")
@@ -316,4 +323,4 @@ def resolve(incident_id: int) -> dict[str, Any]:
         abort(404, exc.message)
     except IncidentConflict as exc:
         abort(409, exc.message)
-    return json_object(done)
+    return json_object(_described([done])[0])

@@ -216,6 +216,10 @@ class Marked:
     mark: MarkKind
     reason: str | None
     marked_by: str = field(metadata=doc("the name of the token that marked"))
+    resolved_incidents: list[int] = field(
+        default_factory=list,
+        metadata=doc("incidents the mark resolved: every partition failing in them carries this mark now"),
+    )
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,7 @@ from quinto.web.trends import chart, judged, partition_charts, run_label, run_po
 from werkzeug.wrappers import Response
 
 from quinto.evaluate import worst
+from quinto.incidents import check_kinds, described
 from quinto.plan import WHOLE_TABLE
 from quinto.scheduler import submit
 from quinto.scheduler.queue import UnknownTable
@@ -93,9 +94,11 @@ def failing() -> str:
     table = request.args.get("table", "").strip() or None
     owner = request.args.get("owner", "").strip() or None
     tables = owned_tables(owner) if owner else None
-    found = store().incidents.find(table=table, tables=tables)
-    closed = store().incidents.find(table=table, tables=tables, states=(IncidentState.CLOSED,), limit=20)
     specs = table_specs()
+    kinds = check_kinds(specs.values())
+    found = described(store().incidents.find(table=table, tables=tables), kinds)
+    closed = store().incidents.find(table=table, tables=tables, states=(IncidentState.CLOSED,), limit=20)
+    closed = described(closed, kinds)
     owners = {name: list(spec.owners) for name, spec in specs.items()}
     return render_template(
         "failing.html",
@@ -116,9 +119,11 @@ def incident_page(incident_id: int) -> str:
     if found is None:
         abort(404, f"no incident {incident_id}")
     spec = table_spec(found.table_name)
+    kinds = check_kinds([spec] if spec else [])
     return render_template(
         "incident.html",
-        incident=found,
+        kind=kinds.get((found.table_name, found.check_key)),
+        incident=described([found], kinds)[0],
         partitions=store().incidents.partitions(found.id),
         owners=list(spec.owners) if spec else [],
         **_context(),
@@ -311,8 +316,11 @@ def mark_partition(table: str, partition: str) -> Response:
     if not store().results.current(table, partition):
         abort(404, f"no audit stored for {table} partition {partition}")
     reason = request.form.get("reason", "").strip() or None
-    store().marks.set(table, partition, verdict, reason, by=actor())
+    resolved = store().marks.set(table, partition, verdict, reason, by=actor())
     flash(f"marked {partition} {verdict}")
+    for incident in resolved:
+        as_ = "expected" if verdict == "good" else "a defect"
+        flash(f"incident {incident} resolved as {as_}: every partition failing in it is marked {verdict}")
     return redirect(url_for("ui.partition_page", table=table, partition=partition))
 
 

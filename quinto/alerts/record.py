@@ -12,7 +12,7 @@ import datetime as dt
 import json
 from typing import Any
 
-from quinto.alerts.state import ERROR, FAILING, REMINDER, State, initial, step
+from quinto.alerts.state import ERROR, FAILING, RECOVERED, REMINDER, State, initial, step
 from quinto.evaluate import Status
 from quinto.results import Outcome, jsonable
 from quinto.store import Saving
@@ -38,10 +38,7 @@ def record_alerts(saving: Saving) -> int:
     snoozed = rows.snoozed(now)
     silent = bool(policy.get("silent")) or None in snoozed
     incident_of = saving.incidents
-    # an acknowledged (or resolved) incident is being handled: no reminder, no alert for another
-    # partition joining it; its recovery is still announced
-    handled = rows.handled_incidents(set(incident_of.values()))
-    changes: list[dict[str, Any]] = []
+    announce: list[tuple[Outcome, str, State | None, State, int | None]] = []
     states: list[AlertState] = []
     for o in judged:
         level = levels.get(o.check) or "fail"
@@ -62,12 +59,33 @@ def record_alerts(saving: Saving) -> int:
             error_since=_erring_since(rows, o) if new_error and (prior is None or prior.state != ERROR) else None,
         )
         states.append(AlertState(o.partition, o.check, state.state, state.since, state.announced, state.announced_at))
-        incident = incident_of.get(key)
-        if kind in (FAILING, REMINDER) and o.status != Status.ERROR and incident in handled:
-            continue
         if kind is not None:
-            changes.append({**_change(o, kind, prior, policy), "incident": incident})
+            announce.append((o, kind, prior, state, incident_of.get(key)))
     rows.write_states(states, now)
+    if not announce:
+        return 0
+    # a recovery in an incident someone resolved: the tracking no longer names it (it is final)
+    unnamed = [(o.partition, o.check) for o, kind, _, _, i in announce if kind == RECOVERED and i is None]
+    resolved = rows.resolved_incidents(unnamed) if unnamed else {}
+    incidents = [i if i is not None else resolved.get((o.partition, o.check)) for o, *_, i in announce]
+    facts = rows.incident_facts({i for i in incidents if i is not None})
+    changes: list[dict[str, Any]] = []
+    for (o, kind, prior, state, _), incident in zip(announce, incidents, strict=True):
+        fact = facts.get(incident) if incident is not None else None
+        # an acknowledged (or resolved) incident is being handled: no reminder, no alert for another
+        # partition joining it; its recovery is still announced
+        if kind in (FAILING, REMINDER) and o.status != Status.ERROR and fact is not None and fact.handled:
+            continue
+        # since when the check was in the state a recovery leaves, a reminder repeats, an alert enters
+        since = prior.since if kind in (RECOVERED, REMINDER) and prior is not None else state.since
+        changes.append(
+            {
+                **_change(o, kind, prior, policy),
+                "since": since.isoformat(),
+                "incident": incident,
+                "incident_first_partition": fact.first_partition if fact is not None else None,
+            }
+        )
     if not changes:
         return 0
     return _queue(saving, rows, policy, changes, now)
@@ -95,6 +113,7 @@ def _change(o: Outcome, kind: str, prior: State | None, policy: dict[str, Any]) 
         "band_high": o.band_high if o.check in learnt else None,
         "message": o.message,
         "source": o.source,
+        "top_values": o.top_values,
     }
 
 

@@ -1,9 +1,11 @@
 """What every channel's message says about an alert group (an outbox payload): its headline, each
-change's label and detail, the partition page's link. Pure functions; each channel module
-(`quinto.alerts.channels.*`) builds its own message from them."""
+change's label and detail, the offending values it names, what a recovery or reminder follows, the
+partition page's link. Pure functions; each channel module (`quinto.alerts.channels.*`) builds its
+own message from them."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import urllib.parse
 from collections.abc import Mapping, Sequence
@@ -81,24 +83,91 @@ def detail(change: Mapping[str, Any]) -> str:
     return f"{summary(change)} ({': '.join(said)})" if said else summary(change)
 
 
+#: how many offending values a change names
+TOP_SHOWN = 5
+#: how many checks a headline of several changes names, and how much of each check's key
+HEADLINE_NAMES, NAME_CHARS = 3, 40
+
+
+def top_values(change: Mapping[str, Any]) -> str | None:
+    """`top values of country in 20 sampled failing rows: 'XX' (12), 'ZZ' (5), NULL (3)`: the
+    offending values the check type found among the failing rows fetched as samples (a key of
+    several columns as `(42, 'tv')`). The counts are within those rows, which are capped, and the
+    message says so. None when the change names none."""
+    top = change.get("top_values")
+    if not isinstance(top, Mapping) or not top.get("values"):
+        return None
+    columns = [str(c) for c in top.get("columns") or ()]
+    several = len(columns) > 1
+    of = f" of ({', '.join(columns)})" if several else f" of {columns[0]}" if columns else ""
+
+    def shown(v: Any) -> str:
+        return humanize.literal(tuple(v) if several and isinstance(v, list) else v)
+
+    values = ", ".join(f"{shown(v.get('value'))} ({humanize.number(v.get('rows'))})" for v in top["values"][:TOP_SHOWN])
+    n = top.get("rows_sampled")
+    rows = "row" if n == 1 else "rows"
+    return f"top values{of} in {humanize.number(n)} sampled failing {rows}: {values}"
+
+
+def history(change: Mapping[str, Any], column: str | None = None) -> str | None:
+    """What a recovery or a reminder follows, for a channel that cannot thread it with the alert
+    that began it: `was failing since 2026-11-28 06:00 UTC; the incident began at ds=2026-11-25`.
+    None for other changes, or when the payload knows neither (one queued by an older Quinto)."""
+    kind = change["kind"]
+    if kind not in (RECOVERED, REMINDER):
+        return None
+    said = []
+    since = _time(change.get("since"))
+    if since is not None:
+        erring = change.get("previous") == "error" if kind == RECOVERED else change.get("status") == Status.ERROR
+        state = "in error" if erring else "failing"
+        said.append(f"{'was ' if kind == RECOVERED else ''}{state} since {humanize.when(since)}")
+    first = change.get("incident_first_partition")
+    if first:
+        said.append(f"the incident began at {f'{column}={first}' if column else first}")
+    return "; ".join(said) or None
+
+
+def _time(text: Any) -> dt.datetime | None:
+    try:
+        return dt.datetime.fromisoformat(text) if isinstance(text, str) else None
+    except ValueError:
+        return None
+
+
+def _name(check: str) -> str:
+    return check if len(check) <= NAME_CHARS else check[: NAME_CHARS - 1] + "\u2026"
+
+
 def headline(payload: Mapping[str, Any]) -> str:
-    """`dw.fact_playback ds=2026-11-27: 2 failing, 1 recovered`."""
+    """`dw.fact_playback ds=2026-11-27: row_count anomaly FAIL: 874 rows, expected ...` for one change;
+    for several, counts that name the checks: `dw.t ds=2026-11-27: 2 failing (row_count anomaly,
+    invalid_count(country) = 0), 1 recovered` (at most three names, then `+N more`)."""
     changes: Sequence[Mapping[str, Any]] = payload["changes"]
     parts = sorted({c["partition"] for c in changes})
     column = payload.get("partition_column")
     where = (f"{column}={parts[0]}" if column else parts[0]) if len(parts) == 1 else f"{len(parts)} partitions"
-    errors = [c for c in changes if c["status"] == Status.ERROR and c["kind"] in (ERRORED, REMINDER)]
-    counts = {
-        "failing": sum(1 for c in changes if c["kind"] == FAILING),
-        "still failing": sum(1 for c in changes if c["kind"] == REMINDER and c["status"] != Status.ERROR),
-        "in error": len(errors),
-        "recovered": sum(1 for c in changes if c["kind"] == RECOVERED),
-    }
     if len(changes) == 1:  # what broke, in words: `dw.t ds=2026-11-27: row_count anomaly FAIL: 874 rows, ...`
         (c,) = changes
         return f"{payload['table']} {where}: {c['check']} {label(c)}: {summary(c)}"
-    said = ", ".join(f"{n} {what}" for what, n in counts.items() if n)
-    return f"{payload['table']} {where}: {said}"
+    groups = {
+        "failing": [c for c in changes if c["kind"] == FAILING],
+        "still failing": [c for c in changes if c["kind"] == REMINDER and c["status"] != Status.ERROR],
+        "in error": [c for c in changes if c["status"] == Status.ERROR and c["kind"] in (ERRORED, REMINDER)],
+        "recovered": [c for c in changes if c["kind"] == RECOVERED],
+    }
+    said, left = [], HEADLINE_NAMES  # names go to new failures first, then reminders, errors, recoveries
+    for what, group in groups.items():
+        if not group:
+            continue
+        names = list(dict.fromkeys(str(c["check"]) for c in group))  # a check failing in two partitions: once
+        named = [_name(n) for n in names[:left]]
+        left -= len(named)
+        if len(names) > len(named) and named:
+            named.append(f"+{len(names) - len(named)} more")
+        said.append(f"{len(group)} {what}" + (f" ({', '.join(named)})" if named else ""))
+    return f"{payload['table']} {where}: {', '.join(said)}"
 
 
 def by_partition(changes: Sequence[Mapping[str, Any]]) -> list[tuple[str, list[Mapping[str, Any]]]]:

@@ -16,7 +16,18 @@ import importlib
 import re
 from collections.abc import Iterator, Mapping
 
-from quinto.checks.base import COUNT, PERCENT, SECONDS, VALUE, Aggregate, CheckType, Measure, Params
+from quinto.checks.base import (
+    COUNT,
+    PERCENT,
+    SECONDS,
+    VALUE,
+    Aggregate,
+    CheckType,
+    Measure,
+    Params,
+    TopValues,
+    top_values,
+)
 from quinto.checks.rows import ROWS
 from quinto.errors import QuintoError
 from quinto.plugins import discovered
@@ -153,7 +164,9 @@ __all__ = [
     "Measure",
     "Params",
     "Registry",
+    "TopValues",
     "display_unit",
     "judged_unit",
+    "top_values",
     "unit_of",
 ]

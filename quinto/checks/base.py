@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -30,6 +31,10 @@ if TYPE_CHECKING:
 COUNT, PERCENT, VALUE, SECONDS = "count", "percent", "value", "seconds"
 #: the value of a measure over no rows that only the engine knows (e.g. a custom expression)
 ASK_ENGINE = object()
+#: how many of the most frequent offending values an outcome keeps (what an alert names)
+TOP_VALUES = 5
+#: a longer text value is cut to this many characters in an outcome's top values
+TOP_VALUE_CHARS = 200
 
 
 @dataclass(frozen=True)
@@ -56,6 +61,71 @@ def identity(value: Any) -> Any:
         return tuple(identity(v) for v in value)
     if isinstance(value, Mapping):
         return tuple(sorted((str(k), identity(v)) for k, v in value.items()))
+    return value
+
+
+@dataclass(frozen=True)
+class TopValues:
+    """The most frequent values of `columns` among the failing rows fetched as samples, with how
+    many of those rows hold each: counts within the sample (capped by `samples:`), not the
+    partition. A value of several columns is a tuple; values are as the samples hold them (JSON)."""
+
+    columns: tuple[str, ...]
+    sampled: int  # the sampled failing rows the counts are taken from
+    values: tuple[tuple[Any, int], ...]  # (value, rows), most frequent first, ties by value
+
+    def as_json(self) -> dict[str, Any]:
+        """`{"columns": [...], "rows_sampled": 20, "values": [{"value": "XX", "rows": 12}, ...]}`."""
+        return {
+            "columns": list(self.columns),
+            "rows_sampled": self.sampled,
+            "values": [{"value": list(v) if isinstance(v, tuple) else v, "rows": n} for v, n in self.values],
+        }
+
+
+def top_values(
+    samples: Sequence[Mapping[str, Any]] | None, columns: Sequence[str], limit: int = TOP_VALUES
+) -> TopValues | None:
+    """The `limit` most frequent values of `columns` (a tuple when several) among `samples`; None
+    without samples or when they lack a column. Columns are matched as the engine named them, or
+    else ignoring case (an engine may return them upper-cased)."""
+    if not samples or not columns:
+        return None
+    names = list(samples[0])
+    folded = {n.casefold(): n for n in reversed(names)}
+    found = [c if c in samples[0] else folded.get(c.casefold()) for c in columns]
+    keys = [k for k in found if k is not None]
+    if len(keys) != len(columns):
+        return None
+    counts: dict[str, tuple[Any, int]] = {}
+    for row in samples:
+        value = row.get(keys[0]) if len(keys) == 1 else tuple(row.get(k) for k in keys)
+        tag = json.dumps(value, sort_keys=True, default=str)  # a value may be a list: count by its JSON
+        counts[tag] = (value, counts[tag][1] + 1 if tag in counts else 1)
+    ranked = sorted(counts.values(), key=lambda vn: (-vn[1], _order(vn[0])))[:limit]
+    return TopValues(tuple(columns), len(samples), tuple((_shorten(v), n) for v, n in ranked))
+
+
+def _order(value: Any) -> tuple[Any, ...]:
+    """A sort key for sample values of mixed types: numbers, then text, then the rest, NULL last."""
+    if value is None:
+        return (9, "")
+    if isinstance(value, bool):
+        return (2, str(value))
+    if isinstance(value, (int, float)):
+        return (0, value)
+    if isinstance(value, str):
+        return (1, value)
+    if isinstance(value, tuple):
+        return (3, tuple(_order(v) for v in value))
+    return (4, json.dumps(value, sort_keys=True, default=str))
+
+
+def _shorten(value: Any) -> Any:
+    if isinstance(value, tuple):
+        return tuple(_shorten(v) for v in value)
+    if isinstance(value, str) and len(value) > TOP_VALUE_CHARS:
+        return value[: TOP_VALUE_CHARS - 1] + "\u2026"
     return value
 
 
@@ -262,6 +332,12 @@ class CheckType:
 
     def has_samples(self, check: Check) -> bool:
         return self.bad_rows(check) is not None
+
+    def offending(self, check: Check, samples: Sequence[Mapping[str, Any]] | None) -> TopValues | None:
+        """The values that make the sampled failing rows fail, most frequent first (e.g. the invalid
+        values of the column, the repeated keys), for alerts to name; None: the type names none
+        (its failing rows share no telling value). Counted from the samples, never a new query."""
+        return None
 
     def samples(
         self,

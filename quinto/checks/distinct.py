@@ -6,7 +6,18 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from quinto.checks.base import COUNT, PERCENT, Aggregate, CheckType, Measure, OptionReader, Params, pct
+from quinto.checks.base import (
+    COUNT,
+    PERCENT,
+    Aggregate,
+    CheckType,
+    Measure,
+    OptionReader,
+    Params,
+    TopValues,
+    pct,
+    top_values,
+)
 from quinto.checks.rows import ROWS
 from quinto.compile import (
     Binder,
@@ -155,6 +166,11 @@ class DuplicateCount(CheckType):
 
     def bad_rows(self, check: Check) -> Aggregate | None:
         return Aggregate("duplicate_keys", tuple(c.name for c in check.columns))
+
+    def offending(self, check: Check, samples: Sequence[Mapping[str, Any]] | None) -> TopValues | None:
+        """The repeated keys among the sampled rows of repeated keys (a key of several columns as a
+        tuple), with how many of those rows hold each."""
+        return top_values(samples, tuple(c.name for c in check.columns))
 
 
 class DuplicatePercent(DuplicateCount):

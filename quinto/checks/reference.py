@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from quinto.checks.base import COUNT, CheckType, OptionReader, Params, Warehouse
+from quinto.checks.base import COUNT, CheckType, OptionReader, Params, TopValues, Warehouse, top_values
 from quinto.compile import (
     PARTITION_ALIAS,
     Binder,
@@ -149,6 +149,10 @@ class ReferenceCheck(CheckType):
 
     def has_samples(self, check: Check) -> bool:
         return True
+
+    def offending(self, check: Check, samples: Sequence[Mapping[str, Any]] | None) -> TopValues | None:
+        """The keys with no match among the sampled orphan rows (a key of several columns as a tuple)."""
+        return top_values(samples, tuple(c.name for c in check.columns))
 
     def samples(
         self,

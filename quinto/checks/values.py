@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any
 
-from quinto.checks.base import COUNT, Aggregate, Measure, OneAggregate, OptionReader, Params
+from quinto.checks.base import COUNT, Aggregate, Measure, OneAggregate, OptionReader, Params, TopValues, top_values
 from quinto.checks.rows import ShareOfRows
 from quinto.compile import Binder, as_text, col, count_when, value_binds
 from quinto.dialect import Dialect
@@ -141,6 +141,10 @@ class InvalidCount(OneAggregate):
     def agg(self, check: Check) -> Aggregate:
         assert isinstance(check.params, Validity)
         return Aggregate("invalid_count", (check.columns[0].name,), check.params.rules())
+
+    def offending(self, check: Check, samples: Sequence[Mapping[str, Any]] | None) -> TopValues | None:
+        """The invalid values of the checked column among the sampled invalid rows."""
+        return top_values(samples, (check.columns[0].name,))
 
 
 class InvalidPercent(ShareOfRows, InvalidCount):

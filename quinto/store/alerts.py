@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from quinto.store.common import chunks, utc, utcnow
 from quinto.store.db import Database
 from quinto.store.records import OutboxRecord, OutboxStatus, SnoozeRecord, record
-from quinto.store.schema import alert_outbox, alert_snoozes, alert_states, incidents, outcomes
+from quinto.store.schema import alert_outbox, alert_snoozes, alert_states, incident_partitions, incidents, outcomes
 
 PENDING, SENDING, SENT, HELD, DIGESTED, CANCELLED = tuple(OutboxStatus)
 OUTBOX_STATUSES = tuple(s.value for s in OutboxStatus)
@@ -36,6 +36,14 @@ class AlertState:
     since: dt.datetime
     announced: str
     announced_at: dt.datetime | None
+
+
+@dataclass(frozen=True)
+class IncidentFacts:
+    """What an alert says of its incident."""
+
+    first_partition: str  # its earliest failing partition
+    handled: bool  # someone acknowledged or resolved it
 
 
 class AlertRows:
@@ -87,13 +95,33 @@ class AlertRows:
         q = sa.select(sn.check_key).where(sn.table_name == self.table, sn.until > now, sn.ended_at.is_(None))
         return {r[0] for r in self.conn.execute(q)}
 
-    def handled_incidents(self, ids: Iterable[int]) -> set[int]:
-        """Those of these incidents someone acknowledged or resolved."""
+    def incident_facts(self, ids: Iterable[int]) -> dict[int, IncidentFacts]:
+        """What an alert says of these incidents: where each started, whether someone handles it."""
         ic = incidents.c
-        found: set[int] = set()
+        found: dict[int, IncidentFacts] = {}
         for chunk in chunks(sorted(ids)):
-            q = sa.select(ic.id).where(ic.id.in_(chunk), sa.or_(ic.acked_at.is_not(None), ic.state == "resolved"))
-            found.update(r[0] for r in self.conn.execute(q))
+            q = sa.select(ic.id, ic.first_partition, ic.acked_at, ic.state).where(ic.id.in_(chunk))
+            for r in self.conn.execute(q):
+                found[r.id] = IncidentFacts(r.first_partition, r.acked_at is not None or r.state == "resolved")
+        return found
+
+    def resolved_incidents(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], int]:
+        """(partition, check) → the resolved incident that partition failed in, for recoveries the
+        incident tracking does not name (a resolved incident is final: a run no longer updates it)."""
+        ic, ip = incidents.c, incident_partitions.c
+        wanted = set(keys)
+        found: dict[tuple[str, str], int] = {}
+        for chunk in chunks(sorted({p for p, _ in wanted})):
+            q = (
+                sa.select(ip.partition_value, ip.check_key, ip.incident_id)
+                .join_from(incident_partitions, incidents, ic.id == ip.incident_id)
+                .where(ip.table_name == self.table, ip.partition_value.in_(chunk), ip.failing.is_(True))
+                .where(ic.state == "resolved")
+                .order_by(ip.incident_id)
+            )
+            for p, c, incident in self.conn.execute(q):
+                if (p, c) in wanted:
+                    found[(p, c)] = int(incident)  # the newest, when several
         return found
 
     def newest_elsewhere(self, partition: str, check: str) -> AlertState | None:

@@ -32,10 +32,10 @@ from quinto.store.common import chunks, utc, utcnow
 from quinto.store.db import Database
 from quinto.store.marks import read_marks, write_mark
 from quinto.store.records import (
+    RESOLUTION_MARK,
     IncidentPartition,
     IncidentRecord,
     IncidentState,
-    MarkKind,
     Resolution,
     record,
 )
@@ -44,8 +44,6 @@ from quinto.store.schema import incident_partitions, incidents, outcomes, partit
 
 OPEN, CLOSED, RESOLVED = IncidentState.OPEN, IncidentState.CLOSED, IncidentState.RESOLVED
 PASSING = (Status.PASS, Status.WARN)
-#: what a resolution marks the incident's partitions
-RESOLUTION_MARK = {Resolution.EXPECTED: MarkKind.GOOD, Resolution.DEFECT: MarkKind.BAD}
 
 
 class IncidentNotFound(UsageError):

@@ -301,6 +301,10 @@ class Resolution(StrEnum):
     DEFECT = "defect"
 
 
+#: what resolving an incident marks its failing partitions (and what marking them all resolves it as)
+RESOLUTION_MARK = {Resolution.EXPECTED: MarkKind.GOOD, Resolution.DEFECT: MarkKind.BAD}
+
+
 @dataclasses.dataclass(frozen=True)
 class MarkRecord:
     """A partition's current mark: who said it was good or bad, when and why."""
@@ -334,6 +338,10 @@ class IncidentRecord:
     resolved_at: dt.datetime | None
     resolved_by: str | None
     resolve_reason: str | None
+    last_value_text: str | None = field(
+        default=None,
+        metadata=doc("the last value as a person reads it, in the check's unit (`874 rows`, `12.5 %`, `30 h`)"),
+    )
 
     @property
     def acknowledged(self) -> bool:
@@ -374,12 +382,28 @@ def _plan(cls: type) -> list[tuple[str, Any]]:
     return _PLANS[cls]
 
 
+_DEFAULTED: dict[type, frozenset[str]] = {}
+
+
+def _defaulted(cls: type) -> frozenset[str]:
+    """The fields of `cls` that have a default."""
+    missing = dataclasses.MISSING
+    return frozenset(
+        f.name for f in dataclasses.fields(cls) if f.default is not missing or f.default_factory is not missing
+    )
+
+
 def record(cls: type[R], row: Mapping[Any, Any], **extra: Any) -> R:
     """A record of class `cls` from a database row (a mapping of its columns) and `extra` fields.
     Times become aware UTC times (SQLite hands back naive ones), statuses their enums."""
     values = {}
     for name, convert in _plan(cls):
-        value = extra[name] if name in extra else row[name]
+        if name in extra:
+            value = extra[name]
+        elif name in row or name not in _DEFAULTED.setdefault(cls, _defaulted(cls)):
+            value = row[name]
+        else:  # a derived field with a default, not a column
+            continue
         values[name] = convert(value) if convert is not None and value is not None else value
     return cls(**values)
 

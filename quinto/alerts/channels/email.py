@@ -12,7 +12,16 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from quinto.alerts.channels.base import TIMEOUT_S, Channel, Delivery, DeliveryError, Outgoing, expand
-from quinto.alerts.render import by_partition, detail, headline, incident_link, label, partition_url
+from quinto.alerts.render import (
+    by_partition,
+    detail,
+    headline,
+    history,
+    incident_link,
+    label,
+    partition_url,
+    top_values,
+)
 from quinto.errors import did_you_mean
 from quinto.settings import Setting
 from quinto.spec.targets import EMAIL
@@ -188,14 +197,17 @@ def _alert_parts(payload: Mapping[str, Any]) -> tuple[str, str]:
         body.append(f'<h3 style="{H3}"><a href="{e(url)}" style="{LINK}">{e(shown)}</a></h3><table style="{TABLE}">')
         for c in changes:
             lines.append(f"  {label(c):<11} {c['check']}: {detail(c)}")
+            notes = [n for n in (top_values(c), history(c, column)) if n]  # what it names, what it follows
+            lines.extend(f"  {'':<11} {n}" for n in notes)
             link = incident_link(payload.get("base_url") or "", c)
             cell = f'<td style="{TD}"><a href="{e(link[1])}" style="{LINK}">{e(link[0])}</a></td>' if link else ""
             if link:
                 lines.append(f"  {'':<11} {link[0]}: {link[1]}")
             colour = COLOURS.get(label(c).split()[-1], "#333")
+            said = e(detail(c)) + "".join(f'<br><span style="{NOTE}">{e(n)}</span>' for n in notes)
             body.append(
                 f'<tr><td style="{TD}"><b style="color:{colour}">{e(label(c))}</b></td>'
-                f'<td style="{TD}"><code>{e(c["check"])}</code></td><td style="{TD}">{e(detail(c))}</td>{cell}</tr>'
+                f'<td style="{TD}"><code>{e(c["check"])}</code></td><td style="{TD}">{said}</td>{cell}</tr>'
             )
         body.append("</table>")
         lines.append("")
@@ -227,6 +239,7 @@ TABLE = "border-collapse:collapse;width:100%;max-width:900px"
 TD = "border-top:1px solid #ddd;padding:6px 8px;vertical-align:top;text-align:left"
 LINK = "color:#0b5cad"
 MUTED = "color:#666;font-size:12px;margin-top:16px"
+NOTE = "color:#555;font-size:13px"
 #: the colour of a change's label (its last word: FAIL, WARN, ERROR, RECOVERED)
 COLOURS = {"FAIL": "#c62828", "ERROR": "#6a1b9a", "WARN": "#b26a00", "RECOVERED": "#2e7d32"}
 

@@ -96,6 +96,7 @@ def event(item: Mapping[str, Any], change: Mapping[str, Any]) -> dict[str, Any]:
                 "value": change.get("value"),
                 "threshold": change.get("threshold"),
                 "message": change.get("message"),
+                "top_values": change.get("top_values"),
                 "owners": item.get("owners") or [],
                 "run_id": item.get("run_id"),
             },

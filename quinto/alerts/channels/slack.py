@@ -1,7 +1,9 @@
 """Slack: `slack:#channel`, posted as Block Kit JSON to the channel's incoming webhook.
 
 quinto.yaml maps each channel to its webhook URL, a secret read from the environment:
-`slack: {"#dq-alerts": ${SLACK_DQ_ALERTS_WEBHOOK}}`."""
+`slack: {"#dq-alerts": ${SLACK_DQ_ALERTS_WEBHOOK}}`. An incoming webhook cannot reply in a thread,
+so a recovery or a reminder says what it follows instead: a link to the incident page, since when
+the check failed and the partition its incident began at."""
 
 from __future__ import annotations
 
@@ -11,12 +13,23 @@ from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 from quinto.alerts.channels.base import Channel, Delivery, DeliveryError, Outgoing, env_name, expand, http_url, post
-from quinto.alerts.render import by_partition, detail, headline, incident_link, label, partition_url
+from quinto.alerts.render import (
+    by_partition,
+    detail,
+    headline,
+    history,
+    incident_link,
+    label,
+    partition_url,
+    top_values,
+)
 from quinto.settings import Setting
 
 SLACK_CHANNEL = re.compile(r"^#[a-z0-9][a-z0-9._-]{0,79}$")
 SLACK_MAX_BLOCKS = 50
 SLACK_MAX_TEXT = 2900  # a section's text is at most 3000 characters
+SLACK_MAX_HEADER = 150  # a header's text is at most 150 characters
+INDENT = "\u2003\u2003"  # two em spaces: Slack keeps them at the start of a line, unlike plain spaces
 
 
 class Slack(Channel):
@@ -89,7 +102,8 @@ def render_slack(payload: Mapping[str, Any]) -> dict[str, Any]:
     else:
         title = headline(payload)
         items = [payload]
-    blocks: list[dict[str, Any]] = [{"type": "header", "text": {"type": "plain_text", "text": title[:150]}}]
+    header = title if len(title) <= SLACK_MAX_HEADER else title[: SLACK_MAX_HEADER - 1] + "\u2026"
+    blocks: list[dict[str, Any]] = [{"type": "header", "text": {"type": "plain_text", "text": header}}]
     sections = [(item, part, changes) for item in items for part, changes in by_partition(item["changes"])]
     room = SLACK_MAX_BLOCKS - 3
     for item, part, changes in sections[:room]:
@@ -100,8 +114,15 @@ def render_slack(payload: Mapping[str, Any]) -> dict[str, Any]:
         lines = []
         for c in changes:
             link = incident_link(item.get("base_url") or "", c)
-            more = f" <{link[1]}|{link[0]}>" if link else ""
+            follows = history(c, column)
+            more = f" <{link[1]}|{link[0]}>" if link and not follows else ""
             lines.append(f"*{label(c)}* `{slack_escape(c['check'])}`: {slack_escape(detail(c))}{more}")
+            top = top_values(c)
+            if top:
+                lines.append(f"{INDENT}{slack_escape(top)}")
+            if follows:  # no thread to reply in: say what this follows, and link it
+                what = f"follows <{link[1]}|{link[0]}>: " if link else ""
+                lines.append(f"{INDENT}{what}{slack_escape(follows)}")
         text = "\n".join([head, *lines])
         if len(text) > SLACK_MAX_TEXT:
             text = text[: SLACK_MAX_TEXT - 30] + "\n... (more on the partition page)"

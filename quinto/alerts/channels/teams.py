@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 from quinto.alerts.channels.base import Channel, Delivery, Outgoing, expand, http_url, post
-from quinto.alerts.render import by_partition, detail, headline, label, partition_url
+from quinto.alerts.render import by_partition, detail, headline, history, label, partition_url, top_values
 from quinto.settings import Setting
 
 CARD_VERSION = "1.4"  # the highest every Teams client renders
@@ -50,6 +50,12 @@ class Teams(Channel):
         return Delivery(details=(f"HTTP {status}",))
 
 
+def said(change: Mapping[str, Any], column: str | None) -> str:
+    """A fact's value: the detail, the offending values it names, what a recovery follows (a
+    Teams webhook cannot reply to the first alert either), a line each."""
+    return "\n\n".join(n for n in (detail(change), top_values(change), history(change, column)) if n)
+
+
 def card(payload: Mapping[str, Any]) -> dict[str, Any]:
     """The Adaptive Card of an alert group or a digest."""
     if "items" in payload:
@@ -66,7 +72,7 @@ def card(payload: Mapping[str, Any]) -> dict[str, Any]:
         column = item.get("partition_column")
         shown = f"{column}={part}" if column else part
         url = partition_url(item.get("base_url") or "", item["table"], part)
-        facts = [{"title": f"{label(c)} {c['check']}", "value": detail(c)} for c in changes[:MAX_FACTS]]
+        facts = [{"title": f"{label(c)} {c['check']}", "value": said(c, column)} for c in changes[:MAX_FACTS]]
         if len(changes) > MAX_FACTS:
             facts.append({"title": "...", "value": f"{len(changes) - MAX_FACTS} more on the partition page"})
         body.append(
