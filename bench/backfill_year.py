@@ -36,6 +36,10 @@ import time
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH.parent))
+
+from bench.peers.bytecode import as_installed  # noqa: E402
+
 PEERS = BENCH / "peers"
 SUITE = PEERS / "quinto" / "partition" / "events.yaml"
 FIRST_DAY = "2025-11-01"
@@ -113,6 +117,7 @@ def main() -> None:
     )
     parser.add_argument("--json", action="store_true", help="print the results as JSON only")
     args = parser.parse_args()
+    as_installed()
     chunks = args.chunks.split(",")
     with tempfile.TemporaryDirectory(prefix="quinto-backfill-year-") as tmp:
         work = Path(tmp)

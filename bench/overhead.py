@@ -34,6 +34,10 @@ import time
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH.parent))
+
+from bench.peers.bytecode import as_installed  # noqa: E402
+
 PEERS = BENCH / "peers"
 SUITE = PEERS / "quinto" / "partition" / "events.yaml"
 PARTITION = "2026-11-05"  # three rows fail the e-mail regex; NULL countries and negative amounts too
@@ -124,6 +128,7 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="print the results as JSON only")
     parser.add_argument("--quinto", default=None, help="the quinto command (default: this Python's -m quinto)")
     args = parser.parse_args()
+    as_installed()
     results = []
     with tempfile.TemporaryDirectory(prefix="quinto-overhead-") as tmp:
         directory = Path(tmp)

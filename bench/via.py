@@ -46,6 +46,7 @@ BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH.parent))
 
 from bench.overhead import PARTITION, build, project  # noqa: E402
+from bench.peers.bytecode import as_installed  # noqa: E402
 
 
 def free_port() -> int:
@@ -164,6 +165,7 @@ def main() -> None:
     )
     parser.add_argument("--json", action="store_true", help="print the results as JSON only")
     args = parser.parse_args()
+    as_installed()
     if shutil.which("quinto") is None and not (Path(sys.executable).parent / "quinto").exists():
         print("note: running `python -m quinto`", file=sys.stderr)
     results = []
