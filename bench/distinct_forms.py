@@ -13,10 +13,12 @@ Scenarios: one partition (ds=2026-11-02) and the whole table. The table is bench
 figures add the engine's own CPU time and peak memory (the client's query stats), summed over the
 statements.
 
-    python bench/distinct_forms.py --engines duckdb,postgres,trino [--per-day 1000000] [--days 3]
+    python bench/distinct_forms.py --engines duckdb,postgres,trino,spark [--per-day 1000000] [--days 3]
 
 PostgreSQL comes from QUINTO_TEST_PG_URL; Trino is `--trino trino://bench@127.0.0.1:8080/hive`
-(a table `hive.quinto_bench_forms.events` is created there and dropped afterwards).
+(a table `hive.quinto_bench_forms.events` is created there and dropped afterwards); Spark is
+`--spark hive://bench@127.0.0.1:10000/default` (the Thrift Server; `quinto_bench_forms.events`,
+Parquet partitioned by ds, likewise).
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from bench.peers.data import generate_sql  # noqa: E402
+from bench.peers.data import generate_jvm_sql, generate_sql  # noqa: E402
 from quinto.compile import DISTINCT_FORMS, PartitionColumn, compile_scans  # noqa: E402
 from quinto.engines import connector_for  # noqa: E402
 from quinto.execute import Executor  # noqa: E402
@@ -96,17 +98,26 @@ def drop_postgres(url: str) -> None:
         con.execute(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE")
 
 
-def trino_ddl(url: str, *statements: str) -> None:
+def ddl(url: str, *statements: str) -> None:
+    """STATEMENTS through the engine's DBAPI cursor, without parameters (pyhive would read the `%`
+    of the generated SQL as placeholders)."""
     engine = connector_for(url).engine()
-    with engine.connect() as conn:
+    conn = engine.raw_connection()
+    try:
+        cursor = conn.cursor()
         for sql in statements:
-            conn.exec_driver_sql(sql).close()
-    engine.dispose()
+            cursor.execute(sql)
+            if cursor.description:
+                cursor.fetchall()
+        cursor.close()
+    finally:
+        conn.close()
+        engine.dispose()
 
 
 def build_trino(url: str, per_day: int, days: int) -> str:
     table = f"hive.{TRINO_SCHEMA}.events"
-    trino_ddl(
+    ddl(
         url,
         f"CREATE SCHEMA IF NOT EXISTS hive.{TRINO_SCHEMA}",
         f"DROP TABLE IF EXISTS {table}",
@@ -116,7 +127,25 @@ def build_trino(url: str, per_day: int, days: int) -> str:
 
 
 def drop_trino(url: str) -> None:
-    trino_ddl(url, f"DROP TABLE IF EXISTS hive.{TRINO_SCHEMA}.events", f"DROP SCHEMA IF EXISTS hive.{TRINO_SCHEMA}")
+    ddl(url, f"DROP TABLE IF EXISTS hive.{TRINO_SCHEMA}.events", f"DROP SCHEMA IF EXISTS hive.{TRINO_SCHEMA}")
+
+
+def build_spark(url: str, per_day: int, days: int) -> str:
+    """`quinto_bench_forms.events` on the Spark Thrift Server: Parquet, partitioned by ds."""
+    table = f"{SCHEMA}.events"
+    last = f"2026-11-{days:02d}"
+    ddl(
+        url,
+        f"CREATE DATABASE IF NOT EXISTS {SCHEMA}",
+        f"DROP TABLE IF EXISTS {table}",
+        f"CREATE TABLE {table} USING parquet PARTITIONED BY (ds) AS SELECT * FROM "
+        f"({generate_jvm_sql(per_day * 10, 'spark')}) g WHERE ds <= '{last}' DISTRIBUTE BY ds",
+    )
+    return table
+
+
+def drop_spark(url: str) -> None:
+    ddl(url, f"DROP TABLE IF EXISTS {SCHEMA}.events", f"DROP DATABASE IF EXISTS {SCHEMA}")
 
 
 def aggregates(table: str) -> list[Any]:
@@ -157,6 +186,7 @@ def main() -> None:
     ap.add_argument("--days", type=int, default=3)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--trino", default="trino://bench@127.0.0.1:8080/hive")
+    ap.add_argument("--spark", default="hive://bench@127.0.0.1:10000/default")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="quinto-forms-"))
     targets: dict[str, tuple[str, str]] = {}
@@ -168,6 +198,8 @@ def main() -> None:
             targets[engine] = (url, build_postgres(url, args.per_day, args.days))
         elif engine == "trino":
             targets[engine] = (args.trino, build_trino(args.trino, args.per_day, args.days))
+        elif engine == "spark":
+            targets[engine] = (args.spark, build_spark(args.spark, args.per_day, args.days))
     try:
         rows = args.per_day * args.days
         print("| engine | scenario | form | statements | median s | ratio to count | engine CPU s | peak memory MB |")
@@ -212,6 +244,8 @@ def main() -> None:
     finally:
         if "trino" in targets:
             drop_trino(args.trino)
+        if "spark" in targets:
+            drop_spark(args.spark)
         if "postgres" in targets:
             drop_postgres(targets["postgres"][0])
 
