@@ -10,7 +10,7 @@
 #   scripts/engines/trino.sh reset    # stop and delete all state (metastore, tables, logs)
 #
 # Env: QUINTO_TRINO_PORT (8080), QUINTO_CACHE (~/.cache/quinto), QUINTO_STATE
-# (/tmp/quinto-engines), QUINTO_TRINO_HEAP (3G), QUINTO_START_TIMEOUT (300),
+# (/tmp/quinto-engines), QUINTO_TRINO_HEAP (3G), QUINTO_TRINO_QUERY_MEMORY (1GB), QUINTO_START_TIMEOUT (300),
 # QUINTO_TRINO_JAVA_HOME (Java >= 24; default Temurin 25), QUINTO_TRINO_SMOKE
 # (1 = run the smoke test after start; default 1).
 set -euo pipefail
@@ -26,6 +26,7 @@ TRINO_CLIENT_REQS=("trino==0.340.0")
 PLUGINS=(memory hive)
 PORT="${QUINTO_TRINO_PORT:-8080}"
 HEAP="${QUINTO_TRINO_HEAP:-3G}"
+QUERY_MEMORY="${QUINTO_TRINO_QUERY_MEMORY:-1GB}"  # per query and per node; below about 0.7 x the heap
 START_TIMEOUT="${QUINTO_START_TIMEOUT:-300}"
 
 CACHE_DIR="$QUINTO_CACHE/trino-$TRINO_VERSION"
@@ -119,8 +120,8 @@ coordinator=true
 node-scheduler.include-coordinator=true
 http-server.http.port=$PORT
 discovery.uri=http://127.0.0.1:$PORT
-query.max-memory=1GB
-query.max-memory-per-node=1GB
+query.max-memory=$QUERY_MEMORY
+query.max-memory-per-node=$QUERY_MEMORY
 task.concurrency=2
 EOF
     cat >"$etc/log.properties" <<EOF
