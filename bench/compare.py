@@ -304,8 +304,8 @@ class EngineServer:
             raise SystemExit(f"{self.script} {action} failed:\n{proc.stderr[-3000:]}")
 
 
-def engine_server(engine: str, state: Path, port: int, trino_heap: str = "3G",
-                  trino_memory: str = "1GB") -> EngineServer:
+def engine_server(engine: str, state: Path, port: int, trino_sizes: dict[str, str] | None = None) -> EngineServer:
+    """TRINO_SIZES: QUINTO_TRINO_HEAP / QUINTO_TRINO_QUERY_MEMORY for trino.sh (its defaults when absent)."""
     if port in SHARED_ENGINE_PORTS:
         raise SystemExit(f"port {port} belongs to the shared {engine} server the tests use; pick another")
     if state.resolve().is_relative_to(Path("/tmp/quinto-engines").resolve()):
@@ -313,8 +313,7 @@ def engine_server(engine: str, state: Path, port: int, trino_heap: str = "3G",
     env = {"QUINTO_STATE": str(state)}
     if engine == "trino":
         return EngineServer(engine, "trino.sh", {**env, "QUINTO_TRINO_PORT": str(port), "QUINTO_TRINO_SMOKE": "0",
-                                                 "QUINTO_TRINO_HEAP": trino_heap,
-                                                 "QUINTO_TRINO_QUERY_MEMORY": trino_memory})
+                                                 **(trino_sizes or {})})
     return EngineServer(engine, "spark-thrift.sh", {
         **env, "QUINTO_HIVE_PORT": str(port), "QUINTO_SPARK_SMOKE": "0",
         "QUINTO_SPARK_EVENT_LOG": str(state / "spark-events"),
@@ -376,8 +375,9 @@ def start_jvm_engines(engines: list[str], args: argparse.Namespace, ctx: dict[st
                       servers: list[EngineServer]) -> None:
     state = Path(args.engines_state) / f"rows-{args.rows}"
     ports = {"trino": args.trino_port, "spark": args.spark_port}
-    todo = [engine_server(e, state, ports[e], args.trino_heap, args.trino_query_memory)
-            for e in engines if e in JVM_ENGINES]
+    sizes = {k: v for k, v in (("QUINTO_TRINO_HEAP", args.trino_heap),
+                               ("QUINTO_TRINO_QUERY_MEMORY", args.trino_query_memory)) if v}
+    todo = [engine_server(e, state, ports[e], sizes) for e in engines if e in JVM_ENGINES]
     for server in todo:  # one at a time: two JVMs starting at once on 2 cores take longer than in turn
         t0 = time.perf_counter()
         servers.append(server)
@@ -511,9 +511,9 @@ def main() -> None:
                     help="state of the bench's own Trino and Spark servers (a rows-N folder per size)")
     ap.add_argument("--trino-port", type=int, default=18480)
     ap.add_argument("--spark-port", type=int, default=10480)
-    ap.add_argument("--trino-heap", default="3G", help="the bench's Trino server's JVM heap")
-    ap.add_argument("--trino-query-memory", default="1GB",
-                    help="its per-query and per-node memory limit (the tests' server: 1GB)")
+    ap.add_argument("--trino-heap", help="the bench's Trino server's JVM heap (default: trino.sh's, 3G)")
+    ap.add_argument("--trino-query-memory",
+                    help="its per-query and per-node memory limit (default: trino.sh's, 1GB, as the tests' server)")
     ap.add_argument("--keep-engines", action="store_true", help="leave the bench's Trino and Spark servers running")
     ap.add_argument("--json", action="store_true", help="print the results as JSON")
     args = ap.parse_args()
