@@ -14,6 +14,7 @@ from quinto.audit import Auditor, AuditResult, parse_partition_arg, validate_par
 from quinto.compile import canonical
 from quinto.engines import Connector
 from quinto.errors import UsageError
+from quinto.evaluate import partition_order
 from quinto.record import Replay, record, replay
 from quinto.spec import Project, Suite, TableSpec
 from quinto.store import Store
@@ -84,6 +85,7 @@ def _audit(
     save: bool,
     now: dt.datetime | None,
     chunk: int | None,
+    spans: bool = False,
 ) -> AuditResult:
     """Replay what earlier runs spooled, audit, record the run (confirming the replayed ones with it)."""
     notes: list[str] = []
@@ -100,6 +102,7 @@ def _audit(
         auditor = Auditor(ws.project, spec, connector, ws.store if save else None, now)
         if chunk:
             auditor.chunk = chunk
+        auditor.spans = spans
         run = auditor.run(parts, trigger)
     except BaseException:
         if replayed is not None:
@@ -146,17 +149,21 @@ def backfill(
                 spec.table, spec.partition, since, until, limit=100_000, ptype=spec.partition_type
             )
             parts = []
-            for value in sorted(listed):
+            for value in listed:
                 try:  # an odd value in the warehouse is skipped with a warning, not the end of the backfill
                     parts.append(validate_partition(value, spec))
                 except UsageError as exc:
                     if warn is not None:
                         warn(f"skipped a partition of {spec.table} in the warehouse: {exc.message}")
+            parts.sort(key=partition_order(spec.partition_type))  # 9 before 10 for integer partitions
             size = max(1, chunk or ws.settings.partitions_per_scan)
             results = []
             for i in range(0, len(parts), size):
                 batch = _partitions(spec, parts[i : i + size])
-                results.append(_audit(ws, spec, batch, connector, trigger="backfill", save=True, now=now, chunk=size))
+                # each chunk is a run of the table's consecutive partitions: scanned as a range
+                results.append(
+                    _audit(ws, spec, batch, connector, trigger="backfill", save=True, now=now, chunk=size, spans=True)
+                )
                 if progress is not None:
                     progress(min(i + size, len(parts)), len(parts))
             return results

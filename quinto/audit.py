@@ -113,6 +113,7 @@ class Auditor(Executor, Judge):
         self.table_columns: dict[str, str] | None = None  # read once, to name a culprit's unknown columns
         self.distinct_form: str | None = None  # None: the dialect's; another after running out of memory
         self.forms_tried: set[str] = set()
+        self.spans = False  # a backfill's chunks are runs of consecutive partitions (`Executor.scan`)
         self.statement_cache = StatementCache(cache_dir())
 
     # -- the whole audit -------------------------------------------------------------------------------

@@ -160,10 +160,17 @@ _PARTITION_TYPES = {"date": "DATE", "timestamp": "TIMESTAMP", "integer": "BIGINT
 
 
 def partition_filter(
-    b: Binder, column: PartitionColumn | None, partitions: Sequence[str], table: str | None = None
+    b: Binder,
+    column: PartitionColumn | None,
+    partitions: Sequence[str],
+    table: str | None = None,
+    span: bool = False,
 ) -> exp.Expr | None:
     """`column = :p` (one partition) or `column IN (:p0, :p1, ...)`: a plain comparison of the
-    partition column itself, so engines prune partitions."""
+    partition column itself, so engines prune partitions. `span`: the partitions are a run of
+    consecutive ones, first to last in order, and the filter is the range `column >= :first AND
+    column <= :last` (PostgreSQL plans a long IN list as index scans of a misestimated row count,
+    and a range by the column's histogram); the caller ignores what else the range holds."""
     if column is None:
         return None
 
@@ -174,6 +181,9 @@ def partition_filter(
 
     if len(partitions) == 1:
         return exp.EQ(this=col(column.name, table), expression=value(partitions[0]))
+    if span:
+        first = exp.GTE(this=col(column.name, table), expression=value(partitions[0]))
+        return exp.and_(first, exp.LTE(this=col(column.name, table), expression=value(partitions[-1])))
     return exp.In(this=col(column.name, table), expressions=[value(p) for p in partitions])
 
 
@@ -188,10 +198,12 @@ def compile_scan(
     partitions: Sequence[str],
     aggregates: Sequence[Aggregate],
     form: str | None = None,
+    span: bool = False,
 ) -> Compiled:
     """ONE statement computing every aggregate; grouped by partition when several are audited.
     Exact distinct counts are COUNT(DISTINCT ...) in the scan (`form` "count") or hashed GROUP BY
-    derived tables joined to it ("grouped"); the engine's dialect chooses when `form` is None."""
+    derived tables joined to it ("grouped"); the engine's dialect chooses when `form` is None.
+    `span`: the partitions are consecutive, filtered as a range (`partition_filter`)."""
     form = form or dialect.DISTINCT_FORM
     b = Binder()
     unique: dict[str, Aggregate] = {a.key: a for a in aggregates}
@@ -210,7 +222,7 @@ def compile_scan(
             continue
         selects.append(exp.alias_(agg.sql(b, dialect), alias, quoted=True))
     if not hashed:
-        query = _scan_query(selects, table, b, partition_column, partitions, grouped)
+        query = _scan_query(selects, table, b, partition_column, partitions, grouped, span)
         return Compiled(render(query, dialect, b), b.params, aliases, grouped)
     # the scan without the distinct counts, then one hashed GROUP BY per distinct count, joined by
     # partition: still one statement, and no sort of every key
@@ -218,7 +230,7 @@ def compile_scan(
         selects.append(exp.alias_(exp.Count(this=exp.Star()), "quinto_rows", quoted=True))
     sources: list[exp.Expr] = [
         exp.Subquery(
-            this=_scan_query(selects, table, b, partition_column, partitions, grouped),
+            this=_scan_query(selects, table, b, partition_column, partitions, grouped, span),
             alias=exp.TableAlias(this=ident("s")),
         )
     ]
@@ -238,7 +250,7 @@ def compile_scan(
     for alias, agg in hashed.items():
         name = f"d_{alias}"
         derived = exp.Subquery(
-            this=_distinct_query(agg, b, table, partition_column, partitions, grouped, "n"),
+            this=_distinct_query(agg, b, table, partition_column, partitions, grouped, "n", span),
             alias=exp.TableAlias(this=ident(name)),
         )
         if grouped:
@@ -256,6 +268,7 @@ def compile_scans(
     partitions: Sequence[str],
     aggregates: Sequence[Aggregate],
     form: str | None = None,
+    span: bool = False,
 ) -> list[Compiled]:
     """The statements of a scan in the distinct-count form `form` (the dialect's when None): the
     one statement of `compile_scan`, or ("separate") the scan without its exact distinct counts
@@ -264,7 +277,7 @@ def compile_scans(
     the values merge by alias; a partition missing from a distinct count's rows has none (0)."""
     form = form or dialect.DISTINCT_FORM
     if form != "separate":
-        return [compile_scan(dialect, table, partition_column, partitions, aggregates, form)]
+        return [compile_scan(dialect, table, partition_column, partitions, aggregates, form, span)]
     unique: dict[str, Aggregate] = {a.key: a for a in aggregates}
     grouped = partition_column is not None and len(partitions) > 1
     plain: dict[str, Aggregate] = {}
@@ -279,11 +292,11 @@ def compile_scans(
             assert partition_column is not None
             selects.append(exp.alias_(col(partition_column.name), PARTITION_ALIAS, quoted=True))
         selects += [exp.alias_(agg.sql(b, dialect), alias, quoted=True) for alias, agg in plain.items()]
-        query = _scan_query(selects, table, b, partition_column, partitions, grouped)
+        query = _scan_query(selects, table, b, partition_column, partitions, grouped, span)
         out.append(Compiled(render(query, dialect, b), b.params, {a: g.key for a, g in plain.items()}, grouped))
     for alias, agg in distinct.items():
         b = Binder()
-        query = _distinct_query(agg, b, table, partition_column, partitions, grouped, alias)
+        query = _distinct_query(agg, b, table, partition_column, partitions, grouped, alias, span)
         out.append(Compiled(render(query, dialect, b), b.params, {alias: agg.key}, grouped, "distinct"))
     return out
 
@@ -296,13 +309,14 @@ def _distinct_query(
     partitions: Sequence[str],
     grouped: bool,
     alias: str,
+    span: bool = False,
 ) -> exp.Select:
     """`SELECT [partition,] COUNT(*) AS alias FROM (SELECT [partition,] key FROM table WHERE <key
     not null> GROUP BY [partition,] key) g [GROUP BY partition]`: an exact distinct count by hashing."""
     columns = agg.distinct_columns() or ()
     part = [col(partition_column.name)] if grouped and partition_column is not None else []
     inner = exp.select(*part, *[col(c) for c in columns]).from_(table_node(table)).where(all_not_null(columns))
-    where = partition_filter(b, partition_column, partitions)
+    where = partition_filter(b, partition_column, partitions, span=span)
     if where is not None:
         inner = inner.where(where)
     inner = inner.group_by(*part, *[col(c) for c in columns])
@@ -346,9 +360,10 @@ def _scan_query(
     partition_column: PartitionColumn | None,
     partitions: Sequence[str],
     grouped: bool,
+    span: bool = False,
 ) -> exp.Select:
     query = exp.select(*selects).from_(table_node(table))
-    where = partition_filter(b, partition_column, partitions)
+    where = partition_filter(b, partition_column, partitions, span=span)
     if where is not None:
         query = query.where(where)
     if grouped and partition_column is not None:

@@ -68,6 +68,7 @@ class Executor:
     table_columns: dict[str, str] | None
     distinct_form: str | None  # the form of distinct counts, once an audit had to choose a lighter one
     forms_tried: set[str]  # the forms that ran out of the engine's memory in this audit
+    spans: bool  # a chunk's partitions are consecutive in the table (a backfill's): filtered as a range
     statement_cache: StatementCache = StatementCache(None)  # the Auditor's is on disk (quinto.stmtcache)
 
     # -- running the statements -------------------------------------------------------------------
@@ -89,18 +90,25 @@ class Executor:
             aggs.append(ROWS)
         return aggs
 
-    def scan(self, chunk: Sequence[str], aggs: Sequence[Aggregate] | None = None) -> dict[str, dict[str, Any]]:
+    def scan(
+        self, chunk: Sequence[str], aggs: Sequence[Aggregate] | None = None, exact: bool = False
+    ) -> dict[str, dict[str, Any]]:
         """Aggregate values of a chunk of partitions (or of the whole table), from ONE statement, or
         one per exact distinct count where the engine's dialect says so (`DISTINCT_FORM`). When the
         engine runs out of memory and a lighter form exists, the audit's scans are sent again in the
-        forms the dialect names (`DISTINCT_FALLBACK`) before anything is reported as an ERROR."""
+        forms the dialect names (`DISTINCT_FALLBACK`) before anything is reported as an ERROR.
+        A backfill's chunk (`spans`, unless `exact`) is filtered as the range from its first
+        partition to its last: rows of partitions it was not asked for are ignored, and a partition
+        the range did not return is scanned again by its value, so a partition is never empty
+        because of how the engine orders its values."""
         aggs = self.scan_aggregates() if aggs is None else list(aggs)
         if not aggs:
             return {p: {} for p in chunk}
         column, dialect = self.part_col, self.connector.dialect
         form = self.distinct_form or dialect.DISTINCT_FORM
         parts = [] if column is None else list(chunk)
-        statements = self._scan_statements(form, parts, aggs)
+        span = self.spans and not exact and len(parts) > 1
+        statements = self._scan_statements(form, parts, aggs, span)
         try:
             results = [(compiled, self._run(compiled, compiled.purpose)) for compiled in statements]
         except WarehouseError as exc:
@@ -111,27 +119,19 @@ class Executor:
             if not lighter:
                 raise
             self.distinct_form = lighter[0]  # for the rest of this audit
-            return self.scan(chunk, aggs)
+            return self.scan(chunk, aggs, exact)
         by_key = {a.key: a for a in aggs}
         if not statements[0].grouped:
             one: dict[str, Any] = {}
             for compiled, rows in results:
                 one.update({compiled.aliases[a]: number(v) for a, v in zip(compiled.aliases, rows[0], strict=False)})
             return {chunk[0]: one}
-        out: dict[str, dict[str, Any]] = {}
-        asked = {canonical(p): p for p in chunk}
-        for compiled, rows in results:
-            for row in rows:
-                part = asked.get(canonical(row[0]))
-                if part is None:  # never count a partition as empty because its spelling differs
-                    raise WarehouseError(
-                        f"the scan returned partition {row[0]!r}, which matches none of those asked for "
-                        f"({', '.join(chunk[:3])}...); declare `partition_type:` in the check file"
-                    )
-                values = zip(compiled.aliases, row[1:], strict=False)
-                out.setdefault(part, {}).update({compiled.aliases[a]: number(v) for a, v in values})
+        out = self._by_partition(results, chunk, span)
         for found in out.values():  # a separate distinct count has no row where it counted none
             found.update({k: a.empty for k, a in by_key.items() if k not in found})
+        missing = [p for p in chunk if p not in out]
+        if span and missing:  # asked for by value: an empty partition, or one the range's order left out
+            out.update(self.scan(missing, aggs, exact=True))
         for p in chunk:
             if p in out:
                 continue
@@ -139,6 +139,27 @@ class Executor:
                 out.update(self.scan([p], aggs))  # an empty partition: custom metrics over no rows
             else:
                 out[p] = {a.key: (None if a.empty is ASK_ENGINE else a.empty) for a in aggs}
+        return out
+
+    @staticmethod
+    def _by_partition(
+        results: Sequence[tuple[Compiled, list[tuple[Any, ...]]]], chunk: Sequence[str], span: bool
+    ) -> dict[str, dict[str, Any]]:
+        """The grouped statements' rows, by the partition asked for that each row is of."""
+        out: dict[str, dict[str, Any]] = {}
+        asked = {canonical(p): p for p in chunk}
+        for compiled, rows in results:
+            for row in rows:
+                part = asked.get(canonical(row[0]))
+                if part is None and span:  # between the first and the last, but not asked for
+                    continue
+                if part is None:  # never count a partition as empty because its spelling differs
+                    raise WarehouseError(
+                        f"the scan returned partition {row[0]!r}, which matches none of those asked for "
+                        f"({', '.join(chunk[:3])}...); declare `partition_type:` in the check file"
+                    )
+                values = zip(compiled.aliases, row[1:], strict=False)
+                out.setdefault(part, {}).update({compiled.aliases[a]: number(v) for a, v in values})
         return out
 
     def scan_all(self, parts: Sequence[str], run: Run) -> tuple[dict[str, dict[str, Any]], dict[str, Failure]]:
@@ -387,11 +408,13 @@ class Executor:
             values.update({(check.key, p): number(v) for p, v in found.items()})
         return values, errors
 
-    def _scan_statements(self, form: str, parts: list[str], aggs: Sequence[Aggregate]) -> list[Compiled]:
+    def _scan_statements(
+        self, form: str, parts: list[str], aggs: Sequence[Aggregate], span: bool = False
+    ) -> list[Compiled]:
         """The scan's statements in `form` (one, or one more per separate distinct count), each from
         the statement cache when it has it (keyed by its place among them)."""
         dialect, column, table = self.connector.dialect, self.part_col, self.spec.table
-        key = ("scan", *self._cache_key(), form, len(parts), [a.key for a in aggs])
+        key = ("scan", *self._cache_key(), form, len(parts), span, [a.key for a in aggs])
         out: list[Compiled] = []
         made: dict[tuple[str, ...], list[Compiled]] = {}  # the form's statements, compiled once per values
 
@@ -401,7 +424,7 @@ class Executor:
             def build(values: list[str], i: int = i) -> Compiled | None:
                 found = made.get(tuple(values))
                 if found is None:
-                    found = made[tuple(values)] = compile_scans(dialect, table, column, values, aggs, form)
+                    found = made[tuple(values)] = compile_scans(dialect, table, column, values, aggs, form, span)
                 return found[i] if i < len(found) else Compiled("", {})  # kept too: the end of the list
 
             compiled = self.statement_cache.compiled((*key, i), parts, build)

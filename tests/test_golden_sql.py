@@ -130,6 +130,10 @@ def statements(dialect: Dialect, cls: type[Connector], tmp: Path) -> Iterator[tu
     yield from _scans("scan: one partition", compile_scans(dialect, table, ds, ONE, aggs))
     yield from _scans("scan: two partitions (GROUP BY partition)", compile_scans(dialect, table, ds, SEVERAL, aggs))
     yield from _scans("scan: a whole table", compile_scans(dialect, table, None, [], aggs))
+    yield from _scans(
+        "scan: a backfill's consecutive partitions (a range)",
+        compile_scans(dialect, table, ds, SEVERAL, aggs, span=True),
+    )
     distinct = [a for a in aggs if a.distinct_columns() is not None][:2]
     for form in DISTINCT_FORMS:  # each form of distinct counts: the engine's, and those it falls back to
         for title, parts in (("one partition", ONE), ("two partitions", SEVERAL)):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import duckdb
 import pytest
 import sqlalchemy as sa
 
@@ -194,6 +195,50 @@ def test_backfill_one_grouped_scan_per_chunk(
         assert "GROUP BY" in r.run.statements[0]["sql"]
     anomaly = statuses(results[2], "row_count anomaly")
     assert anomaly == {DAYS[9]: "PASS", DAYS[10]: "PASS"}  # learnt from the earlier chunks' stored values
+
+
+def test_backfill_scans_a_chunk_as_a_range_and_never_misses_a_partition(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sqlite_store_url: str
+) -> None:
+    """A backfill's chunk is filtered as the range from its first partition to its last. Where the
+    engine orders text otherwise than Quinto does (a NOCASE column: 'b' sorts between 'A' and 'C'),
+    rows of a partition inside the range but not in the chunk are not counted, and a partition the
+    range leaves out is scanned again by its value, never reported empty."""
+    checks = "table: dw.events\npartition: ds\nchecks:\n  - row_count > 0\n"
+    project, suite, url = build(tmp_path, {}, monkeypatch, sqlite_store_url, checks)
+    con = duckdb.connect(str(tmp_path / "wh.duckdb"))
+    con.execute("DROP TABLE dw.events")
+    con.execute("CREATE TABLE dw.events (id INTEGER, ds VARCHAR COLLATE NOCASE)")
+    rows = [[i, p] for p, n in (("A", 1), ("b", 2), ("C", 3)) for i in range(n)]
+    con.executemany("INSERT INTO dw.events VALUES (?, ?)", rows)
+    con.close()
+
+    def counted(result: object) -> dict[str, object]:
+        return {o.partition: o.value for o in result.outcomes}  # type: ignore[attr-defined]
+
+    first, second = backfill("dw.events", "A", project=project, suite=suite, chunk=2)
+    assert first.run.partitions == ["A", "C"] and second.run.partitions == ["b"]  # Quinto's order: A < C < b
+    (scan,) = first.run.statements  # the range A..C holds b's rows too: left out of A's and C's counts
+    assert ">=" in scan["sql"] and " IN " not in scan["sql"]
+    assert counted(first) == {"A": 1, "C": 3} and counted(second) == {"b": 2}
+    (whole,) = backfill("dw.events", "A", project=project, suite=suite, chunk=3)
+    assert counted(whole) == {"A": 1, "b": 2, "C": 3}  # C is outside the range A..b: scanned by its value
+    assert [s["purpose"] for s in whole.run.statements] == ["scan", "scan"]
+    assert "= " in whole.run.statements[1]["sql"] and ">=" not in whole.run.statements[1]["sql"]
+
+
+def test_backfill_chunks_integer_partitions_in_number_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sqlite_store_url: str
+) -> None:
+    """Chunks are runs of consecutive partitions: for integer partitions 9 comes before 10 (as text
+    '10' < '9', and a chunk of 1, 10, 11, 12, 2 would range over every partition)."""
+    checks = "table: dw.events\npartition: ds\npartition_type: integer\nchecks:\n  - row_count > 0\n"
+    project, suite, url = build(tmp_path, {}, monkeypatch, sqlite_store_url, checks)
+    rows = [[i, "a", b] for b in range(1, 13) for i in range(b)]
+    load_tables(url, {"dw.events": {"columns": {"id": "INTEGER", "kind": "VARCHAR", "ds": "INTEGER"}, "rows": rows}})
+    results = backfill("dw.events", "1", project=project, suite=suite, chunk=5)
+    assert [r.run.partitions for r in results] == [["1", "2", "3", "4", "5"], ["6", "7", "8", "9", "10"], ["11", "12"]]
+    assert [{o.partition: o.value for o in r.outcomes} for r in results][1] == {str(b): b for b in range(6, 11)}
 
 
 def test_integer_partitions_learn_from_the_newest_past_the_history_limit(

@@ -81,6 +81,34 @@ SELECT COUNT(*) AS `m0`,
 FROM `dw`.`fact_playback`;
 -- params: {"qp0": "zz-missing", "qp1": "", "qp2": "zz-valid-a", "qp3": "zz-valid-b", "qp4": "^[^@]+@zz-regex$", "qp5": 0, "qp6": 86400, "qp7": 2, "qp8": 1, "qp9": 3}
 
+-- scan: a backfill's consecutive partitions (a range)
+SELECT `ds` AS `quinto_partition`,
+  COUNT(*) AS `m0`,
+  COUNT(CASE WHEN (`account_id` IS NULL) THEN 1 END) AS `m1`,
+  COUNT(CASE WHEN (`country` IS NULL OR `country` IN (CAST(:qp0 AS CHAR CHARACTER SET utf8mb4) COLLATE utf8mb4_bin, CAST(:qp1 AS CHAR CHARACTER SET utf8mb4) COLLATE utf8mb4_bin)) THEN 1 END) AS `m2`,
+  COUNT(`play_id`) AS `m3`,
+  COUNT(DISTINCT `play_id`) AS `m4`,
+  COUNT(CASE WHEN NOT `account_id` IS NULL AND NOT `device` IS NULL AND NOT `title` IS NULL THEN 1 END) AS `m5`,
+  COUNT(DISTINCT `account_id`, `device`, `title`) AS `m6`,
+  COUNT(CASE WHEN NOT `country` IS NULL AND NOT (`country` IN (CAST(:qp2 AS CHAR CHARACTER SET utf8mb4) COLLATE utf8mb4_bin, CAST(:qp3 AS CHAR CHARACTER SET utf8mb4) COLLATE utf8mb4_bin)) THEN 1 END) AS `m7`,
+  COUNT(CASE WHEN NOT `email` IS NULL AND NOT (CAST(`email` AS CHAR) REGEXP CONCAT('(?-i)', :qp4)) THEN 1 END) AS `m8`,
+  COUNT(CASE WHEN NOT `duration_s` IS NULL AND NOT (`duration_s` >= :qp5 AND `duration_s` <= :qp6) THEN 1 END) AS `m9`,
+  COUNT(CASE WHEN NOT `device` IS NULL AND NOT (CHAR_LENGTH(CAST(`device` AS CHAR)) = :qp7 AND CHAR_LENGTH(CAST(`device` AS CHAR)) >= :qp8 AND CHAR_LENGTH(CAST(`device` AS CHAR)) <= :qp9) THEN 1 END) AS `m10`,
+  MIN(`duration_s`) AS `m11`,
+  MAX(`duration_s`) AS `m12`,
+  AVG(`duration_s`) AS `m13`,
+  SUM(`revenue`) AS `m14`,
+  STDDEV_SAMP(`duration_s`) AS `m15`,
+  MAX(`event_ts`) AS `m16`,
+  COUNT(CASE WHEN duration_s < 0 THEN 1 END) AS `m17`,
+  COUNT(CASE WHEN (`select` IS NULL) THEN 1 END) AS `m18`,
+  COUNT(CASE WHEN NOT `order` IS NULL AND NOT `Group` IS NULL THEN 1 END) AS `m19`,
+  COUNT(DISTINCT `order`, `Group`) AS `m20`
+FROM `dw`.`fact_playback`
+WHERE `ds` >= :qp10 AND `ds` <= :qp11
+GROUP BY `ds`;
+-- params: {"qp0": "zz-missing", "qp1": "", "qp10": "2026-11-27", "qp11": "2026-11-28", "qp2": "zz-valid-a", "qp3": "zz-valid-b", "qp4": "^[^@]+@zz-regex$", "qp5": 0, "qp6": 86400, "qp7": 2, "qp8": 1, "qp9": 3}
+
 -- scan, distinct counts in the form 'count': one partition
 SELECT COUNT(*) AS `m0`,
   COUNT(DISTINCT `play_id`) AS `m1`,

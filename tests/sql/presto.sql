@@ -199,6 +199,80 @@ CROSS JOIN (SELECT COUNT(*) AS "n"
     GROUP BY "order", "Group") AS "g") AS "d_m20";
 -- params: {"qp0": "zz-missing", "qp1": "", "qp2": "zz-valid-a", "qp3": "zz-valid-b", "qp4": "^[^@]+@zz-regex$", "qp5": 0, "qp6": 86400, "qp7": 2, "qp8": 1, "qp9": 3}
 
+-- scan: a backfill's consecutive partitions (a range)
+SELECT "s"."quinto_partition" AS "quinto_partition",
+  "s"."m0" AS "m0",
+  "s"."m1" AS "m1",
+  "s"."m2" AS "m2",
+  "s"."m3" AS "m3",
+  COALESCE("d_m4"."n", 0) AS "m4",
+  "s"."m5" AS "m5",
+  COALESCE("d_m6"."n", 0) AS "m6",
+  "s"."m7" AS "m7",
+  "s"."m8" AS "m8",
+  "s"."m9" AS "m9",
+  "s"."m10" AS "m10",
+  "s"."m11" AS "m11",
+  "s"."m12" AS "m12",
+  "s"."m13" AS "m13",
+  "s"."m14" AS "m14",
+  "s"."m15" AS "m15",
+  "s"."m16" AS "m16",
+  "s"."m17" AS "m17",
+  "s"."m18" AS "m18",
+  "s"."m19" AS "m19",
+  COALESCE("d_m20"."n", 0) AS "m20"
+FROM (SELECT "ds" AS "quinto_partition",
+    COUNT(*) AS "m0",
+    COUNT(CASE WHEN ("account_id" IS NULL) THEN 1 END) AS "m1",
+    COUNT(CASE WHEN ("country" IS NULL OR "country" IN (:qp0, :qp1)) THEN 1 END) AS "m2",
+    COUNT("play_id") AS "m3",
+    COUNT(CASE WHEN NOT "account_id" IS NULL AND NOT "device" IS NULL AND NOT "title" IS NULL THEN 1 END) AS "m5",
+    COUNT(CASE WHEN NOT "country" IS NULL AND NOT ("country" IN (:qp2, :qp3)) THEN 1 END) AS "m7",
+    COUNT(CASE WHEN NOT "email" IS NULL AND NOT (REGEXP_LIKE(CAST("email" AS VARCHAR), :qp4)) THEN 1 END) AS "m8",
+    COUNT(CASE WHEN NOT "duration_s" IS NULL AND NOT ("duration_s" >= :qp5 AND "duration_s" <= :qp6) THEN 1 END) AS "m9",
+    COUNT(CASE WHEN NOT "device" IS NULL AND NOT (LENGTH(CAST("device" AS VARCHAR)) = :qp7 AND LENGTH(CAST("device" AS VARCHAR)) >= :qp8 AND LENGTH(CAST("device" AS VARCHAR)) <= :qp9) THEN 1 END) AS "m10",
+    MIN("duration_s") AS "m11",
+    MAX("duration_s") AS "m12",
+    AVG("duration_s") AS "m13",
+    SUM("revenue") AS "m14",
+    STDDEV_SAMP("duration_s") AS "m15",
+    MAX("event_ts") AS "m16",
+    COUNT(CASE WHEN duration_s < 0 THEN 1 END) AS "m17",
+    COUNT(CASE WHEN ("select" IS NULL) THEN 1 END) AS "m18",
+    COUNT(CASE WHEN NOT "order" IS NULL AND NOT "Group" IS NULL THEN 1 END) AS "m19"
+  FROM "dw"."fact_playback"
+  WHERE "ds" >= :qp10 AND "ds" <= :qp11
+  GROUP BY "ds") AS "s"
+LEFT JOIN (SELECT "ds" AS "quinto_partition",
+    COUNT(*) AS "n"
+  FROM (SELECT "ds",
+      "play_id"
+    FROM "dw"."fact_playback"
+    WHERE NOT "play_id" IS NULL AND ("ds" >= :qp12 AND "ds" <= :qp13)
+    GROUP BY "ds", "play_id") AS "g"
+  GROUP BY "ds") AS "d_m4" ON "d_m4"."quinto_partition" = "s"."quinto_partition"
+LEFT JOIN (SELECT "ds" AS "quinto_partition",
+    COUNT(*) AS "n"
+  FROM (SELECT "ds",
+      "account_id",
+      "device",
+      "title"
+    FROM "dw"."fact_playback"
+    WHERE (NOT "account_id" IS NULL AND NOT "device" IS NULL AND NOT "title" IS NULL) AND ("ds" >= :qp14 AND "ds" <= :qp15)
+    GROUP BY "ds", "account_id", "device", "title") AS "g"
+  GROUP BY "ds") AS "d_m6" ON "d_m6"."quinto_partition" = "s"."quinto_partition"
+LEFT JOIN (SELECT "ds" AS "quinto_partition",
+    COUNT(*) AS "n"
+  FROM (SELECT "ds",
+      "order",
+      "Group"
+    FROM "dw"."fact_playback"
+    WHERE (NOT "order" IS NULL AND NOT "Group" IS NULL) AND ("ds" >= :qp16 AND "ds" <= :qp17)
+    GROUP BY "ds", "order", "Group") AS "g"
+  GROUP BY "ds") AS "d_m20" ON "d_m20"."quinto_partition" = "s"."quinto_partition";
+-- params: {"qp0": "zz-missing", "qp1": "", "qp10": "2026-11-27", "qp11": "2026-11-28", "qp12": "2026-11-27", "qp13": "2026-11-28", "qp14": "2026-11-27", "qp15": "2026-11-28", "qp16": "2026-11-27", "qp17": "2026-11-28", "qp2": "zz-valid-a", "qp3": "zz-valid-b", "qp4": "^[^@]+@zz-regex$", "qp5": 0, "qp6": 86400, "qp7": 2, "qp8": 1, "qp9": 3}
+
 -- scan, distinct counts in the form 'count': one partition
 SELECT COUNT(*) AS "m0",
   COUNT(DISTINCT "play_id") AS "m1",
