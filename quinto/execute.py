@@ -51,6 +51,22 @@ class Warehouse:
         return self._columns
 
 
+_DIGIT = re.compile(r"[0-9]")
+
+
+def orderly(partitions: Sequence[str], column: PartitionColumn | None) -> bool:
+    """Whether every engine orders these partition values as `partition_order` does, so the range
+    from the first to the last holds them all: integers (bound as BIGINT), or values of one shape
+    once digits are set aside (`2026-11-05`, `20261105`, `2026-11-05 07:00`), which text compares
+    digit by digit in any collation. Others (`a` and `B` in a case-blind collation, `9` and `10`
+    as text, timestamps written with and without seconds) are filtered by value."""
+    if column is None:
+        return False
+    if column.type == "integer":
+        return True
+    return len({_DIGIT.sub("0", p) for p in partitions}) == 1
+
+
 class Executor:
     """The statements of one table's audit, against one connector (a part of `quinto.audit.Auditor`)."""
 
@@ -98,20 +114,25 @@ class Executor:
         engine runs out of memory and a lighter form exists, the audit's scans are sent again in the
         forms the dialect names (`DISTINCT_FALLBACK`) before anything is reported as an ERROR.
         A backfill's chunk (`spans`, unless `exact`) is filtered as the range from its first
-        partition to its last: rows of partitions it was not asked for are ignored, and a partition
-        the range did not return is scanned again by its value, so a partition is never empty
-        because of how the engine orders its values."""
+        partition to its last where every engine orders its values as Quinto does (`orderly`); rows
+        of partitions inside the range that it was not asked for are ignored, and a statement the
+        range breaks (their data failing a check, or the engine's memory) is sent again by value."""
         aggs = self.scan_aggregates() if aggs is None else list(aggs)
         if not aggs:
             return {p: {} for p in chunk}
         column, dialect = self.part_col, self.connector.dialect
         form = self.distinct_form or dialect.DISTINCT_FORM
         parts = [] if column is None else list(chunk)
-        span = self.spans and not exact and len(parts) > 1
+        span = self.spans and not exact and len(parts) > 1 and orderly(parts, column)
         statements = self._scan_statements(form, parts, aggs, span)
         try:
             results = [(compiled, self._run(compiled, compiled.purpose)) for compiled in statements]
         except WarehouseError as exc:
+            if span and (exc.out_of_memory or not exc.infra):  # maybe the rows it was not asked for
+                self.spans = False  # stays off for this audit if the partitions asked for are the cause
+                found = self.scan(chunk, aggs, exact=True)
+                self.spans = True
+                return found
             if not exc.out_of_memory or all(a.distinct_columns() is None for a in aggs):
                 raise
             self.forms_tried.add(form)
@@ -129,9 +150,6 @@ class Executor:
         out = self._by_partition(results, chunk, span)
         for found in out.values():  # a separate distinct count has no row where it counted none
             found.update({k: a.empty for k, a in by_key.items() if k not in found})
-        missing = [p for p in chunk if p not in out]
-        if span and missing:  # asked for by value: an empty partition, or one the range's order left out
-            out.update(self.scan(missing, aggs, exact=True))
         for p in chunk:
             if p in out:
                 continue

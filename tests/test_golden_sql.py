@@ -145,6 +145,10 @@ def statements(dialect: Dialect, cls: type[Connector], tmp: Path) -> Iterator[tu
         "scan: two partitions of a DATE partition column",
         compile_scan(dialect, table, PartitionColumn("ds", "date"), SEVERAL, aggs[:1]),
     )
+    yield (
+        "scan: a backfill's consecutive partitions of a DATE partition column (a range)",
+        compile_scan(dialect, table, PartitionColumn("ds", "date"), SEVERAL, aggs[:1], span=True),
+    )
     samples: list[Compiled] = []
     for check in spec.checks:
         for title, compiled in _per_check(dialect, spec, check):

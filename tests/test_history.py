@@ -197,13 +197,54 @@ def test_backfill_one_grouped_scan_per_chunk(
     assert anomaly == {DAYS[9]: "PASS", DAYS[10]: "PASS"}  # learnt from the earlier chunks' stored values
 
 
-def test_backfill_scans_a_chunk_as_a_range_and_never_misses_a_partition(
+def _skipping(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, store_url: str, checks: str) -> tuple[object, object]:
+    """dw.events with partitions 2026-10-01..03 of 1, 2 and 3 rows, 10-02's `kind` not a number, and
+    a partition_format that refuses 10-02: a backfill skips it, though it lies between the others."""
+    head = "table: dw.events\npartition: ds\npartition_format: '2026-10-0[13]'\nchecks:\n"
+    project, suite, url = build(tmp_path, {}, monkeypatch, store_url, head + checks)
+    rows = [[i, "x" if n == 2 else "1", f"2026-10-0{n}"] for n in (1, 2, 3) for i in range(n)]
+    load_tables(url, {"dw.events": {"columns": {"id": "INTEGER", "kind": "VARCHAR", "ds": "VARCHAR"}, "rows": rows}})
+    return project, suite
+
+
+def counted(result: object) -> dict[str, object]:
+    return {o.partition: o.value for o in result.outcomes}  # type: ignore[attr-defined]
+
+
+def test_backfill_scans_a_chunk_as_a_range_without_counting_what_it_was_not_asked_for(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sqlite_store_url: str
 ) -> None:
-    """A backfill's chunk is filtered as the range from its first partition to its last. Where the
-    engine orders text otherwise than Quinto does (a NOCASE column: 'b' sorts between 'A' and 'C'),
-    rows of a partition inside the range but not in the chunk are not counted, and a partition the
-    range leaves out is scanned again by its value, never reported empty."""
+    """A backfill's chunk is filtered as the range from its first partition to its last; the rows of
+    a partition inside it that the backfill skipped are not counted in any partition's values."""
+    project, suite = _skipping(tmp_path, monkeypatch, sqlite_store_url, "  - row_count > 0\n")
+    warned: list[str] = []
+    (result,) = backfill("dw.events", "2026-10-01", project=project, suite=suite, chunk=5, warn=warned.append)
+    assert result.run.partitions == ["2026-10-01", "2026-10-03"] and "2026-10-02" in warned[0]
+    (scan,) = result.run.statements
+    assert ">=" in scan["sql"] and " IN " not in scan["sql"], scan["sql"]
+    assert counted(result) == {"2026-10-01": 1, "2026-10-03": 3}
+
+
+def test_a_range_broken_by_rows_it_was_not_asked_for_is_sent_again_by_value(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sqlite_store_url: str
+) -> None:
+    """The skipped partition's text fails the check's cast: the range fails, the same chunk by value
+    passes, and no check is blamed for data outside the audit."""
+    checks = '  - kinds >= 0: {metric: "sum(CAST(kind AS INTEGER))"}\n'
+    project, suite = _skipping(tmp_path, monkeypatch, sqlite_store_url, checks)
+    (result,) = backfill("dw.events", "2026-10-01", project=project, suite=suite, chunk=5)
+    assert [str(o.status) for o in result.outcomes] == ["PASS", "PASS"], [o.message for o in result.outcomes]
+    assert counted(result) == {"2026-10-01": 1, "2026-10-03": 3}
+    first, second = (s["sql"] for s in result.run.statements if s["purpose"] == "scan")
+    assert ">=" in first and " IN " in second
+
+
+def test_partitions_an_engine_may_order_otherwise_are_scanned_by_value(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sqlite_store_url: str
+) -> None:
+    """In a case-blind (NOCASE) column 'b' sorts between 'A' and 'C', where Quinto has A < C < b: a
+    range from the first to the last would miss C or hold b. Values of different shapes are filtered
+    by value."""
     checks = "table: dw.events\npartition: ds\nchecks:\n  - row_count > 0\n"
     project, suite, url = build(tmp_path, {}, monkeypatch, sqlite_store_url, checks)
     con = duckdb.connect(str(tmp_path / "wh.duckdb"))
@@ -212,33 +253,29 @@ def test_backfill_scans_a_chunk_as_a_range_and_never_misses_a_partition(
     rows = [[i, p] for p, n in (("A", 1), ("b", 2), ("C", 3)) for i in range(n)]
     con.executemany("INSERT INTO dw.events VALUES (?, ?)", rows)
     con.close()
-
-    def counted(result: object) -> dict[str, object]:
-        return {o.partition: o.value for o in result.outcomes}  # type: ignore[attr-defined]
-
     first, second = backfill("dw.events", "A", project=project, suite=suite, chunk=2)
-    assert first.run.partitions == ["A", "C"] and second.run.partitions == ["b"]  # Quinto's order: A < C < b
-    (scan,) = first.run.statements  # the range A..C holds b's rows too: left out of A's and C's counts
-    assert ">=" in scan["sql"] and " IN " not in scan["sql"]
+    assert first.run.partitions == ["A", "C"] and second.run.partitions == ["b"]
+    assert " IN " in first.run.statements[0]["sql"] and ">=" not in first.run.statements[0]["sql"]
     assert counted(first) == {"A": 1, "C": 3} and counted(second) == {"b": 2}
     (whole,) = backfill("dw.events", "A", project=project, suite=suite, chunk=3)
-    assert counted(whole) == {"A": 1, "b": 2, "C": 3}  # C is outside the range A..b: scanned by its value
-    assert [s["purpose"] for s in whole.run.statements] == ["scan", "scan"]
-    assert "= " in whole.run.statements[1]["sql"] and ">=" not in whole.run.statements[1]["sql"]
+    assert counted(whole) == {"A": 1, "b": 2, "C": 3}
 
 
 def test_backfill_chunks_integer_partitions_in_number_order(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sqlite_store_url: str
 ) -> None:
     """Chunks are runs of consecutive partitions: for integer partitions 9 comes before 10 (as text
-    '10' < '9', and a chunk of 1, 10, 11, 12, 2 would range over every partition)."""
+    '10' < '9': chunks 1, 10, 11, 12, 2 and 3..7 would mix old and new partitions)."""
     checks = "table: dw.events\npartition: ds\npartition_type: integer\nchecks:\n  - row_count > 0\n"
     project, suite, url = build(tmp_path, {}, monkeypatch, sqlite_store_url, checks)
     rows = [[i, "a", b] for b in range(1, 13) for i in range(b)]
     load_tables(url, {"dw.events": {"columns": {"id": "INTEGER", "kind": "VARCHAR", "ds": "INTEGER"}, "rows": rows}})
     results = backfill("dw.events", "1", project=project, suite=suite, chunk=5)
     assert [r.run.partitions for r in results] == [["1", "2", "3", "4", "5"], ["6", "7", "8", "9", "10"], ["11", "12"]]
-    assert [{o.partition: o.value for o in r.outcomes} for r in results][1] == {str(b): b for b in range(6, 11)}
+    assert [counted(r) for r in results][1] == {str(b): b for b in range(6, 11)}
+    for r in results:  # each chunk one statement, a range from its smallest number to its largest
+        (scan,) = r.run.statements
+        assert ">=" in scan["sql"] and " IN " not in scan["sql"], scan["sql"]
 
 
 def test_integer_partitions_learn_from_the_newest_past_the_history_limit(

@@ -406,6 +406,14 @@ WHERE "ds" IN (CAST(:qp0 AS DATE), CAST(:qp1 AS DATE))
 GROUP BY "ds";
 -- params: {"qp0": "2026-11-27", "qp1": "2026-11-28"}
 
+-- scan: a backfill's consecutive partitions of a DATE partition column (a range)
+SELECT "ds" AS "quinto_partition",
+  COUNT(*) AS "m0"
+FROM "dw"."fact_playback"
+WHERE "ds" >= CAST(:qp0 AS DATE) AND "ds" <= CAST(:qp1 AS DATE)
+GROUP BY "ds";
+-- params: {"qp0": "2026-11-27", "qp1": "2026-11-28"}
+
 -- samples: missing_count(account_id) = 0
 SELECT "t".*
 FROM "dw"."fact_playback" AS "t"
