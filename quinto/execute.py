@@ -106,14 +106,12 @@ class Executor:
             aggs.append(ROWS)
         return aggs
 
-    def scan(
-        self, chunk: Sequence[str], aggs: Sequence[Aggregate] | None = None, exact: bool = False
-    ) -> dict[str, dict[str, Any]]:
+    def scan(self, chunk: Sequence[str], aggs: Sequence[Aggregate] | None = None) -> dict[str, dict[str, Any]]:
         """Aggregate values of a chunk of partitions (or of the whole table), from ONE statement, or
         one per exact distinct count where the engine's dialect says so (`DISTINCT_FORM`). When the
         engine runs out of memory and a lighter form exists, the audit's scans are sent again in the
         forms the dialect names (`DISTINCT_FALLBACK`) before anything is reported as an ERROR.
-        A backfill's chunk (`spans`, unless `exact`) is filtered as the range from its first
+        A backfill's chunk (`spans`) is filtered as the range from its first
         partition to its last where every engine orders its values as Quinto does (`orderly`); rows
         of partitions inside the range that it was not asked for are ignored, and a statement the
         range breaks (their data failing a check, or the engine's memory) is sent again by value."""
@@ -123,14 +121,14 @@ class Executor:
         column, dialect = self.part_col, self.connector.dialect
         form = self.distinct_form or dialect.DISTINCT_FORM
         parts = [] if column is None else list(chunk)
-        span = self.spans and not exact and len(parts) > 1 and orderly(parts, column)
+        span = self.spans and len(parts) > 1 and orderly(parts, column)
         statements = self._scan_statements(form, parts, aggs, span)
         try:
             results = [(compiled, self._run(compiled, compiled.purpose)) for compiled in statements]
         except WarehouseError as exc:
             if span and (exc.out_of_memory or not exc.infra):  # maybe the rows it was not asked for
-                self.spans = False  # stays off for this audit if the partitions asked for are the cause
-                found = self.scan(chunk, aggs, exact=True)
+                self.spans = False  # by value; stays so for this audit if the partitions asked for are the cause
+                found = self.scan(chunk, aggs)
                 self.spans = True
                 return found
             if not exc.out_of_memory or all(a.distinct_columns() is None for a in aggs):
@@ -140,7 +138,7 @@ class Executor:
             if not lighter:
                 raise
             self.distinct_form = lighter[0]  # for the rest of this audit
-            return self.scan(chunk, aggs, exact)
+            return self.scan(chunk, aggs)
         by_key = {a.key: a for a in aggs}
         if not statements[0].grouped:
             one: dict[str, Any] = {}
